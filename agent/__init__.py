@@ -1,0 +1,1 @@
+"""AI agent: tool registry over the selectors, LLM providers, conversations, REST/SSE/websocket chat."""

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class AgentConfig(AppConfig):
+    name = "agent"
+    verbose_name = "AI agent"
+    default_auto_field = "django.db.models.BigAutoField"

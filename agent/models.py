@@ -1,0 +1,3 @@
+"""Models of the agent app."""
+
+from __future__ import annotations

@@ -1,0 +1,1 @@
+"""HTTP API of the analytics app (thin DRF views)."""

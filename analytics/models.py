@@ -1,0 +1,3 @@
+"""Models of the analytics app."""
+
+from __future__ import annotations

@@ -1,0 +1,1 @@
+"""Cross-cutting plumbing: error format, pagination, access log, health checks, base command."""

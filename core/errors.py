@@ -1,0 +1,136 @@
+"""The one error format of the API: ``{"error": {"code", "message", "details"?}}``.
+
+Services raise :class:`ApplicationError` (or Django's ``ValidationError``); the DRF exception
+handler and the Django 404/500 handlers map everything onto the same JSON shape, so a client
+never gets an HTML page under ``/api/``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, HttpRequest, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+logger = logging.getLogger("sigmasight.api")
+
+
+class ApplicationError(Exception):
+    """A business-rule failure that a client can act on; mapped to a 4xx JSON error."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    code = "invalid"
+
+    def __init__(self, message: str, *, code: str | None = None, details: Any = None, status_code: int | None = None):
+        super().__init__(message)
+        self.message = message
+        if code:
+            self.code = code
+        if status_code:
+            self.status_code = status_code
+        self.details = details
+
+
+class NotFoundError(ApplicationError):
+    status_code = status.HTTP_404_NOT_FOUND
+    code = "not_found"
+
+
+class ConflictError(ApplicationError):
+    status_code = status.HTTP_409_CONFLICT
+    code = "conflict"
+
+
+def error_payload(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if details not in (None, {}, []):
+        body["details"] = details
+    return {"error": body}
+
+
+def validation_error_details(exc: DjangoValidationError) -> Any:
+    if hasattr(exc, "error_dict"):
+        return {field: [str(m) for e in errors for m in e.messages] for field, errors in exc.error_dict.items()}
+    return {"non_field_errors": list(exc.messages)}
+
+
+def _first_message(details: Any) -> str:
+    if isinstance(details, dict):
+        for key, value in details.items():
+            message = _first_message(value)
+            if message:
+                return message if key in ("detail", "non_field_errors") else f"{key}: {message}"
+    if isinstance(details, list) and details:
+        return _first_message(details[0])
+    return str(details) if details else ""
+
+
+_CODES = {
+    400: "invalid",
+    401: "not_authenticated",
+    403: "permission_denied",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "throttled",
+}
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF ``EXCEPTION_HANDLER``: every error becomes the SigmaSight JSON error shape."""
+    if isinstance(exc, ApplicationError):
+        return Response(error_payload(exc.code, exc.message, exc.details), status=exc.status_code)
+    if isinstance(exc, DjangoValidationError):
+        details = validation_error_details(exc)
+        return Response(error_payload("invalid", _first_message(details), details), status=400)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    response = exception_handler(exc, context)
+    if response is None:
+        logger.exception("Unhandled API error", exc_info=exc)
+        return Response(error_payload("server_error", "Internal server error."), status=500)
+
+    data = response.data
+    if isinstance(exc, exceptions.ValidationError):
+        message = _first_message(data) or "Invalid input."
+        details: Any = data
+    else:
+        message = str(data.get("detail", exc)) if isinstance(data, dict) else str(data)
+        details = None
+        if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+            details = {"retry_after_s": int(exc.wait)}
+    code = getattr(exc, "default_code", None) or _CODES.get(response.status_code, "error")
+    if isinstance(exc, exceptions.ValidationError):
+        code = "invalid"
+    elif response.status_code in _CODES and code in ("error", "invalid"):
+        code = _CODES[response.status_code]
+    response.data = error_payload(str(code), message, details)
+    return response
+
+
+def json_404(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    """``handler404``: JSON for the API and every other path (there is no HTML site)."""
+    return JsonResponse(error_payload("not_found", f"No route for {request.path}."), status=404)
+
+
+def json_500(request: HttpRequest) -> JsonResponse:
+    return JsonResponse(error_payload("server_error", "Internal server error."), status=500)
+
+
+def json_400(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return JsonResponse(error_payload("bad_request", "Bad request."), status=400)
+
+
+def json_403(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return JsonResponse(error_payload("permission_denied", "Permission denied."), status=403)

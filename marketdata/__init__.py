@@ -1,0 +1,1 @@
+"""Market data: instruments, daily price bars, option quotes, providers, NYSE calendar, sync."""

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class MarketdataConfig(AppConfig):
+    name = "marketdata"
+    verbose_name = "Market data"
+    default_auto_field = "django.db.models.BigAutoField"

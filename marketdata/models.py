@@ -1,0 +1,3 @@
+"""Models of the marketdata app."""
+
+from __future__ import annotations

@@ -1,0 +1,1 @@
+"""Users, portfolios, positions and tags; the demo seed; CSV import of positions."""

@@ -1,0 +1,80 @@
+"""Reads of users, portfolios, positions and tags for the other apps and the API."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from django.db.models import Count, Q, QuerySet
+
+from core.errors import NotFoundError
+from portfolios.models import OPTION_TYPES, Portfolio, Position, User
+
+
+def portfolios_for_user(*, user: User) -> QuerySet[Portfolio]:
+    """The caller's portfolios with their open-position counts."""
+    return (
+        Portfolio.objects.filter(user=user)
+        .select_related("user")
+        .annotate(position_count=Count("positions", filter=Q(positions__exit_date__isnull=True)))
+        .order_by("name", "id")
+    )
+
+
+def portfolio_get_for_user(*, user: User, portfolio_id: uuid.UUID | str) -> Portfolio:
+    """The user's portfolio, or ``NotFoundError`` — also for another user's id (never 403)."""
+    try:
+        return Portfolio.objects.select_related("user").get(pk=portfolio_id, user=user)
+    except (Portfolio.DoesNotExist, ValueError, TypeError):
+        raise NotFoundError(f"Portfolio {portfolio_id} not found.") from None
+
+
+def portfolios_all() -> QuerySet[Portfolio]:
+    return Portfolio.objects.select_related("user").order_by("name", "id")
+
+
+def positions_open(*, portfolio_ids: list[uuid.UUID] | None = None) -> QuerySet[Position]:
+    """Open positions (no exit date), optionally limited to some portfolios, tags prefetched."""
+    queryset = Position.objects.filter(exit_date__isnull=True)
+    if portfolio_ids is not None:
+        queryset = queryset.filter(portfolio_id__in=portfolio_ids)
+    return queryset.prefetch_related("tags").order_by("portfolio_id", "symbol", "id")
+
+
+def held_symbols() -> dict[str, str]:
+    """Every symbol whose price the open positions need, with its asset class.
+
+    Stock-like positions give their own symbol; options give their underlying (asset class
+    ``index`` for VIX, else ``stock`` unless a stock position says otherwise).
+    """
+    symbols: dict[str, str] = {}
+    rows = Position.objects.filter(exit_date__isnull=True).values_list(
+        "symbol", "position_type", "asset_class", "underlying_symbol"
+    )
+    for symbol, position_type, asset_class, underlying in rows.order_by("symbol"):
+        if position_type in OPTION_TYPES:
+            symbols.setdefault(underlying, "index" if underlying == "VIX" else "stock")
+        else:
+            symbols[symbol] = asset_class
+    return dict(sorted(symbols.items()))
+
+
+@dataclass(frozen=True)
+class DatabaseCounts:
+    users: int
+    staff_only: int
+    portfolios: int
+    positions: int
+    tags: int
+
+
+def database_counts() -> DatabaseCounts:
+    """Counts for ``check_database_content``: staff accounts without portfolios are counted apart."""
+    staff_only = User.objects.filter(is_staff=True, portfolios__isnull=True).count()
+    return DatabaseCounts(
+        users=User.objects.count() - staff_only,
+        staff_only=staff_only,
+        portfolios=Portfolio.objects.count(),
+        positions=Position.objects.count(),
+        tags=Position.tags.through.objects.values("tag_id").distinct().count(),
+    )

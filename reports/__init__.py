@@ -1,0 +1,1 @@
+"""Report builders (Markdown, JSON, CSV, HTML with charts) from stored analytics."""

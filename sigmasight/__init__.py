@@ -1,0 +1,1 @@
+"""SigmaSight project package: settings, URLs, ASGI application and q-cluster configuration."""

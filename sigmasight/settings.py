@@ -1,0 +1,253 @@
+"""Django settings for SigmaSight, read from the environment and an optional ``.env`` file.
+
+With no environment at all SigmaSight runs embedded: SQLite in the project directory, the ORM
+broker for django-q2, the in-memory channel layer, simulated market data and the local agent.
+``DATABASE_URL`` and ``REDIS_URL`` switch to PostgreSQL and Redis. Every variable is listed in the
+README's configuration table; a bad value stops start-up with a message naming the variable.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from sigmasight.env import (
+    ConfigError,
+    env_bool,
+    env_choice,
+    env_database,
+    env_float,
+    env_int,
+    env_list,
+    env_redis_url,
+    env_str,
+    load_dotenv,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+load_dotenv(BASE_DIR / ".env")
+
+DEBUG = env_bool("DEBUG", False)
+SECRET_KEY = env_str("SECRET_KEY")
+if not SECRET_KEY:
+    if not DEBUG and env_bool("REQUIRE_SECRET_KEY", False):
+        raise ConfigError("SECRET_KEY", "must be set when REQUIRE_SECRET_KEY is true")
+    # Local/demo default only; production sets SECRET_KEY (docker-compose.yml does).
+    SECRET_KEY = "sigmasight-insecure-local-key-change-me-0123456789abcdef"  # noqa: S105
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework_simplejwt",
+    "drf_spectacular",
+    "django_q",
+    "channels",
+    "core",
+    "portfolios",
+    "marketdata",
+    "analytics",
+    "reports",
+    "agent",
+]
+
+MIDDLEWARE = [
+    "core.middleware.AccessLogMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "sigmasight.urls"
+WSGI_APPLICATION = "sigmasight.wsgi.application"
+ASGI_APPLICATION = "sigmasight.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------
+DATABASES = {"default": env_database("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # WAL lets the API read while the batch writes; the timeout rides out short write locks.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
+    )
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 60, minimum=0)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "portfolios.User"
+
+# --- Redis: cache, channel layer, django-q2 broker ------------------------------------------
+REDIS_URL = env_redis_url("REDIS_URL")
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+Q_CLUSTER: dict[str, object] = {
+    "name": "sigmasight",
+    "workers": env_int("Q_WORKERS", 2, minimum=1),
+    "timeout": env_int("Q_TIMEOUT", 1800, minimum=10),
+    "retry": env_int("Q_TIMEOUT", 1800, minimum=10) + 60,
+    "max_attempts": 1,
+    "queue_limit": 50,
+    "catch_up": False,
+    "label": "Django Q2",
+    "sync": env_bool("Q_SYNC", False),
+    "save_limit": 500,
+}
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+
+# --- Auth and passwords ---------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+]
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
+if env_bool("FAST_PASSWORD_HASHER", False):  # test runs only: PBKDF2 is deliberately slow
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *PASSWORD_HASHERS]
+
+ACCESS_TOKEN_MINUTES = env_int("ACCESS_TOKEN_MINUTES", 30, minimum=1)
+REFRESH_TOKEN_DAYS = env_int("REFRESH_TOKEN_DAYS", 7, minimum=1)
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=ACCESS_TOKEN_MINUTES),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=REFRESH_TOKEN_DAYS),
+    "AUTH_HEADER_TYPES": ("Bearer",),
+    "USER_ID_FIELD": "id",
+    "USER_ID_CLAIM": "user_id",
+    "UPDATE_LAST_LOGIN": False,
+}
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "core.pagination.StandardPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "core.errors.api_exception_handler",
+    "DEFAULT_THROTTLE_RATES": {
+        "login_ip": env_str("LOGIN_THROTTLE_IP", "20/min"),
+        "login_email": env_str("LOGIN_THROTTLE_EMAIL", "10/min"),
+        "agent_user": env_str("AGENT_THROTTLE", "30/min"),
+    },
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "SigmaSight API",
+    "DESCRIPTION": "Portfolio risk analytics: positions, exposures, Greeks, factor betas, stress tests, VaR.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- Internationalisation -------------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+# --- Domain settings ------------------------------------------------------------------------
+MARKET_DATA_PROVIDER = env_choice("MARKET_DATA_PROVIDER", "simulated", ("simulated", "fmp", "polygon", "csv"))
+FMP_API_KEY = env_str("FMP_API_KEY")
+FMP_BASE_URL = env_str("FMP_BASE_URL", "https://financialmodelingprep.com").rstrip("/")
+POLYGON_API_KEY = env_str("POLYGON_API_KEY")
+POLYGON_BASE_URL = env_str("POLYGON_BASE_URL", "https://api.polygon.io").rstrip("/")
+POLYGON_PLAN = env_choice("POLYGON_PLAN", "free", ("free", "starter", "developer", "advanced"))
+MARKET_DATA_TIMEOUT_S = env_float("MARKET_DATA_TIMEOUT_S", 10.0, minimum=0.1)
+# Total wall-clock budget for one sync's retries against a provider that is down.
+MARKET_DATA_RETRY_BUDGET_S = env_float("MARKET_DATA_RETRY_BUDGET_S", 30.0, minimum=0.0)
+RISK_FREE_RATE = env_float("RISK_FREE_RATE", 0.045, minimum=-0.05, maximum=0.5)
+
+AGENT_PROVIDER = env_choice("AGENT_PROVIDER", "local", ("local", "openai"))
+OPENAI_API_KEY = env_str("OPENAI_API_KEY")
+OPENAI_BASE_URL = env_str("OPENAI_BASE_URL") or None
+OPENAI_MODEL = env_str("OPENAI_MODEL", "gpt-4o-mini")
+OPENAI_FALLBACK_MODEL = env_str("OPENAI_FALLBACK_MODEL")
+OPENAI_API_STYLE = env_choice("OPENAI_API_STYLE", "responses", ("responses", "chat"))
+AGENT_MAX_MESSAGE_CHARS = env_int("AGENT_MAX_MESSAGE_CHARS", 4000, minimum=1)
+
+# Reports land in reports/<portfolio-slug>_<date>/ beside the reports app unless REPORTS_DIR says otherwise.
+REPORTS_DIR = Path(env_str("REPORTS_DIR") or (BASE_DIR / "reports"))
+
+# --- Logging --------------------------------------------------------------------------------
+LOG_DIR = Path(env_str("LOG_DIR") or (BASE_DIR / "logs"))
+LOG_DIR.mkdir(parents=True, exist_ok=True)
+LOG_LEVEL = env_choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper()
+
+
+def _rotating(filename: str) -> dict[str, object]:
+    return {
+        "class": "logging.handlers.RotatingFileHandler",
+        "filename": str(LOG_DIR / filename),
+        "maxBytes": 10 * 1024 * 1024,
+        "backupCount": 5,
+        "formatter": "plain",
+        "encoding": "utf-8",
+    }
+
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "access": {"format": "%(asctime)s %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "level": "WARNING"},
+        "app": _rotating("app.log"),
+        "market_data": _rotating("market_data.log"),
+        "agent": _rotating("agent.log"),
+        "access": {**_rotating("access.log"), "formatter": "access"},
+    },
+    "root": {"handlers": ["app", "console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django": {"handlers": ["app", "console"], "level": "INFO", "propagate": False},
+        "sigmasight.marketdata": {"handlers": ["market_data", "app"], "level": LOG_LEVEL, "propagate": False},
+        "sigmasight.agent": {"handlers": ["agent", "app"], "level": LOG_LEVEL, "propagate": False},
+        "sigmasight.access": {"handlers": ["access"], "level": "INFO", "propagate": False},
+        "django_q": {"handlers": ["app"], "level": "INFO", "propagate": False},
+    },
+}

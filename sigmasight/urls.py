@@ -1,0 +1,29 @@
+"""URL map: admin, health, OpenAPI docs and the versioned API."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from core.health import health_view
+
+handler400 = "core.errors.json_400"
+handler403 = "core.errors.json_403"
+handler404 = "core.errors.json_404"
+handler500 = "core.errors.json_500"
+
+admin.site.site_header = "SigmaSight administration"
+admin.site.site_title = "SigmaSight admin"
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("health", health_view, name="health"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema")),
+    path("api/v1/", include("portfolios.api.urls")),
+    path("api/v1/", include("marketdata.api.urls")),
+    path("api/v1/", include("analytics.api.urls")),
+    path("api/v1/", include("agent.api.urls")),
+]
