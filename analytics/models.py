@@ -1,3 +1,265 @@
-"""Models of the analytics app."""
+"""Stored analytics results, each with its provenance, and the daily batch's run records.
+
+Every result row carries ``as_of`` (the trading day it describes), ``method``, ``lookback_days``,
+``data_source`` (``simulated`` or the provider the prices came from), ``inputs`` (what produced
+it) and ``is_stale`` (computed on prices older than ``as_of``). Rows are unique per subject and
+``as_of``: a rerun for the same day replaces them, it never duplicates.
+"""
 
 from __future__ import annotations
+
+import uuid
+
+from django.db import models
+
+
+class ResultKind(models.TextChoices):
+    OVERVIEW = "overview", "Exposures overview"
+    GREEKS = "greeks", "Portfolio Greeks"
+    FACTOR_EXPOSURE = "factor_exposure", "Factor exposures"
+    MARKET_SCENARIOS = "market_scenarios", "Market scenarios"
+    STRESS_TEST = "stress_test", "Stress tests"
+    CORRELATIONS = "correlations", "Correlations"
+    VAR = "var", "VaR and expected shortfall"
+
+
+class Provenance(models.Model):
+    """Fields every stored result carries."""
+
+    as_of = models.DateField(db_index=True)
+    method = models.CharField(max_length=80)
+    lookback_days = models.PositiveIntegerField(null=True, blank=True)
+    data_source = models.CharField(max_length=40)
+    inputs = models.JSONField(default=dict, blank=True)
+    is_stale = models.BooleanField(default=False)
+    stale_reason = models.CharField(max_length=300, blank=True)
+    computed_at = models.DateTimeField(auto_now=True)
+    batch_run = models.ForeignKey("analytics.BatchRun", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+
+    class Meta:
+        abstract = True
+
+
+class FactorModelFit(Provenance):
+    """The factor model of one day: condition number and factor covariance (daily, decimal returns)."""
+
+    condition_number = models.FloatField()
+    n_observations = models.PositiveIntegerField()
+    factor_covariance = models.JSONField(help_text="Daily covariance of the model factors (spreads), {f: {g: cov}}.")
+    proxy_covariance = models.JSONField(help_text="Daily covariance of the proxies' total returns (SPY, VTV, ..., TLT).")
+    factor_volatility = models.JSONField(help_text="Annualised volatility per factor.")
+
+    class Meta:
+        ordering = ["-as_of"]
+        constraints = [models.UniqueConstraint(fields=["as_of"], name="factor_model_fit_unique_as_of")]
+
+    def __str__(self) -> str:
+        return f"Factor model {self.as_of} (cond {self.condition_number:.1f})"
+
+
+class SymbolFactorBeta(Provenance):
+    """Per-symbol betas to the 7 factors (styles as spreads over the market) and to rates (TLT)."""
+
+    symbol = models.CharField(max_length=40)
+    betas = models.JSONField(help_text="{factor: beta}; styles are spreads over SPY, interest_rate is TLT's return.")
+    market_beta_univariate = models.FloatField(null=True)
+    alpha_daily = models.FloatField(null=True)
+    r_squared = models.FloatField(null=True)
+    residual_vol_annual = models.FloatField(null=True)
+    n_observations = models.PositiveIntegerField()
+    quality = models.CharField(max_length=20, help_text="ok (≥252 obs), limited (60–251), insufficient (<60).")
+    extreme_betas = models.JSONField(default=list, blank=True, help_text="Factors whose |beta| > 3 (flagged, never capped).")
+
+    class Meta:
+        ordering = ["-as_of", "symbol"]
+        constraints = [models.UniqueConstraint(fields=["symbol", "as_of"], name="symbol_factor_beta_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.symbol} betas {self.as_of}"
+
+
+class PositionMetrics(Provenance):
+    """One position on one day: valuation, Greeks (options) and dollar factor exposures.
+
+    Money in USD. ``market_value`` = quantity × price × multiplier (negative for shorts).
+    Greeks per contract are per share (Black–Scholes–Merton); ``position_*`` multiply by signed
+    quantity × multiplier. Theta per calendar day, vega per vol point, rho per 1% of rate.
+    """
+
+    position = models.ForeignKey("portfolios.Position", on_delete=models.CASCADE, related_name="metrics")
+    portfolio = models.ForeignKey("portfolios.Portfolio", on_delete=models.CASCADE, related_name="position_metrics")
+    price = models.FloatField(null=True, help_text="Per share (per-share option premium for options).")
+    price_date = models.DateField(null=True)
+    price_source = models.CharField(max_length=40, blank=True)
+    underlying_price = models.FloatField(null=True)
+    market_value = models.FloatField(null=True)
+    cost_basis = models.FloatField(null=True)
+    unrealised_pnl = models.FloatField(null=True)
+    delta_exposure = models.FloatField(null=True, help_text="Stocks: market value; options: dollar delta.")
+    is_expired = models.BooleanField(default=False)
+    implied_vol = models.FloatField(null=True)
+    implied_vol_source = models.CharField(max_length=40, blank=True)
+    years_to_expiry = models.FloatField(null=True)
+    delta = models.FloatField(null=True)
+    gamma = models.FloatField(null=True)
+    theta = models.FloatField(null=True)
+    vega = models.FloatField(null=True)
+    rho = models.FloatField(null=True)
+    position_delta = models.FloatField(null=True)
+    position_gamma = models.FloatField(null=True)
+    position_theta = models.FloatField(null=True)
+    position_vega = models.FloatField(null=True)
+    position_rho = models.FloatField(null=True)
+    dollar_delta = models.FloatField(null=True)
+    dollar_gamma = models.FloatField(null=True)
+    greeks_inputs = models.JSONField(default=dict, blank=True)
+    factor_betas = models.JSONField(default=dict, blank=True, help_text="Betas of the price symbol (underlying for options).")
+    factor_exposures = models.JSONField(default=dict, blank=True, help_text="Dollar exposure per factor.")
+
+    class Meta:
+        ordering = ["portfolio_id", "position_id", "-as_of"]
+        constraints = [models.UniqueConstraint(fields=["position", "as_of"], name="position_metrics_unique")]
+        indexes = [models.Index(fields=["portfolio", "as_of"])]
+
+    def __str__(self) -> str:
+        return f"{self.position_id} {self.as_of}"
+
+
+class PortfolioResult(Provenance):
+    """A portfolio-level result of one kind for one day; ``payload`` shape is documented per kind in selectors."""
+
+    portfolio = models.ForeignKey("portfolios.Portfolio", on_delete=models.CASCADE, related_name="analytics_results")
+    kind = models.CharField(max_length=30, choices=ResultKind.choices)
+    payload = models.JSONField()
+
+    class Meta:
+        ordering = ["portfolio_id", "kind", "-as_of"]
+        constraints = [models.UniqueConstraint(fields=["portfolio", "kind", "as_of"], name="portfolio_result_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.portfolio_id} {self.as_of}"
+
+
+class PortfolioSnapshot(Provenance):
+    """End-of-day state of a portfolio: values, exposures, P&L from price changes, Greeks (USD)."""
+
+    portfolio = models.ForeignKey("portfolios.Portfolio", on_delete=models.CASCADE, related_name="snapshots")
+    total_value = models.FloatField(help_text="Net market value of positions.")
+    long_exposure = models.FloatField()
+    short_exposure = models.FloatField()
+    gross_exposure = models.FloatField()
+    net_exposure = models.FloatField()
+    delta_adjusted_exposure = models.FloatField(null=True)
+    cash = models.FloatField(null=True)
+    equity = models.FloatField(null=True, help_text="Equity balance carried forward by P&L.")
+    daily_pnl = models.FloatField(null=True)
+    daily_return = models.FloatField(null=True)
+    cumulative_pnl = models.FloatField(null=True)
+    portfolio_delta = models.FloatField(null=True)
+    portfolio_gamma = models.FloatField(null=True)
+    portfolio_theta = models.FloatField(null=True)
+    portfolio_vega = models.FloatField(null=True)
+    position_count = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["portfolio_id", "-as_of"]
+        constraints = [models.UniqueConstraint(fields=["portfolio", "as_of"], name="portfolio_snapshot_unique")]
+
+    def __str__(self) -> str:
+        return f"Snapshot {self.portfolio_id} {self.as_of}"
+
+
+class StressScenario(models.Model):
+    """A stress scenario: proxy total-return shocks, a yield change and an implied-vol shift.
+
+    ``shocks`` maps factor names (market, value, growth, momentum, quality, size, low_volatility)
+    to total returns of their ETF proxies over the scenario, and ``interest_rate`` to an absolute
+    change in the 10-year yield (0.01 = 100 bp). ``implied_vol_shift`` is added to option vols.
+    """
+
+    id = models.SlugField(primary_key=True, max_length=60)
+    name = models.CharField(max_length=120)
+    category = models.CharField(max_length=30)
+    severity = models.CharField(max_length=20)
+    shocks = models.JSONField()
+    implied_vol_shift = models.FloatField(default=0.0)
+    description = models.TextField(blank=True)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["category", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RunStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    COMPLETED = "completed", "Completed"
+    PARTIAL = "partial", "Completed with failures"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped"
+    INTERRUPTED = "interrupted", "Interrupted"
+
+
+class BatchRun(models.Model):
+    """One run of the daily batch for an as-of date."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    as_of = models.DateField(db_index=True)
+    status = models.CharField(max_length=20, choices=RunStatus.choices, default=RunStatus.PENDING)
+    steps = models.JSONField(default=list)
+    portfolio_ids = models.JSONField(default=list, blank=True)
+    trigger = models.CharField(max_length=40, default="command")
+    mode = models.CharField(max_length=20, default="inline", help_text="inline or cluster (django-q2 fan-out).")
+    started_at = models.DateTimeField(null=True)
+    finished_at = models.DateTimeField(null=True)
+    duration_ms = models.FloatField(null=True)
+    error_summary = models.TextField(blank=True)
+    data_source = models.CharField(max_length=40, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Batch {self.as_of} {self.status}"
+
+
+class BatchJob(models.Model):
+    """One step of a batch run, for one portfolio (or for the symbol universe when portfolio is null)."""
+
+    run = models.ForeignKey(BatchRun, on_delete=models.CASCADE, related_name="jobs")
+    step = models.CharField(max_length=40)
+    portfolio = models.ForeignKey("portfolios.Portfolio", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    status = models.CharField(max_length=20, choices=RunStatus.choices, default=RunStatus.PENDING)
+    started_at = models.DateTimeField(null=True)
+    finished_at = models.DateTimeField(null=True)
+    duration_ms = models.FloatField(null=True)
+    rows_written = models.PositiveIntegerField(default=0)
+    error_summary = models.TextField(blank=True)
+    sequence = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["run_id", "sequence", "id"]
+        constraints = [models.UniqueConstraint(fields=["run", "step", "portfolio"], name="batch_job_unique_step")]
+
+    def __str__(self) -> str:
+        return f"{self.step} {self.status}"
+
+
+class BatchLock(models.Model):
+    """One row per as-of date, locked with SELECT … FOR UPDATE NOWAIT (PostgreSQL) or a unique
+    insert (SQLite) so that two runs for the same date never both write."""
+
+    as_of = models.DateField(primary_key=True)
+    holder = models.UUIDField(null=True, blank=True)
+    acquired_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-as_of"]
+
+    def __str__(self) -> str:
+        return f"Lock {self.as_of}"

@@ -1,0 +1,168 @@
+"""Reads of stored analytics for the API, reports and the agent.
+
+Portfolio-level results live in ``PortfolioResult`` rows, one per (portfolio, kind, as_of), each
+with provenance (``as_of``, ``method``, ``lookback_days``, ``data_source``, ``inputs``,
+``is_stale``). Money is USD; returns and percentages are decimals (0.05 = 5%). Payload shapes:
+
+``overview`` — exposures from the aggregation step::
+
+    {"equity_balance", "market_value" (net), "long_exposure", "short_exposure" (negative),
+     "gross_exposure", "net_exposure", "delta_adjusted_exposure", "options_exposure",
+     "stock_exposure", "cash", "leverage", "cost_basis", "unrealised_pnl", "position_count",
+     "counts_by_type": {"LONG": n, ...}, "by_tag": {tag: {"market_value", "gross", "count"}},
+     "by_underlying": {symbol: {"market_value", "delta_exposure", "count"}},
+     "expired_options": [symbol], "missing_prices": [symbol]}
+
+``greeks`` — ``{"totals": {"delta", "gamma", "theta", "vega", "rho", "dollar_delta", "dollar_gamma"},
+"positions": [{"position_id", "symbol", "underlying", "position_type", "quantity", "strike",
+"expiration", "expired", "spot", "years_to_expiry", "implied_vol", "implied_vol_source", "rate",
+"div_yield", "delta", "gamma", "theta", "vega", "rho", "position_delta", "position_gamma",
+"position_theta", "position_vega", "position_rho", "dollar_delta", "dollar_gamma"}]}``
+(per-contract Greeks per share; theta per calendar day, vega per vol point, rho per 1% rate).
+
+``factor_exposure`` — ``{"factors": [...], "portfolio_betas": {f: beta}, "dollar_exposures": {f: usd},
+"beta_basis": "equity_balance" | "gross_exposure", "basis_value", "market_beta_univariate",
+"condition_number", "positions": [{"position_id", "symbol", "price_symbol", "delta_exposure",
+"betas": {f: b}, "exposures": {f: usd}, "quality"}], "quality_flags": {symbol: quality}}``
+
+``market_scenarios`` — ``{"scenarios": [{"id", "name", "shock", "pnl", "pnl_pct_of_equity",
+"positions": [{"position_id", "symbol", "pnl"}]}]}``
+
+``stress_test`` — ``{"scenarios": [{"id", "name", "category", "severity", "shocks",
+"implied_vol_shift", "direct_pnl", "conditioned_pnl", "direct_pct", "conditioned_pct",
+"factor_shocks_direct": {f: x}, "factor_shocks_conditioned": {f: x}, "by_factor": {f: usd},
+"positions": [{"position_id", "symbol", "direct_pnl", "conditioned_pnl"}]}],
+"worst": {"id", "name", "conditioned_pnl", "conditioned_pct"}, "losses_exceed_equity": [id]}``
+
+``correlations`` — ``{"symbols": [...], "matrix": [[rho]], "window_days", "min_weight",
+"clusters": [{"name", "symbols", "average_correlation"}], "average_abs_correlation",
+"diversification_score", "effective_positions", "excluded": [{"symbol", "reason"}]}``
+
+``var`` — ``{"horizon_days": 1, "historical": {"var_95", "es_95", "var_99", "es_99", "observations"},
+"parametric": {"var_95", "es_95", "var_99", "es_99"}, "contributions": [{"position_id", "symbol",
+"historical_var_99", "historical_es_99", "parametric_var_99"}]}`` (VaR/ES positive loss in USD).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from django.db.models import QuerySet
+
+from analytics.models import (
+    BatchJob,
+    BatchRun,
+    FactorModelFit,
+    PortfolioResult,
+    PortfolioSnapshot,
+    PositionMetrics,
+    ResultKind,
+    StressScenario,
+    SymbolFactorBeta,
+)
+
+RESULT_COMMANDS: dict[str, str] = {
+    ResultKind.OVERVIEW: "python manage.py run_batch --steps aggregation",
+    ResultKind.GREEKS: "python manage.py run_batch --steps greeks",
+    ResultKind.FACTOR_EXPOSURE: "python manage.py run_batch --steps factors",
+    ResultKind.MARKET_SCENARIOS: "python manage.py run_batch --steps market_scenarios",
+    ResultKind.STRESS_TEST: "python manage.py run_batch --steps stress_tests",
+    ResultKind.CORRELATIONS: "python manage.py run_batch --steps correlations",
+    ResultKind.VAR: "python manage.py run_batch --steps var",
+}
+
+
+def provenance(result: PortfolioResult | PortfolioSnapshot | PositionMetrics) -> dict[str, Any]:
+    """The provenance block every API answer and report carries."""
+    return {
+        "as_of": result.as_of.isoformat(),
+        "method": result.method,
+        "lookback_days": result.lookback_days,
+        "data_source": result.data_source,
+        "inputs": result.inputs,
+        "is_stale": result.is_stale,
+        "stale_reason": result.stale_reason,
+        "computed_at": result.computed_at.isoformat() if result.computed_at else None,
+    }
+
+
+def portfolio_result_latest(
+    *, portfolio_id: uuid.UUID | str, kind: str, as_of: dt.date | None = None
+) -> PortfolioResult | None:
+    """The newest result of ``kind`` (on or before ``as_of`` when given), or None if never computed."""
+    queryset = PortfolioResult.objects.filter(portfolio_id=portfolio_id, kind=kind)
+    if as_of is not None:
+        queryset = queryset.filter(as_of__lte=as_of)
+    return queryset.order_by("-as_of").first()
+
+
+def portfolio_results_latest(*, portfolio_id: uuid.UUID | str) -> dict[str, PortfolioResult]:
+    """The newest result of every kind for one portfolio (one query)."""
+    latest: dict[str, PortfolioResult] = {}
+    for result in PortfolioResult.objects.filter(portfolio_id=portfolio_id).order_by("kind", "-as_of"):
+        latest.setdefault(result.kind, result)
+    return latest
+
+
+def position_metrics_latest(
+    *, portfolio_id: uuid.UUID | str, as_of: dt.date | None = None
+) -> dict[uuid.UUID, PositionMetrics]:
+    """Per-position metrics of the newest day computed (on or before ``as_of``), keyed by position id."""
+    queryset = PositionMetrics.objects.filter(portfolio_id=portfolio_id)
+    if as_of is not None:
+        queryset = queryset.filter(as_of__lte=as_of)
+    newest = queryset.order_by("-as_of").values_list("as_of", flat=True).first()
+    if newest is None:
+        return {}
+    return {m.position_id: m for m in queryset.filter(as_of=newest).order_by("position_id")}
+
+
+def snapshots_for_portfolio(
+    *, portfolio_id: uuid.UUID | str, start: dt.date | None = None, end: dt.date | None = None
+) -> QuerySet[PortfolioSnapshot]:
+    queryset = PortfolioSnapshot.objects.filter(portfolio_id=portfolio_id)
+    if start is not None:
+        queryset = queryset.filter(as_of__gte=start)
+    if end is not None:
+        queryset = queryset.filter(as_of__lte=end)
+    return queryset.order_by("as_of")
+
+
+def snapshot_latest(*, portfolio_id: uuid.UUID | str) -> PortfolioSnapshot | None:
+    return PortfolioSnapshot.objects.filter(portfolio_id=portfolio_id).order_by("-as_of").first()
+
+
+def symbol_betas_latest(*, symbols: list[str], as_of: dt.date | None = None) -> dict[str, SymbolFactorBeta]:
+    """Newest stored betas per symbol (on or before ``as_of``)."""
+    queryset = SymbolFactorBeta.objects.filter(symbol__in=symbols)
+    if as_of is not None:
+        queryset = queryset.filter(as_of__lte=as_of)
+    latest: dict[str, SymbolFactorBeta] = {}
+    for row in queryset.order_by("symbol", "-as_of"):
+        latest.setdefault(row.symbol, row)
+    return latest
+
+
+def factor_model_latest(*, as_of: dt.date | None = None) -> FactorModelFit | None:
+    queryset = FactorModelFit.objects.all()
+    if as_of is not None:
+        queryset = queryset.filter(as_of__lte=as_of)
+    return queryset.order_by("-as_of").first()
+
+
+def stress_scenarios_active() -> QuerySet[StressScenario]:
+    return StressScenario.objects.filter(is_active=True).order_by("category", "id")
+
+
+def batch_runs_recent(*, limit: int = 20) -> QuerySet[BatchRun]:
+    return BatchRun.objects.order_by("-created_at")[:limit]
+
+
+def batch_run_latest() -> BatchRun | None:
+    return BatchRun.objects.order_by("-created_at").first()
+
+
+def batch_jobs_for_run(*, run_id: uuid.UUID | str) -> QuerySet[BatchJob]:
+    return BatchJob.objects.filter(run_id=run_id).select_related("portfolio").order_by("sequence", "id")
