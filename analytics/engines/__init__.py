@@ -1,0 +1,1 @@
+"""Pure numeric engines of the analytics app (module list completed below)."""

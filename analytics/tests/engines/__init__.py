@@ -1,0 +1,1 @@
+"""Tests of the pure numeric engines: no database, independent references."""
