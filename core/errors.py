@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DataError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -91,6 +92,15 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     if isinstance(exc, DjangoValidationError):
         details = validation_error_details(exc)
         return Response(error_payload("invalid", _first_message(details), details), status=400)
+    if isinstance(exc, RequestDataTooBig):
+        return Response(error_payload("payload_too_large", "Request body is too large."), status=413)
+    if isinstance(exc, SuspiciousOperation):
+        return Response(error_payload("bad_request", "Bad request."), status=400)
+    if isinstance(exc, DataError):
+        # The database refused a value (out of range, too long) that got past validation: still the
+        # client's input, so a 400 rather than a 500. Serializers bound sizes so this stays rare.
+        logger.warning("DataError reached the API: %s", exc)
+        return Response(error_payload("invalid", "A value is out of range for its field."), status=400)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
@@ -110,7 +120,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         details = None
         if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
             details = {"retry_after_s": int(exc.wait)}
-    code = getattr(exc, "default_code", None) or _CODES.get(response.status_code, "error")
+    code = getattr(getattr(exc, "detail", None), "code", None) or getattr(exc, "default_code", None)
+    code = code or _CODES.get(response.status_code, "error")
     if isinstance(exc, exceptions.ValidationError):
         code = "invalid"
     elif response.status_code in _CODES and code in ("error", "invalid"):
@@ -122,6 +133,13 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
 def json_404(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
     """``handler404``: JSON for the API and every other path (there is no HTML site)."""
     return JsonResponse(error_payload("not_found", f"No route for {request.path}."), status=404)
+
+
+def json_405(request: HttpRequest, allowed: list[str]) -> JsonResponse:
+    """405 for plain Django views (DRF views raise ``MethodNotAllowed`` instead)."""
+    response = JsonResponse(error_payload("method_not_allowed", f'Method "{request.method}" not allowed.'), status=405)
+    response["Allow"] = ", ".join(allowed)
+    return response
 
 
 def json_500(request: HttpRequest) -> JsonResponse:

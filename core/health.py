@@ -11,7 +11,9 @@ from channels.layers import get_channel_layer
 from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
-from django.views.decorators.http import require_GET
+from django.views.decorators.csrf import csrf_exempt
+
+from core.errors import json_405
 
 Check = Callable[[], dict[str, Any]]
 
@@ -61,9 +63,11 @@ def _run(check: Check) -> dict[str, Any]:
         return {"status": "error", "message": f"{exc.__class__.__name__}: {exc}"[:300]}
 
 
-@require_GET
+@csrf_exempt  # a probe, not a form: any method gets JSON, never Django's HTML CSRF page
 def health_view(request: HttpRequest) -> JsonResponse:
     """200 ``healthy`` (or ``degraded`` when a non-critical check warns); 503 when the database is down."""
+    if request.method not in ("GET", "HEAD"):
+        return json_405(request, ["GET", "HEAD"])
     checks = {name: _run(check) for name, check in CRITICAL_CHECKS.items()}
     critical_ok = all(c["status"] == "ok" for c in checks.values())
     if critical_ok:

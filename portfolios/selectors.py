@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.db.models import Count, Q, QuerySet
@@ -27,6 +28,56 @@ def portfolio_get_for_user(*, user: User, portfolio_id: uuid.UUID | str) -> Port
         return Portfolio.objects.select_related("user").get(pk=portfolio_id, user=user)
     except (Portfolio.DoesNotExist, ValueError, TypeError):
         raise NotFoundError(f"Portfolio {portfolio_id} not found.") from None
+
+
+def portfolio_detail_for_user(*, user: User, portfolio_id: uuid.UUID | str) -> Portfolio:
+    """The user's portfolio with ``position_count``; ``NotFoundError`` for anyone else's id."""
+    portfolio = portfolios_for_user(user=user).filter(pk=portfolio_id).first()
+    if portfolio is None:
+        raise NotFoundError(f"Portfolio {portfolio_id} not found.")
+    return portfolio
+
+
+def position_get_for_user(*, user: User, position_id: uuid.UUID | str) -> Position:
+    """A position in one of the user's portfolios, or ``NotFoundError`` (never 403)."""
+    try:
+        return (
+            Position.objects.select_related("portfolio", "portfolio__user")
+            .prefetch_related("tags")
+            .get(pk=position_id, portfolio__user=user)
+        )
+    except (Position.DoesNotExist, ValueError, TypeError):
+        raise NotFoundError(f"Position {position_id} not found.") from None
+
+
+def positions_for_portfolio(
+    *,
+    portfolio: Portfolio,
+    position_type: str | None = None,
+    tag: str | None = None,
+    symbol: str | None = None,
+    status: str = "all",
+    ordering: Sequence[str] = (),
+) -> QuerySet[Position]:
+    """Positions of one portfolio, filtered and ordered (``id`` always breaks ties).
+
+    ``symbol`` matches the symbol or the underlying (so ``AAPL`` finds AAPL stock and AAPL options);
+    ``tag`` is a tag name; ``status`` is ``open`` (no exit date), ``closed`` or ``all``.
+    """
+    queryset = Position.objects.filter(portfolio=portfolio)
+    if position_type:
+        queryset = queryset.filter(position_type=position_type)
+    if symbol:
+        queryset = queryset.filter(Q(symbol__iexact=symbol) | Q(underlying_symbol__iexact=symbol))
+    if tag:
+        tagged = Position.tags.through.objects.filter(tag__name__iexact=tag).values("position_id")
+        queryset = queryset.filter(pk__in=tagged)  # a subquery, so no DISTINCT and no duplicate rows
+    if status == "open":
+        queryset = queryset.filter(exit_date__isnull=True)
+    elif status == "closed":
+        queryset = queryset.filter(exit_date__isnull=False)
+    order = [*ordering] or ["symbol"]
+    return queryset.prefetch_related("tags").order_by(*order, "id")
 
 
 def portfolios_all() -> QuerySet[Portfolio]:
