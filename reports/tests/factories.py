@@ -1,0 +1,258 @@
+"""Hand-made stored analytics (payloads in the shapes documented in ``analytics.selectors``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from analytics.models import PortfolioResult, PortfolioSnapshot, PositionMetrics, ResultKind
+from portfolios.models import AssetClass, Portfolio, Position, Tag
+
+AS_OF = dt.date(2026, 11, 20)
+FACTORS = ["market", "value", "growth", "momentum", "quality", "size", "low_volatility", "interest_rate"]
+PROVENANCE: dict[str, Any] = {"as_of": AS_OF, "lookback_days": 252, "data_source": "simulated"}
+
+
+def positions_create(portfolio: Portfolio) -> dict[str, Position]:
+    """A long stock, a short stock and a long call, with tags."""
+    tech = Tag.objects.create(user=portfolio.user, name="Tech")
+    hedge = Tag.objects.create(user=portfolio.user, name="Hedge")
+    common = {"portfolio": portfolio, "entry_date": dt.date(2026, 1, 5)}
+    aapl = Position.objects.create(
+        symbol="AAPL", position_type="LONG", quantity=Decimal("100"), entry_price=Decimal("150"), **common
+    )
+    xom = Position.objects.create(
+        symbol="XOM", position_type="SHORT", quantity=Decimal("-50"), entry_price=Decimal("110"), **common
+    )
+    call = Position.objects.create(
+        symbol="SPY261218C00600000",
+        position_type="LC",
+        asset_class=AssetClass.OPTION,
+        quantity=Decimal("2"),
+        entry_price=Decimal("12.5"),
+        underlying_symbol="SPY",
+        strike=Decimal("600"),
+        expiration=dt.date(2026, 12, 18),
+        multiplier=Decimal("100"),
+        **common,
+    )
+    aapl.tags.set([tech])
+    call.tags.set([tech, hedge])
+    return {"AAPL": aapl, "XOM": xom, "CALL": call}
+
+
+def _betas(market: float) -> dict[str, float]:
+    return {f: (market if f == "market" else round(0.01 * (i + 1) * market, 6)) for i, f in enumerate(FACTORS)}
+
+
+def metrics_create(portfolio: Portfolio, positions: dict[str, Position]) -> dict[str, PositionMetrics]:
+    rows = {
+        "AAPL": {
+            "price": 187.43000000000001,
+            "market_value": 18743.0,
+            "unrealised_pnl": 3743.0000000000005,
+            "position_delta": 100.0,
+            "dollar_delta": 18743.0,
+            "factor_betas": _betas(1.1234567890123),
+        },
+        "XOM": {
+            "price": 101.1,
+            "market_value": -5055.0,
+            "unrealised_pnl": 444.99999999999994,
+            "position_delta": -50.0,
+            "dollar_delta": -5055.0,
+            "factor_betas": _betas(0.71),
+        },
+        "CALL": {
+            "price": 15.2,
+            "market_value": 3040.0,
+            "unrealised_pnl": 540.0,
+            "position_delta": 123.45678,
+            "position_gamma": 0.8123,
+            "position_theta": -25.5,
+            "position_vega": 110.25,
+            "dollar_delta": 73456.789,
+            "implied_vol": 0.18,
+            "implied_vol_source": "option_quote",
+            "factor_betas": _betas(1.0),
+        },
+    }
+    created = {}
+    for key, values in rows.items():
+        created[key] = PositionMetrics.objects.create(
+            position=positions[key], portfolio=portfolio, method="bsm+factor_betas", **PROVENANCE, **values
+        )
+    return created
+
+
+def overview_payload() -> dict[str, Any]:
+    return {
+        "equity_balance": 100000.0,
+        "market_value": 16728.0,
+        "long_exposure": 21783.0,
+        "short_exposure": -5055.0,
+        "gross_exposure": 26838.0,
+        "net_exposure": 16728.0,
+        "delta_adjusted_exposure": 87144.789,
+        "options_exposure": 3040.0,
+        "stock_exposure": 13688.0,
+        "cash": 83272.0,
+        "leverage": 0.26838,
+        "cost_basis": 12000.0,
+        "unrealised_pnl": 4728.0,
+        "position_count": 3,
+        "counts_by_type": {"LONG": 1, "SHORT": 1, "LC": 1},
+        "by_tag": {"Tech": {"market_value": 21783.0, "gross": 21783.0, "count": 2}},
+        "by_underlying": {},
+        "expired_options": [],
+        "missing_prices": [],
+    }
+
+
+def stress_payload() -> dict[str, Any]:
+    def scenario(sid: str, name: str, pnl: float) -> dict[str, Any]:
+        return {
+            "id": sid,
+            "name": name,
+            "category": "historical",
+            "severity": "severe",
+            "shocks": {"market": -0.2},
+            "implied_vol_shift": 0.1,
+            "direct_pnl": pnl * 0.9,
+            "conditioned_pnl": pnl,
+            "direct_pct": pnl * 0.9 / 100000,
+            "conditioned_pct": pnl / 100000,
+            "factor_shocks_direct": {"market": -0.2},
+            "factor_shocks_conditioned": {"market": -0.2, "value": 0.01},
+            "by_factor": {"market": pnl},
+            "positions": [],
+        }
+
+    scenarios = [
+        scenario("covid_crash", "COVID crash 2020", -23456.789),
+        scenario("gfc_2008", "Global financial crisis", -31234.5678),
+        scenario("rate_cut", "Surprise rate cut", 4321.1),
+    ]
+    worst = scenarios[1]
+    return {
+        "scenarios": scenarios,
+        "worst": {k: worst[k] for k in ("id", "name", "conditioned_pnl", "conditioned_pct")},
+        "losses_exceed_equity": [],
+    }
+
+
+def payloads() -> dict[str, dict[str, Any]]:
+    """Every kind except market_scenarios (left out to exercise the "not computed" path)."""
+    return {
+        ResultKind.OVERVIEW: overview_payload(),
+        ResultKind.GREEKS: {
+            "totals": {
+                "delta": 173.45678,
+                "gamma": 0.8123,
+                "theta": -25.5,
+                "vega": 110.25,
+                "rho": 12.0,
+                "dollar_delta": 87144.789,
+                "dollar_gamma": 1234.5,
+            },
+            "positions": [],
+        },
+        ResultKind.FACTOR_EXPOSURE: {
+            "factors": FACTORS,
+            "portfolio_betas": {f: 0.1 + 0.2 * (i + 1) for i, f in enumerate(FACTORS)},
+            "dollar_exposures": {f: 1000.123 * (i + 1) for i, f in enumerate(FACTORS)},
+            "beta_basis": "equity_balance",
+            "basis_value": 100000.0,
+            "market_beta_univariate": 0.9876543210987,
+            "condition_number": 3.21,
+            "positions": [],
+            "quality_flags": {"AAPL": "ok", "XOM": "limited"},
+        },
+        ResultKind.STRESS_TEST: stress_payload(),
+        ResultKind.CORRELATIONS: {
+            "symbols": ["AAPL", "SPY", "XOM"],
+            "matrix": [[1.0, 0.61, -0.2], [0.61, 1.0, 0.1], [-0.2, 0.1, 1.0]],
+            "window_days": 90,
+            "min_weight": 0.01,
+            "clusters": [{"name": "Cluster 1", "symbols": ["AAPL", "SPY"], "average_correlation": 0.61}],
+            "average_abs_correlation": 0.30333333333333334,
+            "diversification_score": 0.69666,
+            "effective_positions": 2.4,
+            "excluded": [],
+        },
+        ResultKind.VAR: {
+            "horizon_days": 1,
+            "historical": {"var_95": 1234.56, "es_95": 1500.1, "var_99": 2000.2, "es_99": 2500.3, "observations": 252},
+            "parametric": {"var_95": 1200.0, "es_95": 1480.0, "var_99": 1900.0, "es_99": 2300.0},
+            "contributions": [
+                {
+                    "position_id": "x",
+                    "symbol": "AAPL",
+                    "historical_var_99": 1500.0,
+                    "historical_es_99": 1800.0,
+                    "parametric_var_99": 1400.0,
+                }
+            ],
+        },
+    }
+
+
+METHODS = {
+    ResultKind.OVERVIEW: "aggregation",
+    ResultKind.GREEKS: "black_scholes_merton",
+    ResultKind.FACTOR_EXPOSURE: "ols_spreads_over_market",
+    ResultKind.STRESS_TEST: "factor_conditional_repricing",
+    ResultKind.CORRELATIONS: "pearson_log_returns",
+    ResultKind.VAR: "historical_and_parametric",
+}
+
+
+def results_create(portfolio: Portfolio, *, kinds: list[str] | None = None) -> dict[str, PortfolioResult]:
+    created = {}
+    for kind, payload in payloads().items():
+        if kinds is not None and kind not in kinds:
+            continue
+        created[kind] = PortfolioResult.objects.create(
+            portfolio=portfolio,
+            kind=kind,
+            payload=payload,
+            method=METHODS[kind],
+            inputs={"symbols": ["AAPL", "XOM", "SPY"]},
+            **PROVENANCE,
+        )
+    return created
+
+
+def snapshot_create(portfolio: Portfolio) -> PortfolioSnapshot:
+    return PortfolioSnapshot.objects.create(
+        portfolio=portfolio,
+        method="end_of_day",
+        total_value=16728.0,
+        long_exposure=21783.0,
+        short_exposure=-5055.0,
+        gross_exposure=26838.0,
+        net_exposure=16728.0,
+        delta_adjusted_exposure=87144.789,
+        cash=83272.0,
+        equity=101234.5,
+        daily_pnl=1234.5,
+        daily_return=0.012345,
+        cumulative_pnl=1234.5,
+        portfolio_delta=173.45678,
+        portfolio_gamma=0.8123,
+        portfolio_theta=-25.5,
+        portfolio_vega=110.25,
+        position_count=3,
+        **PROVENANCE,
+    )
+
+
+def analytics_create(portfolio: Portfolio) -> dict[str, Any]:
+    positions = positions_create(portfolio)
+    return {
+        "positions": positions,
+        "metrics": metrics_create(portfolio, positions),
+        "results": results_create(portfolio),
+        "snapshot": snapshot_create(portfolio),
+    }
