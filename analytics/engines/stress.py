@@ -1,0 +1,255 @@
+"""Stress tests from the scenario catalog (DESIGN §3, §6) — betas × factor shocks, options repriced.
+
+Scenario shocks (``stress_scenarios.json``) are **total returns of the factor proxies** over the
+scenario — market = SPY, value = VTV, growth = VUG, momentum = MTUM, quality = QUAL, size = IWM,
+low_volatility = USMV — except ``interest_rate``, an absolute change of the 10-year yield (0.01 =
+100 bp), which becomes a TLT return of −duration × Δy. The optional ``implied_vol_shift`` is an
+absolute vol change applied when repricing options.
+
+The model's factors are market = r_SPY, style = r_ETF − r_SPY (spreads) and interest_rate = r_TLT
+(``analytics.engines.factors``), so a scenario is converted to factor space before it meets betas:
+
+- ``direct_factor_shocks``: only what the scenario states; an unshocked style proxy is assumed to
+  move with the market (spread 0), unshocked rates don't move.
+- ``conditioned_factor_shocks``: unshocked proxies get their conditional mean given the shocked
+  ones under a zero-mean Gaussian with the proxies' return covariance. Conditioning is done in
+  **proxy space** because that is where the catalog's numbers live: "value −30 %" is a statement
+  about VTV's total return, and VTV's co-movement with SPY, USMV, TLT… is what the historical
+  covariance of proxy returns measures. The conditioned proxy returns are then converted to
+  spreads exactly like observed data, so the betas see inputs of the kind they were fitted on.
+
+There is no correlation "cascade" on top of the betas (the original double-counted), no loss cap
+and no clipping: a short book can lose more than its value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from analytics.engines.scenarios import option_repricing_pnl
+from marketdata.factors import (
+    FACTOR_NAMES,
+    FACTOR_PROXIES,
+    MARKET_FACTOR,
+    RATE_FACTOR,
+    RATE_PROXY,
+    RATE_PROXY_DURATION,
+    STYLE_FACTORS,
+)
+
+FloatArray = npt.NDArray[np.float64]
+ArrayLike = npt.ArrayLike
+
+VOL_SHIFT_KEY = "implied_vol_shift"
+VOL_BUCKET = "implied_vol"
+_FACTOR_TO_PROXY: dict[str, str] = {**FACTOR_PROXIES, RATE_FACTOR: RATE_PROXY}
+
+
+@dataclass(frozen=True)
+class StressResult:
+    """Stress P&L (currency, signed: loss < 0) of N positions under one scenario.
+
+    - ``position_pnl``: (N,) total P&L per position.
+    - ``factor_pnl``: DataFrame N × (K + 1): columns are the factors plus ``"implied_vol"``; each row
+      sums to ``position_pnl``. Stocks: mv × β_k f_k. Options: the spot-driven part of the repriced
+      P&L, [V(S(1+R), σ') − V(S, σ')] × q × m, allocated to factors in proportion to β_k f_k / R
+      (R = Σ β_k f_k), and the vol-driven part [V(S, σ') − V(S, σ)] × q × m in ``implied_vol``.
+    - ``factor_totals``: Series K + 1, column sums of ``factor_pnl``.
+    - ``total``: Σ position_pnl.
+    - ``underlying_return``: (N,) R per position.
+    """
+
+    position_pnl: FloatArray
+    factor_pnl: pd.DataFrame
+    factor_totals: pd.Series
+    total: float
+    underlying_return: FloatArray
+
+
+def _check_keys(shocks: Mapping[str, float]) -> dict[str, float]:
+    clean = {k: float(v) for k, v in shocks.items() if k != VOL_SHIFT_KEY}
+    unknown = sorted(set(clean) - set(FACTOR_NAMES))
+    if unknown:
+        raise ValueError(f"unknown factors in scenario shocks: {unknown}")
+    return clean
+
+
+def proxy_shock_vector(shocks: Mapping[str, float], duration: float = RATE_PROXY_DURATION) -> pd.Series:
+    """The scenario's stated shocks as proxy total returns (index = proxy symbols, shocked ones only).
+
+    market → SPY, value → VTV, …, low_volatility → USMV (returns as given); interest_rate Δy →
+    TLT return = −duration × Δy. An ``implied_vol_shift`` key, if present, is ignored here.
+    """
+    clean = _check_keys(shocks)
+    data = {
+        _FACTOR_TO_PROXY[name]: (-duration * value if name == RATE_FACTOR else value) for name, value in clean.items()
+    }
+    return pd.Series(data, dtype=float)
+
+
+def conditional_fill(known: pd.Series, cov: pd.DataFrame) -> pd.Series:
+    """Fill every variable of ``cov`` not in ``known`` with E[x_u | x_k] = Σ_uk Σ_kk⁻¹ x_k.
+
+    Zero-mean Gaussian with covariance ``cov`` (any horizon: the conditional mean does not depend on
+    the covariance's scale). Σ_kk is inverted by least squares (pseudo-inverse), so a singular or
+    near-singular block (two shocked proxies that move together) stays stable. Known entries are
+    returned unchanged; the result is indexed like ``cov``.
+    """
+    names = list(cov.index)
+    missing = [k for k in known.index if k not in names]
+    if missing:
+        raise ValueError(f"known variables not in the covariance: {missing}")
+    out = pd.Series(0.0, index=names, dtype=float)
+    if known.empty:
+        return out
+    k_names = list(known.index)
+    u_names = [n for n in names if n not in known.index]
+    x_k = known.to_numpy(dtype=float)
+    if u_names:
+        s_kk = cov.loc[k_names, k_names].to_numpy(dtype=float)
+        s_uk = cov.loc[u_names, k_names].to_numpy(dtype=float)
+        weights = np.linalg.lstsq(s_kk, x_k, rcond=None)[0]  # Σ_kk⁻¹ x_k
+        out.loc[u_names] = s_uk @ weights
+    out.loc[k_names] = x_k
+    return out
+
+
+def _proxy_to_factors(proxy: pd.Series) -> pd.Series:
+    market = proxy[FACTOR_PROXIES[MARKET_FACTOR]]
+    data = {MARKET_FACTOR: market}
+    for style in STYLE_FACTORS:
+        data[style] = proxy[FACTOR_PROXIES[style]] - market
+    data[RATE_FACTOR] = proxy[RATE_PROXY]
+    return pd.Series(data, dtype=float)[list(FACTOR_NAMES)]
+
+
+def direct_factor_shocks(shocks: Mapping[str, float], duration: float = RATE_PROXY_DURATION) -> pd.Series:
+    """Model-factor shocks (index ``FACTOR_NAMES``) from the stated shocks only.
+
+    market = market shock (0 if absent); style = style shock − market shock when the style is shocked,
+    else 0 (its proxy is assumed to track the market); interest_rate = TLT return = −duration × Δy.
+    """
+    stated = proxy_shock_vector(shocks, duration)
+    market = float(stated.get(FACTOR_PROXIES[MARKET_FACTOR], 0.0))
+    proxy = pd.Series(market, index=[*FACTOR_PROXIES.values(), RATE_PROXY], dtype=float)
+    proxy[RATE_PROXY] = 0.0
+    proxy.loc[stated.index] = stated
+    return _proxy_to_factors(proxy)
+
+
+def conditioned_factor_shocks(
+    shocks: Mapping[str, float], proxy_cov: pd.DataFrame, duration: float = RATE_PROXY_DURATION
+) -> pd.Series:
+    """Model-factor shocks (index ``FACTOR_NAMES``) with unshocked proxies at their conditional mean.
+
+    ``proxy_cov``: covariance of the proxies' simple daily returns (index/columns include SPY, VTV,
+    VUG, MTUM, QUAL, IWM, USMV, TLT). Fill in proxy space, then market = SPY, style = ETF − SPY,
+    interest_rate = TLT.
+    """
+    symbols = [*FACTOR_PROXIES.values(), RATE_PROXY]
+    cov = proxy_cov.loc[symbols, symbols]
+    filled = conditional_fill(proxy_shock_vector(shocks, duration), cov)
+    return _proxy_to_factors(filled)
+
+
+def stress_pnl(
+    *,
+    factor_shocks: pd.Series,
+    betas: ArrayLike | pd.DataFrame,
+    quantity: ArrayLike,
+    multiplier: ArrayLike,
+    price: ArrayLike,
+    is_option: ArrayLike,
+    is_call: ArrayLike,
+    spot: ArrayLike,
+    strike: ArrayLike,
+    years: ArrayLike,
+    vol: ArrayLike,
+    rate: ArrayLike,
+    div_yield: ArrayLike,
+    vol_shift: float = 0.0,
+) -> StressResult:
+    """P&L of N positions under factor shocks f (K), with the betas (N × K) of each position's price
+    symbol (an option uses its underlying's betas; columns in ``factor_shocks`` order, or a DataFrame
+    whose columns are aligned to it). NaN betas count as 0 exposure to that factor.
+
+    Stocks: mv × R with R = Σ_k β_k f_k, mv = quantity × price × multiplier (signed).
+    Options: full BSM repricing at spot × (1 + R) (floored > 0), vol + vol_shift (floored at 0.01),
+    years unchanged, minus the current model value, × quantity × multiplier; expired → 0.
+    """
+    names = list(factor_shocks.index)
+    if isinstance(betas, pd.DataFrame):
+        b = betas.reindex(columns=names).to_numpy(dtype=float)
+    else:
+        b = np.asarray(betas, dtype=float)
+    b = np.atleast_2d(np.nan_to_num(b, nan=0.0))
+    f = factor_shocks.to_numpy(dtype=float)
+    n = b.shape[0]
+    contrib = b * f[None, :]  # N × K: β_k f_k
+    r = contrib.sum(axis=1)
+    q = np.broadcast_to(np.asarray(quantity, dtype=float), (n,))
+    m = np.broadcast_to(np.asarray(multiplier, dtype=float), (n,))
+    opt = np.broadcast_to(np.asarray(is_option, dtype=bool), (n,))
+    mv = q * np.broadcast_to(np.asarray(price, dtype=float), (n,)) * m
+
+    factor_part = np.where(opt[:, None], 0.0, mv[:, None] * contrib)
+    vol_part = np.zeros(n)
+    if opt.any():
+        sel = np.flatnonzero(opt)
+
+        def pick(a: ArrayLike) -> FloatArray:
+            return np.broadcast_to(np.asarray(a), (n,))[sel]
+
+        shifted_vol = np.maximum(pick(vol).astype(float) + vol_shift, 0.01)
+        common = {
+            "quantity": q[sel],
+            "multiplier": m[sel],
+            "is_call": pick(is_call),
+            "strike": pick(strike),
+            "years": pick(years),
+            "rate": pick(rate),
+            "div_yield": pick(div_yield),
+        }
+        # Vol-only part: V(S, σ') − V(S, σ); spot-driven part: V(S(1+R), σ') − V(S, σ').
+        vol_only = option_repricing_pnl(
+            underlying_return=0.0, spot=pick(spot), vol=pick(vol), vol_shift=vol_shift, **common
+        )
+        spot_driven = option_repricing_pnl(
+            underlying_return=r[sel], spot=pick(spot), vol=shifted_vol, vol_shift=0.0, **common
+        )
+        # Allocate the spot-driven P&L across factors in proportion to β_k f_k / R. When R is ~0 the
+        # spot-driven P&L is ~0 too, so nothing is allocated.
+        r_sel = r[sel]
+        safe = np.abs(r_sel) > 1e-14
+        share = np.where(safe[:, None], contrib[sel] / np.where(safe, r_sel, 1.0)[:, None], 0.0)
+        factor_part[sel] = share * spot_driven[:, None]
+        vol_part[sel] = vol_only + np.where(safe, 0.0, spot_driven)
+    breakdown = pd.DataFrame(np.column_stack([factor_part, vol_part]), columns=[*names, VOL_BUCKET])
+    position = breakdown.to_numpy().sum(axis=1)
+    return StressResult(
+        position_pnl=position,
+        factor_pnl=breakdown,
+        factor_totals=breakdown.sum(axis=0),
+        total=float(position.sum()),
+        underlying_return=r,
+    )
+
+
+def scenario_factor_shocks(
+    scenarios: Sequence[Mapping[str, float]],
+    *,
+    proxy_cov: pd.DataFrame | None = None,
+    duration: float = RATE_PROXY_DURATION,
+) -> pd.DataFrame:
+    """Factor shocks of many scenarios at once (rows = scenarios, columns = ``FACTOR_NAMES``):
+    conditioned when ``proxy_cov`` is given, else direct."""
+    rows = [
+        direct_factor_shocks(s, duration) if proxy_cov is None else conditioned_factor_shocks(s, proxy_cov, duration)
+        for s in scenarios
+    ]
+    return pd.DataFrame(rows, columns=list(FACTOR_NAMES)).reset_index(drop=True)
