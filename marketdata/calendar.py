@@ -1,0 +1,138 @@
+"""The NYSE trading calendar (exchange_calendars ``XNYS``): sessions, holidays, early closes.
+
+Dates are exchange-local session dates (``datetime.date``). A session's bar is final only after
+the close: ``latest_completed_session`` returns today only from the close + 5 minutes in New York
+(16:05 on a regular day, 13:05 on an early-close day such as the day after Thanksgiving).
+
+The calendar is built once per process for 2000-01-01 … 2035-12-31. Future holidays come from
+exchange_calendars' rules; the simulated provider anchors its series on these sessions, so the
+window is fixed rather than "today + 1 year" (which would move every day).
+"""
+
+from __future__ import annotations
+
+import bisect
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+import exchange_calendars as xcals
+import pandas as pd
+from django.utils import timezone
+
+NEW_YORK = ZoneInfo("America/New_York")
+CALENDAR_NAME = "XNYS"
+CALENDAR_START = date(2000, 1, 3)
+CALENDAR_END = date(2035, 12, 31)
+# A bar is taken as final this long after the session's close.
+SETTLEMENT_DELAY = timedelta(minutes=5)
+
+
+@lru_cache(maxsize=1)
+def _calendar() -> xcals.ExchangeCalendar:
+    return xcals.get_calendar(CALENDAR_NAME, start=CALENDAR_START.isoformat(), end=CALENDAR_END.isoformat())
+
+
+@lru_cache(maxsize=1)
+def _sessions() -> tuple[date, ...]:
+    return tuple(ts.date() for ts in _calendar().sessions)
+
+
+@lru_cache(maxsize=1)
+def _session_set() -> frozenset[date]:
+    return frozenset(_sessions())
+
+
+def _check_range(d: date) -> None:
+    if not CALENDAR_START <= d <= CALENDAR_END:
+        raise ValueError(f"{d} is outside the trading calendar ({CALENDAR_START} … {CALENDAR_END}).")
+
+
+def all_sessions() -> tuple[date, ...]:
+    """Every NYSE session the calendar knows, ascending."""
+    return _sessions()
+
+
+def is_trading_day(d: date) -> bool:
+    """Whether ``d`` is an NYSE session (not a weekend or an exchange holiday)."""
+    _check_range(d)
+    return d in _session_set()
+
+
+def trading_days(*, start: date, end: date) -> list[date]:
+    """NYSE sessions from ``start`` to ``end`` inclusive, ascending (empty if ``end < start``)."""
+    if end < start:
+        return []
+    sessions = _sessions()
+    lo = bisect.bisect_left(sessions, max(start, CALENDAR_START))
+    hi = bisect.bisect_right(sessions, min(end, CALENDAR_END))
+    return list(sessions[lo:hi])
+
+
+def previous_trading_day(d: date) -> date:
+    """The last session strictly before ``d``."""
+    _check_range(d)
+    sessions = _sessions()
+    index = bisect.bisect_left(sessions, d)
+    if index == 0:
+        raise ValueError(f"No session before {d} in the calendar.")
+    return sessions[index - 1]
+
+
+def next_trading_day(d: date) -> date:
+    """The first session strictly after ``d``."""
+    _check_range(d)
+    sessions = _sessions()
+    index = bisect.bisect_right(sessions, d)
+    if index >= len(sessions):
+        raise ValueError(f"No session after {d} in the calendar.")
+    return sessions[index]
+
+
+def session_on_or_before(d: date) -> date:
+    """``d`` itself if it is a session, else the previous session."""
+    return d if is_trading_day(d) else previous_trading_day(d)
+
+
+def session_close(d: date) -> datetime:
+    """The session's close as an aware datetime in New York (16:00, or 13:00 on an early close)."""
+    if not is_trading_day(d):
+        raise ValueError(f"{d} is not an NYSE session.")
+    close: pd.Timestamp = _calendar().session_close(pd.Timestamp(d))
+    return close.tz_convert(NEW_YORK).to_pydatetime()
+
+
+def is_early_close(d: date) -> bool:
+    """Whether the session on ``d`` closes early (13:00 New York)."""
+    return is_trading_day(d) and session_close(d).hour < 16
+
+
+def latest_completed_session(*, now: datetime | None = None) -> date:
+    """The most recent session whose bar is final at ``now`` (default: the current time).
+
+    Today counts only from its close + 5 minutes in New York (16:05, or 13:05 on an early-close
+    day); before that, and on weekends and holidays, it is the previous session.
+    """
+    now = now or timezone.now()
+    if timezone.is_naive(now):
+        raise ValueError("latest_completed_session needs a timezone-aware datetime.")
+    local = now.astimezone(NEW_YORK)
+    today = local.date()
+    if is_trading_day(today) and local >= session_close(today) + SETTLEMENT_DELAY:
+        return today
+    return previous_trading_day(today)
+
+
+def last_trading_days(*, count: int, as_of: date | None = None) -> list[date]:
+    """The last ``count`` sessions ending at ``as_of`` (or the session before it), ascending.
+
+    ``as_of`` defaults to ``latest_completed_session()``.
+    """
+    if count < 1:
+        raise ValueError("count must be at least 1.")
+    end = session_on_or_before(as_of) if as_of is not None else latest_completed_session()
+    sessions = _sessions()
+    hi = bisect.bisect_right(sessions, end)
+    if hi < count:
+        raise ValueError(f"The calendar has only {hi} sessions up to {end}; asked for {count}.")
+    return list(sessions[hi - count : hi])

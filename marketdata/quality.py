@@ -1,0 +1,82 @@
+"""Data quality: reject bad provider rows before they are stored; flag suspicious stored series.
+
+Rejected (logged to ``logs/market_data.log`` via the ``sigmasight.marketdata`` logger, never
+stored): non-finite or non-positive prices, high below low, negative volume, a date that is not
+an NYSE session or lies outside the asked range, and every row of a date sent twice.
+
+Flagged (stored, reported by ``market_data_status``): stale symbols (last bar older than the
+latest completed session), gaps (missing sessions between a symbol's first and last bar) and
+extreme jumps (|daily return| above ``EXTREME_JUMP``).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+
+from marketdata.calendar import is_trading_day
+from marketdata.providers.base import Bar
+
+logger = logging.getLogger("sigmasight.marketdata")
+
+EXTREME_JUMP = 0.40  # |simple daily return| above this is flagged as a suspicious jump
+
+
+@dataclass
+class ValidationResult:
+    """Rows that passed and the reasons rows were rejected."""
+
+    valid: list[Bar] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)
+
+
+def _bad_number(value: object) -> bool:
+    return not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value)
+
+
+def bar_problem(bar: Bar) -> str | None:
+    """Why ``bar`` cannot be stored, or ``None`` if it is fine."""
+    prices = (bar.open, bar.high, bar.low, bar.close, bar.adj_close)
+    if any(_bad_number(p) for p in prices):
+        return "non-numeric or non-finite price"
+    if any(p <= 0 for p in prices):
+        return "non-positive price"
+    if bar.high < bar.low:
+        return "high below low"
+    if _bad_number(bar.volume) or bar.volume < 0:
+        return "missing or negative volume"
+    if not isinstance(bar.date, date):
+        return "malformed date"
+    try:
+        if not is_trading_day(bar.date):
+            return "date is not an NYSE session"
+    except ValueError:
+        return "date outside the trading calendar"
+    return None
+
+
+def bars_validate(
+    *, bars: Iterable[Bar], symbol: str, source: str, wanted: set[date] | None = None
+) -> ValidationResult:
+    """Split provider rows into storable bars and logged rejections.
+
+    ``wanted``: when given, rows for other dates are dropped silently (the provider sent more than
+    the missing dates, e.g. a whole range) — they are not errors.
+    """
+    result = ValidationResult()
+    rows = [bar for bar in bars if wanted is None or bar.date in wanted]
+    counts = Counter(bar.date for bar in rows)
+    for bar in rows:
+        # Two rows for one date: we cannot tell which is right, so neither is stored.
+        problem = "duplicate date" if counts[bar.date] > 1 else bar_problem(bar)
+        if problem is not None:
+            message = f"{source} {symbol} {bar.date}: rejected ({problem}): {tuple(bar)[2:]}"
+            logger.warning("Rejected bar: %s", message)
+            result.rejected.append(message)
+            continue
+        result.valid.append(bar)
+    return result
