@@ -1,7 +1,16 @@
-"""URL routes of the agent API."""
+"""URL routes of the agent API (mounted under /api/v1/)."""
 
 from __future__ import annotations
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from agent.api import views
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("agent/chat", views.ChatView.as_view(), name="agent-chat"),
+    path("agent/chat/stream", views.ChatStreamView.as_view(), name="agent-chat-stream"),
+    path("agent/sessions", views.SessionListView.as_view(), name="agent-sessions"),
+    path("agent/sessions/<str:session_id>", views.SessionDetailView.as_view(), name="agent-session"),
+    path("agent/tools", views.ToolListView.as_view(), name="agent-tools"),
+    path("agent/health", views.HealthView.as_view(), name="agent-health"),
+]

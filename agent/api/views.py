@@ -1,0 +1,132 @@
+"""Agent API: chat (whole reply), chat stream (SSE), sessions, tools and provider health. Thin views."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from agent.api.serializers import (
+    ChatInputSerializer,
+    ChatOutputSerializer,
+    ConversationDetailSerializer,
+    ConversationSerializer,
+    HealthSerializer,
+    StreamQuerySerializer,
+    ToolSerializer,
+)
+from agent.api.sse import sse_stream
+from agent.api.throttling import AgentUserThrottle
+from agent.providers import ProviderError, provider_get
+from agent.services import (
+    chat_complete,
+    chat_run,
+    conversation_delete,
+    conversation_get_for_user,
+    conversations_for_user,
+)
+from agent.tools import tools_all
+from core.errors import error_payload
+from core.pagination import paginate
+
+
+class ChatView(APIView):
+    """Ask one question; the answer comes back whole, with the tools it called and their results."""
+
+    throttle_classes = [AgentUserThrottle]
+
+    @extend_schema(request=ChatInputSerializer, responses={200: ChatOutputSerializer, 502: OpenApiTypes.OBJECT})
+    def post(self, request: Request) -> Response:
+        data = ChatInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        answer = chat_complete(user=request.user, **data.validated_data)
+        if answer["error"] and not answer["reply"]:
+            body = error_payload(
+                answer["error"]["code"], answer["error"]["message"], {"session_id": answer["session_id"]}
+            )
+            return Response(body, status=status.HTTP_502_BAD_GATEWAY)
+        return Response(ChatOutputSerializer(answer).data)
+
+
+class ChatStreamView(APIView):
+    """Ask one question; the answer streams as server-sent events (``curl -N`` with a Bearer header)."""
+
+    throttle_classes = [AgentUserThrottle]
+    renderer_classes = [JSONRenderer]
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        # Errors are JSON whatever the client accepts (text/event-stream, */*); success is the stream.
+        return super().perform_content_negotiation(request, force=True)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("message", str, required=True),
+            OpenApiParameter("portfolio_id", OpenApiTypes.UUID, required=True),
+            OpenApiParameter("session_id", OpenApiTypes.UUID),
+            OpenApiParameter("mode", str, enum=["green", "blue", "indigo", "violet"]),
+        ],
+        responses={
+            (200, "text/event-stream"): OpenApiResponse(
+                OpenApiTypes.STR, description="Events: start, token, tool_call, tool_result, heartbeat, error, done."
+            )
+        },
+    )
+    def get(self, request: Request) -> StreamingHttpResponse:
+        query = StreamQuerySerializer(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        events = chat_run(user=request.user, **query.validated_data)
+        response = StreamingHttpResponse(sse_stream(events), content_type="text/event-stream; charset=utf-8")
+        response["Cache-Control"] = "no-cache"
+        response["X-Accel-Buffering"] = "no"
+        return response
+
+
+class SessionListView(APIView):
+    """The caller's conversations, most recent first."""
+
+    @extend_schema(responses=ConversationSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        paginator, page = paginate(queryset=conversations_for_user(user=request.user), request=request, view=self)
+        return paginator.get_paginated_response(ConversationSerializer(page, many=True).data)
+
+
+class SessionDetailView(APIView):
+    """One of the caller's conversations with its messages; another user's gives 404."""
+
+    @extend_schema(responses=ConversationDetailSerializer)
+    def get(self, request: Request, session_id: str) -> Response:
+        conversation = conversation_get_for_user(user=request.user, session_id=session_id)
+        return Response(ConversationDetailSerializer(conversation).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, session_id: str) -> Response:
+        conversation_delete(user=request.user, session_id=session_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ToolListView(APIView):
+    """The tools the agent may call, with their JSON schemas and limits."""
+
+    @extend_schema(responses=ToolSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        return Response([tool.schema() for tool in tools_all()])
+
+
+class HealthView(APIView):
+    """Provider, model and whether the provider answers."""
+
+    @extend_schema(responses={200: HealthSerializer, 503: HealthSerializer})
+    def get(self, request: Request) -> Response:
+        try:
+            health = provider_get().health()
+        except ProviderError as exc:
+            return Response(error_payload(exc.code, exc.message), status=status.HTTP_503_SERVICE_UNAVAILABLE)
+        code = status.HTTP_200_OK if health.get("reachable") else status.HTTP_503_SERVICE_UNAVAILABLE
+        return Response(health, status=code)
