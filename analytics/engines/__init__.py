@@ -1,1 +1,27 @@
-"""Pure numeric engines of the analytics app (module list completed below)."""
+"""Pure numeric engines of the analytics app: functions over numpy arrays and pandas objects.
+
+No ORM, no Django settings, no clock, no network; vectorised over positions and symbols. Services
+in ``analytics.services`` load data, call these and persist the results. Units and conventions are
+in each module's docstring; the headline ones:
+
+- ``black_scholes`` — Black–Scholes–Merton with dividend yield, broadcasting arrays:
+  ``bsm_price``, ``bsm_greeks`` → ``Greeks`` (per share; theta per calendar day, vega per vol point,
+  rho per 1 % of rate; ``expired`` / ``invalid`` masks, NaN values), ``implied_vol`` (Newton with
+  bisection safeguard), ``position_greeks`` → ``PositionGreeks`` (× signed quantity × multiplier;
+  dollar delta = delta q m S; dollar gamma = ½ Γ q m (0.01 S)²).
+- ``factors`` — ``simple_returns``, ``factor_returns`` (market = SPY, styles = ETF − SPY spreads,
+  interest_rate = TLT), ``fit_factor_betas`` → ``FactorFit`` (batched OLS/ridge, quality flags,
+  condition number), ``condition_number``, ``flag_extreme``, ``univariate_beta``.
+- ``exposures`` — ``market_value``, ``cost_basis``, ``unrealised_pnl``, ``delta_exposure``,
+  ``portfolio_exposures`` (long, short, gross, net, delta-adjusted, options/stock, cash, leverage),
+  ``group_totals`` (by tag or underlying).
+- ``scenarios`` — ``MARKET_SHOCKS``, ``underlying_shocked_spots``, ``option_repricing_pnl``,
+  ``scenario_pnl`` (stocks by beta, options fully repriced).
+- ``stress`` — ``proxy_shock_vector``, ``conditional_fill``, ``direct_factor_shocks``,
+  ``conditioned_factor_shocks``, ``scenario_factor_shocks``, ``stress_pnl`` → ``StressResult``.
+- ``correlations`` — ``log_returns``, ``correlation_matrix``, ``correlation_clusters``,
+  ``average_abs_correlation``, ``effective_positions``, ``diversification_score``.
+- ``var`` — ``historical_var``, ``parametric_var`` → ``VarResult`` (1-day, positive losses,
+  components summing to totals), ``tail_size``, ``historical_position_pnl``, ``specific_covariance``.
+- ``snapshots`` — ``daily_pnl``, ``portfolio_value_series``.
+"""

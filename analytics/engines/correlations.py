@@ -1,0 +1,95 @@
+"""Correlations, clusters and concentration of a portfolio's holdings.
+
+Correlations are Pearson correlations of **log** daily returns ln(p_t / p_{t−1}) over the last
+``window`` returns, pairwise complete (each pair uses the days both have). Weights are position
+weights w_i = |mv_i| / Σ|mv| (gross-exposure weights, so shorts count by their size).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import connected_components
+
+ArrayLike = npt.ArrayLike
+
+
+def log_returns(prices: pd.DataFrame) -> pd.DataFrame:
+    """Daily log returns (T−1 × N); non-positive prices give NaN."""
+    values = prices.to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logp = np.log(np.where(values > 0, values, np.nan))
+    return pd.DataFrame(np.diff(logp, axis=0), index=prices.index[1:], columns=prices.columns)
+
+
+def correlation_matrix(prices: pd.DataFrame, *, window: int = 90, min_periods: int = 20) -> pd.DataFrame:
+    """N × N Pearson correlation of log daily returns over the last ``window`` returns.
+
+    Pairwise complete; a pair with fewer than ``min_periods`` common returns (or a constant series)
+    gets NaN. The diagonal is 1 for any symbol with enough data.
+    """
+    rets = log_returns(prices).iloc[-window:]
+    return rets.corr(method="pearson", min_periods=min_periods)
+
+
+def correlation_clusters(corr: pd.DataFrame, *, threshold: float = 0.7) -> list[list[str]]:
+    """Groups of symbols linked by |ρ| ≥ ``threshold`` (connected components; NaN is no link).
+
+    Singletons are excluded. Each cluster is sorted by name; clusters by size (largest first), then
+    by their first name.
+    """
+    values = np.abs(corr.to_numpy(dtype=float))
+    adjacency = np.nan_to_num(values, nan=0.0) >= threshold
+    np.fill_diagonal(adjacency, False)
+    n_comp, labels = connected_components(csr_matrix(adjacency), directed=False)
+    names = np.asarray([str(c) for c in corr.columns])
+    sizes = np.bincount(labels, minlength=n_comp)
+    clusters = [sorted(names[labels == c].tolist()) for c in range(n_comp) if sizes[c] > 1]
+    return sorted(clusters, key=lambda c: (-len(c), c[0]))
+
+
+def average_abs_correlation(corr: pd.DataFrame) -> float:
+    """Mean of the off-diagonal |ρ| (NaN pairs ignored); NaN with fewer than two symbols."""
+    values = np.abs(corr.to_numpy(dtype=float))
+    off = ~np.eye(values.shape[0], dtype=bool)
+    pairs = values[off]
+    pairs = pairs[np.isfinite(pairs)]
+    return float(pairs.mean()) if pairs.size else float("nan")
+
+
+def _weights(values: ArrayLike) -> npt.NDArray[np.float64]:
+    w = np.abs(np.asarray(values, dtype=float))
+    total = w.sum()
+    return w / total if total > 0 else np.full(w.shape, np.nan)
+
+
+def effective_positions(weights: ArrayLike) -> float:
+    """Effective number of positions 1 / Σ w_i² with w = |x| / Σ|x| (x: market values or weights).
+
+    N for an equally weighted book, 1 for a single position; NaN for an empty or all-zero book.
+    """
+    w = _weights(weights)
+    return float(1.0 / (w**2).sum()) if w.size and np.isfinite(w).all() else float("nan")
+
+
+def diversification_score(corr: pd.DataFrame, weights: pd.Series | ArrayLike) -> float:
+    """Diversification score in [0, 1]: 1 − Σ_{i≠j} w_i w_j |ρ_ij| / Σ_{i≠j} w_i w_j.
+
+    The weight-averaged absolute pairwise correlation, subtracted from 1: 1 when the holdings are
+    uncorrelated, 0 when every pair moves in lockstep (or exactly opposite — a short hedge is
+    correlated risk, not diversification). Weights are |mv| / Σ|mv|; a Series is aligned to
+    ``corr``'s columns. Pairs with a NaN correlation are left out of both sums. NaN when no pair is
+    left (fewer than two positions).
+    """
+    if isinstance(weights, pd.Series):
+        weights = weights.reindex(corr.columns).fillna(0.0).to_numpy(dtype=float)
+    w = _weights(weights)
+    rho = np.abs(corr.to_numpy(dtype=float))
+    ww = np.outer(w, w)
+    valid = np.isfinite(rho) & ~np.eye(rho.shape[0], dtype=bool) & np.isfinite(ww)
+    denom = ww[valid].sum()
+    if denom <= 0:
+        return float("nan")
+    return float(1.0 - (ww[valid] * rho[valid]).sum() / denom)
