@@ -38,3 +38,21 @@ def demo_data(db):
     from portfolios.demo import demo_seed
 
     return demo_seed(seeded_on=SEED_DATE)
+
+
+ANALYTICS_AS_OF = dt.date(2026, 11, 20)  # a Friday; every demo option expires after it
+
+
+@pytest.fixture
+def analytics_demo(demo_data):
+    """Demo data, 300 sessions of simulated prices up to ``ANALYTICS_AS_OF``, and the analytics batch.
+
+    Returns the ``BatchOutcome`` (its ``run.as_of`` is ``ANALYTICS_AS_OF``). No reports are written.
+    """
+    from analytics.services.batch import PORTFOLIO_STEPS, batch_run
+    from marketdata.services import prices_sync
+
+    prices_sync(backfill_days=300, as_of=ANALYTICS_AS_OF, provider="simulated")
+    outcome = batch_run(as_of=ANALYTICS_AS_OF, steps=list(PORTFOLIO_STEPS), trigger="test")
+    assert outcome.ok, outcome.run.error_summary
+    return outcome

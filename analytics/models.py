@@ -34,7 +34,9 @@ class Provenance(models.Model):
     is_stale = models.BooleanField(default=False)
     stale_reason = models.CharField(max_length=300, blank=True)
     computed_at = models.DateTimeField(auto_now=True)
-    batch_run = models.ForeignKey("analytics.BatchRun", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    batch_run = models.ForeignKey(
+        "analytics.BatchRun", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         abstract = True
@@ -46,7 +48,9 @@ class FactorModelFit(Provenance):
     condition_number = models.FloatField()
     n_observations = models.PositiveIntegerField()
     factor_covariance = models.JSONField(help_text="Daily covariance of the model factors (spreads), {f: {g: cov}}.")
-    proxy_covariance = models.JSONField(help_text="Daily covariance of the proxies' total returns (SPY, VTV, ..., TLT).")
+    proxy_covariance = models.JSONField(
+        help_text="Daily covariance of the proxies' total returns (SPY, VTV, ..., TLT)."
+    )
     factor_volatility = models.JSONField(help_text="Annualised volatility per factor.")
 
     class Meta:
@@ -68,7 +72,9 @@ class SymbolFactorBeta(Provenance):
     residual_vol_annual = models.FloatField(null=True)
     n_observations = models.PositiveIntegerField()
     quality = models.CharField(max_length=20, help_text="ok (≥252 obs), limited (60–251), insufficient (<60).")
-    extreme_betas = models.JSONField(default=list, blank=True, help_text="Factors whose |beta| > 3 (flagged, never capped).")
+    extreme_betas = models.JSONField(
+        default=list, blank=True, help_text="Factors whose |beta| > 3 (flagged, never capped)."
+    )
 
     class Meta:
         ordering = ["-as_of", "symbol"]
@@ -113,7 +119,9 @@ class PositionMetrics(Provenance):
     dollar_delta = models.FloatField(null=True)
     dollar_gamma = models.FloatField(null=True)
     greeks_inputs = models.JSONField(default=dict, blank=True)
-    factor_betas = models.JSONField(default=dict, blank=True, help_text="Betas of the price symbol (underlying for options).")
+    factor_betas = models.JSONField(
+        default=dict, blank=True, help_text="Betas of the price symbol (underlying for options)."
+    )
     factor_exposures = models.JSONField(default=dict, blank=True, help_text="Dollar exposure per factor.")
 
     class Meta:
@@ -232,7 +240,9 @@ class BatchJob(models.Model):
 
     run = models.ForeignKey(BatchRun, on_delete=models.CASCADE, related_name="jobs")
     step = models.CharField(max_length=40)
-    portfolio = models.ForeignKey("portfolios.Portfolio", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    portfolio = models.ForeignKey(
+        "portfolios.Portfolio", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     status = models.CharField(max_length=20, choices=RunStatus.choices, default=RunStatus.PENDING)
     started_at = models.DateTimeField(null=True)
     finished_at = models.DateTimeField(null=True)
@@ -254,7 +264,8 @@ class BatchLock(models.Model):
     insert (SQLite) so that two runs for the same date never both write."""
 
     as_of = models.DateField(primary_key=True)
-    holder = models.UUIDField(null=True, blank=True)
+    holder = models.UUIDField(null=True, blank=True, help_text="The BatchRun holding the lock.")
+    holder_process = models.CharField(max_length=200, blank=True, help_text="host:pid of the holder (SQLite).")
     acquired_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
 

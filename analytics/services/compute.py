@@ -1,0 +1,686 @@
+"""Each analytics step's computation over the loaded frames — no ORM, no clock.
+
+Conventions (USD; returns are simple daily decimals unless stated):
+
+- Stocks are priced at their last adjusted close on or before ``as_of``.
+- Options are valued per share at the quote mid (bid/ask both > 0) on ``as_of``, else the
+  quote's last trade, else the Black–Scholes–Merton model price. Their implied volatility comes
+  from the provider's quote when present; otherwise the **fallback** is the underlying's
+  realised volatility: annualised standard deviation of its last 252 daily log returns
+  (``iv_source = "realised_vol_252d"``). Never a silent constant.
+- Time to expiry is ACT/365 from ``as_of``; an option whose expiration is on or before
+  ``as_of`` is expired: flagged, not priced, left out of exposures.
+- Delta exposure: stocks their market value; options their dollar delta (delta × quantity ×
+  multiplier × spot). Factor exposure of a position = delta exposure × betas of its price symbol.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analytics.engines import black_scholes, correlations, exposures, factors, scenarios, stress, var
+from analytics.services.inputs import MarketInputs, PortfolioInfo
+from marketdata.factors import (
+    FACTOR_LOOKBACK_DAYS,
+    FACTOR_MIN_OBSERVATIONS,
+    FACTOR_NAMES,
+    FACTOR_PROXIES,
+    RATE_PROXY,
+    RATE_PROXY_DURATION,
+)
+
+REALISED_VOL_DAYS = 252
+MIN_OPTION_VOL = 0.01
+CORRELATION_WINDOW_DAYS = 90
+CORRELATION_MIN_WEIGHT = 0.01  # positions below 1% of gross exposure are left out of the matrix
+CORRELATION_MAX_SYMBOLS = 60  # the largest 60 by gross exposure at most
+CLUSTER_THRESHOLD = 0.7
+VAR_LOOKBACK_DAYS = 252
+VAR_CONFIDENCES = (0.95, 0.99)
+MARKET_SCENARIO_NAMES = {s: f"Market {'+' if s > 0 else '−'}{abs(s):.0%}" for s in scenarios.MARKET_SHOCKS}
+
+
+def _finite(value: Any) -> float | None:
+    """JSON-safe float: None for NaN/inf."""
+    if value is None:
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _round(value: Any, digits: int = 2) -> float | None:
+    number = _finite(value)
+    return None if number is None else round(number, digits)
+
+
+# --------------------------------------------------------------------------------------------
+# Symbol-level stage: returns, volatility, factor betas (once per run, whatever the portfolios)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class SymbolStage:
+    """Per-symbol results shared by every portfolio of a run."""
+
+    returns: pd.DataFrame  # simple daily returns, T × S
+    log_returns: pd.DataFrame
+    realised_vol: pd.Series  # annualised, per symbol
+    factor_returns: pd.DataFrame  # T × K, columns FACTOR_NAMES
+    proxy_returns: pd.DataFrame  # T × proxies (SPY, VTV, ..., TLT) total returns
+    fit: Any  # factors.FactorFit
+    univariate_beta: pd.Series
+    factor_cov: pd.DataFrame
+    proxy_cov: pd.DataFrame
+    condition_number: float
+    n_observations: int
+
+    def betas_for(self, symbols: pd.Series) -> np.ndarray:
+        """Betas (N × K, FACTOR_NAMES order) for each symbol; NaN rows for symbols without a fit."""
+        table = self.fit.betas.reindex(columns=list(FACTOR_NAMES))
+        return table.reindex(symbols.to_numpy()).to_numpy(dtype=float)
+
+
+def symbol_stage_compute(*, market: MarketInputs) -> SymbolStage:
+    """Fit every symbol's factor betas over the last 252 trading days in one batched regression."""
+    prices = market.prices
+    returns = prices.pct_change(fill_method=None).iloc[1:]
+    log_returns = np.log(prices).diff().iloc[1:]
+    proxy_symbols = [*FACTOR_PROXIES.values(), RATE_PROXY]
+    proxy_prices = prices.reindex(columns=proxy_symbols)
+    factor_returns = factors.factor_returns(proxy_prices).dropna().iloc[-FACTOR_LOOKBACK_DAYS:]
+    proxy_returns = proxy_prices.pct_change(fill_method=None).dropna().iloc[-FACTOR_LOOKBACK_DAYS:]
+    if len(factor_returns) < FACTOR_MIN_OBSERVATIONS:
+        raise ValueError(
+            f"Only {len(factor_returns)} days of factor proxy returns (need {FACTOR_MIN_OBSERVATIONS}); "
+            "run `python manage.py sync_market_data --ensure-factor-data`."
+        )
+    window = returns.reindex(factor_returns.index)
+    fit = factors.fit_factor_betas(window, factor_returns, min_obs=FACTOR_MIN_OBSERVATIONS)
+    recent_log = log_returns.iloc[-REALISED_VOL_DAYS:]
+    realised_vol = recent_log.std(ddof=1) * math.sqrt(252)
+    return SymbolStage(
+        returns=returns,
+        log_returns=log_returns,
+        realised_vol=realised_vol,
+        factor_returns=factor_returns,
+        proxy_returns=proxy_returns,
+        fit=fit,
+        univariate_beta=factors.univariate_beta(window, factor_returns["market"]),
+        factor_cov=factor_returns.cov(),
+        proxy_cov=proxy_returns.cov(),
+        condition_number=float(fit.condition_number),
+        n_observations=len(factor_returns),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Position state: valuation and Greeks for every position of the run at once
+# --------------------------------------------------------------------------------------------
+
+
+def position_state_compute(*, positions: pd.DataFrame, market: MarketInputs, stage: SymbolStage | None) -> pd.DataFrame:
+    """Valuation and Greeks for every position (one vectorised pass). Returns a frame aligned to ``positions``."""
+    state = positions[["position_id", "portfolio_id", "symbol", "price_symbol", "is_option", "is_call"]].copy()
+    n = len(positions)
+    as_of = market.as_of
+    is_option = positions["is_option"].to_numpy(dtype=bool)
+    is_call = positions["is_call"].to_numpy(dtype=bool)
+    quantity = positions["quantity"].to_numpy(dtype=float)
+    multiplier = positions["multiplier"].to_numpy(dtype=float)
+    strike = positions["strike"].to_numpy(dtype=float)
+    spot = positions["price_symbol"].map(market.spot).to_numpy(dtype=float)
+    spot_date = positions["price_symbol"].map(market.spot_date)
+
+    years = np.full(n, np.nan)
+    for i in np.flatnonzero(is_option):
+        expiration = positions["expiration"].iat[i]
+        years[i] = (expiration - as_of).days / 365.0
+    expired = is_option & (years <= 0)
+
+    # Implied vol: provider quote first, else realised vol of the underlying (documented fallback).
+    vol = np.full(n, np.nan)
+    vol_source = np.array([""] * n, dtype=object)
+    quote_price = np.full(n, np.nan)
+    quote_source = np.array([""] * n, dtype=object)
+    realised = positions["price_symbol"].map(stage.realised_vol if stage is not None else pd.Series(dtype=float))
+    for i in np.flatnonzero(is_option):
+        quote = market.option_quotes.get(positions["symbol"].iat[i])
+        if quote is not None and quote.implied_vol and quote.implied_vol > 0:
+            vol[i] = quote.implied_vol
+            vol_source[i] = f"quote:{quote.source}:{quote.date.isoformat()}"
+        elif np.isfinite(realised.iat[i]):
+            vol[i] = realised.iat[i]
+            vol_source[i] = "realised_vol_252d"
+        if quote is not None and quote.date == as_of:
+            if quote.bid and quote.ask and quote.bid > 0 and quote.ask > 0:
+                quote_price[i] = (quote.bid + quote.ask) / 2
+                quote_source[i] = f"quote_mid:{quote.source}"
+            elif quote.last and quote.last > 0:
+                quote_price[i] = quote.last
+                quote_source[i] = f"quote_last:{quote.source}"
+    vol = np.where(is_option & np.isfinite(vol), np.maximum(vol, MIN_OPTION_VOL), vol)
+
+    greeks = black_scholes.bsm_greeks(
+        spot=np.where(is_option, spot, np.nan),
+        strike=np.where(is_option, strike, np.nan),
+        years=years,
+        vol=vol,
+        rate=market.rate,
+        div_yield=market.div_yield,
+        is_call=is_call,
+    )
+    model_price = np.where(is_option & ~expired, greeks.price, np.nan)
+    option_price = np.where(np.isfinite(quote_price), quote_price, model_price)
+    price = np.where(is_option, option_price, spot)
+    price = np.where(expired, np.nan, price)
+    price_source = np.where(
+        is_option,
+        np.where(np.isfinite(quote_price), quote_source, np.where(np.isfinite(model_price), "bsm_model", "")),
+        np.where(np.isfinite(spot), "close", ""),
+    )
+
+    market_value = quantity * price * multiplier
+    cost_basis = quantity * positions["entry_price"].to_numpy(dtype=float) * multiplier
+    per_position = black_scholes.position_greeks(greeks, quantity=quantity, multiplier=multiplier, spot=spot)
+    delta_exposure = np.where(is_option, per_position.dollar_delta, market_value)
+
+    state["price"] = price
+    state["price_source"] = price_source
+    state["price_date"] = np.where(is_option, pd.Timestamp(as_of), spot_date)
+    state["spot"] = spot
+    state["market_value"] = market_value
+    state["cost_basis"] = cost_basis
+    state["unrealised_pnl"] = market_value - cost_basis
+    state["delta_exposure"] = delta_exposure
+    state["expired"] = expired
+    state["years"] = years
+    state["vol"] = vol
+    state["vol_source"] = vol_source
+    state["model_price"] = model_price
+    for name in ("delta", "gamma", "theta", "vega", "rho"):
+        state[name] = np.where(is_option, getattr(greeks, name), np.nan)
+        state[f"position_{name}"] = np.where(is_option, getattr(per_position, name), np.nan)
+    # A share of stock has delta 1 per share: its position delta is its share count.
+    state["position_delta"] = np.where(
+        is_option, state["position_delta"], np.where(np.isfinite(spot), quantity, np.nan)
+    )
+    state["dollar_delta"] = np.where(is_option, per_position.dollar_delta, market_value)
+    state["dollar_gamma"] = np.where(is_option, per_position.dollar_gamma, 0.0)
+    if stage is not None:
+        betas = stage.betas_for(positions["price_symbol"])
+        state["betas"] = list(betas)
+        state["market_beta"] = positions["price_symbol"].map(stage.univariate_beta).to_numpy(dtype=float)
+        quality = stage.fit.quality.reindex(positions["price_symbol"].to_numpy()).fillna("no_data")
+        state["beta_quality"] = quality.to_numpy()
+    return state
+
+
+# --------------------------------------------------------------------------------------------
+# Portfolio-level payloads (the shapes are documented in analytics.selectors)
+# --------------------------------------------------------------------------------------------
+
+
+EXPOSURE_NAMES = {
+    "long": "long_exposure",
+    "short": "short_exposure",
+    "gross": "gross_exposure",
+    "net": "net_exposure",
+    "delta_adjusted": "delta_adjusted_exposure",
+    "options_exposure": "options_exposure",
+    "stock_exposure": "stock_exposure",
+    "cash": "cash",
+    "leverage": "leverage",
+}
+
+
+def exposure_totals(
+    *, market_value: np.ndarray, delta_exposure: np.ndarray, is_option: np.ndarray, equity_balance: float | None
+) -> dict[str, float | None]:
+    """Long/short/gross/net/delta-adjusted exposure, cash and leverage under their payload names."""
+    totals = exposures.portfolio_exposures(
+        market_value=market_value, delta_exposure=delta_exposure, is_option=is_option, equity_balance=equity_balance
+    )
+    return {name: _finite(totals.get(key)) for key, name in EXPOSURE_NAMES.items()}
+
+
+def overview_payload(*, positions: pd.DataFrame, state: pd.DataFrame, info: PortfolioInfo) -> dict[str, Any]:
+    """Exposures, cash and leverage of one portfolio (rows of ``positions``/``state`` for it only)."""
+    priced = np.isfinite(state["market_value"].to_numpy(dtype=float))
+    mv = np.where(priced, state["market_value"].to_numpy(dtype=float), 0.0)
+    delta_exposure = np.where(priced, state["delta_exposure"].to_numpy(dtype=float), 0.0)
+    totals = exposure_totals(
+        market_value=mv,
+        delta_exposure=delta_exposure,
+        is_option=positions["is_option"].to_numpy(dtype=bool),
+        equity_balance=info.equity_balance,
+    )
+    mv_series = pd.Series(mv, index=positions.index)
+    by_tag = {}
+    for tag, indices in _tag_index(positions).items():
+        values = mv_series.loc[indices]
+        by_tag[tag] = {"market_value": _round(values.sum()), "gross": _round(values.abs().sum()), "count": len(indices)}
+    by_underlying = {}
+    for symbol, group in pd.DataFrame({"symbol": positions["price_symbol"], "mv": mv, "delta": delta_exposure}).groupby(
+        "symbol", sort=True
+    ):
+        by_underlying[symbol] = {
+            "market_value": _round(group["mv"].sum()),
+            "delta_exposure": _round(group["delta"].sum()),
+            "count": len(group),
+        }
+    counts = positions["position_type"].value_counts().sort_index()
+    cost = state["cost_basis"].to_numpy(dtype=float)
+    pnl = state["unrealised_pnl"].to_numpy(dtype=float)
+    return {
+        "equity_balance": info.equity_balance,
+        "market_value": _round(mv.sum()),
+        **{key: _round(value, 4 if key == "leverage" else 2) for key, value in totals.items()},
+        "cost_basis": _round(np.nansum(np.where(priced, cost, 0.0))),
+        "unrealised_pnl": _round(np.nansum(np.where(priced, pnl, 0.0))),
+        "position_count": len(positions),
+        "counts_by_type": {str(k): int(v) for k, v in counts.items()},
+        "by_tag": by_tag,
+        "by_underlying": by_underlying,
+        "expired_options": sorted(positions.loc[state["expired"].to_numpy(dtype=bool), "symbol"].tolist()),
+        "missing_prices": sorted(
+            positions.loc[~priced & ~state["expired"].to_numpy(dtype=bool), "price_symbol"].unique().tolist()
+        ),
+    }
+
+
+def _tag_index(positions: pd.DataFrame) -> dict[str, list[Any]]:
+    index: dict[str, list[Any]] = {}
+    for row_index, tags in zip(positions.index, positions["tags"], strict=True):
+        for tag in tags:
+            index.setdefault(tag, []).append(row_index)
+    return dict(sorted(index.items()))
+
+
+GREEK_FIELDS = ("delta", "gamma", "theta", "vega", "rho")
+
+
+def greeks_payload(*, positions: pd.DataFrame, state: pd.DataFrame, rate: float, div_yield: float) -> dict[str, Any]:
+    """Portfolio Greeks (sum over options; stocks add their share delta to ``delta``) and per-option inputs."""
+    options = positions["is_option"].to_numpy(dtype=bool)
+    live = options & ~state["expired"].to_numpy(dtype=bool)
+    totals = {
+        "delta": _round(np.nansum(state["position_delta"].to_numpy(dtype=float)[live]), 4),
+        "gamma": _round(np.nansum(state["position_gamma"].to_numpy(dtype=float)[live]), 6),
+        "theta": _round(np.nansum(state["position_theta"].to_numpy(dtype=float)[live]), 2),
+        "vega": _round(np.nansum(state["position_vega"].to_numpy(dtype=float)[live]), 2),
+        "rho": _round(np.nansum(state["position_rho"].to_numpy(dtype=float)[live]), 2),
+        "dollar_delta": _round(np.nansum(state["dollar_delta"].to_numpy(dtype=float)[live]), 2),
+        "dollar_gamma": _round(np.nansum(state["dollar_gamma"].to_numpy(dtype=float)[live]), 2),
+        "stock_share_delta": _round(np.nansum(state["position_delta"].to_numpy(dtype=float)[~options]), 4),
+    }
+    rows = []
+    for i in np.flatnonzero(options):
+        p, s = positions.iloc[i], state.iloc[i]
+        rows.append(
+            {
+                "position_id": str(p["position_id"]),
+                "symbol": p["symbol"],
+                "underlying": p["price_symbol"],
+                "position_type": p["position_type"],
+                "quantity": p["quantity"],
+                "strike": _finite(p["strike"]),
+                "expiration": p["expiration"].isoformat() if p["expiration"] else None,
+                "expired": bool(s["expired"]),
+                "spot": _round(s["spot"], 4),
+                "years_to_expiry": _round(s["years"], 6),
+                "implied_vol": _round(s["vol"], 6),
+                "implied_vol_source": s["vol_source"],
+                "rate": rate,
+                "div_yield": div_yield,
+                **{name: _round(s[name], 8) for name in GREEK_FIELDS},
+                **{f"position_{name}": _round(s[f"position_{name}"], 6) for name in GREEK_FIELDS},
+                "dollar_delta": _round(s["dollar_delta"]),
+                "dollar_gamma": _round(s["dollar_gamma"]),
+            }
+        )
+    return {"totals": totals, "positions": rows}
+
+
+def factor_exposure_payload(
+    *, positions: pd.DataFrame, state: pd.DataFrame, info: PortfolioInfo, stage: SymbolStage
+) -> dict[str, Any]:
+    """Dollar exposures per factor (delta exposure × betas) and betas per unit of the basis."""
+    betas = np.vstack(state["betas"].to_numpy()) if len(state) else np.empty((0, len(FACTOR_NAMES)))
+    delta_exposure = state["delta_exposure"].to_numpy(dtype=float)
+    usable = np.isfinite(delta_exposure) & np.all(np.isfinite(betas), axis=1)
+    exposure_matrix = np.where(usable[:, None], delta_exposure[:, None] * betas, 0.0)
+    dollar = exposure_matrix.sum(axis=0)
+    gross = float(np.nansum(np.abs(np.where(np.isfinite(state["market_value"]), state["market_value"], 0.0))))
+    if info.equity_balance:
+        basis_name, basis = "equity_balance", info.equity_balance
+    else:
+        basis_name, basis = "gross_exposure", gross
+    portfolio_betas = {f: _round(d / basis, 4) if basis else None for f, d in zip(FACTOR_NAMES, dollar, strict=True)}
+    market_beta = state["market_beta"].to_numpy(dtype=float)
+    univariate = float(np.nansum(np.where(usable, delta_exposure * market_beta, 0.0))) / basis if basis else None
+    rows = []
+    for i in range(len(positions)):
+        rows.append(
+            {
+                "position_id": str(positions["position_id"].iat[i]),
+                "symbol": positions["symbol"].iat[i],
+                "price_symbol": positions["price_symbol"].iat[i],
+                "delta_exposure": _round(delta_exposure[i]),
+                "betas": {f: _round(b, 4) for f, b in zip(FACTOR_NAMES, betas[i], strict=True)},
+                "exposures": {f: _round(x) for f, x in zip(FACTOR_NAMES, exposure_matrix[i], strict=True)}
+                if usable[i]
+                else {},
+                "quality": state["beta_quality"].iat[i],
+            }
+        )
+    flags = {r["price_symbol"]: r["quality"] for r in rows if r["quality"] != "ok"}
+    return {
+        "factors": list(FACTOR_NAMES),
+        "portfolio_betas": portfolio_betas,
+        "dollar_exposures": {f: _round(d) for f, d in zip(FACTOR_NAMES, dollar, strict=True)},
+        "beta_basis": basis_name,
+        "basis_value": _round(basis),
+        "market_beta_univariate": _round(univariate, 4),
+        "condition_number": _round(stage.condition_number, 3),
+        "positions": rows,
+        "quality_flags": flags,
+        "excluded": sorted({r["price_symbol"] for r, ok in zip(rows, usable, strict=True) if not ok}),
+    }
+
+
+def _option_arrays(positions: pd.DataFrame, state: pd.DataFrame, rate: float, div_yield: float) -> dict[str, Any]:
+    """The arrays the repricing engines take, with expired and unpriced options neutralised."""
+    is_option = positions["is_option"].to_numpy(dtype=bool) & ~state["expired"].to_numpy(dtype=bool)
+    price = state["price"].to_numpy(dtype=float)
+    return {
+        "quantity": positions["quantity"].to_numpy(dtype=float),
+        "multiplier": positions["multiplier"].to_numpy(dtype=float),
+        "price": np.where(is_option, state["model_price"].to_numpy(dtype=float), price),
+        "is_option": is_option,
+        "is_call": positions["is_call"].to_numpy(dtype=bool),
+        "spot": state["spot"].to_numpy(dtype=float),
+        "strike": positions["strike"].to_numpy(dtype=float),
+        "years": state["years"].to_numpy(dtype=float),
+        "vol": state["vol"].to_numpy(dtype=float),
+        "rate": rate,
+        "div_yield": div_yield,
+    }
+
+
+def market_scenarios_payload(
+    *, positions: pd.DataFrame, state: pd.DataFrame, info: PortfolioInfo, rate: float, div_yield: float
+) -> dict[str, Any]:
+    """P&L of ±5/10/20% market moves: stocks by univariate market beta, options fully repriced."""
+    arrays = _option_arrays(positions, state, rate, div_yield)
+    beta = state["market_beta"].to_numpy(dtype=float)
+    pnl = scenarios.scenario_pnl(shocks=np.array(scenarios.MARKET_SHOCKS), market_beta=beta, **arrays)
+    pnl = np.where(np.isfinite(pnl), pnl, 0.0)
+    rows = []
+    for k, shock in enumerate(scenarios.MARKET_SHOCKS):
+        total = float(pnl[k].sum())
+        rows.append(
+            {
+                "id": f"market_{'up' if shock > 0 else 'down'}_{round(abs(shock) * 100)}",
+                "name": MARKET_SCENARIO_NAMES[shock],
+                "shock": shock,
+                "pnl": _round(total),
+                "pnl_pct_of_equity": _round(total / info.equity_balance, 6) if info.equity_balance else None,
+                "positions": [
+                    {"position_id": str(pid), "symbol": sym, "pnl": _round(v)}
+                    for pid, sym, v in zip(positions["position_id"], positions["symbol"], pnl[k], strict=True)
+                ],
+            }
+        )
+    return {"scenarios": rows, "beta": "univariate market beta (252d)"}
+
+
+@dataclass(frozen=True)
+class ScenarioShocks:
+    """A catalog scenario with its factor shocks solved once per run (they do not depend on the portfolio)."""
+
+    spec: dict[str, Any]
+    direct: pd.Series
+    conditioned: pd.Series
+    vol_shift: float
+
+
+def scenario_shocks_compute(*, catalog: list[dict[str, Any]], stage: SymbolStage) -> list[ScenarioShocks]:
+    """Direct and conditioned factor shocks of every scenario (conditioning in proxy space)."""
+    return [
+        ScenarioShocks(
+            spec=scenario,
+            direct=stress.direct_factor_shocks(scenario["shocks"], duration=RATE_PROXY_DURATION),
+            conditioned=stress.conditioned_factor_shocks(
+                scenario["shocks"], stage.proxy_cov, duration=RATE_PROXY_DURATION
+            ),
+            vol_shift=float(scenario.get("implied_vol_shift") or 0.0),
+        )
+        for scenario in catalog
+    ]
+
+
+def stress_payload(
+    *,
+    positions: pd.DataFrame,
+    state: pd.DataFrame,
+    info: PortfolioInfo,
+    shocks: list[ScenarioShocks],
+    rate: float,
+    div_yield: float,
+) -> dict[str, Any]:
+    """Direct and conditioned P&L of every catalog scenario, options repriced, no loss cap."""
+    arrays = _option_arrays(positions, state, rate, div_yield)
+    betas = np.vstack(state["betas"].to_numpy()) if len(state) else np.empty((0, len(FACTOR_NAMES)))
+    betas = np.where(np.isfinite(betas), betas, 0.0)
+    equity = info.equity_balance
+    results = []
+    for solved in shocks:
+        scenario, direct_f, conditioned_f, vol_shift = solved.spec, solved.direct, solved.conditioned, solved.vol_shift
+        direct = stress.stress_pnl(factor_shocks=direct_f, betas=betas, vol_shift=vol_shift, **arrays)
+        conditioned = stress.stress_pnl(factor_shocks=conditioned_f, betas=betas, vol_shift=vol_shift, **arrays)
+        direct_total, conditioned_total = (
+            float(np.nansum(direct.position_pnl)),
+            float(np.nansum(conditioned.position_pnl)),
+        )
+        results.append(
+            {
+                "id": scenario["id"],
+                "name": scenario["name"],
+                "category": scenario.get("category", ""),
+                "severity": scenario.get("severity", ""),
+                "shocks": scenario["shocks"],
+                "implied_vol_shift": vol_shift,
+                "direct_pnl": _round(direct_total),
+                "conditioned_pnl": _round(conditioned_total),
+                "direct_pct": _round(direct_total / equity, 6) if equity else None,
+                "conditioned_pct": _round(conditioned_total / equity, 6) if equity else None,
+                "factor_shocks_direct": {f: _round(direct_f[f], 6) for f in FACTOR_NAMES},
+                "factor_shocks_conditioned": {f: _round(conditioned_f[f], 6) for f in FACTOR_NAMES},
+                "by_factor": {str(f): _round(v) for f, v in conditioned.factor_totals.items()},
+                "positions": [
+                    {"position_id": str(pid), "symbol": sym, "direct_pnl": _round(d), "conditioned_pnl": _round(c)}
+                    for pid, sym, d, c in zip(
+                        positions["position_id"],
+                        positions["symbol"],
+                        direct.position_pnl,
+                        conditioned.position_pnl,
+                        strict=True,
+                    )
+                ],
+            }
+        )
+    worst = min(results, key=lambda r: r["conditioned_pnl"] or 0.0) if results else None
+    return {
+        "scenarios": results,
+        "worst": {k: worst[k] for k in ("id", "name", "conditioned_pnl", "conditioned_pct")} if worst else None,
+        "losses_exceed_equity": [
+            r["id"] for r in results if equity and r["conditioned_pnl"] is not None and -r["conditioned_pnl"] > equity
+        ],
+    }
+
+
+def correlations_payload(
+    *, positions: pd.DataFrame, state: pd.DataFrame, stage: SymbolStage, prices: pd.DataFrame, sectors: dict[str, str]
+) -> dict[str, Any]:
+    """90-day log-return correlations of the portfolio's price symbols above the size threshold."""
+    gross = pd.Series(np.abs(np.nan_to_num(state["delta_exposure"].to_numpy(dtype=float))), index=positions.index)
+    by_symbol = gross.groupby(positions["price_symbol"]).sum().sort_values(ascending=False)
+    total = float(by_symbol.sum())
+    excluded: list[dict[str, str]] = []
+    weights = by_symbol / total if total else by_symbol
+    keep = []
+    for symbol, weight in weights.items():
+        if weight < CORRELATION_MIN_WEIGHT:
+            excluded.append({"symbol": symbol, "reason": f"below {CORRELATION_MIN_WEIGHT:.0%} of gross exposure"})
+        elif len(keep) >= CORRELATION_MAX_SYMBOLS:
+            excluded.append({"symbol": symbol, "reason": f"beyond the largest {CORRELATION_MAX_SYMBOLS}"})
+        elif symbol not in prices.columns or prices[symbol].iloc[-CORRELATION_WINDOW_DAYS - 1 :].count() < 30:
+            excluded.append({"symbol": symbol, "reason": "fewer than 30 prices in the window"})
+        else:
+            keep.append(symbol)
+    matrix = correlations.correlation_matrix(prices[keep], window=CORRELATION_WINDOW_DAYS) if keep else pd.DataFrame()
+    w = weights.reindex(keep).to_numpy(dtype=float)
+    clusters = []
+    tag_sets = {
+        symbol: set().union(*positions.loc[positions["price_symbol"] == symbol, "tags"].tolist()) for symbol in keep
+    }
+    for members in correlations.correlation_clusters(matrix, threshold=CLUSTER_THRESHOLD) if keep else []:
+        shared = set.intersection(*(tag_sets[m] for m in members))
+        member_sectors = {sectors.get(m, "") for m in members}
+        if shared:
+            name = sorted(shared)[0]
+        elif len(member_sectors) == 1 and "" not in member_sectors:
+            name = member_sectors.pop()
+        else:
+            name = " / ".join(members[:3]) + (" …" if len(members) > 3 else "")
+        sub = matrix.loc[members, members].to_numpy()
+        off = sub[~np.eye(len(members), dtype=bool)]
+        clusters.append({"name": name, "symbols": members, "average_correlation": _round(off.mean(), 4)})
+    return {
+        "symbols": keep,
+        "matrix": [[_round(v, 4) for v in row] for row in matrix.to_numpy()] if keep else [],
+        "window_days": CORRELATION_WINDOW_DAYS,
+        "min_weight": CORRELATION_MIN_WEIGHT,
+        "cluster_threshold": CLUSTER_THRESHOLD,
+        "clusters": clusters,
+        "average_abs_correlation": _round(correlations.average_abs_correlation(matrix), 4) if len(keep) > 1 else None,
+        "diversification_score": _round(correlations.diversification_score(matrix, w), 4) if len(keep) > 1 else None,
+        "effective_positions": _round(correlations.effective_positions(weights.to_numpy(dtype=float)), 3)
+        if total
+        else None,
+        "excluded": excluded,
+    }
+
+
+def var_payload(
+    *, positions: pd.DataFrame, state: pd.DataFrame, stage: SymbolStage, rate: float, div_yield: float
+) -> dict[str, Any]:
+    """1-day VaR/ES at 95% and 99%: historical (252 days, options revalued) and parametric (factor covariance)."""
+    arrays = _option_arrays(positions, state, rate, div_yield)
+    returns = stage.returns.iloc[-VAR_LOOKBACK_DAYS:].reindex(columns=positions["price_symbol"].unique())
+    symbol_returns = returns.reindex(columns=positions["price_symbol"].to_numpy()).to_numpy(dtype=float)
+    symbol_returns = np.where(np.isfinite(symbol_returns), symbol_returns, 0.0)
+    scenario_pnl = var.historical_position_pnl(returns=symbol_returns, **arrays)
+    historical = {c: var.historical_var(scenario_pnl, confidence=c) for c in VAR_CONFIDENCES}
+
+    betas = np.vstack(state["betas"].to_numpy()) if len(state) else np.empty((0, len(FACTOR_NAMES)))
+    delta_exposure = np.nan_to_num(state["delta_exposure"].to_numpy(dtype=float))
+    usable = np.all(np.isfinite(betas), axis=1)
+    exposure_matrix = np.where(usable[:, None], delta_exposure[:, None] * np.nan_to_num(betas), 0.0)
+    residual = stage.fit.residual_vol.reindex(positions["price_symbol"].to_numpy()).to_numpy(dtype=float)
+    # Positions on one symbol share its idiosyncratic shock (a stock and its hedging put offset).
+    specific = var.specific_covariance(
+        dollar_exposure=delta_exposure,
+        residual_vol=np.where(np.isfinite(residual), residual, 0.0),
+        group=positions["price_symbol"].to_numpy(),
+    )
+    cov = stage.factor_cov.reindex(index=list(FACTOR_NAMES), columns=list(FACTOR_NAMES)).to_numpy(dtype=float)
+    parametric = {
+        c: var.parametric_var(exposures=exposure_matrix, factor_cov=cov, specific_var=specific, confidence=c)
+        for c in VAR_CONFIDENCES
+    }
+    contributions = [
+        {
+            "position_id": str(pid),
+            "symbol": sym,
+            "historical_var_99": _round(historical[0.99].component_var[i]),
+            "historical_es_99": _round(historical[0.99].component_es[i]),
+            "parametric_var_99": _round(parametric[0.99].component_var[i]),
+        }
+        for i, (pid, sym) in enumerate(zip(positions["position_id"], positions["symbol"], strict=True))
+    ]
+    return {
+        "horizon_days": 1,
+        "historical": {
+            "var_95": _round(historical[0.95].var),
+            "es_95": _round(historical[0.95].es),
+            "var_99": _round(historical[0.99].var),
+            "es_99": _round(historical[0.99].es),
+            "observations": int(scenario_pnl.shape[0]),
+        },
+        "parametric": {
+            "var_95": _round(parametric[0.95].var),
+            "es_95": _round(parametric[0.95].es),
+            "var_99": _round(parametric[0.99].var),
+            "es_99": _round(parametric[0.99].es),
+        },
+        "contributions": contributions,
+    }
+
+
+@dataclass
+class SnapshotValues:
+    """A day's snapshot fields for one portfolio (USD)."""
+
+    total_value: float
+    long_exposure: float
+    short_exposure: float
+    gross_exposure: float
+    net_exposure: float
+    delta_adjusted_exposure: float
+    cash: float | None
+    equity: float | None
+    daily_pnl: float | None
+    daily_return: float | None
+    portfolio_delta: float | None
+    portfolio_gamma: float | None
+    portfolio_theta: float | None
+    portfolio_vega: float | None
+    position_count: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def portfolio_daily_pnl(
+    *, positions: pd.DataFrame, state: pd.DataFrame, previous_state: pd.DataFrame | None, as_of: dt.date
+) -> float | None:
+    """P&L from price changes since the previous session: Σ quantity × multiplier × (P_t − P_{t−1}).
+
+    Right for shorts (negative quantity) and options (P is the option's value per share). A
+    position entered on ``as_of`` counts from its entry price; unpriced positions count 0.
+    """
+    if previous_state is None:
+        return None
+    price_now = state["price"].to_numpy(dtype=float)
+    price_before = previous_state["price"].reindex(state.index).to_numpy(dtype=float)
+    entered_today = np.array([d >= as_of for d in positions["entry_date"]], dtype=bool)
+    base = np.where(entered_today, positions["entry_price"].to_numpy(dtype=float), price_before)
+    from analytics.engines.snapshots import daily_pnl
+
+    pnl = daily_pnl(
+        quantity=positions["quantity"].to_numpy(dtype=float),
+        multiplier=positions["multiplier"].to_numpy(dtype=float),
+        prev_price=base,
+        price=price_now,
+    )
+    return float(np.nansum(np.where(np.isfinite(pnl), pnl, 0.0)))
+
+
+def uuid_str(value: uuid.UUID) -> str:
+    return str(value)

@@ -1,0 +1,150 @@
+"""Load what the analytics need: positions as one frame, and market data as arrays.
+
+One query per table: the open positions (with tags) of every portfolio asked for, the close
+prices of every symbol they need over the lookback, and the latest option quotes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from django.conf import settings
+
+from marketdata import selectors as market
+from marketdata.factors import FACTOR_SYMBOLS
+from portfolios.models import OPTION_TYPES, Portfolio
+from portfolios.selectors import positions_open
+
+# Calendar days of price history loaded: 252 trading days of returns plus margin for holidays.
+PRICE_HISTORY_CALENDAR_DAYS = 400
+DIVIDEND_YIELD = 0.0  # Per-symbol dividend yields are not stored yet; BSM runs with q = 0 (recorded in inputs).
+
+POSITION_COLUMNS = (
+    "position_id",
+    "portfolio_id",
+    "symbol",
+    "price_symbol",
+    "position_type",
+    "asset_class",
+    "is_option",
+    "is_call",
+    "quantity",
+    "multiplier",
+    "entry_price",
+    "entry_date",
+    "strike",
+    "expiration",
+    "tags",
+)
+
+
+@dataclass(frozen=True)
+class PortfolioInfo:
+    id: uuid.UUID
+    name: str
+    equity_balance: float | None
+
+
+def portfolios_load(*, portfolio_ids: Sequence[uuid.UUID] | None = None) -> dict[uuid.UUID, PortfolioInfo]:
+    queryset = Portfolio.objects.order_by("name", "id")
+    if portfolio_ids is not None:
+        queryset = queryset.filter(pk__in=list(portfolio_ids))
+    return {
+        p.pk: PortfolioInfo(
+            id=p.pk, name=p.name, equity_balance=None if p.equity_balance is None else float(p.equity_balance)
+        )
+        for p in queryset.only("id", "name", "equity_balance")
+    }
+
+
+def positions_frame(*, portfolio_ids: Sequence[uuid.UUID]) -> pd.DataFrame:
+    """Open positions of these portfolios, one row each, numeric columns as float64.
+
+    ``price_symbol`` is the symbol whose close drives the position (the underlying for options);
+    ``quantity`` is signed (negative = short); ``strike`` is NaN and ``expiration`` None for stocks.
+    """
+    rows = []
+    for p in positions_open(portfolio_ids=list(portfolio_ids)):
+        is_option = p.position_type in OPTION_TYPES
+        rows.append(
+            (
+                p.pk,
+                p.portfolio_id,
+                p.symbol,
+                p.underlying_symbol if is_option else p.symbol,
+                p.position_type,
+                p.asset_class,
+                is_option,
+                p.position_type in ("LC", "SC"),
+                float(p.quantity),
+                float(p.multiplier),
+                float(p.entry_price),
+                p.entry_date,
+                float(p.strike) if p.strike is not None else np.nan,
+                p.expiration,
+                [t.name for t in p.tags.all()],
+            )
+        )
+    frame = pd.DataFrame.from_records(rows, columns=list(POSITION_COLUMNS))
+    if frame.empty:
+        frame = pd.DataFrame({c: pd.Series(dtype=object) for c in POSITION_COLUMNS})
+    return frame
+
+
+@dataclass
+class MarketInputs:
+    """Prices and quotes as of one trading day.
+
+    ``prices`` holds adjusted closes (T dates × S symbols, float64, NaN where missing) up to and
+    including ``as_of``; ``spot`` is each symbol's last close on or before ``as_of`` and
+    ``spot_date`` its date (a symbol whose last close is older than ``as_of`` is stale).
+    """
+
+    as_of: dt.date
+    prices: pd.DataFrame
+    spot: pd.Series
+    spot_date: pd.Series
+    data_source: str
+    option_quotes: dict[str, market.OptionQuoteRow]
+    rate: float
+    div_yield: float = DIVIDEND_YIELD
+    sectors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def stale_symbols(self) -> list[str]:
+        as_of = pd.Timestamp(self.as_of)
+        return sorted(s for s, d in self.spot_date.items() if pd.notna(d) and d < as_of)
+
+    @property
+    def missing_symbols(self) -> list[str]:
+        return sorted(s for s, v in self.spot.items() if not np.isfinite(v))
+
+
+def market_inputs_load(*, symbols: Sequence[str], option_contracts: Sequence[str], as_of: dt.date) -> MarketInputs:
+    """Close prices for ``symbols`` and the factor proxies over the lookback, spots and quotes."""
+    wanted = sorted(set(symbols) | set(FACTOR_SYMBOLS))
+    start = as_of - dt.timedelta(days=PRICE_HISTORY_CALENDAR_DAYS)
+    prices = market.close_prices(symbols=wanted, start=start, end=as_of)
+    prices = prices.reindex(columns=wanted)
+    last_valid = prices.apply(lambda column: column.last_valid_index())
+    spot = pd.Series(
+        {s: (float(prices.at[d, s]) if d is not None and pd.notna(d) else np.nan) for s, d in last_valid.items()},
+        dtype=float,
+    )
+    quotes = market.option_quotes_latest(contracts=list(option_contracts), as_of=as_of) if option_contracts else {}
+    instruments = market.instruments_by_symbol(symbols=wanted)
+    return MarketInputs(
+        as_of=as_of,
+        prices=prices,
+        spot=spot,
+        spot_date=last_valid,
+        data_source=market.data_source_for(symbols=wanted) if len(prices) else "none",
+        option_quotes=quotes,
+        rate=float(settings.RISK_FREE_RATE),
+        sectors={s: (i.sector or "") for s, i in instruments.items()},
+    )

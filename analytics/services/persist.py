@@ -1,0 +1,189 @@
+"""Bulk upserts of analytics results: a rerun for the same day replaces rows, never duplicates them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from django.db import models, transaction
+
+from analytics.models import FactorModelFit, PortfolioResult, PortfolioSnapshot, PositionMetrics, SymbolFactorBeta
+from marketdata.factors import FACTOR_LOOKBACK_DAYS, FACTOR_NAMES
+
+UPSERT_BATCH = 2000
+PROVENANCE_FIELDS = ("method", "lookback_days", "data_source", "inputs", "is_stale", "stale_reason", "batch_run")
+
+
+def bulk_upsert(
+    model: type[models.Model], objects: Sequence[models.Model], *, unique_fields: list[str], update_fields: list[str]
+) -> int:
+    """INSERT … ON CONFLICT (unique) DO UPDATE in batches (PostgreSQL and SQLite)."""
+    if not objects:
+        return 0
+    model.objects.bulk_create(
+        objects,
+        batch_size=UPSERT_BATCH,
+        update_conflicts=True,
+        unique_fields=unique_fields,
+        update_fields=[*update_fields, "computed_at"],
+    )
+    return len(objects)
+
+
+def _clean(value: Any) -> float | None:
+    if value is None:
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def factor_fit_persist(*, stage: Any, as_of: dt.date, provenance: dict[str, Any]) -> int:
+    """Store the day's factor model (covariances, condition number) and every symbol's betas."""
+    fit = stage.fit
+    factor_cov = stage.factor_cov.reindex(index=list(FACTOR_NAMES), columns=list(FACTOR_NAMES))
+    model_fit = FactorModelFit(
+        as_of=as_of,
+        condition_number=float(stage.condition_number),
+        n_observations=stage.n_observations,
+        factor_covariance={f: {g: _clean(v) for g, v in row.items()} for f, row in factor_cov.iterrows()},
+        proxy_covariance={f: {g: _clean(v) for g, v in row.items()} for f, row in stage.proxy_cov.iterrows()},
+        factor_volatility={f: _clean(math.sqrt(max(factor_cov.at[f, f], 0.0) * 252)) for f in FACTOR_NAMES},
+        **provenance,
+    )
+    betas = fit.betas.reindex(columns=list(FACTOR_NAMES))
+    rows = []
+    for symbol in betas.index:
+        beta_row = {f: _clean(betas.at[symbol, f]) for f in FACTOR_NAMES}
+        extreme = [f for f, b in beta_row.items() if b is not None and abs(b) > 3.0]
+        residual = _clean(fit.residual_vol.get(symbol))
+        rows.append(
+            SymbolFactorBeta(
+                symbol=symbol,
+                as_of=as_of,
+                betas=beta_row,
+                market_beta_univariate=_clean(stage.univariate_beta.get(symbol)),
+                alpha_daily=_clean(fit.alpha.get(symbol)),
+                r_squared=_clean(fit.r_squared.get(symbol)),
+                residual_vol_annual=None if residual is None else residual * math.sqrt(252),
+                n_observations=int(fit.n_obs.get(symbol, 0) or 0),
+                quality=str(fit.quality.get(symbol, "insufficient")),
+                extreme_betas=extreme,
+                **provenance,
+            )
+        )
+    common = list(PROVENANCE_FIELDS)
+    with transaction.atomic():
+        bulk_upsert(
+            FactorModelFit,
+            [model_fit],
+            unique_fields=["as_of"],
+            update_fields=[
+                "condition_number",
+                "n_observations",
+                "factor_covariance",
+                "proxy_covariance",
+                "factor_volatility",
+                *common,
+            ],
+        )
+        bulk_upsert(
+            SymbolFactorBeta,
+            rows,
+            unique_fields=["symbol", "as_of"],
+            update_fields=[
+                "betas",
+                "market_beta_univariate",
+                "alpha_daily",
+                "r_squared",
+                "residual_vol_annual",
+                "n_observations",
+                "quality",
+                "extreme_betas",
+                *common,
+            ],
+        )
+    return 1 + len(rows)
+
+
+class StoredFit:
+    """The parts of a factor fit the portfolio steps use, rebuilt from stored rows (for fan-out workers)."""
+
+    def __init__(self, rows: Iterable[SymbolFactorBeta]) -> None:
+        rows = list(rows)
+        symbols = [r.symbol for r in rows]
+        self.betas = pd.DataFrame([r.betas for r in rows], index=symbols, columns=list(FACTOR_NAMES), dtype=float)
+        self.quality = pd.Series([r.quality for r in rows], index=symbols, dtype=object)
+        self.residual_vol = pd.Series(
+            [np.nan if r.residual_vol_annual is None else r.residual_vol_annual / math.sqrt(252) for r in rows],
+            index=symbols,
+            dtype=float,
+        )
+        self.univariate = pd.Series(
+            [np.nan if r.market_beta_univariate is None else r.market_beta_univariate for r in rows],
+            index=symbols,
+            dtype=float,
+        )
+
+
+def position_metrics_upsert(
+    *, rows: list[PositionMetrics], update_fields: list[str], portfolio_ids: Sequence[uuid.UUID], as_of: dt.date
+) -> int:
+    """Upsert the given columns of position metrics; rows of positions no longer open are removed."""
+    keep = {r.position_id for r in rows}
+    with transaction.atomic():
+        stale = PositionMetrics.objects.filter(portfolio_id__in=list(portfolio_ids), as_of=as_of).exclude(
+            position_id__in=keep
+        )
+        stale.delete()
+        return bulk_upsert(
+            PositionMetrics,
+            rows,
+            unique_fields=["position", "as_of"],
+            update_fields=[*update_fields, *PROVENANCE_FIELDS],
+        )
+
+
+def portfolio_results_upsert(*, rows: list[PortfolioResult]) -> int:
+    return bulk_upsert(
+        PortfolioResult,
+        rows,
+        unique_fields=["portfolio", "kind", "as_of"],
+        update_fields=["payload", *PROVENANCE_FIELDS],
+    )
+
+
+SNAPSHOT_FIELDS = [
+    "total_value",
+    "long_exposure",
+    "short_exposure",
+    "gross_exposure",
+    "net_exposure",
+    "delta_adjusted_exposure",
+    "cash",
+    "equity",
+    "daily_pnl",
+    "daily_return",
+    "cumulative_pnl",
+    "portfolio_delta",
+    "portfolio_gamma",
+    "portfolio_theta",
+    "portfolio_vega",
+    "position_count",
+]
+
+
+def snapshots_upsert(*, rows: list[PortfolioSnapshot]) -> int:
+    return bulk_upsert(
+        PortfolioSnapshot,
+        rows,
+        unique_fields=["portfolio", "as_of"],
+        update_fields=[*SNAPSHOT_FIELDS, *PROVENANCE_FIELDS],
+    )
+
+
+DEFAULT_LOOKBACK = FACTOR_LOOKBACK_DAYS

@@ -1,0 +1,236 @@
+"""Daily portfolio snapshots and their backfill from stored prices.
+
+Daily P&L comes from price changes: Σ quantity × multiplier × (P_t − P_{t−1}) — right for shorts
+(negative quantity) and options (P is the option's model value per share on both days, at the
+same implied vol, so a change of pricing method never shows as P&L). Daily return = daily P&L /
+equity balance when the portfolio has one, else / the previous day's gross exposure.
+Cumulative P&L chains the daily P&L onto the previous stored snapshot.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from django.db.models import OuterRef, Subquery
+
+from analytics.engines.snapshots import daily_pnl
+from analytics.models import PortfolioSnapshot
+from analytics.services import compute
+from analytics.services.inputs import MarketInputs
+
+if TYPE_CHECKING:
+    from analytics.services.batch import ChunkContext
+
+
+def market_at(market: MarketInputs, day: dt.date) -> MarketInputs:
+    """The same inputs seen from an earlier session: prices up to ``day`` only (no look-ahead)."""
+    prices = market.prices.loc[: pd.Timestamp(day)]
+    last_valid = prices.apply(lambda column: column.last_valid_index())
+    spot = pd.Series(
+        {s: (float(prices.at[d, s]) if d is not None and pd.notna(d) else np.nan) for s, d in last_valid.items()},
+        dtype=float,
+    )
+    return MarketInputs(
+        as_of=day,
+        prices=prices,
+        spot=spot,
+        spot_date=last_valid,
+        data_source=market.data_source,
+        option_quotes=market.option_quotes,
+        rate=market.rate,
+        div_yield=market.div_yield,
+        sectors=market.sectors,
+    )
+
+
+def _marks(state: pd.DataFrame) -> np.ndarray:
+    """Per-share marks used for P&L: close for stocks, model value for options."""
+    is_option = state["is_option"].to_numpy(dtype=bool)
+    return np.where(is_option, state["model_price"].to_numpy(dtype=float), state["price"].to_numpy(dtype=float))
+
+
+def _snapshot_values(
+    *, positions: pd.DataFrame, state: pd.DataFrame, previous: pd.DataFrame | None, equity: float | None, day: dt.date
+) -> dict[str, Any]:
+    priced = np.isfinite(state["market_value"].to_numpy(dtype=float))
+    mv = np.where(priced, state["market_value"].to_numpy(dtype=float), 0.0)
+    delta_exposure = np.where(priced, state["delta_exposure"].to_numpy(dtype=float), 0.0)
+    totals = compute.exposure_totals(
+        market_value=mv,
+        delta_exposure=delta_exposure,
+        is_option=positions["is_option"].to_numpy(dtype=bool),
+        equity_balance=equity,
+    )
+    pnl: float | None = None
+    daily_return: float | None = None
+    if previous is not None:
+        entered_today = np.array([d >= day for d in positions["entry_date"]], dtype=bool)
+        before = np.where(entered_today, positions["entry_price"].to_numpy(dtype=float), _marks(previous))
+        per_position = daily_pnl(
+            quantity=positions["quantity"].to_numpy(dtype=float),
+            multiplier=positions["multiplier"].to_numpy(dtype=float),
+            prev_price=before,
+            price=_marks(state),
+        )
+        pnl = float(np.nansum(np.where(np.isfinite(per_position), per_position, 0.0)))
+        previous_mv = previous["market_value"].to_numpy(dtype=float)
+        base = equity if equity else float(np.nansum(np.abs(previous_mv)))
+        daily_return = pnl / base if base else None
+    live = positions["is_option"].to_numpy(dtype=bool) & ~state["expired"].to_numpy(dtype=bool)
+    return {
+        "total_value": float(mv.sum()),
+        "long_exposure": float(totals["long_exposure"]),
+        "short_exposure": float(totals["short_exposure"]),
+        "gross_exposure": float(totals["gross_exposure"]),
+        "net_exposure": float(totals["net_exposure"]),
+        "delta_adjusted_exposure": float(totals["delta_adjusted_exposure"]),
+        "cash": totals.get("cash"),
+        "equity": equity,
+        "daily_pnl": pnl,
+        "daily_return": daily_return,
+        "portfolio_delta": compute._finite(np.nansum(state["position_delta"].to_numpy(dtype=float))),
+        "portfolio_gamma": compute._finite(np.nansum(state["position_gamma"].to_numpy(dtype=float)[live])),
+        "portfolio_theta": compute._finite(np.nansum(state["position_theta"].to_numpy(dtype=float)[live])),
+        "portfolio_vega": compute._finite(np.nansum(state["position_vega"].to_numpy(dtype=float)[live])),
+        "position_count": len(positions),
+    }
+
+
+def _previous_session(market: MarketInputs, day: dt.date) -> dt.date | None:
+    earlier = market.prices.index[market.prices.index < pd.Timestamp(day)]
+    return earlier[-1].date() if len(earlier) else None
+
+
+def snapshot_rows(*, context: ChunkContext) -> dict[uuid.UUID, PortfolioSnapshot | Exception]:
+    """Today's snapshot of every portfolio of the chunk (errors returned per portfolio, not raised)."""
+    from analytics.services.batch import _provenance
+
+    market = context.market
+    previous_day = _previous_session(market, market.as_of)
+    previous_state = None
+    if previous_day is not None:
+        previous_state = compute.position_state_compute(
+            positions=context.positions, market=market_at(market, previous_day), stage=context.stage
+        )
+    newest_before = (
+        PortfolioSnapshot.objects.filter(portfolio_id=OuterRef("portfolio_id"), as_of__lt=market.as_of)
+        .order_by("-as_of")
+        .values("as_of")[:1]
+    )
+    latest_prior = {
+        s.portfolio_id: s
+        for s in PortfolioSnapshot.objects.filter(
+            portfolio_id__in=list(context.groups), as_of=Subquery(newest_before)
+        ).order_by("portfolio_id")
+    }
+    rows: dict[uuid.UUID, PortfolioSnapshot | Exception] = {}
+    for pid, index in context.groups.items():
+        try:
+            values = _snapshot_values(
+                positions=context.positions.loc[index],
+                state=context.state.loc[index],
+                previous=None if previous_state is None else previous_state.loc[index],
+                equity=context.portfolios[pid].equity_balance,
+                day=market.as_of,
+            )
+            before = latest_prior.get(pid)
+            carried = before.cumulative_pnl if before is not None and before.cumulative_pnl is not None else 0.0
+            values["cumulative_pnl"] = carried + (values["daily_pnl"] or 0.0)
+            rows[pid] = PortfolioSnapshot(
+                portfolio_id=pid,
+                as_of=market.as_of,
+                **values,
+                **_provenance(
+                    run=context.run,
+                    market=market,
+                    method="end-of-day marks; P&L from price changes",
+                    lookback=None,
+                    inputs={"previous_session": previous_day.isoformat() if previous_day else None},
+                    stale=context.stale_for(index),
+                ),
+            )
+        except Exception as exc:  # returned, so the batch records this portfolio's failure and goes on
+            rows[pid] = exc
+    return rows
+
+
+def snapshots_backfill(
+    *,
+    days: int = 252,
+    end: dt.date | None = None,
+    portfolio_ids: list[uuid.UUID] | None = None,
+    progress: Any = None,
+) -> int:
+    """Rebuild ``days`` sessions of snapshots ending at ``end`` from stored prices; returns rows written.
+
+    Positions count from their entry date on. Options are marked at their model value with today's
+    implied-vol source on every day (historical quotes are not stored), which is stated in the
+    rows' ``inputs``. Cumulative P&L starts at 0 on the first backfilled day.
+    """
+    from analytics.services.batch import _provenance
+    from analytics.services.inputs import market_inputs_load, portfolios_load, positions_frame
+    from marketdata.calendar import last_trading_days, latest_completed_session
+
+    end = end or latest_completed_session()
+    sessions = last_trading_days(count=days, as_of=end)
+    portfolios = portfolios_load(portfolio_ids=portfolio_ids)
+    positions = positions_frame(portfolio_ids=list(portfolios))
+    if positions.empty:
+        return 0
+    market = market_inputs_load(
+        symbols=positions["price_symbol"].unique().tolist(),
+        option_contracts=positions.loc[positions["is_option"].astype(bool), "symbol"].tolist(),
+        as_of=end,
+    )
+    try:
+        stage = compute.symbol_stage_compute(market=market)
+    except ValueError:
+        stage = None
+    groups = {pid: positions.index[positions["portfolio_id"] == pid] for pid in portfolios}
+    cumulative = dict.fromkeys(portfolios, 0.0)
+    rows: list[PortfolioSnapshot] = []
+    previous_state: pd.DataFrame | None = None
+    for number, day in enumerate(sessions, start=1):
+        day_market = market_at(market, day)
+        state = compute.position_state_compute(positions=positions, market=day_market, stage=stage)
+        held = np.array([d <= day for d in positions["entry_date"]], dtype=bool)
+        for pid, index in groups.items():
+            mask = held[positions.index.get_indexer(index)]
+            live = index[mask]
+            if not len(live):
+                continue
+            values = _snapshot_values(
+                positions=positions.loc[live],
+                state=state.loc[live],
+                previous=None if previous_state is None else previous_state.loc[live],
+                equity=portfolios[pid].equity_balance,
+                day=day,
+            )
+            cumulative[pid] += values["daily_pnl"] or 0.0
+            values["cumulative_pnl"] = cumulative[pid]
+            stale = sorted(set(positions.loc[live, "price_symbol"]) & set(day_market.stale_symbols))
+            rows.append(
+                PortfolioSnapshot(
+                    portfolio_id=pid,
+                    as_of=day,
+                    **values,
+                    **_provenance(
+                        run=None,
+                        market=day_market,
+                        method="backfill from stored prices",
+                        lookback=None,
+                        inputs={"option_marks": "model value at today's implied-vol source"},
+                        stale=stale,
+                    ),
+                )
+            )
+        previous_state = state
+        if progress is not None and (number % 25 == 0 or number == len(sessions)):
+            progress(number, len(sessions))
+    from analytics.services.persist import snapshots_upsert
+
+    return snapshots_upsert(rows=rows)

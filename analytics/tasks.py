@@ -1,0 +1,41 @@
+"""django-q2 task functions (they take ids, never model instances)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from django.utils import timezone
+
+from analytics.models import BatchRun
+
+
+def portfolio_chunk_task(run_id: str, portfolio_ids: list[str], steps: list[str]) -> dict[str, int]:
+    """Run the portfolio steps of one chunk of a batch run (the fan-out unit of a cluster run)."""
+    from analytics.services.batch import portfolio_chunk_run
+
+    run = BatchRun.objects.get(pk=run_id)
+    return portfolio_chunk_run(run=run, portfolio_ids=[uuid.UUID(p) for p in portfolio_ids], steps=steps)
+
+
+def daily_batch_task(use_cluster: bool = True) -> str:
+    """The scheduled daily run: latest completed NYSE session, every portfolio, reports included."""
+    from analytics.services.batch import batch_run
+    from marketdata.calendar import is_trading_day, latest_completed_session
+
+    today = timezone.localtime(timezone.now(), timezone=dt.UTC).date()
+    as_of = latest_completed_session()
+    if not is_trading_day(as_of):
+        return f"{today}: no completed session"
+    outcome = batch_run(as_of=as_of, trigger="schedule:daily", use_cluster=use_cluster)
+    return f"{as_of}: {outcome.run.status} ({outcome.failed_jobs} failed, {outcome.skipped_jobs} skipped)"
+
+
+def weekly_backfill_task(days: int = 30) -> str:
+    """The scheduled weekly backfill: top up factor history and rebuild recent snapshots."""
+    from analytics.services.snapshots import snapshots_backfill
+    from marketdata.services import factor_data_ensure
+
+    report = factor_data_ensure()
+    written = snapshots_backfill(days=days)
+    return f"factor data: {report}; snapshots rebuilt: {written}"

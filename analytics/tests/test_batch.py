@@ -1,0 +1,201 @@
+"""The daily batch: step order, isolation of a failing portfolio, rerun idempotency, the lock, schedules."""
+
+from __future__ import annotations
+
+import threading
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection, connections
+
+from analytics.models import BatchJob, PortfolioResult, PortfolioSnapshot, PositionMetrics, RunStatus
+from analytics.services import batch as batch_service
+from analytics.services import compute
+from analytics.services.batch import PORTFOLIO_STEPS, batch_run
+from analytics.services.locking import ADVISORY_NAMESPACE, BatchLocked, batch_lock
+from conftest import ANALYTICS_AS_OF
+from portfolios.models import Portfolio
+
+pytestmark = pytest.mark.django_db
+
+HEDGE_FUND = "fcd71196-e93e-f000-5a74-31a9eead3118"
+
+
+def _result_table() -> list[tuple]:
+    return sorted(
+        (str(r.portfolio_id), r.kind, r.as_of.isoformat(), repr(r.payload), r.data_source, r.is_stale)
+        for r in PortfolioResult.objects.all()
+    )
+
+
+def test_every_portfolio_gets_every_step_in_order(analytics_demo):
+    run = analytics_demo.run
+    assert run.status == RunStatus.COMPLETED
+    jobs = list(run.jobs.order_by("sequence"))
+    steps_in_order = [j.step for j in jobs if j.portfolio_id is not None]
+    first_seen = list(dict.fromkeys(steps_in_order))
+    assert first_seen == list(PORTFOLIO_STEPS)
+    for step in PORTFOLIO_STEPS:
+        assert run.jobs.filter(step=step, status=RunStatus.COMPLETED).count() == 3, step
+    assert run.jobs.get(step="factor_model").status == RunStatus.COMPLETED
+    assert PortfolioResult.objects.filter(as_of=ANALYTICS_AS_OF).count() == 3 * 7
+    assert PortfolioSnapshot.objects.filter(as_of=ANALYTICS_AS_OF).count() == 3
+    assert PositionMetrics.objects.filter(as_of=ANALYTICS_AS_OF).count() == 63
+    assert run.data_source == "simulated"
+
+
+def test_a_failing_portfolio_is_recorded_and_the_others_proceed(analytics_demo, monkeypatch):
+    original = compute.overview_payload
+
+    def explode_for_hedge_fund(*, positions, state, info):
+        if str(info.id) == HEDGE_FUND:
+            raise RuntimeError("injected failure")
+        return original(positions=positions, state=state, info=info)
+
+    monkeypatch.setattr(compute, "overview_payload", explode_for_hedge_fund)
+    outcome = batch_run(as_of=ANALYTICS_AS_OF, steps=list(PORTFOLIO_STEPS), trigger="test")
+    run = outcome.run
+    assert run.status == RunStatus.PARTIAL and not outcome.ok
+    failed = run.jobs.get(step="aggregation", portfolio_id=HEDGE_FUND)
+    assert failed.status == RunStatus.FAILED and "injected failure" in failed.error_summary
+    for step in ("greeks", "factors", "market_scenarios", "stress_tests", "snapshots", "correlations", "var"):
+        job = run.jobs.get(step=step, portfolio_id=HEDGE_FUND)
+        assert job.status == RunStatus.SKIPPED, step
+        assert "failed" in job.error_summary
+    others = run.jobs.exclude(portfolio_id=HEDGE_FUND).exclude(portfolio__isnull=True)
+    assert set(others.values_list("status", flat=True)) == {RunStatus.COMPLETED}
+    assert others.count() == 2 * len(PORTFOLIO_STEPS)
+
+
+def test_run_batch_exits_non_zero_when_a_job_failed(analytics_demo, monkeypatch):
+    def explode(**kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(compute, "var_payload", explode)
+    out = StringIO()
+    with pytest.raises(CommandError, match="3 job"):
+        call_command("run_batch", "--date", ANALYTICS_AS_OF.isoformat(), "--skip-sync", "--skip-reports", stdout=out)
+    assert "var" in out.getvalue() and "boom" in out.getvalue()
+
+
+def test_a_rerun_replaces_results_without_duplicates_and_identical_values(analytics_demo):
+    before_counts = (
+        PortfolioResult.objects.count(),
+        PositionMetrics.objects.count(),
+        PortfolioSnapshot.objects.count(),
+    )
+    before = _result_table()
+    batch_run(as_of=ANALYTICS_AS_OF, steps=list(PORTFOLIO_STEPS), trigger="test")
+    after_counts = (PortfolioResult.objects.count(), PositionMetrics.objects.count(), PortfolioSnapshot.objects.count())
+    assert after_counts == before_counts
+    assert _result_table() == before
+
+
+def test_a_step_subset_runs_only_those_steps(analytics_demo):
+    outcome = batch_run(as_of=ANALYTICS_AS_OF, steps=["var"], trigger="test")
+    assert set(outcome.run.jobs.exclude(step="factor_model").values_list("step", flat=True)) == {"var"}
+
+
+def test_unknown_steps_and_bad_dates_are_refused(db):
+    with pytest.raises(CommandError, match="Unknown step"):
+        call_command("run_batch", "--steps", "aggregation,teleport")
+    with pytest.raises(CommandError, match="not an NYSE trading day"):
+        call_command("run_batch", "--date", "2026-11-26")  # Thanksgiving
+    with pytest.raises(CommandError, match="YYYY-MM-DD"):
+        call_command("run_batch", "--date", "yesterday")
+
+
+def test_a_second_run_for_the_same_date_is_refused_while_one_holds_the_lock(demo_data):
+    if connection.vendor == "postgresql":
+        holding, release = threading.Event(), threading.Event()
+
+        def hold() -> None:
+            other = connections["default"]
+            with other.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_lock(%s, %s)", [ADVISORY_NAMESPACE, ANALYTICS_AS_OF.toordinal()])
+                holding.set()
+                release.wait(10)
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [ADVISORY_NAMESPACE, ANALYTICS_AS_OF.toordinal()])
+            other.close()
+
+        thread = threading.Thread(target=hold)
+        thread.start()
+        holding.wait(10)
+        try:
+            with pytest.raises(BatchLocked, match="already running"):
+                batch_run(as_of=ANALYTICS_AS_OF, steps=["aggregation"], trigger="test")
+        finally:
+            release.set()
+            thread.join()
+    else:
+        import uuid
+
+        with batch_lock(as_of=ANALYTICS_AS_OF, run_id=uuid.uuid4()), pytest.raises(BatchLocked, match="already running"):
+            batch_run(as_of=ANALYTICS_AS_OF, steps=["aggregation"], trigger="test")
+    assert not PortfolioResult.objects.exists()
+
+
+def test_the_market_data_step_failing_leaves_steps_running_on_cached_prices_flagged(analytics_demo):
+    def provider_down(**kwargs):
+        raise ConnectionError("provider unreachable")
+
+    portfolio = Portfolio.objects.get(pk=HEDGE_FUND)
+    outcome = batch_run(
+        as_of=ANALYTICS_AS_OF,
+        portfolio_ids=[portfolio.pk],
+        steps=["market_data", "aggregation"],
+        trigger="test",
+        market_data_sync=provider_down,
+    )
+    jobs = {j.step: j for j in outcome.run.jobs.all()}
+    assert jobs["market_data"].status == RunStatus.FAILED
+    assert "provider unreachable" in jobs["market_data"].error_summary
+    assert jobs["aggregation"].status == RunStatus.COMPLETED
+    assert outcome.run.status == RunStatus.PARTIAL
+
+
+def test_results_are_flagged_stale_when_prices_are_older_than_the_date(analytics_demo):
+    from marketdata.models import PriceBar
+
+    PriceBar.objects.filter(symbol="NFLX", date=ANALYTICS_AS_OF).delete()
+    batch_run(as_of=ANALYTICS_AS_OF, portfolio_ids=[HEDGE_FUND], steps=["aggregation"], trigger="test")
+    overview = PortfolioResult.objects.get(portfolio_id=HEDGE_FUND, kind="overview", as_of=ANALYTICS_AS_OF)
+    assert overview.is_stale and "NFLX" in overview.stale_reason
+
+
+def test_setup_schedules_creates_each_schedule_once(db):
+    from django_q.models import Schedule
+
+    call_command("setup_schedules", stdout=StringIO())
+    call_command("setup_schedules", stdout=StringIO())
+    assert Schedule.objects.count() == 2
+    daily = Schedule.objects.get(name="sigmasight-daily-batch")
+    assert daily.func == "analytics.tasks.daily_batch_task" and daily.cron == "30 21 * * 1-5"
+
+
+def test_cluster_fan_out_in_sync_mode_gives_the_inline_results(analytics_demo, monkeypatch):
+    from django_q.conf import Conf
+
+    inline = _result_table()
+    monkeypatch.setattr(Conf, "SYNC", True)
+    outcome = batch_run(as_of=ANALYTICS_AS_OF, steps=list(PORTFOLIO_STEPS), trigger="test", use_cluster=True)
+    assert outcome.run.mode == "cluster"
+    assert outcome.ok, outcome.run.error_summary
+    assert BatchJob.objects.filter(run=outcome.run, step="aggregation", status=RunStatus.COMPLETED).count() == 3
+    assert _result_table() == inline
+
+
+def test_batch_history_lists_runs_and_failed_jobs(analytics_demo):
+    out = StringIO()
+    call_command("batch_history", "--jobs", stdout=out)
+    text = out.getvalue()
+    assert str(analytics_demo.run.pk) in text and "completed" in text and "stress_tests" in text
+
+
+def test_chunking_gives_the_same_numbers(analytics_demo, monkeypatch):
+    inline = _result_table()
+    monkeypatch.setattr(batch_service, "CHUNK_SIZE", 1)
+    batch_run(as_of=ANALYTICS_AS_OF, steps=list(PORTFOLIO_STEPS), trigger="test")
+    assert _result_table() == inline
