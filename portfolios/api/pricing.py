@@ -13,13 +13,9 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
+from marketdata.selectors import latest_closes
 from portfolios.api.serializers import OPTION_PRICE_NOTE
 from portfolios.models import Position
-
-try:
-    from marketdata.selectors import latest_closes
-except ImportError:  # pragma: no cover - only while the marketdata selectors are not deployed
-    latest_closes = None
 
 NO_PRICE_NOTE = "no cached price; run python manage.py sync_market_data --symbols {symbol}"
 CLOSED_NOTE = "position closed on {exit_date}"
@@ -40,7 +36,7 @@ def position_market_fields(*, positions: Iterable[Position], as_of: dt.date) -> 
     """Market fields per position id, from the latest close on or before ``as_of`` of each symbol."""
     positions = list(positions)
     stock_symbols = sorted({p.symbol for p in positions if not p.is_option and p.exit_date is None})
-    closes = latest_closes(symbols=stock_symbols, as_of=as_of) if (stock_symbols and latest_closes) else {}
+    closes = latest_closes(symbols=stock_symbols, as_of=as_of) if stock_symbols else {}
 
     fields: dict[uuid.UUID, dict[str, Any]] = {}
     for position in positions:

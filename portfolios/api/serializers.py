@@ -18,6 +18,18 @@ from portfolios.models import AssetClass, Portfolio, Position, PositionType
 
 MONEY = {"max_digits": 20, "decimal_places": 2, "coerce_to_string": False}
 QUANTITY = {"max_digits": 20, "decimal_places": 6, "coerce_to_string": False}
+# Input bounds keep integer digits + decimal places within max_digits even after SQLite's float
+# round trip (a 20-digit value comes back as a float that no longer fits the column).
+MONEY_IN = {**MONEY, "min_value": Decimal(0), "max_value": Decimal("1e15")}
+QUANTITY_IN = {**QUANTITY, "min_value": Decimal("-1e12"), "max_value": Decimal("1e12")}
+PRICE_IN = {**QUANTITY, "min_value": Decimal(0), "max_value": Decimal("1e12")}
+MULTIPLIER_IN = {
+    "max_digits": 12,
+    "decimal_places": 4,
+    "coerce_to_string": False,
+    "min_value": Decimal(0),
+    "max_value": Decimal("1e6"),
+}
 # OCC symbols code the strike in 8 digits with 3 decimals, so 99 999.999 is the largest strike.
 MAX_STRIKE = Decimal("99999.999")
 OPTION_PRICE_NOTE = "option value comes from the analytics batch"
@@ -88,13 +100,13 @@ class PortfolioCreateInputSerializer(StrictInputSerializer):
     name = serializers.CharField(max_length=200)
     description = serializers.CharField(max_length=10_000, required=False, allow_blank=True, default="")
     currency = serializers.RegexField(r"^[A-Z]{3}$", required=False, default="USD", help_text="ISO 4217 code.")
-    equity_balance = serializers.DecimalField(required=False, allow_null=True, default=None, min_value=0, **MONEY)
+    equity_balance = serializers.DecimalField(required=False, allow_null=True, default=None, **MONEY_IN)
 
 
 class PortfolioUpdateInputSerializer(StrictInputSerializer):
     name = serializers.CharField(max_length=200, required=False)
     description = serializers.CharField(max_length=10_000, required=False, allow_blank=True)
-    equity_balance = serializers.DecimalField(required=False, allow_null=True, min_value=0, **MONEY)
+    equity_balance = serializers.DecimalField(required=False, allow_null=True, **MONEY_IN)
 
 
 # --- positions ------------------------------------------------------------------------------
@@ -106,15 +118,15 @@ class PositionWriteFields(StrictInputSerializer):
     symbol = serializers.CharField(max_length=40, required=False, allow_blank=True)
     position_type = serializers.ChoiceField(choices=PositionType.choices, required=False)
     asset_class = serializers.ChoiceField(choices=AssetClass.choices, required=False)
-    quantity = serializers.DecimalField(required=False, **QUANTITY)
-    entry_price = serializers.DecimalField(required=False, min_value=0, **QUANTITY)
+    quantity = serializers.DecimalField(required=False, **QUANTITY_IN)
+    entry_price = serializers.DecimalField(required=False, **PRICE_IN)
     entry_date = serializers.DateField(required=False)
-    exit_price = serializers.DecimalField(required=False, allow_null=True, min_value=0, **QUANTITY)
+    exit_price = serializers.DecimalField(required=False, allow_null=True, **PRICE_IN)
     exit_date = serializers.DateField(required=False, allow_null=True)
     underlying_symbol = serializers.CharField(max_length=20, required=False, allow_blank=True)
-    strike = serializers.DecimalField(required=False, allow_null=True, max_value=MAX_STRIKE, **QUANTITY)
+    strike = serializers.DecimalField(required=False, allow_null=True, **{**PRICE_IN, "max_value": MAX_STRIKE})
     expiration = serializers.DateField(required=False, allow_null=True)
-    multiplier = serializers.DecimalField(max_digits=12, decimal_places=4, coerce_to_string=False, required=False)
+    multiplier = serializers.DecimalField(required=False, **MULTIPLIER_IN)
     notes = serializers.CharField(max_length=10_000, required=False, allow_blank=True)
     tags = serializers.ListField(
         child=serializers.CharField(max_length=100), max_length=50, required=False, help_text="Tag names."
@@ -126,8 +138,8 @@ class PositionCreateInputSerializer(PositionWriteFields):
         max_length=40, required=False, allow_blank=True, help_text="Ticker; for options it may be left out (OCC)."
     )
     position_type = serializers.ChoiceField(choices=PositionType.choices)
-    quantity = serializers.DecimalField(help_text="Signed: negative for short positions.", **QUANTITY)
-    entry_price = serializers.DecimalField(min_value=0, help_text="Per share (premium per share).", **QUANTITY)
+    quantity = serializers.DecimalField(help_text="Signed: negative for short positions.", **QUANTITY_IN)
+    entry_price = serializers.DecimalField(help_text="Per share (premium per share).", **PRICE_IN)
     entry_date = serializers.DateField()
 
 

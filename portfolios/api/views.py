@@ -7,6 +7,7 @@ through ``portfolios.services`` so the API obeys the same rules as the commands 
 
 from __future__ import annotations
 
+import csv
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -248,6 +249,10 @@ class PositionImportView(APIView):
         except ValidationError as exc:
             raise ApplicationError(
                 exc.messages[0], code="invalid_file", details=getattr(exc, "message_dict", None)
+            ) from exc
+        except csv.Error as exc:  # e.g. a bare carriage return inside a field
+            raise ApplicationError(
+                f"The file is not readable as CSV: {exc}", code="invalid_file", details={"file": [str(exc)]}
             ) from exc
         created = list(selectors.positions_for_portfolio(portfolio=portfolio).filter(pk__in=[p.pk for p in positions]))
         body = {"imported": len(created), "positions": positions_output(positions=created)}
