@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from typing import Any
 
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandParser
-from django.utils import timezone
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from portfolios.demo import DEMO_ADMIN_EMAIL, DEMO_ADMIN_PASSWORD, demo_admin_ensure
+
+HISTORY_SESSIONS = 300  # > 1 year: 252 daily returns for the factor model and VaR, plus margin
+SNAPSHOT_SESSIONS = 252
 
 
 class Command(BaseCommand):
     help = (
-        "Migrate, seed the demo data, create the demo admin, then start daphne on 127.0.0.1:8000. "
-        "--no-serve runs the same path without starting the server (CI)."
+        "The demo day: migrate, seed the demo data, create the demo admin, load a year of (simulated by "
+        "default) prices, run the batch with reports, backfill a year of snapshots, then start daphne on "
+        "127.0.0.1:8000. --no-serve runs the same path without starting the server (CI)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -24,18 +28,43 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
 
-    def step(self, title: str) -> None:
+    def step(self, title: str) -> float:
         self.stdout.write(self.style.MIGRATE_HEADING(f"==> {title}"))
+        return time.perf_counter()
+
+    def done(self, started: float) -> None:
+        self.stdout.write(f"    ({time.perf_counter() - started:.1f}s)")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        self.step("Applying migrations")
+        started = self.step("Applying migrations")
         call_command("migrate", interactive=False, verbosity=0)
-        self.step("Seeding demo data")
+        self.done(started)
+
+        started = self.step("Seeding demo data")
         call_command("seed_demo", stdout=self.stdout)
         demo_admin_ensure()
         self.stdout.write(f"Demo admin: {DEMO_ADMIN_EMAIL} / {DEMO_ADMIN_PASSWORD}")
         call_command("check_database_content", stdout=self.stdout)
-        self.step(f"Demo ready ({timezone.localdate():%Y-%m-%d})")
+        self.done(started)
+
+        started = self.step(f"Loading {HISTORY_SESSIONS} sessions of prices")
+        call_command("sync_market_data", backfill=HISTORY_SESSIONS, stdout=self.stdout)
+        self.done(started)
+
+        started = self.step("Running the daily batch (analytics and reports)")
+        try:
+            call_command("run_batch", "--skip-sync", stdout=self.stdout)
+        except CommandError as exc:
+            self.stderr.write(self.style.ERROR(f"The batch reported failures: {exc}"))
+            raise
+        self.done(started)
+
+        started = self.step(f"Backfilling {SNAPSHOT_SESSIONS} sessions of daily snapshots")
+        call_command("backfill_snapshots", days=SNAPSHOT_SESSIONS, stdout=self.stdout)
+        self.done(started)
+
+        call_command("list_portfolios", stdout=self.stdout)
+        self.step("Demo ready")
         if options["no_serve"]:
             self.stdout.write("Not starting the server (--no-serve).")
             return
