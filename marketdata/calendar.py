@@ -12,6 +12,7 @@ window is fixed rather than "today + 1 year" (which would move every day).
 from __future__ import annotations
 
 import bisect
+import warnings
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -30,7 +31,11 @@ SETTLEMENT_DELAY = timedelta(minutes=5)
 
 @lru_cache(maxsize=1)
 def _calendar() -> xcals.ExchangeCalendar:
-    return xcals.get_calendar(CALENDAR_NAME, start=CALENDAR_START.isoformat(), end=CALENDAR_END.isoformat())
+    with warnings.catch_warnings():
+        # exchange_calendars 4.x trips pandas' deprecation of tz-dropping ``Series.values``; not ours to fix.
+        warnings.simplefilter("ignore", category=FutureWarning)
+        warnings.simplefilter("ignore", category=DeprecationWarning)
+        return xcals.get_calendar(CALENDAR_NAME, start=CALENDAR_START.isoformat(), end=CALENDAR_END.isoformat())
 
 
 @lru_cache(maxsize=1)

@@ -134,6 +134,8 @@ def _bars_upsert_postgres(bars: Sequence[Bar], source: str) -> int:
             "close double precision, adj_close double precision, volume bigint, source varchar(12)"
             ") ON COMMIT DELETE ROWS"
         )
+        # Inside an outer transaction (a test, a batch) the commit that empties the stage has not happened.
+        cursor.execute("TRUNCATE marketdata_pricebar_stage")
         with cursor.cursor.copy(f"COPY marketdata_pricebar_stage ({columns}) FROM STDIN") as copy:
             for b in bars:
                 copy.write_row((*b[:8], source))

@@ -69,6 +69,7 @@ class FMPProvider(Provider):
             backoff_base_s=backoff_base_s,
             backoff_max_s=backoff_max_s,
             requests_per_minute=requests_per_minute,
+            burst=max(1, int(requests_per_minute // 6)),  # FMP meters per minute: allow short bursts
             retry_budget_s=retry_budget_s,
             sleep=sleep,
         )

@@ -80,7 +80,7 @@ class PolygonProvider(Provider):
             backoff_base_s=backoff_base_s,
             backoff_max_s=backoff_max_s,
             requests_per_minute=per_minute,
-            burst=5 if per_minute <= 5 else 20,
+            burst=5 if per_minute <= 5 else 50,
             retry_budget_s=retry_budget_s,
             headers={"Authorization": f"Bearer {api_key}"},
             sleep=sleep,

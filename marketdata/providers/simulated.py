@@ -772,7 +772,8 @@ class SimulatedProvider(Provider):
         return InstrumentProfile(
             symbol=spec.symbol,
             name=spec.name,
-            asset_class=asset_class or spec.asset_class,
+            # The hand-set table knows the demo symbols' classes; a caller's hint wins only for the rest.
+            asset_class=spec.asset_class if spec.symbol in _DEMO or spec.model != "linear" else asset_class or "stock",
             sector=spec.sector,
             industry=spec.industry,
             exchange=exchange,
