@@ -163,9 +163,9 @@ def test_as_of_picks_the_newest_result_on_or_before_it(portfolio, stored, tmp_pa
     PortfolioResult.objects.create(
         portfolio=portfolio, kind=ResultKind.VAR, payload=newer, as_of=later, method="m", data_source="simulated"
     )
-    old = read_json(report_generate(portfolio_id=portfolio.id, as_of=AS_OF, output_dir=tmp_path))
+    old = read_json(report_generate(portfolio_id=portfolio.id, as_of=AS_OF, formats=("json",), output_dir=tmp_path))
     assert old["sections"]["var"]["payload"] == payloads()[ResultKind.VAR]
-    default = report_generate(portfolio_id=portfolio.id, output_dir=tmp_path)
+    default = report_generate(portfolio_id=portfolio.id, formats=("json",), output_dir=tmp_path)
     assert default.as_of == later and default.directory.name == "owner-book_2026-11-23"
     document = read_json(default)
     assert document["sections"]["var"]["payload"] == newer
@@ -202,7 +202,10 @@ def test_bad_input_raises_application_errors(portfolio, tmp_path):
 
 def test_generate_all_records_a_failure_and_goes_on(portfolio, stored, tmp_path):
     results = reports_generate_all(
-        as_of=AS_OF, portfolio_ids=["00000000-0000-0000-0000-000000000000", portfolio.id], output_dir=tmp_path
+        as_of=AS_OF,
+        portfolio_ids=["00000000-0000-0000-0000-000000000000", portfolio.id],
+        formats=("json",),
+        output_dir=tmp_path,
     )
     assert [r.ok for r in results] == [False, True]
     assert "not found" in results[0].error
