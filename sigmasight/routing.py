@@ -1,7 +1,9 @@
-"""Websocket routes (the agent chat socket is added by the agent app)."""
+"""Websocket routes: the agent chat socket (``/ws/agent/chat/``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-websocket_urlpatterns: list[Any] = []
+from agent.routing import websocket_urlpatterns as agent_websocket_urlpatterns
+
+websocket_urlpatterns: list[Any] = [*agent_websocket_urlpatterns]
