@@ -27,7 +27,7 @@ class Provenance(models.Model):
     """Fields every stored result carries."""
 
     as_of = models.DateField(db_index=True)
-    method = models.CharField(max_length=80)
+    method = models.CharField(max_length=200)
     lookback_days = models.PositiveIntegerField(null=True, blank=True)
     data_source = models.CharField(max_length=40)
     inputs = models.JSONField(default=dict, blank=True)

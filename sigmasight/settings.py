@@ -111,7 +111,7 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 Q_CLUSTER: dict[str, object] = {
-    "name": "sigmasight",
+    "name": env_str("Q_CLUSTER_NAME", "sigmasight"),
     "workers": env_int("Q_WORKERS", 2, minimum=1),
     "timeout": env_int("Q_TIMEOUT", 1800, minimum=10),
     "retry": env_int("Q_TIMEOUT", 1800, minimum=10) + 60,
