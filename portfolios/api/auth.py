@@ -14,7 +14,6 @@ from django.conf import settings
 from django.contrib.auth import authenticate
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import exceptions
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -24,6 +23,7 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from core.openapi import error_responses
+from core.parsers import SafeJSONParser
 from core.throttling import LoginEmailThrottle, LoginIPThrottle
 from portfolios.api.serializers import (
     LoginInputSerializer,
@@ -52,7 +52,7 @@ class _PublicAuthView(APIView):
 
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
-    parser_classes = [JSONParser]
+    parser_classes = [SafeJSONParser]
 
     def get_authenticate_header(self, request: Request) -> str:
         # Without this DRF turns AuthenticationFailed into 403 on views that have no authenticators.

@@ -17,7 +17,7 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.parsers import BaseParser, JSONParser, MultiPartParser
+from rest_framework.parsers import BaseParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -25,6 +25,7 @@ from rest_framework.views import APIView
 from core.errors import ApplicationError
 from core.openapi import error_responses
 from core.pagination import StandardPagination, paginate
+from core.parsers import SafeJSONParser
 from portfolios import selectors, services
 from portfolios.api.pricing import position_market_fields
 from portfolios.api.serializers import (
@@ -56,7 +57,7 @@ def positions_output(*, positions: Sequence[Position], many: bool = True, contex
 
 
 class PortfolioListView(APIView):
-    parser_classes = [JSONParser]
+    parser_classes = [SafeJSONParser]
     pagination_class = StandardPagination  # read by drf-spectacular to document the page envelope
 
     @extend_schema(
@@ -87,7 +88,7 @@ class PortfolioListView(APIView):
 
 
 class PortfolioDetailView(APIView):
-    parser_classes = [JSONParser]
+    parser_classes = [SafeJSONParser]
 
     @extend_schema(
         operation_id="portfolios_retrieve",
@@ -128,7 +129,7 @@ class PortfolioDetailView(APIView):
 
 
 class PositionListView(APIView):
-    parser_classes = [JSONParser]
+    parser_classes = [SafeJSONParser]
     pagination_class = StandardPagination
 
     @extend_schema(
@@ -168,7 +169,7 @@ class PositionListView(APIView):
 
 
 class PositionDetailView(APIView):
-    parser_classes = [JSONParser]
+    parser_classes = [SafeJSONParser]
 
     @extend_schema(
         operation_id="positions_update",
