@@ -90,3 +90,18 @@ def test_an_unhandled_error_outside_drf_is_a_json_500(db) -> None:
 @override_settings(ROOT_URLCONF="core.tests.urls_boom")
 def test_the_project_routes_still_work_under_the_test_urlconf(db) -> None:
     assert Client().get("/health").status_code == 200
+
+
+def test_a_browser_gets_the_browsable_api_for_a_page_but_json_for_an_error(owner_client: APIClient) -> None:
+    page = owner_client.get("/api/v1/auth/me", HTTP_ACCEPT="text/html")
+    error = owner_client.get("/api/v1/data/prices/NOPE", HTTP_ACCEPT="text/html")
+
+    assert page.status_code == 200
+    assert page["Content-Type"].startswith("text/html")
+    assert_error(error, 404, "not_found")
+
+
+def test_an_anonymous_browser_gets_a_json_401(db) -> None:
+    response = APIClient().get("/api/v1/data/portfolios", HTTP_ACCEPT="text/html")
+
+    assert_error(response, 401, "not_authenticated")
