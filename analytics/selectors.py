@@ -49,7 +49,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Subquery
 
 from analytics.models import (
     BatchJob,
@@ -166,3 +166,18 @@ def batch_run_latest() -> BatchRun | None:
 
 def batch_jobs_for_run(*, run_id: uuid.UUID | str) -> QuerySet[BatchJob]:
     return BatchJob.objects.filter(run_id=run_id).select_related("portfolio").order_by("sequence", "id")
+
+
+def position_metrics_for_positions(
+    *, portfolio_id: uuid.UUID | str, position_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, PositionMetrics]:
+    """Metrics of these positions on the newest day computed for their portfolio, in one query.
+
+    Like :func:`position_metrics_latest` but restricted to one page of positions, with the newest
+    day found by a subquery, so the positions list pays a single extra query for its Greeks.
+    """
+    newest = PositionMetrics.objects.filter(portfolio_id=portfolio_id).order_by("-as_of").values("as_of")[:1]
+    queryset = PositionMetrics.objects.filter(
+        portfolio_id=portfolio_id, position_id__in=position_ids, as_of=Subquery(newest)
+    ).order_by("position_id")
+    return {m.position_id: m for m in queryset}

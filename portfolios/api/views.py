@@ -22,6 +22,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from analytics.api.position_metrics import position_metrics_context
 from core.errors import ApplicationError
 from core.openapi import error_responses
 from core.pagination import StandardPagination, paginate
@@ -137,7 +138,9 @@ class PositionListView(APIView):
         summary="Positions of a portfolio with price, market value and P&L",
         description=(
             "Stock-like positions are valued at the latest cached close on or before today. Options carry "
-            "null price fields and a price_note until the analytics batch values them."
+            "null price fields and a price_note until the analytics batch values them. Once the batch has run, "
+            "each item also has an analytics object (as_of, model price and market value, greeks with their "
+            "inputs, factor_betas, factor_exposures) and open options take the batch's model value."
         ),
         tags=["data"],
         parameters=[PositionFilterSerializer, *PAGE_PARAMETERS],
@@ -149,7 +152,9 @@ class PositionListView(APIView):
         filters.is_valid(raise_exception=True)
         queryset = selectors.positions_for_portfolio(portfolio=portfolio, **filters.validated_data)
         paginator, page = paginate(queryset=queryset, request=request, view=self)
-        return paginator.get_paginated_response(positions_output(positions=page))
+        # Greeks, option value and factor exposures from the analytics batch: one query per page.
+        metrics = position_metrics_context(portfolio=portfolio, positions=list(page))
+        return paginator.get_paginated_response(positions_output(positions=page, context={"position_metrics": metrics}))
 
     @extend_schema(
         operation_id="positions_create",

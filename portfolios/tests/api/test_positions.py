@@ -254,13 +254,13 @@ def test_the_positions_list_costs_the_same_queries_for_one_or_many_positions(
     owner_client: APIClient, portfolio, closes, django_assert_num_queries
 ) -> None:
     stock(portfolio, "AAPL", tags=["Core"])
-    # JWT user, portfolio, count, page, tags prefetch, latest closes.
-    with django_assert_num_queries(6):
+    # JWT user, portfolio, count, page, tags prefetch, latest closes, analytics position metrics.
+    with django_assert_num_queries(7):
         assert owner_client.get(list_url(portfolio.pk)).json()["count"] == 1
     for n in range(25):
         stock(portfolio, f"S{n:02d}", tags=["Core", f"T{n}"])
         option(portfolio, underlying=f"S{n:02d}")
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(7):
         assert owner_client.get(list_url(portfolio.pk)).json()["count"] == 51
 
 

@@ -1,0 +1,299 @@
+"""``/api/v1/analytics``, the factor exposures of ``/api/v1/data`` and the staff batch admin.
+
+Views only read stored results through ``analytics.selectors``: nothing is computed per request.
+A portfolio is looked up through ``portfolios.selectors.portfolio_get_for_user`` first, so another
+user's id is a 404 ``not_found`` exactly like a missing one; a result that was never computed is a
+404 ``not_computed`` naming the command that computes it — never a row of zeros.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.permissions import IsAdminUser, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from analytics import selectors
+from analytics.api.serializers import (
+    AsOfInputSerializer,
+    BatchRunDetailOutputSerializer,
+    BatchRunInputSerializer,
+    BatchRunOutputSerializer,
+    MarketRiskOutputSerializer,
+    OverviewOutputSerializer,
+    ResultOutputSerializer,
+    SnapshotOutputSerializer,
+    SnapshotRangeInputSerializer,
+    overview_output,
+)
+from analytics.models import BatchRun, PortfolioResult, ResultKind
+from analytics.services.batch import batch_run
+from analytics.services.locking import BatchLocked
+from core.errors import ApplicationError, ConflictError, NotFoundError
+from core.openapi import error_responses
+from core.pagination import StandardPagination, paginate
+from core.parsers import SafeJSONParser
+from marketdata.calendar import latest_completed_session
+from portfolios.selectors import portfolio_get_for_user
+
+PAGE_PARAMETERS = [
+    OpenApiParameter("page", OpenApiTypes.INT, description="Page number, from 1."),
+    OpenApiParameter("page_size", OpenApiTypes.INT, description="Items per page (default 50, at most 500)."),
+]
+SNAPSHOTS_COMMAND = "python manage.py run_batch --steps snapshots"
+NOT_COMPUTED = "not_computed"
+
+
+def _not_computed(*, kind: str, command: str, as_of: dt.date | None) -> NotFoundError:
+    when = f" on or before {as_of.isoformat()}" if as_of else ""
+    return NotFoundError(
+        f"No {kind} result has been computed for this portfolio{when}. Compute it with: {command}",
+        code=NOT_COMPUTED,
+        details={"kind": kind, "command": command},
+    )
+
+
+def _as_of(request: Request) -> dt.date | None:
+    params = AsOfInputSerializer(data=request.query_params)
+    params.is_valid(raise_exception=True)
+    return params.validated_data.get("as_of")
+
+
+def result_get(*, portfolio_id: uuid.UUID, kind: str, as_of: dt.date | None) -> PortfolioResult:
+    """The stored result of ``kind`` or a ``not_computed`` 404 naming the command."""
+    result = selectors.portfolio_result_latest(portfolio_id=portfolio_id, kind=kind, as_of=as_of)
+    if result is None:
+        raise _not_computed(kind=kind, command=selectors.RESULT_COMMANDS[kind], as_of=as_of)
+    return result
+
+
+def result_output(result: PortfolioResult) -> dict[str, Any]:
+    return {
+        "portfolio_id": result.portfolio_id,
+        "kind": result.kind,
+        "provenance": selectors.provenance(result),
+        "data": result.payload,
+    }
+
+
+# --- portfolio results ----------------------------------------------------------------------
+
+AS_OF_PARAMETERS = [AsOfInputSerializer]
+
+
+class OverviewView(APIView):
+    @extend_schema(
+        operation_id="analytics_overview",
+        summary="Value, cash, leverage, exposures, P&L and counts of a portfolio",
+        description=(
+            "From the stored overview result of the newest batch day (or the newest on or before ?as_of=) and "
+            "the snapshot of that day for daily and cumulative P&L. 404 not_computed until the batch has run."
+        ),
+        tags=["analytics"],
+        parameters=AS_OF_PARAMETERS,
+        responses={200: OverviewOutputSerializer, **error_responses(400, 401, 404)},
+    )
+    def get(self, request: Request, portfolio_id: uuid.UUID) -> Response:
+        as_of = _as_of(request)
+        portfolio = portfolio_get_for_user(user=request.user, portfolio_id=portfolio_id)
+        result = result_get(portfolio_id=portfolio.pk, kind=ResultKind.OVERVIEW, as_of=as_of)
+        snapshot = selectors.snapshots_for_portfolio(portfolio_id=portfolio.pk, end=result.as_of).last()
+        body = overview_output(portfolio=portfolio, result=result, snapshot=snapshot)
+        return Response(OverviewOutputSerializer(body).data)
+
+
+def _result_view(
+    kind: str, *, name: str, summary: str, description: str, operation_id: str = "", tag: str = "analytics"
+) -> type[APIView]:
+    """A GET view answering the stored result of ``kind`` with its provenance."""
+
+    class ResultView(APIView):
+        @extend_schema(
+            operation_id=operation_id or f"analytics_{name}",
+            summary=summary,
+            description=f"{description} 404 not_computed (naming the command) until the batch has computed it.",
+            tags=[tag],
+            parameters=AS_OF_PARAMETERS,
+            responses={200: ResultOutputSerializer, **error_responses(400, 401, 404)},
+        )
+        def get(self, request: Request, portfolio_id: uuid.UUID) -> Response:
+            as_of = _as_of(request)
+            portfolio = portfolio_get_for_user(user=request.user, portfolio_id=portfolio_id)
+            result = result_get(portfolio_id=portfolio.pk, kind=kind, as_of=as_of)
+            return Response(ResultOutputSerializer(result_output(result)).data)
+
+    ResultView.__name__ = ResultView.__qualname__ = f"{name.title().replace('_', '')}View"
+    return ResultView
+
+
+GreeksView = _result_view(
+    ResultKind.GREEKS,
+    name="greeks",
+    summary="Portfolio and per-position Greeks with their inputs",
+    description=(
+        "Black–Scholes–Merton Greeks per option (per share) and per position, with spot, strike, years to expiry, "
+        "implied vol and its source, rate and dividend yield of each row."
+    ),
+)
+StressTestView = _result_view(
+    ResultKind.STRESS_TEST,
+    name="stress_test",
+    summary="Stress scenario P&L (direct and factor-conditioned)",
+    description="P&L of every active stress scenario, per factor and per position, and the worst one.",
+)
+CorrelationsView = _result_view(
+    ResultKind.CORRELATIONS,
+    name="correlations",
+    summary="Correlation matrix, clusters and diversification",
+    description="Return correlations of the portfolio's symbols over the window in provenance.",
+)
+VarView = _result_view(
+    ResultKind.VAR,
+    name="var",
+    summary="Value at risk and expected shortfall",
+    description="1-day historical and parametric VaR/ES at 95% and 99% (positive USD losses), per position.",
+)
+FactorExposuresView = _result_view(
+    ResultKind.FACTOR_EXPOSURE,
+    name="factor_exposures",
+    summary="Portfolio and per-position factor betas and dollar exposures",
+    description="Betas to the 7 style factors and rates, and dollar exposures, of the portfolio and each position.",
+    operation_id="factor_exposures_retrieve",
+    tag="data",
+)
+
+
+class MarketRiskView(APIView):
+    @extend_schema(
+        operation_id="analytics_market_risk",
+        summary="Portfolio P&L for market moves of ±5/10/20% and the market beta",
+        description=(
+            "The stored market_scenarios result (options repriced, not delta-approximated) and the portfolio's "
+            "market beta from its factor_exposure result of the same day or earlier (null if not computed). "
+            "404 not_computed until the batch has computed the scenarios."
+        ),
+        tags=["analytics"],
+        parameters=AS_OF_PARAMETERS,
+        responses={200: MarketRiskOutputSerializer, **error_responses(400, 401, 404)},
+    )
+    def get(self, request: Request, portfolio_id: uuid.UUID) -> Response:
+        as_of = _as_of(request)
+        portfolio = portfolio_get_for_user(user=request.user, portfolio_id=portfolio_id)
+        result = result_get(portfolio_id=portfolio.pk, kind=ResultKind.MARKET_SCENARIOS, as_of=as_of)
+        factors = selectors.portfolio_result_latest(
+            portfolio_id=portfolio.pk, kind=ResultKind.FACTOR_EXPOSURE, as_of=result.as_of
+        )
+        market_beta = None
+        if factors is not None:
+            market_beta = {
+                "beta": factors.payload.get("portfolio_betas", {}).get("market"),
+                "univariate": factors.payload.get("market_beta_univariate"),
+                "as_of": factors.as_of,
+            }
+        body = {**result_output(result), "market_beta": market_beta}
+        return Response(MarketRiskOutputSerializer(body).data)
+
+
+class SnapshotListView(APIView):
+    pagination_class = StandardPagination
+
+    @extend_schema(
+        operation_id="analytics_snapshots",
+        summary="Daily snapshots of a portfolio, oldest first, each with its provenance",
+        description="404 not_computed when no snapshot was ever stored; an empty page when none falls in the range.",
+        tags=["analytics"],
+        parameters=[SnapshotRangeInputSerializer, *PAGE_PARAMETERS],
+        responses={200: SnapshotOutputSerializer(many=True), **error_responses(400, 401, 404)},
+    )
+    def get(self, request: Request, portfolio_id: uuid.UUID) -> Response:
+        dates = SnapshotRangeInputSerializer(data=request.query_params)
+        dates.is_valid(raise_exception=True)
+        portfolio = portfolio_get_for_user(user=request.user, portfolio_id=portfolio_id)
+        queryset = selectors.snapshots_for_portfolio(portfolio_id=portfolio.pk, **dates.validated_data)
+        paginator, page = paginate(queryset=queryset, request=request, view=self)
+        if not page and not selectors.snapshots_for_portfolio(portfolio_id=portfolio.pk).exists():
+            raise _not_computed(kind="snapshots", command=SNAPSHOTS_COMMAND, as_of=None)
+        return paginator.get_paginated_response(SnapshotOutputSerializer(page, many=True).data)
+
+
+# --- staff batch admin ----------------------------------------------------------------------
+
+
+class StaffOnly(APIView):
+    # IsAuthenticated first so that an anonymous caller gets 401, a signed-in non-staff one 403.
+    permission_classes = [IsAuthenticated, IsAdminUser]
+
+
+def _run_detail(run: BatchRun) -> dict[str, Any]:
+    jobs = list(selectors.batch_jobs_for_run(run_id=run.pk))
+    return BatchRunDetailOutputSerializer(run, context={"jobs": jobs}).data
+
+
+class BatchRunView(StaffOnly):
+    parser_classes = [SafeJSONParser]
+
+    @extend_schema(
+        operation_id="admin_batch_run",
+        summary="Run the analytics batch now (staff only)",
+        description=(
+            "Runs synchronously and answers with the run and its jobs. as_of defaults to the latest completed "
+            "session; steps to all of them. 409 conflict when another run holds the lock for that date."
+        ),
+        tags=["admin"],
+        request=BatchRunInputSerializer,
+        responses={201: BatchRunDetailOutputSerializer, **error_responses(400, 401, 403, 409, 415)},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = BatchRunInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            outcome = batch_run(
+                as_of=data.get("as_of") or latest_completed_session(),
+                portfolio_ids=data.get("portfolio_ids"),
+                steps=data.get("steps"),
+                trigger="api",
+            )
+        except BatchLocked as exc:
+            raise ConflictError(str(exc)) from exc
+        except ValueError as exc:  # unknown steps or portfolio ids
+            raise ApplicationError(str(exc)) from exc
+        return Response(_run_detail(outcome.run), status=status.HTTP_201_CREATED)
+
+
+class BatchRunListView(StaffOnly):
+    pagination_class = StandardPagination
+
+    @extend_schema(
+        operation_id="admin_batch_runs_list",
+        summary="Batch runs, newest first (staff only)",
+        tags=["admin"],
+        parameters=PAGE_PARAMETERS,
+        responses={200: BatchRunOutputSerializer(many=True), **error_responses(401, 403, 404)},
+    )
+    def get(self, request: Request) -> Response:
+        queryset: QuerySet[BatchRun] = BatchRun.objects.order_by("-created_at", "id")
+        paginator, page = paginate(queryset=queryset, request=request, view=self)
+        return paginator.get_paginated_response(BatchRunOutputSerializer(page, many=True).data)
+
+
+class BatchRunDetailView(StaffOnly):
+    @extend_schema(
+        operation_id="admin_batch_runs_retrieve",
+        summary="One batch run with its jobs (staff only)",
+        tags=["admin"],
+        responses={200: BatchRunDetailOutputSerializer, **error_responses(401, 403, 404)},
+    )
+    def get(self, request: Request, run_id: uuid.UUID) -> Response:
+        run = BatchRun.objects.filter(pk=run_id).first()
+        if run is None:
+            raise NotFoundError(f"Batch run {run_id} not found.")
+        return Response(_run_detail(run))
