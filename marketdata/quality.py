@@ -18,7 +18,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
-from marketdata.calendar import is_trading_day
+import numpy as np
+
+from marketdata.calendar import _session_set, is_trading_day
 from marketdata.providers.base import Bar
 
 logger = logging.getLogger("sigmasight.marketdata")
@@ -69,10 +71,18 @@ def bars_validate(
     """
     result = ValidationResult()
     rows = [bar for bar in bars if wanted is None or bar.date in wanted]
+    if not rows:
+        return result
     counts = Counter(bar.date for bar in rows)
-    for bar in rows:
+    suspect = _suspect_rows(rows)
+    for index, bar in enumerate(rows):
         # Two rows for one date: we cannot tell which is right, so neither is stored.
-        problem = "duplicate date" if counts[bar.date] > 1 else bar_problem(bar)
+        if counts[bar.date] > 1:
+            problem: str | None = "duplicate date"
+        elif suspect is None or suspect[index]:
+            problem = bar_problem(bar)
+        else:
+            problem = None
         if problem is not None:
             message = f"{source} {symbol} {bar.date}: rejected ({problem}): {tuple(bar)[2:]}"
             logger.warning("Rejected bar: %s", message)
@@ -80,3 +90,22 @@ def bars_validate(
             continue
         result.valid.append(bar)
     return result
+
+
+def _suspect_rows(rows: list[Bar]) -> np.ndarray | None:
+    """Vectorised screen: True where a row may be bad (checked in detail), None if it cannot screen.
+
+    A 250k-row backfill spends most of its validation time here instead of in per-row Python.
+    """
+    try:
+        prices = np.array([row[2:7] for row in rows], dtype=np.float64)
+        volumes = np.array([row.volume for row in rows], dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    if any(type(v) is bool for row in rows[:1] for v in row[2:8]):
+        return None
+    ok = np.isfinite(prices).all(axis=1) & (prices > 0).all(axis=1) & (prices[:, 1] >= prices[:, 2])
+    ok &= np.isfinite(volumes) & (volumes >= 0)
+    sessions = _session_set()
+    ok &= np.fromiter((row.date in sessions for row in rows), dtype=bool, count=len(rows))
+    return ~ok

@@ -17,9 +17,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from marketdata.calendar import last_trading_days, latest_completed_session, session_on_or_before
@@ -74,13 +75,9 @@ def _held_option_contracts() -> list[tuple[str, str, date | None]]:
 def _asset_classes(symbols: Iterable[str]) -> dict[str, str]:
     wanted = list(dict.fromkeys(s.strip().upper() for s in symbols if s and s.strip()))
     known = dict(Instrument.objects.filter(symbol__in=wanted).order_by().values_list("symbol", "asset_class"))
-    held = {}
-    try:
-        from portfolios.selectors import held_symbols
+    from portfolios.selectors import held_symbols
 
-        held = held_symbols()
-    except Exception:  # the portfolios tables may not exist in a bare database
-        held = {}
+    held = held_symbols()
     result = {}
     for symbol in wanted:
         default = "etf" if symbol in FACTOR_SYMBOLS else "index" if symbol == "VIX" else "stock"
@@ -123,9 +120,21 @@ def bars_upsert(*, bars: Sequence[Bar], source: str) -> int:
 
 
 def _bars_upsert_postgres(bars: Sequence[Bar], source: str) -> int:
-    """COPY into a session-local staging table, then one INSERT … ON CONFLICT DO UPDATE."""
+    """Binary COPY straight into the table; on a conflict, COPY to a staging table and upsert.
+
+    The sync is cache-first, so the rows it writes are almost always new: the direct COPY (in a
+    savepoint) is the fast path. If another writer stored one of the same (symbol, date) rows in
+    the meantime, the unique constraint fires, the savepoint rolls back, and the rows go through a
+    session-local staging table and one ``INSERT … ON CONFLICT DO UPDATE`` instead.
+    """
     table = PriceBar._meta.db_table
     columns = ", ".join(BAR_COLUMNS)
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            _copy_binary(cursor, table, columns, bars, source)
+        return len(bars)
+    except IntegrityError:
+        logger.info("bars_upsert: %d rows overlap stored bars; upserting through the staging table", len(bars))
     updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in BAR_COLUMNS[2:])
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
@@ -136,14 +145,19 @@ def _bars_upsert_postgres(bars: Sequence[Bar], source: str) -> int:
         )
         # Inside an outer transaction (a test, a batch) the commit that empties the stage has not happened.
         cursor.execute("TRUNCATE marketdata_pricebar_stage")
-        with cursor.cursor.copy(f"COPY marketdata_pricebar_stage ({columns}) FROM STDIN") as copy:
-            for b in bars:
-                copy.write_row((*b[:8], source))
+        _copy_binary(cursor, "marketdata_pricebar_stage", columns, bars, source)
         cursor.execute(
             f"INSERT INTO {table} ({columns}) SELECT {columns} FROM marketdata_pricebar_stage "  # noqa: S608
             f"ON CONFLICT (symbol, date) DO UPDATE SET {updates}"
         )
         return cursor.rowcount
+
+
+def _copy_binary(cursor: Any, table: str, columns: str, bars: Sequence[Bar], source: str) -> None:
+    with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(["text", "date", "float8", "float8", "float8", "float8", "float8", "int8", "text"])
+        for bar in bars:
+            copy.write_row((*bar, source))
 
 
 def instruments_upsert(*, profiles: Sequence[InstrumentProfile], source: str) -> int:
