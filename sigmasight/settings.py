@@ -198,6 +198,7 @@ POLYGON_PLAN = env_choice("POLYGON_PLAN", "free", ("free", "starter", "developer
 MARKET_DATA_TIMEOUT_S = env_float("MARKET_DATA_TIMEOUT_S", 10.0, minimum=0.1)
 # Total wall-clock budget for one sync's retries against a provider that is down.
 MARKET_DATA_RETRY_BUDGET_S = env_float("MARKET_DATA_RETRY_BUDGET_S", 30.0, minimum=0.0)
+MARKET_DATA_CSV_DIR = Path(env_str("MARKET_DATA_CSV_DIR") or (BASE_DIR / "data" / "prices"))
 RISK_FREE_RATE = env_float("RISK_FREE_RATE", 0.045, minimum=-0.05, maximum=0.5)
 
 AGENT_PROVIDER = env_choice("AGENT_PROVIDER", "local", ("local", "openai"))

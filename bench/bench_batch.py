@@ -1,0 +1,69 @@
+"""Benchmark: the whole demo batch (3 portfolios, 63 positions), prices already cached.
+
+Measures, on the database that DATABASE_URL names (SQLite by default):
+- the batch steps alone (aggregation … VaR, in-process, after a warm-up run),
+- the whole ``manage.py run_batch --skip-sync`` command (steps + reports) as a subprocess, wall time
+  and peak RSS (from ``/usr/bin/time``-free ``resource.getrusage`` of the child).
+
+Usage:
+    DATABASE_URL=sqlite:////tmp/bench_batch.sqlite3 .venv/bin/python bench/bench_batch.py
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/sigmasight_bench_batch .venv/bin/python bench/bench_batch.py
+The script prepares the database itself (migrate, seed, 300 sessions of simulated prices) when empty.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sigmasight.settings")
+os.environ.setdefault("DATABASE_URL", "sqlite:////tmp/bench_batch.sqlite3")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.core.management import call_command  # noqa: E402
+
+from analytics.services.batch import PORTFOLIO_STEPS, batch_run  # noqa: E402
+from marketdata.calendar import latest_completed_session  # noqa: E402
+from portfolios.models import Position  # noqa: E402
+
+
+def main() -> None:
+    call_command("migrate", verbosity=0)
+    if Position.objects.count() != 63:
+        call_command("seed_demo")
+    call_command("sync_market_data", backfill=300, quiet_progress=True)
+    as_of = latest_completed_session()
+    batch_run(as_of=as_of, steps=list(PORTFOLIO_STEPS), trigger="bench")  # warm-up (imports, caches)
+    step_times = []
+    for _ in range(5):
+        started = time.perf_counter()
+        outcome = batch_run(as_of=as_of, steps=list(PORTFOLIO_STEPS), trigger="bench")
+        step_times.append(time.perf_counter() - started)
+        assert outcome.ok, outcome.run.error_summary
+    command_times = []
+    for _ in range(3):
+        started = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "manage.py", "run_batch", "--skip-sync"], cwd=ROOT, check=True, capture_output=True
+        )
+        command_times.append(time.perf_counter() - started)
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    vendor = django.db.connection.vendor
+    print(f"database: {vendor}")
+    print(f"batch steps (in-process, 5 runs): median {statistics.median(step_times):.3f}s, min {min(step_times):.3f}s")
+    print(f"run_batch --skip-sync command (3 runs): median {statistics.median(command_times):.2f}s")
+    print(f"peak RSS of the command: {peak_mb:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
