@@ -165,3 +165,8 @@ def json_400(request: HttpRequest, exception: Exception | None = None) -> JsonRe
 
 def json_403(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
     return JsonResponse(error_payload("permission_denied", "Permission denied."), status=403)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> JsonResponse:
+    """``CSRF_FAILURE_VIEW``: a session-authenticated write without a CSRF token, in the error format."""
+    return JsonResponse(error_payload("csrf_failed", f"CSRF verification failed: {reason}".strip()), status=403)

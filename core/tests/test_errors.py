@@ -105,3 +105,12 @@ def test_an_anonymous_browser_gets_a_json_401(db) -> None:
     response = APIClient().get("/api/v1/data/portfolios", HTTP_ACCEPT="text/html")
 
     assert_error(response, 401, "not_authenticated")
+
+
+def test_the_csrf_failure_view_answers_in_the_error_format(rf) -> None:
+    from core.errors import csrf_failure
+
+    response = csrf_failure(rf.post("/admin/login/"), reason="CSRF cookie not set.")
+
+    error = assert_error(response, 403, "csrf_failed")
+    assert "CSRF cookie not set." in error["message"]
