@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from rest_framework.test import APIClient
@@ -35,7 +36,7 @@ def assert_error(response: Any, status: int, code: str | None = None) -> dict[st
     """The response is ``status`` with the JSON error envelope (and ``code`` when given)."""
     assert response.status_code == status, (response.status_code, response.content[:500])
     assert response["Content-Type"].startswith("application/json"), response["Content-Type"]
-    body = response.json()
+    body = json.loads(response.content)  # works for DRF test responses and plain HttpResponses alike
     assert set(body) == {"error"}, body
     assert {"code", "message"} <= set(body["error"]), body
     assert isinstance(body["error"]["message"], str) and body["error"]["message"]
