@@ -98,7 +98,8 @@ def _performance(results: list[dict[str, Any]], question: str) -> str:
         return text
     d = result["data"]
     parts = [
-        f"From {d.get('start')} to {d.get('end')} ({d.get('observations')} daily snapshots) P&L was "
+        f"From {d.get('start')} to {d.get('end')} ({count(d.get('observations'))} daily snapshot"
+        f"{'' if d.get('observations') == 1 else 's'}) P&L was "
         f"{money(d.get('pnl'))}, a compounded return of {pct(d.get('compounded_return'))}."
     ]
     if d.get("best_day") and d.get("worst_day"):
@@ -212,10 +213,23 @@ def _market(results: list[dict[str, Any]], question: str) -> str:
     result = results[0]
     if (text := _status_text(result)) is not None:
         return text
-    items = [
-        f"{s['name']} {money(s.get('pnl'))} ({pct(s.get('pnl_pct_of_equity'))})" for s in result["data"]["scenarios"]
-    ]
+    scenarios = result["data"]["scenarios"]
+    asked = _asked_move(question)
+    if asked is not None:
+        # The move the question names comes first; the others follow for context.
+        scenarios = sorted(scenarios, key=lambda s: abs((s.get("shock") or 0.0) - asked) > 1e-9)
+    items = [f"{s['name']} {money(s.get('pnl'))} ({pct(s.get('pnl_pct_of_equity'))})" for s in scenarios]
     return f"P&L under market moves{_as_of(result)}: " + "; ".join(items) + "."
+
+
+def _asked_move(question: str) -> float | None:
+    """The market move a question names, as a decimal: "falls 10%" → -0.10, "up 5%" → 0.05."""
+    match = re.search(r"(\d{1,2}(?:\.\d+)?)\s*%", question)
+    if not match:
+        return None
+    size = float(match.group(1)) / 100.0
+    down = re.search(r"fall|drop|down|decline|crash|lose|sell|-\s*\d", question, re.IGNORECASE)
+    return -size if down else size
 
 
 def _correlations(results: list[dict[str, Any]], question: str) -> str:
@@ -472,7 +486,8 @@ INTENTS: tuple[Intent, ...] = (
 )
 # "value at risk" must not also answer "value"; a stress question about a crash is not "performance".
 EXCLUSIVE = {"var": {"value", "factors"}, "stress": {"market", "performance"}, "factor_etfs": {"factors", "quotes"},
-             "price_history": {"quotes"}, "top_positions": {"exposures"}, "data_quality": {"quotes"}}  # fmt: skip
+             "price_history": {"quotes"}, "top_positions": {"exposures"}, "data_quality": {"quotes"},
+             "correlations": {"top_positions"}}  # fmt: skip
 MAX_INTENTS = 3
 
 MODE_NOTES = {

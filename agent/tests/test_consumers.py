@@ -15,7 +15,9 @@ from agent.tests.factories import results_make
 from portfolios.models import Portfolio
 from sigmasight.asgi import application
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Transactional: the consumer reaches the database from other threads. serialized_rollback puts back
+# the rows data migrations seeded (the stress scenario catalog) after the flush, for the tests that follow.
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 async def _receive_until_done(communicator: WebsocketCommunicator) -> list[dict]:

@@ -39,12 +39,36 @@ def _held_price_symbols(portfolio: Portfolio) -> list[str]:
     return symbols
 
 
-def _plain(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.asdict(value)
-    if hasattr(value, "_asdict"):
-        return value._asdict()
-    return value
+MAX_QUALITY_ITEMS = 20
+
+
+def _summary_data(summary: Any) -> dict[str, Any]:
+    """The market data summary, capped: counts, dates, sources, stale symbols, gaps, jumps, last sync."""
+    stale = list(getattr(summary, "stale_symbols", []))
+    gaps = [dataclasses.asdict(g) for g in getattr(summary, "gaps", [])]
+    jumps = [dataclasses.asdict(j) for j in getattr(summary, "jumps", [])]
+    last_sync = getattr(summary, "last_sync", None)
+    return {
+        "records": getattr(summary, "records", None),
+        "unique_symbols": getattr(summary, "unique_symbols", None),
+        "first_date": getattr(summary, "first_date", None),
+        "last_date": getattr(summary, "last_date", None),
+        "expected_last_date": getattr(summary, "expected_last_date", None),
+        "sources": getattr(summary, "sources", {}),
+        "stale_symbols": stale[:MAX_QUALITY_ITEMS],
+        "stale_count": len(stale),
+        "gaps": gaps[:MAX_QUALITY_ITEMS],
+        "gap_count": len(gaps),
+        "jumps": jumps[:MAX_QUALITY_ITEMS],
+        "jump_count": len(jumps),
+        "option_quotes": getattr(summary, "option_quotes", None),
+        "last_sync": (
+            {"status": getattr(last_sync, "status", None), "started_at": getattr(last_sync, "started_at", None)}
+            if last_sync is not None
+            else None
+        ),
+        "truncated": max(len(stale), len(gaps), len(jumps)) > MAX_QUALITY_ITEMS,
+    }
 
 
 def _result_state(result: Any) -> dict[str, Any]:
@@ -195,7 +219,7 @@ def get_data_quality(portfolio: Portfolio, args: dict[str, Any]) -> dict[str, An
     try:
         from marketdata.selectors import market_data_summary
 
-        summary = _plain(market_data_summary())
+        summary = _summary_data(market_data_summary())
     except ImportError:
         summary = tool_error("unavailable", "Market data selectors are not installed.")
     return {
