@@ -150,8 +150,11 @@ def positions_import_csv(*, portfolio: Portfolio, content: str | bytes) -> list[
             content = content.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             raise ValidationError({"file": ["The file is not UTF-8 text."]}) from exc
-    reader = csv.DictReader(io.StringIO(content))
-    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    reader = csv.DictReader(io.StringIO(content, newline=""))
+    try:
+        header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    except csv.Error as exc:
+        raise ValidationError({"file": [f"Not readable as CSV: {exc}"]}) from exc
     missing = [c for c in CSV_REQUIRED_COLUMNS if c not in header]
     if missing:
         raise ValidationError({"file": [f"Missing required column(s): {', '.join(missing)}."]})
@@ -159,7 +162,11 @@ def positions_import_csv(*, portfolio: Portfolio, content: str | bytes) -> list[
 
     parsed: list[tuple[PositionInput, list[str]]] = []
     row_errors: dict[str, Any] = {}
-    for line, row in enumerate(reader, start=2):
+    try:
+        rows = list(reader)
+    except csv.Error as exc:
+        raise ValidationError({"file": [f"Not readable as CSV (line {reader.line_num}): {exc}"]}) from exc
+    for line, row in enumerate(rows, start=2):
         if line - 1 > CSV_MAX_ROWS:
             raise ValidationError({"file": [f"More than {CSV_MAX_ROWS} rows; split the file."]})
         clean = {k: (v.strip() if isinstance(v, str) else v) for k, v in row.items() if k}

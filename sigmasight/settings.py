@@ -70,6 +70,7 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "sigmasight.urls"
+CSRF_FAILURE_VIEW = "core.errors.csrf_failure"  # JSON 403, never Django's HTML page
 WSGI_APPLICATION = "sigmasight.wsgi.application"
 ASGI_APPLICATION = "sigmasight.asgi.application"
 
@@ -158,6 +159,11 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_PARSER_CLASSES": [
+        "core.parsers.SafeJSONParser",  # absurdly nested JSON is a 400, not a 500
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_PAGINATION_CLASS": "core.pagination.StandardPagination",
     "PAGE_SIZE": 50,

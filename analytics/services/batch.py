@@ -261,7 +261,11 @@ def _run_locked(
         else:
             for number, chunk in enumerate(chunks, start=1):
                 say(f"portfolios: chunk {number}/{len(chunks)} ({len(chunk)} portfolios)")
-                portfolio_chunk_run(run=run, portfolio_ids=chunk, steps=portfolio_steps, recorder=recorder)
+                # A single chunk reuses the prices already loaded for the symbol stage.
+                preloaded = (positions, market) if len(chunks) == 1 else None
+                portfolio_chunk_run(
+                    run=run, portfolio_ids=chunk, steps=portfolio_steps, recorder=recorder, preloaded=preloaded
+                )
 
     for name in [s for s in selected if s in POST_STEPS]:
         say(f"{name}: writing")
@@ -388,7 +392,12 @@ def symbol_stage_load(*, market: MarketInputs, as_of: dt.date) -> compute.Symbol
 
 
 def portfolio_chunk_run(
-    *, run: BatchRun, portfolio_ids: Sequence[uuid.UUID], steps: Sequence[str], recorder: JobRecorder | None = None
+    *,
+    run: BatchRun,
+    portfolio_ids: Sequence[uuid.UUID],
+    steps: Sequence[str],
+    recorder: JobRecorder | None = None,
+    preloaded: tuple[pd.DataFrame, MarketInputs] | None = None,
 ) -> dict[str, int]:
     """Run the portfolio steps for one chunk: load once, compute per portfolio, write in bulk per step."""
     recorder = recorder or JobRecorder(run=run, sequence=run.jobs.count())
@@ -399,8 +408,11 @@ def portfolio_chunk_run(
                     recorder.failed.setdefault(None, set()).add(dependent)
     as_of = run.as_of
     portfolios = portfolios_load(portfolio_ids=portfolio_ids)
-    positions = positions_frame(portfolio_ids=list(portfolios))
-    market = _load_market(positions=positions, as_of=as_of)
+    if preloaded is not None:
+        positions, market = preloaded
+    else:
+        positions = positions_frame(portfolio_ids=list(portfolios))
+        market = _load_market(positions=positions, as_of=as_of)
     stage = symbol_stage_load(market=market, as_of=as_of)
     state = compute.position_state_compute(positions=positions, market=market, stage=stage)
     groups = {pid: positions.index[positions["portfolio_id"] == pid] for pid in portfolios}
