@@ -1,0 +1,34 @@
+"""The admin shows conversations and messages; the OpenAPI schema covers the agent endpoints."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from agent.services import chat_complete
+
+
+@pytest.fixture
+def staff_client(staff_user) -> Client:
+    client = Client()
+    client.force_login(staff_user)
+    return client
+
+
+def test_the_admin_lists_and_shows_conversations_and_messages(staff_client, owner, portfolio):
+    answer = chat_complete(user=owner, message="What is my VaR?", portfolio_id=portfolio.id)
+    listing = staff_client.get("/admin/agent/conversation/")
+    assert listing.status_code == 200 and "What is my VaR?" in listing.content.decode()
+    detail = staff_client.get(f"/admin/agent/conversation/{answer['session_id']}/change/")
+    assert detail.status_code == 200 and "get_var" in detail.content.decode()
+    messages = staff_client.get("/admin/agent/message/")
+    assert messages.status_code == 200 and "local-rules-v1" in messages.content.decode()
+    assert staff_client.get(f"/admin/agent/message/{answer['message_id']}/change/").status_code == 200
+
+
+def test_the_schema_documents_the_agent_endpoints(api):
+    response = api.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert response.status_code == 200
+    text = response.content.decode()
+    for path in ("/api/v1/agent/chat", "/api/v1/agent/chat/stream", "/api/v1/agent/sessions", "/api/v1/agent/tools"):
+        assert path in text
