@@ -181,3 +181,17 @@ def position_metrics_for_positions(
         portfolio_id=portfolio_id, position_id__in=position_ids, as_of=Subquery(newest)
     ).order_by("position_id")
     return {m.position_id: m for m in queryset}
+
+
+def portfolio_result_for_user(
+    *, user: Any, portfolio_id: uuid.UUID | str, kind: str, as_of: dt.date | None = None
+) -> PortfolioResult | None:
+    """Like :func:`portfolio_result_latest`, scoped to ``user``'s portfolios and with the portfolio
+    joined, in one query. None means "not theirs, missing, or never computed": the caller tells
+    those apart (with ``portfolios.selectors.portfolio_get_for_user``) only on that slow path."""
+    queryset = PortfolioResult.objects.select_related("portfolio").filter(
+        portfolio_id=portfolio_id, portfolio__user=user, kind=kind
+    )
+    if as_of is not None:
+        queryset = queryset.filter(as_of__lte=as_of)
+    return queryset.order_by("-as_of").first()

@@ -153,11 +153,16 @@ def _float(value: Any) -> float | None:
 
 
 def overview_output(*, portfolio: Any, result: Any, snapshot: PortfolioSnapshot | None) -> dict[str, Any]:
-    """The overview answer from the stored ``overview`` payload and the snapshot of the same day."""
+    """The overview answer (JSON-ready, shaped as :class:`OverviewOutputSerializer`) from the stored
+    ``overview`` payload and the snapshot of the same day or earlier."""
     p = result.payload
     return {
-        "portfolio": {"id": portfolio.pk, "name": portfolio.name, "equity_balance": _float(portfolio.equity_balance)},
-        "as_of": result.as_of,
+        "portfolio": {
+            "id": str(portfolio.pk),
+            "name": portfolio.name,
+            "equity_balance": _float(portfolio.equity_balance),
+        },
+        "as_of": result.as_of.isoformat(),
         "value": p.get("market_value"),
         "equity_balance": p.get("equity_balance"),
         "cash": p.get("cash"),
@@ -176,7 +181,7 @@ def overview_output(*, portfolio: Any, result: Any, snapshot: PortfolioSnapshot 
             "daily": snapshot.daily_pnl if snapshot else None,
             "daily_return": snapshot.daily_return if snapshot else None,
             "cumulative": snapshot.cumulative_pnl if snapshot else None,
-            "as_of": snapshot.as_of if snapshot else None,
+            "as_of": snapshot.as_of.isoformat() if snapshot else None,
         },
         "counts": {"positions": p.get("position_count", 0), "by_type": p.get("counts_by_type", {})},
         "missing_prices": p.get("missing_prices", []),

@@ -10,6 +10,7 @@ import math
 import pytest
 from rest_framework.test import APIClient
 
+from analytics.api.serializers import OverviewOutputSerializer
 from analytics.models import PortfolioResult, PortfolioSnapshot, PositionMetrics, ResultKind
 from conftest import ANALYTICS_AS_OF
 from core.testing import assert_error, login
@@ -56,7 +57,7 @@ def test_the_daily_guide_walks_from_login_to_every_analytics_answer_with_stored_
     assert portfolios.status_code == 200
     assert [p["id"] for p in portfolios.json()["results"]] == [DEMO_PORTFOLIO_ID]
 
-    with django_assert_num_queries(4):  # JWT user, portfolio, overview result, snapshot
+    with django_assert_num_queries(3):  # JWT user, overview result joined with its portfolio, snapshot
         response = client.get(f"/api/v1/analytics/portfolios/{DEMO_PORTFOLIO_ID}/overview")
     assert response.status_code == 200, response.content
     overview = response.json()
@@ -66,12 +67,15 @@ def test_the_daily_guide_walks_from_login_to_every_analytics_answer_with_stored_
     assert response.status_code == 200
     positions = response.json()["results"]
 
-    with django_assert_num_queries(3):  # JWT user, portfolio, result
+    with django_assert_num_queries(2):  # JWT user, result joined with its portfolio
         response = client.get(f"/api/v1/data/portfolios/{DEMO_PORTFOLIO_ID}/factor_exposures")
     assert response.status_code == 200
     factors = response.json()
 
     # --- overview: the stored payload, and independent arithmetic ------------------------------
+    documented = OverviewOutputSerializer(data=overview)
+    assert documented.is_valid(), documented.errors  # the hand-built body has the documented shape
+    assert set(overview) == set(OverviewOutputSerializer().fields)
     payload = stored(ResultKind.OVERVIEW).payload
     equity = payload["equity_balance"]
     exposures = overview["exposures"]
