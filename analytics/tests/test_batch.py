@@ -132,7 +132,10 @@ def test_a_second_run_for_the_same_date_is_refused_while_one_holds_the_lock(demo
     else:
         import uuid
 
-        with batch_lock(as_of=ANALYTICS_AS_OF, run_id=uuid.uuid4()), pytest.raises(BatchLocked, match="already running"):
+        with (
+            batch_lock(as_of=ANALYTICS_AS_OF, run_id=uuid.uuid4()),
+            pytest.raises(BatchLocked, match="already running"),
+        ):
             batch_run(as_of=ANALYTICS_AS_OF, steps=["aggregation"], trigger="test")
     assert not PortfolioResult.objects.exists()
 

@@ -62,9 +62,12 @@ def test_a_run_killed_mid_way_then_rerun_matches_an_uninterrupted_run(prepared_d
     batch_args = ("run_batch", "--skip-sync", "--skip-reports")
     _manage(*batch_args, env=_sqlite_env(clean))
 
-    process = subprocess.Popen(  # noqa: S603
-        [sys.executable, "manage.py", *batch_args], cwd=ROOT, env=_sqlite_env(killed),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", *batch_args],
+        cwd=ROOT,
+        env=_sqlite_env(killed),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and process.poll() is None:
@@ -107,14 +110,23 @@ def test_a_real_qcluster_of_two_workers_gives_the_inline_results(demo_data):
         f"/{settings_dict['NAME']}"
     )
     cluster_name = f"sigmasight-test-{uuid.uuid4().hex[:8]}"
-    env = {**os.environ, "DATABASE_URL": database_url, "Q_WORKERS": "2", "Q_CLUSTER_NAME": cluster_name,
-           "LOG_DIR": "/tmp/sigmasight-qcluster-logs"}  # noqa: S108
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "Q_WORKERS": "2",
+        "Q_CLUSTER_NAME": cluster_name,
+        "LOG_DIR": "/tmp/sigmasight-qcluster-logs",
+    }  # noqa: S108
     from django.conf import settings
     from django_q.conf import Conf
 
-    cluster = subprocess.Popen(  # noqa: S603
-        [sys.executable, "manage.py", "qcluster"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL, start_new_session=True,
+    cluster = subprocess.Popen(
+        [sys.executable, "manage.py", "qcluster"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     previous = (Conf.PREFIX, Conf.Q_STAT, Conf.CLUSTER_NAME)
     try:
