@@ -115,8 +115,8 @@ def test_a_real_qcluster_of_two_workers_gives_the_inline_results(demo_data):
         "DATABASE_URL": database_url,
         "Q_WORKERS": "2",
         "Q_CLUSTER_NAME": cluster_name,
-        "LOG_DIR": "/tmp/sigmasight-qcluster-logs",
-    }  # noqa: S108
+        "LOG_DIR": str(ROOT / "logs"),
+    }
     from django.conf import settings
     from django_q.conf import Conf
 
