@@ -25,7 +25,7 @@ async def _receive_until_done(communicator: WebsocketCommunicator) -> list[dict]
     while True:
         event = await communicator.receive_json_from(timeout=10)
         events.append(event)
-        if event["type"] in ("done",) or (event["type"] == "error" and "status" in event):
+        if event["type"] == "done" or (event["type"] == "error" and event.get("code") != "stream_interrupted"):
             return events
 
 
@@ -112,3 +112,13 @@ def test_bad_frames_get_error_events(owner):
 
     first, second, third = async_to_sync(run)()
     assert first["code"] == "invalid" and second["code"] == "invalid" and third == {"type": "pong"}
+
+
+def test_the_websocket_shares_the_per_user_rate_limit(owner, portfolio, monkeypatch):
+    from agent.api.throttling import AgentUserThrottle
+
+    monkeypatch.setattr(AgentUserThrottle, "rate", "1/min", raising=False)
+    message = {"type": "message", "message": "hello", "portfolio_id": str(portfolio.id)}
+    (first, second), _ = converse(f"/ws/agent/chat/?token={AccessToken.for_user(owner)}", [message, message])
+    assert first[-1]["type"] == "done"
+    assert second == [second[0]] and second[0]["code"] == "throttled" and second[0]["retry_after_s"] >= 1
