@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from django.core.exceptions import ValidationError
 from django.db.models import Count, Q, QuerySet
 
 from core.errors import NotFoundError
@@ -26,7 +27,7 @@ def portfolio_get_for_user(*, user: User, portfolio_id: uuid.UUID | str) -> Port
     """The user's portfolio, or ``NotFoundError`` — also for another user's id (never 403)."""
     try:
         return Portfolio.objects.select_related("user").get(pk=portfolio_id, user=user)
-    except (Portfolio.DoesNotExist, ValueError, TypeError):
+    except (Portfolio.DoesNotExist, ValueError, TypeError, ValidationError):
         raise NotFoundError(f"Portfolio {portfolio_id} not found.") from None
 
 

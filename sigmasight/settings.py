@@ -214,6 +214,11 @@ OPENAI_MODEL = env_str("OPENAI_MODEL", "gpt-4o-mini")
 OPENAI_FALLBACK_MODEL = env_str("OPENAI_FALLBACK_MODEL")
 OPENAI_API_STYLE = env_choice("OPENAI_API_STYLE", "responses", ("responses", "chat"))
 AGENT_MAX_MESSAGE_CHARS = env_int("AGENT_MAX_MESSAGE_CHARS", 4000, minimum=1)
+AGENT_MAX_TOOL_ROUNDS = env_int("AGENT_MAX_TOOL_ROUNDS", 5, minimum=1)
+AGENT_HISTORY_MESSAGES = env_int("AGENT_HISTORY_MESSAGES", 20, minimum=0)
+OPENAI_TIMEOUT_S = env_float("OPENAI_TIMEOUT_S", 30.0, minimum=1.0)
+OPENAI_MAX_RETRIES = env_int("OPENAI_MAX_RETRIES", 2, minimum=0)
+OPENAI_RETRY_BACKOFF_S = env_float("OPENAI_RETRY_BACKOFF_S", 0.5, minimum=0.0)
 
 # Reports land in reports/<portfolio-slug>_<date>/ beside the reports app unless REPORTS_DIR says otherwise.
 REPORTS_DIR = Path(env_str("REPORTS_DIR") or (BASE_DIR / "reports"))

@@ -90,7 +90,7 @@ def test_a_run_killed_mid_way_then_rerun_matches_an_uninterrupted_run(prepared_d
     assert _count(killed, "analytics_batchrun", "WHERE status = 'completed'") == 1
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_real_qcluster_of_two_workers_gives_the_inline_results(demo_data):
     """Needs PostgreSQL and Redis (CI): the workers are another process sharing the test database."""
     if connection.vendor != "postgresql" or not os.environ.get("REDIS_URL"):
