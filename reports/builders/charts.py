@@ -1,21 +1,18 @@
-"""Server-side charts for the HTML report, drawn with matplotlib and returned as inline SVG.
+"""Server-side charts for the HTML report: stored payloads → inline SVG (no JavaScript, no matplotlib).
 
-The object-oriented ``Figure`` API is used (never ``pyplot``): no GUI backend, no global figure
-state, safe in worker threads. Each chart gets its own SVG hash salt so that the element ids of
-several charts inlined in one page cannot collide, and the date metadata is dropped so that a
-rerun on the same data gives the same bytes.
+Each function takes one section's stored payload (shapes in ``analytics.selectors``) and returns
+an ``<svg>`` string drawn by :mod:`reports.builders.svg`, or ``None`` when there is nothing to
+draw. Values are printed on the charts with the report's own number formats.
 """
 
 from __future__ import annotations
 
-import io
+import math
+from collections.abc import Callable
 from typing import Any
 
-import matplotlib
-from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
-
-matplotlib.use("Agg")  # no display on a server; SVG output uses its own backend either way
+from reports.builders.formatting import money, num
+from reports.builders.svg import Bar, bar_chart, heatmap, horizontal_bar_chart
 
 POSITIVE = "#2e7d32"
 NEGATIVE = "#c62828"
@@ -24,16 +21,23 @@ WORST = "#b71c1c"
 MUTED = "#9e9e9e"
 
 
-def _svg(figure: Figure, key: str) -> str:
-    buffer = io.StringIO()
-    with matplotlib.rc_context({"svg.hashsalt": f"sigmasight-{key}", "svg.fonttype": "none"}):
-        figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
-    svg = buffer.getvalue()
-    return svg[svg.index("<svg") :]
+def _number(value: Any) -> float | None:
+    """A finite float, or None (booleans, strings, NaN and missing values are not drawn)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return float(value)
 
 
-def _money_axis(axis: Any) -> None:
-    axis.set_major_formatter(FuncFormatter(lambda v, _: f"-${abs(v):,.0f}" if v < 0 else f"${v:,.0f}"))
+def money_tick(value: float) -> str:
+    """Compact dollars for axis ticks: ``$0``, ``$250k``, ``-$1.5M``, ``$2B``."""
+    size = abs(value)
+    for threshold, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if size >= threshold:
+            text = f"{size / threshold:.2f}".rstrip("0").rstrip(".") + suffix
+            break
+    else:
+        text = f"{size:,.0f}"
+    return f"-${text}" if value < 0 else f"${text}"
 
 
 def exposures_chart(payload: dict[str, Any]) -> str | None:
@@ -45,79 +49,70 @@ def exposures_chart(payload: dict[str, Any]) -> str | None:
         ("Net", payload.get("net_exposure")),
         ("Delta-adjusted", payload.get("delta_adjusted_exposure")),
     ]
-    items = [(label, float(value)) for label, value in items if isinstance(value, int | float)]
-    if not items:
+    bars = [
+        Bar(label, value, POSITIVE if value >= 0 else NEGATIVE, money(value))
+        for label, raw in items
+        if (value := _number(raw)) is not None
+    ]
+    if not bars:
         return None
-    figure = Figure(figsize=(7, 3.2))
-    axis = figure.subplots()
-    values = [v for _, v in items]
-    axis.bar([label for label, _ in items], values, color=[POSITIVE if v >= 0 else NEGATIVE for v in values])
-    axis.axhline(0, color="black", linewidth=0.8)
-    _money_axis(axis.yaxis)
-    axis.set_title("Exposures (USD)")
-    axis.grid(axis="y", alpha=0.3)
-    return _svg(figure, "exposures")
+    return bar_chart(key="exposures", title="Exposures (USD)", bars=bars, tick_format=money_tick)
 
 
 def factor_betas_chart(payload: dict[str, Any]) -> str | None:
-    """Bars of the portfolio's beta to each factor."""
+    """Bars of the portfolio's beta to each factor, in the payload's factor order."""
     betas = payload.get("portfolio_betas") or {}
-    factors = [f for f in (payload.get("factors") or list(betas)) if isinstance(betas.get(f), int | float)]
-    if not factors:
+    factors = payload.get("factors") or list(betas)
+    bars = [
+        Bar(str(factor), value, NEUTRAL if value >= 0 else NEGATIVE, num(value))
+        for factor in factors
+        if (value := _number(betas.get(factor))) is not None
+    ]
+    if not bars:
         return None
-    values = [float(betas[f]) for f in factors]
-    figure = Figure(figsize=(7, 3.2))
-    axis = figure.subplots()
-    axis.bar(factors, values, color=[NEUTRAL if v >= 0 else NEGATIVE for v in values])
-    axis.axhline(0, color="black", linewidth=0.8)
-    axis.set_title("Portfolio factor betas")
-    axis.tick_params(axis="x", labelrotation=30)
-    axis.grid(axis="y", alpha=0.3)
-    return _svg(figure, "factor-betas")
+    return bar_chart(key="factor-betas", title="Portfolio factor betas", bars=bars, tick_format=_beta_tick)
+
+
+def _beta_tick(value: float) -> str:
+    return f"{value:g}"
 
 
 def stress_chart(payload: dict[str, Any]) -> str | None:
-    """Horizontal bars of conditioned P&L per scenario, worst first and highlighted."""
-    scenarios = [s for s in payload.get("scenarios") or [] if isinstance(s.get("conditioned_pnl"), int | float)]
+    """Horizontal bars of conditioned P&L per scenario, worst on top and highlighted in dark red."""
+    scenarios = [
+        (scenario, value)
+        for scenario in payload.get("scenarios") or []
+        if (value := _number(scenario.get("conditioned_pnl"))) is not None
+    ]
     if not scenarios:
         return None
-    scenarios = sorted(scenarios, key=lambda s: s["conditioned_pnl"], reverse=True)  # worst ends on top
-    worst_id = (payload.get("worst") or {}).get("id") or min(scenarios, key=lambda s: s["conditioned_pnl"])["id"]
-    figure = Figure(figsize=(8, max(2.5, 0.32 * len(scenarios) + 1)))
-    axis = figure.subplots()
-    values = [float(s["conditioned_pnl"]) for s in scenarios]
-    colors = [
-        WORST if s["id"] == worst_id else (POSITIVE if v >= 0 else MUTED)
-        for s, v in zip(scenarios, values, strict=True)
-    ]
-    axis.barh([str(s.get("name") or s["id"]) for s in scenarios], values, color=colors)
-    axis.axvline(0, color="black", linewidth=0.8)
-    _money_axis(axis.xaxis)
-    axis.tick_params(axis="y", labelsize=8)
-    axis.set_title("Stress tests: conditioned P&L (worst in red)")
-    axis.grid(axis="x", alpha=0.3)
-    return _svg(figure, "stress")
+    scenarios.sort(key=lambda item: item[1])  # worst first, drawn on top
+    worst_id = (payload.get("worst") or {}).get("id") or scenarios[0][0].get("id")
+    bars = []
+    for scenario, value in scenarios:
+        worst = scenario.get("id") == worst_id
+        colour = WORST if worst else (POSITIVE if value >= 0 else MUTED)
+        label = str(scenario.get("name") or scenario.get("id") or "?")
+        bars.append(Bar(label, value, colour, money(value), emphasis=worst))
+    return horizontal_bar_chart(
+        key="stress",
+        title="Stress tests: conditioned P&L (worst in red)",
+        bars=bars,
+        tick_format=money_tick,
+    )
 
 
 def correlation_heatmap(payload: dict[str, Any]) -> str | None:
     """Heatmap of the position correlation matrix (−1 blue … +1 red)."""
-    symbols = payload.get("symbols") or []
+    symbols = [str(s) for s in payload.get("symbols") or []]
     matrix = payload.get("matrix") or []
-    if len(symbols) < 2 or len(matrix) != len(symbols):
+    if len(symbols) < 2 or len(matrix) != len(symbols) or any(len(row) != len(symbols) for row in matrix):
         return None
-    size = min(12.0, max(4.0, 0.35 * len(symbols) + 2))
-    figure = Figure(figsize=(size + 1, size))
-    axis = figure.subplots()
-    data = [[float("nan") if v is None else float(v) for v in row] for row in matrix]
-    image = axis.imshow(data, cmap="RdBu_r", vmin=-1, vmax=1)
-    axis.set_xticks(range(len(symbols)), labels=symbols, rotation=90, fontsize=7)
-    axis.set_yticks(range(len(symbols)), labels=symbols, fontsize=7)
-    figure.colorbar(image, ax=axis, shrink=0.8)
-    axis.set_title("Correlation matrix")
-    return _svg(figure, "correlations")
+    cells = [[_number(value) for value in row] for row in matrix]
+    return heatmap(key="correlations", title="Correlation matrix", labels=symbols, matrix=cells)
 
 
-CHARTS = {
+CHARTS: dict[str, Callable[[dict[str, Any]], str | None]] = {
     "overview": exposures_chart,
     "factor_exposure": factor_betas_chart,
     "stress_test": stress_chart,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import re
+import xml.etree.ElementTree as ET
 from io import StringIO
 from pathlib import Path
 
@@ -111,6 +113,20 @@ def test_html_embeds_server_rendered_charts_and_names_the_data_source(report):
     # the worst scenario is highlighted in the table and coloured apart in the chart
     assert '<tr class="highlight"><td>Global financial crisis</td>' in html
     assert "#b71c1c" in html
+
+
+def test_each_chart_inlined_in_the_html_is_well_formed_svg(report):
+    html = report.paths["html"].read_text()
+    charts = re.findall(r"<svg\b.*?</svg>", html, flags=re.DOTALL)
+    assert len(charts) == 4
+    roots = [ET.fromstring(svg) for svg in charts]  # noqa: S314 (our own output) — raises if malformed
+    titles = [root.findtext("{http://www.w3.org/2000/svg}title") for root in roots]
+    assert titles == [
+        "Exposures (USD)",
+        "Portfolio factor betas",
+        "Stress tests: conditioned P&L (worst in red)",
+        "Correlation matrix",
+    ]
 
 
 def test_markdown_names_the_source_and_each_sections_provenance(report):
