@@ -67,6 +67,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     user: Any = None
     task: asyncio.Task[None] | None = None
+    answering: bool = False
 
     async def connect(self) -> None:
         token, subprotocol = _token_from_scope(self.scope)
@@ -98,7 +99,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         if content["type"] == "ping":
             await self.send_json({"type": "pong"})
             return
-        if self.task is not None and not self.task.done():
+        if self.answering:
             await self.send_json({"type": "error", "code": "busy", "message": "An answer is still streaming."})
             return
         wait = await database_sync_to_async(agent_throttle_check)(user=self.user)
@@ -107,6 +108,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                 {"type": "error", "code": "throttled", "message": "Too many questions.", "retry_after_s": int(wait)}
             )
             return
+        self.answering = True
         self.task = asyncio.create_task(self._answer(content))
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
@@ -116,6 +118,12 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "error", "code": "invalid", "message": "Messages must be JSON objects."})
 
     async def _answer(self, content: dict[str, Any]) -> None:
+        try:
+            await self._stream_answer(content)
+        finally:
+            self.answering = False
+
+    async def _stream_answer(self, content: dict[str, Any]) -> None:
         try:
             events = await database_sync_to_async(chat_run)(
                 user=self.user,
@@ -128,4 +136,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "error", "code": exc.code, "message": exc.message, "status": exc.status_code})
             return
         async for event in streaming.events_async(events, wrap=database_sync_to_async):
+            if event.get("type") == "done":
+                # The client may ask again as soon as it sees "done": the socket is free from here.
+                self.answering = False
             await self.send_json(event)

@@ -414,14 +414,16 @@ def _option_arrays(positions: pd.DataFrame, state: pd.DataFrame, rate: float, di
     }
 
 
-def market_scenarios_payload(
-    *, positions: pd.DataFrame, state: pd.DataFrame, info: PortfolioInfo, rate: float, div_yield: float
-) -> dict[str, Any]:
-    """P&L of ±5/10/20% market moves: stocks by univariate market beta, options fully repriced."""
+def market_scenario_pnl(*, positions: pd.DataFrame, state: pd.DataFrame, rate: float, div_yield: float) -> np.ndarray:
+    """P&L (shocks × positions) of the ±5/10/20% market moves: stocks by univariate beta, options repriced."""
     arrays = _option_arrays(positions, state, rate, div_yield)
     beta = state["market_beta"].to_numpy(dtype=float)
     pnl = scenarios.scenario_pnl(shocks=np.array(scenarios.MARKET_SHOCKS), market_beta=beta, **arrays)
-    pnl = np.where(np.isfinite(pnl), pnl, 0.0)
+    return np.where(np.isfinite(pnl), pnl, 0.0)
+
+
+def market_scenarios_payload(*, positions: pd.DataFrame, info: PortfolioInfo, pnl: np.ndarray) -> dict[str, Any]:
+    """The market-scenario result of one portfolio from its columns of ``market_scenario_pnl``."""
     rows = []
     for k, shock in enumerate(scenarios.MARKET_SHOCKS):
         total = float(pnl[k].sum())
@@ -466,29 +468,54 @@ def scenario_shocks_compute(*, catalog: list[dict[str, Any]], stage: SymbolStage
     ]
 
 
-def stress_payload(
-    *,
-    positions: pd.DataFrame,
-    state: pd.DataFrame,
-    info: PortfolioInfo,
-    shocks: list[ScenarioShocks],
-    rate: float,
-    div_yield: float,
-) -> dict[str, Any]:
-    """Direct and conditioned P&L of every catalog scenario, options repriced, no loss cap."""
+@dataclass(frozen=True)
+class StressArrays:
+    """One scenario's P&L over every position of a chunk (USD): direct, conditioned, and per factor."""
+
+    shocks: ScenarioShocks
+    direct: np.ndarray  # (N,)
+    conditioned: np.ndarray  # (N,)
+    conditioned_by_factor: np.ndarray  # (N × columns)
+    factor_columns: list[str]
+
+
+def stress_arrays_compute(
+    *, positions: pd.DataFrame, state: pd.DataFrame, shocks: list[ScenarioShocks], rate: float, div_yield: float
+) -> list[StressArrays]:
+    """Reprice every position of the chunk under every scenario, once (options at the shocked spot and vol)."""
     arrays = _option_arrays(positions, state, rate, div_yield)
     betas = np.vstack(state["betas"].to_numpy()) if len(state) else np.empty((0, len(FACTOR_NAMES)))
     betas = np.where(np.isfinite(betas), betas, 0.0)
+    out = []
+    for solved in shocks:
+        direct = stress.stress_pnl(factor_shocks=solved.direct, betas=betas, vol_shift=solved.vol_shift, **arrays)
+        conditioned = stress.stress_pnl(
+            factor_shocks=solved.conditioned, betas=betas, vol_shift=solved.vol_shift, **arrays
+        )
+        out.append(
+            StressArrays(
+                shocks=solved,
+                direct=np.nan_to_num(np.asarray(direct.position_pnl, dtype=float)),
+                conditioned=np.nan_to_num(np.asarray(conditioned.position_pnl, dtype=float)),
+                conditioned_by_factor=np.nan_to_num(conditioned.factor_pnl.to_numpy(dtype=float)),
+                factor_columns=[str(c) for c in conditioned.factor_pnl.columns],
+            )
+        )
+    return out
+
+
+def stress_payload(
+    *, positions: pd.DataFrame, info: PortfolioInfo, arrays: list[StressArrays], rows: np.ndarray
+) -> dict[str, Any]:
+    """The stress result of one portfolio: its ``rows`` of the chunk's scenario arrays. No loss cap."""
     equity = info.equity_balance
     results = []
-    for solved in shocks:
-        scenario, direct_f, conditioned_f, vol_shift = solved.spec, solved.direct, solved.conditioned, solved.vol_shift
-        direct = stress.stress_pnl(factor_shocks=direct_f, betas=betas, vol_shift=vol_shift, **arrays)
-        conditioned = stress.stress_pnl(factor_shocks=conditioned_f, betas=betas, vol_shift=vol_shift, **arrays)
-        direct_total, conditioned_total = (
-            float(np.nansum(direct.position_pnl)),
-            float(np.nansum(conditioned.position_pnl)),
-        )
+    for scenario_arrays in arrays:
+        solved = scenario_arrays.shocks
+        scenario, direct_f, conditioned_f = solved.spec, solved.direct, solved.conditioned
+        direct, conditioned = scenario_arrays.direct[rows], scenario_arrays.conditioned[rows]
+        by_factor = scenario_arrays.conditioned_by_factor[rows].sum(axis=0)
+        direct_total, conditioned_total = float(direct.sum()), float(conditioned.sum())
         results.append(
             {
                 "id": scenario["id"],
@@ -496,22 +523,18 @@ def stress_payload(
                 "category": scenario.get("category", ""),
                 "severity": scenario.get("severity", ""),
                 "shocks": scenario["shocks"],
-                "implied_vol_shift": vol_shift,
+                "implied_vol_shift": solved.vol_shift,
                 "direct_pnl": _round(direct_total),
                 "conditioned_pnl": _round(conditioned_total),
                 "direct_pct": _round(direct_total / equity, 6) if equity else None,
                 "conditioned_pct": _round(conditioned_total / equity, 6) if equity else None,
                 "factor_shocks_direct": {f: _round(direct_f[f], 6) for f in FACTOR_NAMES},
                 "factor_shocks_conditioned": {f: _round(conditioned_f[f], 6) for f in FACTOR_NAMES},
-                "by_factor": {str(f): _round(v) for f, v in conditioned.factor_totals.items()},
+                "by_factor": {c: _round(v) for c, v in zip(scenario_arrays.factor_columns, by_factor, strict=True)},
                 "positions": [
                     {"position_id": str(pid), "symbol": sym, "direct_pnl": _round(d), "conditioned_pnl": _round(c)}
                     for pid, sym, d, c in zip(
-                        positions["position_id"],
-                        positions["symbol"],
-                        direct.position_pnl,
-                        conditioned.position_pnl,
-                        strict=True,
+                        positions["position_id"], positions["symbol"], direct, conditioned, strict=True
                     )
                 ],
             }
@@ -526,10 +549,24 @@ def stress_payload(
     }
 
 
+def correlation_universe(*, prices: pd.DataFrame) -> pd.DataFrame:
+    """The 90-day log-return Pearson matrix of every symbol of a chunk, computed once.
+
+    Pairwise-complete, so any portfolio's matrix is exactly its sub-matrix of this one.
+    """
+    counts = prices.iloc[-CORRELATION_WINDOW_DAYS - 1 :].count()
+    usable = counts[counts >= 30].index.tolist()
+    return correlations.correlation_matrix(prices[usable], window=CORRELATION_WINDOW_DAYS)
+
+
 def correlations_payload(
-    *, positions: pd.DataFrame, state: pd.DataFrame, stage: SymbolStage, prices: pd.DataFrame, sectors: dict[str, str]
+    *, positions: pd.DataFrame, state: pd.DataFrame, universe: pd.DataFrame, sectors: dict[str, str]
 ) -> dict[str, Any]:
-    """90-day log-return correlations of the portfolio's price symbols above the size threshold."""
+    """90-day log-return correlations of the portfolio's price symbols above the size threshold.
+
+    ``universe`` is ``correlation_universe`` of the chunk; symbols missing from it had fewer than
+    30 prices in the window.
+    """
     gross = pd.Series(np.abs(np.nan_to_num(state["delta_exposure"].to_numpy(dtype=float))), index=positions.index)
     by_symbol = gross.groupby(positions["price_symbol"]).sum().sort_values(ascending=False)
     total = float(by_symbol.sum())
@@ -541,16 +578,17 @@ def correlations_payload(
             excluded.append({"symbol": symbol, "reason": f"below {CORRELATION_MIN_WEIGHT:.0%} of gross exposure"})
         elif len(keep) >= CORRELATION_MAX_SYMBOLS:
             excluded.append({"symbol": symbol, "reason": f"beyond the largest {CORRELATION_MAX_SYMBOLS}"})
-        elif symbol not in prices.columns or prices[symbol].iloc[-CORRELATION_WINDOW_DAYS - 1 :].count() < 30:
+        elif symbol not in universe.index:
             excluded.append({"symbol": symbol, "reason": "fewer than 30 prices in the window"})
         else:
             keep.append(symbol)
-    matrix = correlations.correlation_matrix(prices[keep], window=CORRELATION_WINDOW_DAYS) if keep else pd.DataFrame()
+    matrix = universe.loc[keep, keep] if keep else pd.DataFrame()
     w = weights.reindex(keep).to_numpy(dtype=float)
     clusters = []
-    tag_sets = {
-        symbol: set().union(*positions.loc[positions["price_symbol"] == symbol, "tags"].tolist()) for symbol in keep
-    }
+    tag_sets: dict[str, set[str]] = {symbol: set() for symbol in keep}
+    for symbol, tags in zip(positions["price_symbol"], positions["tags"], strict=True):
+        if symbol in tag_sets:
+            tag_sets[symbol].update(tags)
     for members in correlations.correlation_clusters(matrix, threshold=CLUSTER_THRESHOLD) if keep else []:
         shared = set.intersection(*(tag_sets[m] for m in members))
         member_sectors = {sectors.get(m, "") for m in members}
@@ -579,15 +617,27 @@ def correlations_payload(
     }
 
 
-def var_payload(
+def historical_pnl_compute(
     *, positions: pd.DataFrame, state: pd.DataFrame, stage: SymbolStage, rate: float, div_yield: float
-) -> dict[str, Any]:
-    """1-day VaR/ES at 95% and 99%: historical (252 days, options revalued) and parametric (factor covariance)."""
+) -> np.ndarray:
+    """Today's positions revalued under each of the last 252 days' returns: P&L (days × positions), USD.
+
+    Stocks: market value × the day's return of their symbol; options: fully repriced at spot × (1 + r).
+    A missing return counts as 0 (no move).
+    """
     arrays = _option_arrays(positions, state, rate, div_yield)
-    returns = stage.returns.iloc[-VAR_LOOKBACK_DAYS:].reindex(columns=positions["price_symbol"].unique())
+    returns = stage.returns.iloc[-VAR_LOOKBACK_DAYS:]
     symbol_returns = returns.reindex(columns=positions["price_symbol"].to_numpy()).to_numpy(dtype=float)
     symbol_returns = np.where(np.isfinite(symbol_returns), symbol_returns, 0.0)
-    scenario_pnl = var.historical_position_pnl(returns=symbol_returns, **arrays)
+    pnl = var.historical_position_pnl(returns=symbol_returns, **arrays)
+    return np.where(np.isfinite(pnl), pnl, 0.0)
+
+
+def var_payload(
+    *, positions: pd.DataFrame, state: pd.DataFrame, stage: SymbolStage, scenario_pnl: np.ndarray
+) -> dict[str, Any]:
+    """1-day VaR/ES at 95% and 99%: historical (252 days, options revalued: ``scenario_pnl`` is this portfolio's
+    columns of ``historical_pnl_compute``) and parametric (factor covariance plus specific risk)."""
     historical = {c: var.historical_var(scenario_pnl, confidence=c) for c in VAR_CONFIDENCES}
 
     betas = np.vstack(state["betas"].to_numpy()) if len(state) else np.empty((0, len(FACTOR_NAMES)))

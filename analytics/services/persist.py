@@ -187,3 +187,29 @@ def snapshots_upsert(*, rows: list[PortfolioSnapshot]) -> int:
 
 
 DEFAULT_LOOKBACK = FACTOR_LOOKBACK_DAYS
+
+
+def provenance_fields(
+    *,
+    run: Any,
+    as_of: dt.date,
+    data_source: str,
+    method: str,
+    lookback: int | None,
+    inputs: dict[str, Any],
+    stale: list[str],
+) -> dict[str, Any]:
+    """The provenance columns of a result row; ``stale`` lists symbols without a price on ``as_of``."""
+    reason = ""
+    if stale:
+        shown = ", ".join(stale[:10]) + (" …" if len(stale) > 10 else "")
+        reason = f"no price on {as_of.isoformat()} for: {shown}"
+    return {
+        "method": method,
+        "lookback_days": lookback,
+        "data_source": data_source,
+        "inputs": inputs,
+        "is_stale": bool(stale),
+        "stale_reason": reason[:300],
+        "batch_run": run,
+    }

@@ -21,9 +21,10 @@ from analytics.engines.snapshots import daily_pnl
 from analytics.models import PortfolioSnapshot
 from analytics.services import compute
 from analytics.services.inputs import MarketInputs
+from analytics.services.persist import provenance_fields
 
 if TYPE_CHECKING:
-    from analytics.services.batch import ChunkContext
+    from analytics.services.steps import ChunkContext
 
 
 def market_at(market: MarketInputs, day: dt.date) -> MarketInputs:
@@ -107,8 +108,6 @@ def _previous_session(market: MarketInputs, day: dt.date) -> dt.date | None:
 
 def snapshot_rows(*, context: ChunkContext) -> dict[uuid.UUID, PortfolioSnapshot | Exception]:
     """Today's snapshot of every portfolio of the chunk (errors returned per portfolio, not raised)."""
-    from analytics.services.batch import _provenance
-
     market = context.market
     previous_day = _previous_session(market, market.as_of)
     previous_state = None
@@ -124,17 +123,17 @@ def snapshot_rows(*, context: ChunkContext) -> dict[uuid.UUID, PortfolioSnapshot
     latest_prior = {
         s.portfolio_id: s
         for s in PortfolioSnapshot.objects.filter(
-            portfolio_id__in=list(context.groups), as_of=Subquery(newest_before)
+            portfolio_id__in=list(context.slices), as_of=Subquery(newest_before)
         ).order_by("portfolio_id")
     }
     rows: dict[uuid.UUID, PortfolioSnapshot | Exception] = {}
-    for pid, index in context.groups.items():
+    for pid, part in context.slices.items():
         try:
             values = _snapshot_values(
-                positions=context.positions.loc[index],
-                state=context.state.loc[index],
-                previous=None if previous_state is None else previous_state.loc[index],
-                equity=context.portfolios[pid].equity_balance,
+                positions=part.positions,
+                state=part.state,
+                previous=None if previous_state is None else previous_state.iloc[part.rows],
+                equity=part.info.equity_balance,
                 day=market.as_of,
             )
             before = latest_prior.get(pid)
@@ -144,13 +143,11 @@ def snapshot_rows(*, context: ChunkContext) -> dict[uuid.UUID, PortfolioSnapshot
                 portfolio_id=pid,
                 as_of=market.as_of,
                 **values,
-                **_provenance(
-                    run=context.run,
-                    market=market,
+                **context.provenance(
+                    part,
                     method="end-of-day marks; P&L from price changes",
                     lookback=None,
                     inputs={"previous_session": previous_day.isoformat() if previous_day else None},
-                    stale=context.stale_for(index),
                 ),
             )
         except Exception as exc:  # returned, so the batch records this portfolio's failure and goes on
@@ -171,7 +168,6 @@ def snapshots_backfill(
     implied-vol source on every day (historical quotes are not stored), which is stated in the
     rows' ``inputs``. Cumulative P&L starts at 0 on the first backfilled day.
     """
-    from analytics.services.batch import _provenance
     from analytics.services.inputs import market_inputs_load, portfolios_load, positions_frame
     from marketdata.calendar import last_trading_days, latest_completed_session
 
@@ -218,9 +214,10 @@ def snapshots_backfill(
                     portfolio_id=pid,
                     as_of=day,
                     **values,
-                    **_provenance(
+                    **provenance_fields(
                         run=None,
-                        market=day_market,
+                        as_of=day,
+                        data_source=day_market.data_source,
                         method="backfill from stored prices",
                         lookback=None,
                         inputs={"option_marks": "model value at today's implied-vol source"},

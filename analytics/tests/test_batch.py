@@ -202,3 +202,15 @@ def test_chunking_gives_the_same_numbers(analytics_demo, monkeypatch):
     monkeypatch.setattr(batch_service, "CHUNK_SIZE", 1)
     batch_run(as_of=ANALYTICS_AS_OF, steps=list(PORTFOLIO_STEPS), trigger="test")
     assert _result_table() == inline
+
+
+def test_the_stress_catalog_holds_the_22_scenarios_and_reseeding_keeps_admin_edits(db):
+    from analytics.models import StressScenario
+    from analytics.services.catalog import stress_scenarios_seed
+
+    assert StressScenario.objects.count() == 22
+    StressScenario.objects.filter(pk="market_crash_35").update(implied_vol_shift=0.5)
+    StressScenario.objects.filter(pk="rates_up_25bp").delete()
+    assert stress_scenarios_seed() == 1
+    assert StressScenario.objects.count() == 22
+    assert StressScenario.objects.get(pk="market_crash_35").implied_vol_shift == 0.5

@@ -97,9 +97,11 @@ def test_a_real_qcluster_of_two_workers_gives_the_inline_results(demo_data):
         pytest.skip("the real-cluster test runs on PostgreSQL + Redis (set DATABASE_URL and REDIS_URL)")
     from analytics.models import PortfolioResult
     from analytics.services.batch import PORTFOLIO_STEPS, batch_run
+    from analytics.services.catalog import stress_scenarios_seed
     from conftest import ANALYTICS_AS_OF
     from marketdata.services import prices_sync
 
+    stress_scenarios_seed()  # an earlier transactional test may have emptied the migration-seeded catalog
     prices_sync(backfill_days=300, as_of=ANALYTICS_AS_OF, provider="simulated")
     batch_run(as_of=ANALYTICS_AS_OF, steps=list(PORTFOLIO_STEPS), trigger="test")
     inline = sorted((str(r.portfolio_id), r.kind, repr(r.payload)) for r in PortfolioResult.objects.all())

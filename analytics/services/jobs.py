@@ -1,0 +1,123 @@
+"""Job bookkeeping of a batch run: the step graph and a recorder of ``BatchJob`` rows.
+
+A portfolio's step is skipped when a step it depends on failed (or was skipped) for that
+portfolio, or for the whole universe (``portfolio_id`` None), in the same run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import uuid
+from dataclasses import dataclass, field
+
+from django.utils import timezone
+
+from analytics.models import BatchJob, BatchRun, RunStatus
+
+STEPS: tuple[str, ...] = (
+    "market_data",
+    "aggregation",
+    "greeks",
+    "factors",
+    "market_scenarios",
+    "stress_tests",
+    "snapshots",
+    "correlations",
+    "var",
+    "reports",
+)
+PORTFOLIO_STEPS = STEPS[1:-1]
+DEPENDS_ON: dict[str, tuple[str, ...]] = {
+    "aggregation": (),
+    "greeks": ("aggregation",),
+    "factors": ("aggregation", "greeks"),
+    "market_scenarios": ("greeks", "factors"),
+    "stress_tests": ("greeks", "factors"),
+    "snapshots": ("aggregation", "greeks"),
+    "correlations": ("aggregation",),
+    "var": ("greeks", "factors"),
+}
+# Steps that need the symbol-level factor model of the day.
+NEEDS_SYMBOL_STAGE = frozenset({"factors", "market_scenarios", "stress_tests", "var"})
+
+
+def error_text(exc: BaseException) -> str:
+    return f"{exc.__class__.__name__}: {exc}"
+
+
+@dataclass
+class JobRecorder:
+    """Collects ``BatchJob`` rows (written in bulk by ``flush``) and remembers what failed."""
+
+    run: BatchRun
+    sequence: int = 0
+    failed: dict[uuid.UUID | None, set[str]] = field(default_factory=dict)
+    pending: list[BatchJob] = field(default_factory=list)
+
+    def record(
+        self,
+        *,
+        step: str,
+        portfolio_id: uuid.UUID | None,
+        status: str,
+        started: float,
+        rows: int = 0,
+        error: str = "",
+        flush: bool = False,
+    ) -> BatchJob:
+        self.sequence += 1
+        elapsed = (time.perf_counter() - started) * 1000
+        now = timezone.now()
+        if status in (RunStatus.FAILED, RunStatus.SKIPPED):
+            self.failed.setdefault(portfolio_id, set()).add(step)
+        job = BatchJob(
+            run=self.run,
+            step=step,
+            portfolio_id=portfolio_id,
+            status=status,
+            started_at=now - dt.timedelta(milliseconds=elapsed),
+            finished_at=now,
+            duration_ms=round(elapsed, 2),
+            rows_written=rows,
+            error_summary=error[:2000],
+            sequence=self.sequence,
+        )
+        self.pending.append(job)
+        if flush:
+            self.flush()
+        return job
+
+    def flush(self) -> None:
+        """Write the collected jobs (a later record of the same step and portfolio replaces an earlier one)."""
+        if not self.pending:
+            return
+        latest = {(j.step, j.portfolio_id): j for j in self.pending}
+        self.pending = []
+        rows = list(latest.values())
+        with_portfolio = [j for j in rows if j.portfolio_id is not None]
+        if with_portfolio:
+            BatchJob.objects.bulk_create(
+                with_portfolio,
+                update_conflicts=True,
+                unique_fields=["run", "step", "portfolio"],
+                update_fields=[
+                    "status",
+                    "started_at",
+                    "finished_at",
+                    "duration_ms",
+                    "rows_written",
+                    "error_summary",
+                    "sequence",
+                ],
+            )
+        for job in (j for j in rows if j.portfolio_id is None):  # NULLs never conflict: replace by hand
+            BatchJob.objects.filter(run=self.run, step=job.step, portfolio__isnull=True).delete()
+            job.save()
+
+    def blocked_by(self, portfolio_id: uuid.UUID, step: str) -> str | None:
+        failed = self.failed.get(portfolio_id, set()) | self.failed.get(None, set())
+        for dependency in DEPENDS_ON.get(step, ()):
+            if dependency in failed:
+                return dependency
+        return None

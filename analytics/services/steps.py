@@ -1,0 +1,484 @@
+"""The portfolio steps of the batch, run over one chunk of portfolios.
+
+Everything heavy is computed once per chunk over arrays (position state, scenario shocks); each
+portfolio's payload is then built in isolation, so one failing portfolio is recorded and the others
+go on. Results are written in bulk per step; per-position metrics are written once per chunk.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from django.db import transaction
+
+from analytics.models import BatchRun, PortfolioResult, PositionMetrics, ResultKind, RunStatus
+from analytics.selectors import stress_scenarios_active
+from analytics.services import compute, persist
+from analytics.services.inputs import MarketInputs, PortfolioInfo
+from analytics.services.jobs import NEEDS_SYMBOL_STAGE, JobRecorder, error_text
+from marketdata.factors import FACTOR_LOOKBACK_DAYS
+
+logger = logging.getLogger("sigmasight.batch")
+
+METRICS_METHOD = "end-of-day position metrics: mark-to-market, Black-Scholes-Merton Greeks, delta × factor betas"
+GREEK_NAMES = ("delta", "gamma", "theta", "vega", "rho")
+
+
+@dataclass
+class PortfolioSlice:
+    """One portfolio's rows of the chunk's frames (sliced once, used by every step)."""
+
+    info: PortfolioInfo
+    positions: pd.DataFrame
+    state: pd.DataFrame
+    rows: np.ndarray  # positional indices into the chunk frames
+    stale: list[str]
+
+
+@dataclass
+class ChunkContext:
+    run: BatchRun
+    market: MarketInputs
+    stage: compute.SymbolStage | None
+    positions: pd.DataFrame
+    state: pd.DataFrame
+    slices: dict[uuid.UUID, PortfolioSlice]
+    metrics: dict[uuid.UUID, dict[str, list[dict[str, Any]]]] = field(default_factory=dict)
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        run: BatchRun,
+        market: MarketInputs,
+        stage: compute.SymbolStage | None,
+        positions: pd.DataFrame,
+        state: pd.DataFrame,
+        portfolios: dict[uuid.UUID, PortfolioInfo],
+    ) -> ChunkContext:
+        without_price = set(market.stale_symbols) | set(market.missing_symbols)
+        owner = positions["portfolio_id"].to_numpy()
+        order = np.argsort(owner.astype(str), kind="stable") if len(owner) else np.array([], dtype=int)
+        groups: dict[uuid.UUID, list[int]] = {pid: [] for pid in portfolios}
+        for i in order:
+            groups[owner[i]].append(int(i))
+        slices = {}
+        for pid, info in portfolios.items():
+            rows = np.array(groups[pid], dtype=int)
+            part = positions.iloc[rows]
+            slices[pid] = PortfolioSlice(
+                info=info,
+                positions=part,
+                state=state.iloc[rows],
+                rows=rows,
+                stale=sorted(set(part["price_symbol"]) & without_price),
+            )
+        return cls(run=run, market=market, stage=stage, positions=positions, state=state, slices=slices)
+
+    def provenance(self, part: PortfolioSlice, *, method: str, lookback: int | None, inputs: dict[str, Any]) -> dict:
+        return persist.provenance_fields(
+            run=self.run,
+            as_of=self.market.as_of,
+            data_source=self.market.data_source,
+            method=method,
+            lookback=lookback,
+            inputs=inputs,
+            stale=part.stale,
+        )
+
+    def result(
+        self,
+        pid: uuid.UUID,
+        kind: str,
+        payload: dict[str, Any],
+        *,
+        method: str,
+        lookback: int | None,
+        inputs: dict[str, Any],
+    ) -> PortfolioResult:
+        return PortfolioResult(
+            portfolio_id=pid,
+            kind=kind,
+            as_of=self.market.as_of,
+            payload=payload,
+            **self.provenance(self.slices[pid], method=method, lookback=lookback, inputs=inputs),
+        )
+
+
+Build = Callable[[uuid.UUID, PortfolioSlice], tuple[list[PortfolioResult], list[dict[str, Any]] | None]]
+
+
+def _per_portfolio(context: ChunkContext, recorder: JobRecorder, step: str, build: Build) -> int:
+    """Build ``step`` for each portfolio (isolated), then write every success in one bulk upsert."""
+    results: list[PortfolioResult] = []
+    succeeded: list[tuple[uuid.UUID, float, int]] = []
+    for pid, part in context.slices.items():
+        started = time.perf_counter()
+        blocked = recorder.blocked_by(pid, step)
+        if blocked is not None:
+            recorder.record(
+                step=step,
+                portfolio_id=pid,
+                status=RunStatus.SKIPPED,
+                started=started,
+                error=f"skipped: its input step '{blocked}' failed for this portfolio",
+            )
+            continue
+        if step in NEEDS_SYMBOL_STAGE and context.stage is None:
+            recorder.record(
+                step=step,
+                portfolio_id=pid,
+                status=RunStatus.SKIPPED,
+                started=started,
+                error="skipped: no factor model for this date (the factor_model job failed or did not run)",
+            )
+            continue
+        try:
+            objects, metrics = build(pid, part)
+        except Exception as exc:
+            logger.error("Step %s failed for portfolio %s:\n%s", step, pid, traceback.format_exc())
+            recorder.record(
+                step=step, portfolio_id=pid, status=RunStatus.FAILED, started=started, error=error_text(exc)
+            )
+            continue
+        results.extend(objects)
+        if metrics is not None:
+            context.metrics.setdefault(pid, {})[step] = metrics
+        succeeded.append((pid, started, len(objects) + (len(metrics) if metrics else 0)))
+    try:
+        with transaction.atomic():
+            written = persist.portfolio_results_upsert(rows=results) if results else 0
+    except Exception as exc:
+        logger.exception("Writing %s failed", step)
+        for pid, started, _ in succeeded:
+            context.metrics.get(pid, {}).pop(step, None)
+            recorder.record(
+                step=step,
+                portfolio_id=pid,
+                status=RunStatus.FAILED,
+                started=started,
+                error=f"write failed: {error_text(exc)}",
+            )
+        recorder.flush()
+        return 0
+    for pid, started, rows in succeeded:
+        recorder.record(step=step, portfolio_id=pid, status=RunStatus.COMPLETED, started=started, rows=rows)
+    recorder.flush()
+    return written
+
+
+def _column(frame: pd.DataFrame, name: str) -> list[float | None]:
+    """A float column as JSON-safe Python values (NaN → None)."""
+    values = frame[name].to_numpy(dtype=float)
+    return [float(v) if np.isfinite(v) else None for v in values]
+
+
+def _aggregation(context: ChunkContext, recorder: JobRecorder) -> int:
+    def build(pid: uuid.UUID, part: PortfolioSlice) -> tuple[list[PortfolioResult], list[dict[str, Any]]]:
+        values = part.state["market_value"].to_numpy(dtype=float)
+        if len(values) and not np.isfinite(values).any():
+            raise RuntimeError(
+                "no prices for any position on or before this date; run `python manage.py sync_market_data`"
+            )
+        payload = compute.overview_payload(positions=part.positions, state=part.state, info=part.info)
+        state = part.state
+        columns = {
+            name: _column(state, source)
+            for name, source in (
+                ("price", "price"),
+                ("underlying_price", "spot"),
+                ("market_value", "market_value"),
+                ("cost_basis", "cost_basis"),
+                ("unrealised_pnl", "unrealised_pnl"),
+                ("delta_exposure", "delta_exposure"),
+            )
+        }
+        dates = [d.date() if pd.notna(d) else None for d in state["price_date"]]
+        metrics = [
+            {
+                "position_id": position_id,
+                "price_date": dates[k],
+                "price_source": source,
+                "is_expired": bool(expired),
+                **{name: column[k] for name, column in columns.items()},
+            }
+            for k, (position_id, source, expired) in enumerate(
+                zip(state["position_id"], state["price_source"], state["expired"], strict=True)
+            )
+        ]
+        result = context.result(
+            pid,
+            ResultKind.OVERVIEW,
+            payload,
+            method="mark-to-market at last close",
+            lookback=None,
+            inputs={"positions": len(state)},
+        )
+        return [result], metrics
+
+    return _per_portfolio(context, recorder, "aggregation", build)
+
+
+def _greeks(context: ChunkContext, recorder: JobRecorder) -> int:
+    market = context.market
+
+    def build(pid: uuid.UUID, part: PortfolioSlice) -> tuple[list[PortfolioResult], list[dict[str, Any]]]:
+        state, positions = part.state, part.positions
+        payload = compute.greeks_payload(positions=positions, state=state, rate=market.rate, div_yield=market.div_yield)
+        names = [*GREEK_NAMES, *(f"position_{n}" for n in GREEK_NAMES), "dollar_delta", "dollar_gamma"]
+        columns = {name: _column(state, name) for name in names}
+        vol, years, spot = _column(state, "vol"), _column(state, "years"), _column(state, "spot")
+        strike = _column(positions, "strike")
+        metrics = []
+        for k, (position_id, is_option, source) in enumerate(
+            zip(state["position_id"], positions["is_option"], state["vol_source"], strict=True)
+        ):
+            metrics.append(
+                {
+                    "position_id": position_id,
+                    "implied_vol": vol[k],
+                    "implied_vol_source": source,
+                    "years_to_expiry": years[k],
+                    **{name: column[k] for name, column in columns.items()},
+                    "greeks_inputs": {
+                        "spot": spot[k],
+                        "strike": strike[k],
+                        "years_to_expiry": years[k],
+                        "implied_vol": vol[k],
+                        "implied_vol_source": source,
+                        "rate": market.rate,
+                        "div_yield": market.div_yield,
+                    }
+                    if is_option
+                    else {},
+                }
+            )
+        result = context.result(
+            pid,
+            ResultKind.GREEKS,
+            payload,
+            method="Black-Scholes-Merton (analytic)",
+            lookback=compute.REALISED_VOL_DAYS,
+            inputs={
+                "rate": market.rate,
+                "div_yield": market.div_yield,
+                "vol_fallback": "realised volatility of the underlying, 252 daily log returns",
+            },
+        )
+        return [result], metrics
+
+    return _per_portfolio(context, recorder, "greeks", build)
+
+
+def _factors(context: ChunkContext, recorder: JobRecorder) -> int:
+    stage = context.stage
+
+    def build(pid: uuid.UUID, part: PortfolioSlice) -> tuple[list[PortfolioResult], list[dict[str, Any]]]:
+        payload = compute.factor_exposure_payload(
+            positions=part.positions, state=part.state, info=part.info, stage=stage
+        )
+        metrics = [
+            {"position_id": position_id, "factor_betas": row["betas"], "factor_exposures": row["exposures"]}
+            for position_id, row in zip(part.state["position_id"], payload["positions"], strict=True)
+        ]
+        result = context.result(
+            pid,
+            ResultKind.FACTOR_EXPOSURE,
+            payload,
+            method="OLS factor betas (styles as spreads over SPY, rates = TLT) × delta exposure",
+            lookback=FACTOR_LOOKBACK_DAYS,
+            inputs={"condition_number": stage.condition_number, "observations": stage.n_observations},
+        )
+        return [result], metrics
+
+    return _per_portfolio(context, recorder, "factors", build)
+
+
+def _market_scenarios(context: ChunkContext, recorder: JobRecorder) -> int:
+    market = context.market
+    pnl = compute.market_scenario_pnl(
+        positions=context.positions, state=context.state, rate=market.rate, div_yield=market.div_yield
+    )
+
+    def build(pid: uuid.UUID, part: PortfolioSlice) -> tuple[list[PortfolioResult], None]:
+        payload = compute.market_scenarios_payload(positions=part.positions, info=part.info, pnl=pnl[:, part.rows])
+        return [
+            context.result(
+                pid,
+                ResultKind.MARKET_SCENARIOS,
+                payload,
+                method="univariate market beta; options fully repriced (BSM)",
+                lookback=FACTOR_LOOKBACK_DAYS,
+                inputs={"shocks": list(compute.scenarios.MARKET_SHOCKS)},
+            )
+        ], None
+
+    return _per_portfolio(context, recorder, "market_scenarios", build)
+
+
+def _stress(context: ChunkContext, recorder: JobRecorder) -> int:
+    market = context.market
+    catalog = [
+        {
+            "id": s.pk,
+            "name": s.name,
+            "category": s.category,
+            "severity": s.severity,
+            "shocks": s.shocks,
+            "implied_vol_shift": s.implied_vol_shift,
+        }
+        for s in stress_scenarios_active()
+    ]
+    # Scenario factor shocks do not depend on the portfolio: solve them once per chunk.
+    solved = compute.scenario_shocks_compute(catalog=catalog, stage=context.stage) if context.stage else []
+    arrays = (
+        compute.stress_arrays_compute(
+            positions=context.positions,
+            state=context.state,
+            shocks=solved,
+            rate=market.rate,
+            div_yield=market.div_yield,
+        )
+        if context.stage
+        else []
+    )
+
+    def build(pid: uuid.UUID, part: PortfolioSlice) -> tuple[list[PortfolioResult], None]:
+        if not catalog:
+            raise RuntimeError("no active stress scenarios; run `python manage.py migrate` to seed the catalog")
+        payload = compute.stress_payload(positions=part.positions, info=part.info, arrays=arrays, rows=part.rows)
+        return [
+            context.result(
+                pid,
+                ResultKind.STRESS_TEST,
+                payload,
+                method="factor betas × proxy shocks; conditioned on the factor covariance; options repriced",
+                lookback=FACTOR_LOOKBACK_DAYS,
+                inputs={"scenarios": len(catalog), "rate_proxy_duration": compute.RATE_PROXY_DURATION},
+            )
+        ], None
+
+    return _per_portfolio(context, recorder, "stress_tests", build)
+
+
+def _correlations(context: ChunkContext, recorder: JobRecorder) -> int:
+    held = sorted(set(context.positions["price_symbol"]) & set(context.market.prices.columns))
+    universe = compute.correlation_universe(prices=context.market.prices[held])
+
+    def build(pid: uuid.UUID, part: PortfolioSlice) -> tuple[list[PortfolioResult], None]:
+        payload = compute.correlations_payload(
+            positions=part.positions, state=part.state, universe=universe, sectors=context.market.sectors
+        )
+        return [
+            context.result(
+                pid,
+                ResultKind.CORRELATIONS,
+                payload,
+                method="Pearson on daily log returns",
+                lookback=compute.CORRELATION_WINDOW_DAYS,
+                inputs={"min_weight": compute.CORRELATION_MIN_WEIGHT, "cluster_threshold": compute.CLUSTER_THRESHOLD},
+            )
+        ], None
+
+    return _per_portfolio(context, recorder, "correlations", build)
+
+
+def _var(context: ChunkContext, recorder: JobRecorder) -> int:
+    market = context.market
+    # Every position of the chunk revalued under each historical day once; portfolios take their columns.
+    pnl = (
+        compute.historical_pnl_compute(
+            positions=context.positions,
+            state=context.state,
+            stage=context.stage,
+            rate=market.rate,
+            div_yield=market.div_yield,
+        )
+        if context.stage
+        else None
+    )
+
+    def build(pid: uuid.UUID, part: PortfolioSlice) -> tuple[list[PortfolioResult], None]:
+        payload = compute.var_payload(
+            positions=part.positions, state=part.state, stage=context.stage, scenario_pnl=pnl[:, part.rows]
+        )
+        return [
+            context.result(
+                pid,
+                ResultKind.VAR,
+                payload,
+                method="historical simulation (options revalued) and parametric (factor covariance)",
+                lookback=compute.VAR_LOOKBACK_DAYS,
+                inputs={"confidences": list(compute.VAR_CONFIDENCES)},
+            )
+        ], None
+
+    return _per_portfolio(context, recorder, "var", build)
+
+
+def _snapshots(context: ChunkContext, recorder: JobRecorder) -> int:
+    from analytics.services.snapshots import snapshot_rows
+
+    rows_by_portfolio = snapshot_rows(context=context)
+    snapshots = []
+
+    def build(pid: uuid.UUID, part: PortfolioSlice) -> tuple[list[PortfolioResult], None]:
+        row = rows_by_portfolio[pid]
+        if isinstance(row, Exception):
+            raise row
+        snapshots.append(row)
+        return [], None
+
+    _per_portfolio(context, recorder, "snapshots", build)
+    return persist.snapshots_upsert(rows=snapshots)
+
+
+STEP_RUNNERS: dict[str, Callable[[ChunkContext, JobRecorder], int]] = {
+    "aggregation": _aggregation,
+    "greeks": _greeks,
+    "factors": _factors,
+    "market_scenarios": _market_scenarios,
+    "stress_tests": _stress,
+    "snapshots": _snapshots,
+    "correlations": _correlations,
+    "var": _var,
+}
+
+
+def position_metrics_flush(context: ChunkContext, recorder: JobRecorder) -> int:
+    """Write every position's metrics of the chunk: one row per position and day, the columns of the steps that
+    completed for its portfolio (grouped so that each upsert updates exactly those columns)."""
+    groups: dict[tuple[str, ...], list[PositionMetrics]] = {}
+    portfolios_by_fields: dict[tuple[str, ...], list[uuid.UUID]] = {}
+    as_of = context.market.as_of
+    for pid, by_step in context.metrics.items():
+        if not by_step:
+            continue
+        part = context.slices[pid]
+        provenance = context.provenance(
+            part, method=METRICS_METHOD, lookback=FACTOR_LOOKBACK_DAYS, inputs={"steps": sorted(by_step)}
+        )
+        merged: dict[Any, dict[str, Any]] = {}
+        for step_rows in by_step.values():
+            for row in step_rows:
+                merged.setdefault(row["position_id"], {}).update(row)
+        fields = tuple(sorted({k for row in merged.values() for k in row} - {"position_id"}))
+        groups.setdefault(fields, []).extend(
+            PositionMetrics(portfolio_id=pid, as_of=as_of, **row, **provenance) for row in merged.values()
+        )
+        portfolios_by_fields.setdefault(fields, []).append(pid)
+    written = 0
+    for fields, rows in groups.items():
+        written += persist.position_metrics_upsert(
+            rows=rows, update_fields=list(fields), portfolio_ids=portfolios_by_fields[fields], as_of=as_of
+        )
+    context.metrics.clear()
+    return written
