@@ -1,0 +1,40 @@
+"""Bulk upserts: the COPY path (PostgreSQL, large sets) stores exactly what the row path stores."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from analytics.models import PositionMetrics
+from analytics.services import persist
+from portfolios.models import Position
+
+pytestmark = pytest.mark.django_db
+
+AS_OF = dt.date(2026, 11, 20)
+
+
+def _rows(scale: float) -> list[PositionMetrics]:
+    return [
+        PositionMetrics(
+            position=p, portfolio_id=p.portfolio_id, as_of=AS_OF, price=100.0 * scale, market_value=float(i) * scale,
+            factor_betas={"market": 1.1 * scale}, method="test", data_source="simulated", inputs={"n": i},
+        )
+        for i, p in enumerate(Position.objects.order_by("id"))
+    ]
+
+
+@pytest.mark.parametrize("threshold", [1, 10_000], ids=["copy-path", "row-path"])
+def test_an_upsert_inserts_then_replaces_without_duplicates(demo_data, monkeypatch, threshold):
+    monkeypatch.setattr(persist, "COPY_THRESHOLD", threshold)
+    fields = ["price", "market_value", "factor_betas", "inputs"]
+    persist.bulk_upsert(PositionMetrics, _rows(1.0), unique_fields=["position", "as_of"], update_fields=fields)
+    persist.bulk_upsert(PositionMetrics, _rows(2.0), unique_fields=["position", "as_of"], update_fields=fields)
+    assert PositionMetrics.objects.count() == 63
+    stored = {m.position_id: m for m in PositionMetrics.objects.all()}
+    for i, p in enumerate(Position.objects.order_by("id")):
+        row = stored[p.pk]
+        assert row.price == 200.0 and row.market_value == float(i) * 2.0
+        assert row.factor_betas == {"market": 2.2} and row.inputs == {"n": i}
+        assert row.computed_at is not None
