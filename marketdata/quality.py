@@ -17,11 +17,12 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 
 import numpy as np
 
-from marketdata.calendar import _session_set, is_trading_day
-from marketdata.providers.base import Bar
+from marketdata.calendar import _session_set, all_sessions, is_trading_day
+from marketdata.providers.base import Bar, BarColumns
 
 logger = logging.getLogger("sigmasight.marketdata")
 
@@ -89,6 +90,83 @@ def bars_validate(
             result.rejected.append(message)
             continue
         result.valid.append(bar)
+    return result
+
+
+@dataclass
+class ColumnsValidation:
+    """``bar_columns_validate``'s answer: the storable rows (as columns) and the rejection messages."""
+
+    valid: BarColumns
+    rejected: list[str] = field(default_factory=list)
+
+
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+
+
+@lru_cache(maxsize=1)
+def _session_days() -> np.ndarray:
+    """Every NYSE session as days since the epoch (int64, ascending), read-only."""
+    days = np.array(all_sessions(), dtype="datetime64[D]").view(np.int64)
+    days.setflags(write=False)
+    return days
+
+
+def bar_columns_validate(
+    *, columns: BarColumns, source: str, wanted: Iterable[date] | np.ndarray | None = None
+) -> ColumnsValidation:
+    """``bars_validate`` for columns: the same rows pass, the same rejections (and log lines) come out.
+
+    The checks run over whole arrays; only rows the screen flags are turned into ``Bar`` tuples,
+    so that their rejection reasons and messages are exactly the row path's. ``wanted`` may be
+    dates or a ``datetime64[D]`` array.
+    """
+    symbol = columns.symbol
+    if wanted is not None:
+        if isinstance(wanted, np.ndarray):
+            wanted_days = wanted.astype("datetime64[D]").view(np.int64)
+        else:
+            wanted_days = np.fromiter((d.toordinal() for d in wanted), dtype=np.int64) - _EPOCH_ORDINAL
+        if len(wanted_days) > 1 and not (wanted_days[1:] > wanted_days[:-1]).all():
+            wanted_days = np.unique(wanted_days)
+        days = columns.date.astype("datetime64[D]").view(np.int64)
+        keep = np.zeros(len(days), dtype=bool)
+        if len(wanted_days):
+            at = np.minimum(np.searchsorted(wanted_days, days), len(wanted_days) - 1)
+            keep = wanted_days[at] == days
+        if not keep.all():
+            columns = columns.select(keep)
+    if len(columns) == 0:
+        return ColumnsValidation(columns)
+    days = columns.date.astype("datetime64[D]").view(np.int64)
+    if len(days) > 1 and not (days[1:] > days[:-1]).all():
+        _, inverse, counts = np.unique(days, return_inverse=True, return_counts=True)
+        duplicate = counts[inverse] > 1
+    else:
+        duplicate = np.zeros(len(days), dtype=bool)
+    prices = (columns.open, columns.high, columns.low, columns.close, columns.adj_close)
+    # NaN propagates through minimum and maximum: "lowest > 0" and "highest finite" reject it, and ±inf.
+    lowest = np.minimum(np.minimum(np.minimum(prices[0], prices[1]), np.minimum(prices[2], prices[3])), prices[4])
+    highest = np.maximum(np.maximum(np.maximum(prices[0], prices[1]), np.maximum(prices[2], prices[3])), prices[4])
+    with np.errstate(invalid="ignore"):
+        ok = (lowest > 0) & np.isfinite(highest) & (columns.high >= columns.low) & (columns.volume >= 0)
+    sessions = _session_days()
+    at = np.minimum(np.searchsorted(sessions, days), len(sessions) - 1)
+    ok &= sessions[at] == days
+    bad = duplicate | ~ok
+    if not bad.any():
+        return ColumnsValidation(columns)
+    result = ColumnsValidation(columns)
+    for index in np.flatnonzero(bad).tolist():
+        bar = columns.select(slice(index, index + 1)).rows()[0]
+        problem = "duplicate date" if duplicate[index] else bar_problem(bar)
+        if problem is None:  # the screen is conservative; the row check has the last word
+            bad[index] = False
+            continue
+        message = f"{source} {symbol} {bar.date}: rejected ({problem}): {tuple(bar)[2:]}"
+        logger.warning("Rejected bar: %s", message)
+        result.rejected.append(message)
+    result.valid = columns.select(~bad)
     return result
 
 

@@ -3,22 +3,29 @@
 Cache-first: for each symbol the sync reads which sessions of the window are already stored (one
 query for the whole universe) and asks the provider only for the missing ones, one request per
 contiguous run of missing sessions. Bars are validated (``marketdata.quality``) and upserted in
-bulk — COPY into a staging table then ``INSERT … ON CONFLICT`` on PostgreSQL,
-``bulk_create(update_conflicts=True)`` elsewhere. One bad symbol never stops a sync: its failure
-is recorded with the reason in the ``SyncRun`` and the next default sync asks for it again.
+bulk — a binary COPY built from numpy arrays on PostgreSQL (through a staging table and
+``INSERT … ON CONFLICT`` when rows overlap), ``bulk_create(update_conflicts=True)`` elsewhere. An
+offline provider that answers with columns (the simulated one) skips per-row Python entirely: its
+arrays are validated vectorised and streamed into the COPY while the next symbols are generated.
+One bad symbol never stops a sync: its failure is recorded with the reason in the ``SyncRun``
+and the next default sync asks for it again.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -27,11 +34,11 @@ from marketdata.calendar import last_trading_days, latest_completed_session, ses
 from marketdata.factors import FACTOR_SYMBOLS
 from marketdata.models import Instrument, OptionQuote, PriceBar, SyncRun, SyncStatus
 from marketdata.providers import get_provider
-from marketdata.providers.base import Bar, InstrumentProfile, Provider, ProviderError, SymbolUnavailable
+from marketdata.providers.base import Bar, BarColumns, InstrumentProfile, Provider, ProviderError, SymbolUnavailable
 from marketdata.providers.csv import price_csv_parse
 from marketdata.providers.http import RetryBudgetExhausted
 from marketdata.providers.simulated import parse_occ
-from marketdata.quality import bars_validate
+from marketdata.quality import bar_columns_validate, bars_validate
 from marketdata.selectors import symbols_with_history
 
 logger = logging.getLogger("sigmasight.marketdata")
@@ -92,8 +99,203 @@ def bars_upsert(*, bars: Sequence[Bar], source: str) -> int:
     """Insert or replace bars (one row per symbol and date); returns the rows written."""
     if not bars:
         return 0
-    if connection.vendor == "postgresql":
-        return _bars_upsert_postgres(bars, source)
+    with _bars_writer(source=source) as writer:
+        writer.add_rows(bars)
+    return writer.written
+
+
+def bar_columns_upsert(*, columns: Iterable[BarColumns], source: str) -> int:
+    """``bars_upsert`` for columns (one ``BarColumns`` per symbol); returns the rows written."""
+    with _bars_writer(source=source) as writer:
+        for chunk in columns:
+            writer.add(chunk)
+    return writer.written
+
+
+@contextmanager
+def _bars_writer(*, source: str, stream: bool = False) -> Iterator[_BarsWriter]:
+    """A ``_BarsWriter`` that writes on leaving the block, or writes nothing if the block raises."""
+    writer = _BarsWriter(source=source, stream=stream)
+    try:
+        yield writer
+    except BaseException:
+        writer.abort()
+        raise
+    writer.finish()
+
+
+class _BarsWriter:
+    """Stores validated bars: binary COPY on PostgreSQL, ``bulk_create(update_conflicts=True)`` elsewhere.
+
+    On PostgreSQL each symbol's columns become one preformatted block of the binary COPY format
+    (a numpy structured array, no per-row Python). With ``stream`` the COPY is opened at the first
+    block and every block is sent as soon as it is added, so the server inserts and maintains its
+    indexes while the caller is still generating and validating the next symbols (the offline
+    provider's backfill); otherwise the blocks are sent together by ``finish``. The COPY goes
+    straight into the table in a savepoint: the sync is cache-first, so its rows are almost always
+    new. If another writer stored one of the same (symbol, date) rows in the meantime, the unique
+    constraint fires, the savepoint rolls back and the same blocks go through a session-local
+    staging table and one ``INSERT … ON CONFLICT DO UPDATE`` instead.
+
+    While a streamed COPY is open the connection is busy: the caller must not run queries on it
+    between ``add`` calls.
+    """
+
+    def __init__(self, *, source: str, stream: bool = False) -> None:
+        self.source = source
+        self.stream = stream
+        self.written = 0
+        self.postgres = connection.vendor == "postgresql"
+        self._blocks: list[bytes] = []
+        self._rows: list[Bar] = []
+        self._count = 0
+        self._copy: Any = None
+        self._stack: ExitStack | None = None
+        self._encoding = "utf-8"
+        if self.postgres:
+            connection.ensure_connection()
+            self._encoding = connection.connection.info.encoding
+
+    def add(self, columns: BarColumns) -> None:
+        """Add one symbol's bars."""
+        if len(columns) == 0:
+            return
+        self._count += len(columns)
+        if not self.postgres:
+            self._rows.extend(columns.rows())
+            return
+        if self.stream and self._copy is None:
+            self._open()
+        block = _copy_block(columns, self.source, self._encoding)
+        self._blocks.append(block)
+        if self._copy is not None:
+            self._copy.write(block)
+
+    def add_rows(self, bars: Sequence[Bar]) -> None:
+        """Add bars of any symbols (each run of one symbol becomes one block)."""
+        if not self.postgres:
+            self._count += len(bars)
+            self._rows.extend(bars)
+            return
+        start = 0
+        for index in range(1, len(bars) + 1):
+            if index == len(bars) or bars[index].symbol != bars[start].symbol:
+                self.add(BarColumns.from_bars(bars[start].symbol, bars[start:index]))
+                start = index
+
+    def _open(self) -> None:
+        stack = ExitStack()
+        try:
+            stack.enter_context(transaction.atomic())
+            cursor = stack.enter_context(connection.cursor())
+            columns = ", ".join(BAR_COLUMNS)
+            table = PriceBar._meta.db_table
+            copy = stack.enter_context(cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)"))
+            copy.write(_COPY_HEADER)
+        except BaseException:
+            stack.__exit__(*sys.exc_info())
+            raise
+        self._stack, self._copy = stack, copy
+
+    def abort(self) -> None:
+        """Give up: the open COPY is cancelled and its savepoint rolled back; nothing is stored."""
+        stack, self._stack, self._copy = self._stack, None, None
+        if stack is not None:
+            stack.__exit__(*sys.exc_info())
+
+    def finish(self) -> int:
+        """Write what was added; returns (and sets ``written`` to) the rows written."""
+        if not self.postgres:
+            self.written = _bars_upsert_orm(self._rows, self.source)
+            return self.written
+        if not self._blocks:
+            return 0
+        import psycopg
+
+        try:
+            if self._copy is None:
+                self._open()
+                for block in self._blocks:
+                    self._copy.write(block)
+            self._copy.write(_COPY_TRAILER)
+            stack, self._stack, self._copy = self._stack, None, None
+            assert stack is not None
+            stack.close()  # ends the COPY (the server reports a conflict here) and releases the savepoint
+            self.written = self._count
+        except (IntegrityError, psycopg.errors.UniqueViolation):
+            self.abort()
+            logger.info("bars_upsert: %d rows overlap stored bars; upserting through the staging table", self._count)
+            self.written = _bars_upsert_staged(self._blocks)
+        return self.written
+
+
+_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, header extension length
+_COPY_TRAILER = b"\xff\xff"
+_POSTGRES_EPOCH = np.datetime64("2000-01-01", "D")
+_PRICE_FIELDS = ("open", "high", "low", "close", "adj_close")
+
+
+@lru_cache(maxsize=256)
+def _copy_row_dtype(symbol_bytes: int, source_bytes: int) -> np.dtype:
+    """One row of the binary COPY format for BAR_COLUMNS: a field count, then (length, value) pairs."""
+    fields: list[tuple[str, str]] = [("fields", ">i2"), ("symbol_len", ">i4"), ("symbol", f"S{symbol_bytes}")]
+    fields += [("date_len", ">i4"), ("date", ">i4")]
+    for name in _PRICE_FIELDS:
+        fields += [(f"{name}_len", ">i4"), (name, ">f8")]
+    fields += [("volume_len", ">i4"), ("volume", ">i8"), ("source_len", ">i4"), ("source", f"S{source_bytes}")]
+    return np.dtype(fields)  # packed: no padding between fields
+
+
+def _copy_block(columns: BarColumns, source: str, encoding: str) -> bytes:
+    """The rows of ``columns`` in PostgreSQL's binary COPY format (without header and trailer)."""
+    symbol = columns.symbol.encode(encoding)
+    source_bytes = source.encode(encoding)
+    rows = np.empty(len(columns), dtype=_copy_row_dtype(len(symbol), len(source_bytes)))
+    rows["fields"] = len(BAR_COLUMNS)
+    rows["symbol_len"] = len(symbol)
+    rows["symbol"] = symbol
+    rows["date_len"] = 4
+    rows["date"] = (columns.date.astype("datetime64[D]") - _POSTGRES_EPOCH).astype(np.int64)
+    for name in _PRICE_FIELDS:
+        rows[f"{name}_len"] = 8
+        rows[name] = getattr(columns, name)
+    rows["volume_len"] = 8
+    rows["volume"] = columns.volume
+    rows["source_len"] = len(source_bytes)
+    rows["source"] = source_bytes
+    return rows.tobytes()
+
+
+def _bars_upsert_staged(blocks: Sequence[bytes]) -> int:
+    """COPY the blocks into a session-local staging table, then one ``INSERT … ON CONFLICT DO UPDATE``."""
+    table = PriceBar._meta.db_table
+    columns = ", ".join(BAR_COLUMNS)
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in BAR_COLUMNS[2:])
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS marketdata_pricebar_stage ("
+            "symbol varchar(40), date date, open double precision, high double precision, low double precision, "
+            "close double precision, adj_close double precision, volume bigint, source varchar(12)"
+            ") ON COMMIT DELETE ROWS"
+        )
+        # Inside an outer transaction (a test, a batch) the commit that empties the stage has not happened.
+        cursor.execute("TRUNCATE marketdata_pricebar_stage")
+        with cursor.cursor.copy(f"COPY marketdata_pricebar_stage ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.write(_COPY_HEADER)
+            for block in blocks:
+                copy.write(block)
+            copy.write(_COPY_TRAILER)
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM marketdata_pricebar_stage "  # noqa: S608
+            f"ON CONFLICT (symbol, date) DO UPDATE SET {updates}"
+        )
+        return cursor.rowcount
+
+
+def _bars_upsert_orm(bars: Sequence[Bar], source: str) -> int:
+    """SQLite and other backends: ``bulk_create`` with ``update_conflicts``."""
+    if not bars:
+        return 0
     objects = [
         PriceBar(
             symbol=b.symbol,
@@ -117,47 +319,6 @@ def bars_upsert(*, bars: Sequence[Bar], source: str) -> int:
             update_fields=["open", "high", "low", "close", "adj_close", "volume", "source"],
         )
     return len(objects)
-
-
-def _bars_upsert_postgres(bars: Sequence[Bar], source: str) -> int:
-    """Binary COPY straight into the table; on a conflict, COPY to a staging table and upsert.
-
-    The sync is cache-first, so the rows it writes are almost always new: the direct COPY (in a
-    savepoint) is the fast path. If another writer stored one of the same (symbol, date) rows in
-    the meantime, the unique constraint fires, the savepoint rolls back, and the rows go through a
-    session-local staging table and one ``INSERT … ON CONFLICT DO UPDATE`` instead.
-    """
-    table = PriceBar._meta.db_table
-    columns = ", ".join(BAR_COLUMNS)
-    try:
-        with transaction.atomic(), connection.cursor() as cursor:
-            _copy_binary(cursor, table, columns, bars, source)
-        return len(bars)
-    except IntegrityError:
-        logger.info("bars_upsert: %d rows overlap stored bars; upserting through the staging table", len(bars))
-    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in BAR_COLUMNS[2:])
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS marketdata_pricebar_stage ("
-            "symbol varchar(40), date date, open double precision, high double precision, low double precision, "
-            "close double precision, adj_close double precision, volume bigint, source varchar(12)"
-            ") ON COMMIT DELETE ROWS"
-        )
-        # Inside an outer transaction (a test, a batch) the commit that empties the stage has not happened.
-        cursor.execute("TRUNCATE marketdata_pricebar_stage")
-        _copy_binary(cursor, "marketdata_pricebar_stage", columns, bars, source)
-        cursor.execute(
-            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM marketdata_pricebar_stage "  # noqa: S608
-            f"ON CONFLICT (symbol, date) DO UPDATE SET {updates}"
-        )
-        return cursor.rowcount
-
-
-def _copy_binary(cursor: Any, table: str, columns: str, bars: Sequence[Bar], source: str) -> None:
-    with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
-        copy.set_types(["text", "date", "float8", "float8", "float8", "float8", "float8", "int8", "text"])
-        for bar in bars:
-            copy.write_row((*bar, source))
 
 
 def instruments_upsert(*, profiles: Sequence[InstrumentProfile], source: str) -> int:
@@ -192,6 +353,8 @@ def instruments_upsert(*, profiles: Sequence[InstrumentProfile], source: str) ->
 
 def _missing_runs(window: Sequence[date], have: set[date]) -> list[list[date]]:
     """Contiguous runs (in session order) of the window's sessions not in ``have``."""
+    if not have:
+        return [list(window)] if window else []
     runs: list[list[date]] = []
     previous_missing = False
     for d in window:
@@ -218,9 +381,14 @@ def _existing_dates(symbols: Sequence[str], start: date, end: date) -> dict[str,
     return have
 
 
+@lru_cache(maxsize=8)
+def _window_days(window: tuple[date, ...]) -> tuple[np.ndarray, dict[date, int]]:
+    """The window as ``datetime64[D]`` and each session's position in it (computed once per sync)."""
+    return np.array(window, dtype="datetime64[D]"), {d: i for i, d in enumerate(window)}
+
+
 @dataclass
 class _Outcome:
-    bars: list[Bar] = field(default_factory=list)
     ok: int = 0
     cached: int = 0
     failures: dict[str, str] = field(default_factory=dict)
@@ -229,34 +397,62 @@ class _Outcome:
 
 
 def _fetch_symbol(
-    prov: Provider, symbol: str, asset_class: str, window: Sequence[date], have: set[date], outcome: _Outcome
+    prov: Provider,
+    symbol: str,
+    asset_class: str,
+    window: Sequence[date],
+    have: set[date],
+    outcome: _Outcome,
+    writer: _BarsWriter,
 ) -> None:
     runs = _missing_runs(window, have)
     if not runs:
         outcome.ok += 1
         outcome.cached += 1
         return
+    if prov.supports_columns:
+        window_days, position = _window_days(tuple(window))
     received = 0
     rejected_here = 0
+    fetched: list[BarColumns | list[Bar]] = []
+    failed = False
     try:
         for run in runs:
-            raw = prov.daily_bars(symbol=symbol, start=run[0], end=run[-1], asset_class=asset_class)
-            checked = bars_validate(bars=raw, symbol=symbol, source=prov.name, wanted=set(run))
-            outcome.bars.extend(checked.valid)
-            outcome.rejected.extend(checked.rejected)
-            received += len(checked.valid)
-            rejected_here += len(checked.rejected)
+            if prov.supports_columns:
+                raw_columns = prov.daily_bar_columns(symbol=symbol, start=run[0], end=run[-1], asset_class=asset_class)
+                first = position[run[0]]
+                wanted = window_days[first : first + len(run)]  # a run is contiguous in the window
+                checked_columns = bar_columns_validate(columns=raw_columns, source=prov.name, wanted=wanted)
+                fetched.append(checked_columns.valid)
+                rejected = checked_columns.rejected
+                received += len(checked_columns.valid)
+            else:
+                raw = prov.daily_bars(symbol=symbol, start=run[0], end=run[-1], asset_class=asset_class)
+                checked = bars_validate(bars=raw, symbol=symbol, source=prov.name, wanted=set(run))
+                fetched.append(checked.valid)
+                rejected = checked.rejected
+                received += len(checked.valid)
+            outcome.rejected.extend(rejected)
+            rejected_here += len(rejected)
     except SymbolUnavailable as exc:
         outcome.unavailable[symbol] = exc.reason
         logger.info("%s: %s unavailable: %s", prov.name, symbol, exc.reason)
-        return
+        failed = True
     except ProviderError as exc:
         outcome.failures[symbol] = str(exc)[:500]
         logger.warning("%s: %s failed: %s", prov.name, symbol, exc)
-        return
+        failed = True
     except Exception as exc:  # per-symbol isolation: a provider bug must not stop the sync
         outcome.failures[symbol] = f"{exc.__class__.__name__}: {exc}"[:500]
         logger.exception("%s: %s failed unexpectedly", prov.name, symbol)
+        failed = True
+    # Runs fetched before a failure are kept. Outside the try: a database error is not the provider's.
+    for chunk in fetched:
+        if isinstance(chunk, BarColumns):
+            writer.add(chunk)
+        else:
+            writer.add_rows(chunk)
+    if failed:
         return
     if received == 0 and rejected_here:
         outcome.failures[symbol] = f"all {rejected_here} rows from {prov.name} were rejected (see market_data.log)"
@@ -376,7 +572,9 @@ def prices_sync(
     ``as_of`` defaults to the latest completed session (today only after 16:05 New York).
     Only missing sessions are asked for. Also stores quotes for held option contracts on
     ``as_of`` and instrument profiles for new symbols. ``progress(done, total, symbol)`` is called
-    after each symbol. Returns the finished ``SyncRun`` (status success, partial or failed).
+    after each symbol; with an offline provider on PostgreSQL the bars are streaming into a COPY
+    at that moment, so ``progress`` must not use the database connection. Returns the finished
+    ``SyncRun`` (status success, partial or failed).
     Raises ``ProviderError`` if the provider cannot be built (unknown name, missing API key).
     """
     count = backfill_days if backfill_days is not None else days
@@ -405,20 +603,22 @@ def prices_sync(
     outcome = _Outcome()
     total = len(universe)
     budget_gone = False
-    for done, (symbol, asset_class) in enumerate(universe.items(), start=1):
-        if budget_gone:
-            # The provider is down: fail the rest fast, but still count what the cache covers.
-            if _missing_runs(window, have.get(symbol, set())):
-                outcome.failures[symbol] = "not attempted: provider down (retry budget exhausted)"
+    # An offline columnar provider streams into the COPY while it generates; others are written at the end.
+    with _bars_writer(source=prov.name, stream=prov.supports_columns) as writer:
+        for done, (symbol, asset_class) in enumerate(universe.items(), start=1):
+            if budget_gone:
+                # The provider is down: fail the rest fast, but still count what the cache covers.
+                if _missing_runs(window, have.get(symbol, set())):
+                    outcome.failures[symbol] = "not attempted: provider down (retry budget exhausted)"
+                else:
+                    outcome.ok += 1
+                    outcome.cached += 1
             else:
-                outcome.ok += 1
-                outcome.cached += 1
-        else:
-            _fetch_symbol(prov, symbol, asset_class, window, have.get(symbol, set()), outcome)
-            budget_gone = "retry budget" in outcome.failures.get(symbol, "")
-        if progress is not None:
-            progress(done, total, symbol)
-    rows_written = bars_upsert(bars=outcome.bars, source=prov.name)
+                _fetch_symbol(prov, symbol, asset_class, window, have.get(symbol, set()), outcome, writer)
+                budget_gone = "retry budget" in outcome.failures.get(symbol, "")
+            if progress is not None:
+                progress(done, total, symbol)
+    rows_written = writer.written
 
     run.failures = dict(outcome.failures)
     run.unavailable = dict(outcome.unavailable)

@@ -13,9 +13,12 @@ Providers return raw rows; ``marketdata.quality`` validates them before anything
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import NamedTuple
+
+import numpy as np
 
 
 class ProviderError(Exception):
@@ -41,6 +44,50 @@ class Bar(NamedTuple):
     close: float
     adj_close: float
     volume: int
+
+
+@dataclass(frozen=True, eq=False)
+class BarColumns:
+    """Daily bars of one symbol as columns: the fast path from an offline provider to the database.
+
+    ``date`` is ``datetime64[D]``; the prices are float64 arrays and ``volume`` int64, all the
+    same length. ``rows()`` gives the same bars as ``Bar`` tuples (Python floats, ints and dates).
+    """
+
+    symbol: str
+    date: np.ndarray
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    adj_close: np.ndarray
+    volume: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.date)
+
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        """(date, open, high, low, close, adj_close, volume)."""
+        return (self.date, self.open, self.high, self.low, self.close, self.adj_close, self.volume)
+
+    def select(self, index: np.ndarray | slice) -> BarColumns:
+        """The rows picked by a boolean mask, an index array or a slice."""
+        return BarColumns(self.symbol, *(a[index] for a in self.arrays()))
+
+    def rows(self) -> list[Bar]:
+        """The bars as ``Bar`` tuples, in order."""
+        symbol = self.symbol
+        return [Bar(symbol, *values) for values in zip(*(a.tolist() for a in self.arrays()), strict=True)]
+
+    @classmethod
+    def from_bars(cls, symbol: str, bars: Sequence[Bar]) -> BarColumns:
+        """Columns of already validated bars (finite numbers, integral volumes) of one symbol."""
+        return cls(
+            symbol,
+            np.array([b.date for b in bars], dtype="datetime64[D]"),
+            *(np.array([b[i] for b in bars], dtype=np.float64) for i in range(2, 7)),
+            np.array([b.volume for b in bars], dtype=np.int64),
+        )
 
 
 @dataclass(frozen=True)
@@ -77,6 +124,9 @@ class Provider(ABC):
     name: str = ""
     supports_options: bool = False
     supports_profiles: bool = False
+    # Offline providers that can answer with numpy columns (``daily_bar_columns``) set this; the
+    # sync then validates and stores whole arrays instead of one ``Bar`` at a time.
+    supports_columns: bool = False
 
     def start_run(self, *, retry_budget_s: float | None = None) -> None:  # noqa: B027 - optional hook
         """Called once at the start of a sync (HTTP providers reset their retry budget here)."""
@@ -89,6 +139,10 @@ class Provider(ABC):
     @abstractmethod
     def daily_bars(self, *, symbol: str, start: date, end: date, asset_class: str | None = None) -> list[Bar]:
         """Daily bars for ``symbol`` on sessions ``start``…``end`` inclusive (may be empty)."""
+
+    def daily_bar_columns(self, *, symbol: str, start: date, end: date, asset_class: str | None = None) -> BarColumns:
+        """``daily_bars`` as columns; only providers with ``supports_columns`` implement it."""
+        raise NotImplementedError(f"{self.name} provider does not serve bars as columns.")
 
     def option_quote(self, *, contract: str, as_of: date) -> OptionQuoteData:
         """The end-of-day quote of an OCC contract on ``as_of``."""

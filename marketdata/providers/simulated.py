@@ -60,7 +60,7 @@ import pandas as pd
 
 from marketdata.calendar import CALENDAR_END, trading_days
 from marketdata.factors import FACTOR_NAMES, FACTOR_PROXIES, RATE_PROXY
-from marketdata.providers.base import Bar, InstrumentProfile, OptionQuoteData, Provider, SymbolUnavailable
+from marketdata.providers.base import Bar, BarColumns, InstrumentProfile, OptionQuoteData, Provider, SymbolUnavailable
 
 ANCHOR_START = date(2019, 1, 2)
 ANCHOR_END = CALENDAR_END
@@ -594,19 +594,65 @@ def factor_returns(*, start: date, end: date) -> pd.DataFrame:
     )
 
 
+@lru_cache(maxsize=1)
+def _anchor_days() -> np.ndarray:
+    """The anchor sessions as ``datetime64[D]``, read-only."""
+    days = np.array(_anchor()[0], dtype="datetime64[D]")
+    days.setflags(write=False)
+    return days
+
+
 @dataclass(frozen=True)
 class _Series:
-    open: np.ndarray
-    high: np.ndarray
-    low: np.ndarray
-    close: np.ndarray
-    volume: np.ndarray
+    """A symbol's history over the anchor calendar: closes and returns in full, OHLCV on demand.
+
+    The random draws are made once for the whole calendar (so a session's bar never depends on the
+    range asked); open, high, low and volume are then computed only for the sessions asked for —
+    elementwise, so a slice gives bit for bit the values the whole series would.
+    """
+
+    close: np.ndarray  # rounded to 4 decimals, like every stored price
     returns: np.ndarray  # simple daily returns
+    close_raw: np.ndarray  # unrounded close, from which open, high and low are built
+    first_previous: float  # the close before the first anchor session
+    daily_vol: float
+    nav: bool  # a mutual fund: open = high = low = close
+    z_open: np.ndarray | None
+    z_high: np.ndarray | None
+    z_low: np.ndarray | None
+    z_volume: np.ndarray | None  # None when the volume is always 0 (indices, funds)
+    volume_base: float
+
+    def ohlcv(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(open, high, low, close, volume) of anchor sessions ``lo``…``hi - 1``."""
+        close = self.close[lo:hi]
+        if self.nav:
+            open_ = high = low = close
+        else:
+            assert self.z_open is not None and self.z_high is not None and self.z_low is not None
+            raw = self.close_raw[lo:hi]
+            if lo == 0:
+                previous = np.concatenate([[self.first_previous], self.close_raw[: hi - 1]])
+            else:
+                previous = self.close_raw[lo - 1 : hi - 1]
+            daily_vol = self.daily_vol
+            opened = previous * np.exp(self.z_open[lo:hi] * 0.25 * daily_vol)
+            top = np.maximum(opened, raw)
+            bottom = np.minimum(opened, raw)
+            high = np.round(top * (1.0 + np.abs(self.z_high[lo:hi]) * 0.5 * daily_vol), 4)
+            low = np.round(bottom * (1.0 - np.minimum(np.abs(self.z_low[lo:hi]) * 0.5 * daily_vol, 0.5)), 4)
+            open_ = np.round(opened, 4)
+        if self.z_volume is None:
+            volume = np.zeros(hi - lo, dtype=np.int64)
+        else:
+            noise = np.exp(self.z_volume[lo:hi] * 0.3)
+            volume = (self.volume_base * noise * (1.0 + 20.0 * np.abs(self.returns[lo:hi]))).astype(np.int64)
+        return open_, high, low, close, volume
 
 
 @lru_cache(maxsize=2048)
 def _series(symbol: str) -> _Series:
-    """The symbol's full bar history over the anchor calendar (generated once per process)."""
+    """The symbol's history over the anchor calendar (generated once per process)."""
     spec = symbol_spec(symbol)
     sessions, ref_index = _anchor()
     n = len(sessions)
@@ -633,27 +679,23 @@ def _series(symbol: str) -> _Series:
 
     daily_vol = float(np.std(returns[1:])) or 0.001
     ohlc = np.random.default_rng(_seed(symbol + ":ohlc"))
-    previous = np.concatenate([[close[0] / (1.0 + returns[0])], close[:-1]])
-    is_nav = spec.asset_class == "mutual_fund"
-    if is_nav:  # a fund has one NAV a day
-        open_ = high = low = close
-    else:
-        open_ = previous * np.exp(ohlc.standard_normal(n) * 0.25 * daily_vol)
-        top = np.maximum(open_, close)
-        bottom = np.minimum(open_, close)
-        high = top * (1.0 + np.abs(ohlc.standard_normal(n)) * 0.5 * daily_vol)
-        low = bottom * (1.0 - np.minimum(np.abs(ohlc.standard_normal(n)) * 0.5 * daily_vol, 0.5))
-    if spec.asset_class in ("index", "mutual_fund"):
-        volume = np.zeros(n, dtype=np.int64)
-    else:
-        base = 10 ** (5 + 2.5 * _unit(symbol + ":volume"))
-        noise = np.exp(ohlc.standard_normal(n) * 0.3)
-        volume = (base * noise * (1.0 + 20.0 * np.abs(returns))).astype(np.int64)
-
-    arrays = [np.round(a, 4) for a in (open_, high, low, close)]
-    for a in (*arrays, volume, returns):
-        a.setflags(write=False)
-    return _Series(arrays[0], arrays[1], arrays[2], arrays[3], volume, returns)
+    nav = spec.asset_class == "mutual_fund"  # a fund has one NAV a day
+    # The draws, in the order the model has always made them: open, high, low, then volume noise.
+    z_open = z_high = z_low = z_volume = None
+    if not nav:
+        z_open, z_high, z_low = (ohlc.standard_normal(n) for _ in range(3))
+    volume_base = 0.0
+    if spec.asset_class not in ("index", "mutual_fund"):
+        volume_base = 10 ** (5 + 2.5 * _unit(symbol + ":volume"))
+        z_volume = ohlc.standard_normal(n)
+    rounded = np.round(close, 4)
+    for a in (rounded, close, returns, z_open, z_high, z_low, z_volume):
+        if a is not None:
+            a.setflags(write=False)
+    first_previous = float(close[0] / (1.0 + returns[0]))
+    return _Series(
+        rounded, returns, close, first_previous, daily_vol, nav, z_open, z_high, z_low, z_volume, volume_base
+    )
 
 
 @lru_cache(maxsize=256)
@@ -719,22 +761,21 @@ class SimulatedProvider(Provider):
     name = "simulated"
     supports_options = True
     supports_profiles = True
+    supports_columns = True
 
     def daily_bars(self, *, symbol: str, start: date, end: date, asset_class: str | None = None) -> list[Bar]:
+        return self.daily_bar_columns(symbol=symbol, start=start, end=end, asset_class=asset_class).rows()
+
+    def daily_bar_columns(self, *, symbol: str, start: date, end: date, asset_class: str | None = None) -> BarColumns:
         symbol = symbol.upper()
         lo, hi = _index_range(start, end)
         if lo >= hi:
-            return []
-        series = _series(symbol)
-        sessions, _ = _anchor()
-        o, h, lw, c, v = (
-            series.open[lo:hi].tolist(),
-            series.high[lo:hi].tolist(),
-            series.low[lo:hi].tolist(),
-            series.close[lo:hi].tolist(),
-            series.volume[lo:hi].tolist(),
-        )
-        return [Bar(symbol, d, o[i], h[i], lw[i], c[i], c[i], v[i]) for i, d in enumerate(sessions[lo:hi])]
+            empty = np.empty(0)
+            return BarColumns(
+                symbol, np.empty(0, dtype="datetime64[D]"), empty, empty, empty, empty, empty, np.empty(0, np.int64)
+            )
+        open_, high, low, close, volume = _series(symbol).ohlcv(lo, hi)
+        return BarColumns(symbol, _anchor_days()[lo:hi], open_, high, low, close, close, volume)
 
     def option_quote(self, *, contract: str, as_of: date) -> OptionQuoteData:
         try:
