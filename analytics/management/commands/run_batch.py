@@ -14,6 +14,9 @@ from marketdata.calendar import is_trading_day, latest_completed_session
 
 
 class Command(BaseCommand):
+    # A worker command: the system checks (URL conf, every view) cost a second of start-up and test
+    # nothing the batch uses; `manage.py check` and `doctor` run them.
+    requires_system_checks: list[str] = []
     help = (
         "Run the daily batch for a trading day: " + ", ".join(STEPS) + ". "
         "Exit code 1 when any job failed. Safe to rerun: results for a portfolio and date are replaced."
