@@ -148,6 +148,27 @@ class PortfolioResult(Provenance):
         return f"{self.kind} {self.portfolio_id} {self.as_of}"
 
 
+# The value columns of a snapshot, in display order: one list for persistence, API and reports.
+SNAPSHOT_VALUE_FIELDS: tuple[str, ...] = (
+    "total_value",
+    "long_exposure",
+    "short_exposure",
+    "gross_exposure",
+    "net_exposure",
+    "delta_adjusted_exposure",
+    "cash",
+    "equity",
+    "daily_pnl",
+    "daily_return",
+    "cumulative_pnl",
+    "portfolio_delta",
+    "portfolio_gamma",
+    "portfolio_theta",
+    "portfolio_vega",
+    "position_count",
+)
+
+
 class PortfolioSnapshot(Provenance):
     """End-of-day state of a portfolio: values, exposures, P&L from price changes, Greeks (USD)."""
 

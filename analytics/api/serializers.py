@@ -14,7 +14,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from analytics.models import BatchJob, BatchRun, PortfolioSnapshot
+from analytics.models import SNAPSHOT_VALUE_FIELDS, BatchJob, BatchRun, PortfolioSnapshot
 from analytics.selectors import provenance
 from analytics.services.batch import STEPS
 from portfolios.api.serializers import StrictInputSerializer
@@ -197,26 +197,7 @@ class SnapshotOutputSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = PortfolioSnapshot
-        fields = [
-            "as_of",
-            "total_value",
-            "long_exposure",
-            "short_exposure",
-            "gross_exposure",
-            "net_exposure",
-            "delta_adjusted_exposure",
-            "cash",
-            "equity",
-            "daily_pnl",
-            "daily_return",
-            "cumulative_pnl",
-            "portfolio_delta",
-            "portfolio_gamma",
-            "portfolio_theta",
-            "portfolio_vega",
-            "position_count",
-            "provenance",
-        ]
+        fields = ["as_of", *SNAPSHOT_VALUE_FIELDS, "provenance"]
         read_only_fields = fields
 
     @extend_schema_field(ProvenanceSerializer)

@@ -13,7 +13,14 @@ import pandas as pd
 from django.db import connection, models, transaction
 from django.utils import timezone
 
-from analytics.models import FactorModelFit, PortfolioResult, PortfolioSnapshot, PositionMetrics, SymbolFactorBeta
+from analytics.models import (
+    SNAPSHOT_VALUE_FIELDS,
+    FactorModelFit,
+    PortfolioResult,
+    PortfolioSnapshot,
+    PositionMetrics,
+    SymbolFactorBeta,
+)
 from marketdata.factors import FACTOR_LOOKBACK_DAYS, FACTOR_NAMES
 
 UPSERT_BATCH = 2000
@@ -202,32 +209,12 @@ def portfolio_results_upsert(*, rows: list[PortfolioResult]) -> int:
     )
 
 
-SNAPSHOT_FIELDS = [
-    "total_value",
-    "long_exposure",
-    "short_exposure",
-    "gross_exposure",
-    "net_exposure",
-    "delta_adjusted_exposure",
-    "cash",
-    "equity",
-    "daily_pnl",
-    "daily_return",
-    "cumulative_pnl",
-    "portfolio_delta",
-    "portfolio_gamma",
-    "portfolio_theta",
-    "portfolio_vega",
-    "position_count",
-]
-
-
 def snapshots_upsert(*, rows: list[PortfolioSnapshot]) -> int:
     return bulk_upsert(
         PortfolioSnapshot,
         rows,
         unique_fields=["portfolio", "as_of"],
-        update_fields=[*SNAPSHOT_FIELDS, *PROVENANCE_FIELDS],
+        update_fields=[*SNAPSHOT_VALUE_FIELDS, *PROVENANCE_FIELDS],
     )
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from django.utils import timezone
 from django.utils.text import slugify
 
-from analytics.models import PortfolioResult, PortfolioSnapshot, PositionMetrics, ResultKind
+from analytics.models import SNAPSHOT_VALUE_FIELDS, PortfolioResult, PortfolioSnapshot, PositionMetrics, ResultKind
 from analytics.selectors import (
     RESULT_COMMANDS,
     portfolio_result_latest,
@@ -68,24 +68,7 @@ SECTIONS: tuple[SectionSpec, ...] = (
 )
 SECTION_BY_KEY = {spec.key: spec for spec in SECTIONS}
 
-SNAPSHOT_FIELDS = (
-    "total_value",
-    "long_exposure",
-    "short_exposure",
-    "gross_exposure",
-    "net_exposure",
-    "delta_adjusted_exposure",
-    "cash",
-    "equity",
-    "daily_pnl",
-    "daily_return",
-    "cumulative_pnl",
-    "portfolio_delta",
-    "portfolio_gamma",
-    "portfolio_theta",
-    "portfolio_vega",
-    "position_count",
-)
+SNAPSHOT_FIELDS = SNAPSHOT_VALUE_FIELDS
 POSITION_METRIC_FIELDS = (
     "price",
     "price_date",
