@@ -18,8 +18,15 @@ AS_OF = dt.date(2026, 11, 20)
 def _rows(scale: float) -> list[PositionMetrics]:
     return [
         PositionMetrics(
-            position=p, portfolio_id=p.portfolio_id, as_of=AS_OF, price=100.0 * scale, market_value=float(i) * scale,
-            factor_betas={"market": 1.1 * scale}, method="test", data_source="simulated", inputs={"n": i},
+            position=p,
+            portfolio_id=p.portfolio_id,
+            as_of=AS_OF,
+            price=100.0 * scale,
+            market_value=float(i) * scale,
+            factor_betas={"market": 1.1 * scale},
+            method="test",
+            data_source="simulated",
+            inputs={"n": i},
         )
         for i, p in enumerate(Position.objects.order_by("id"))
     ]
