@@ -8,7 +8,9 @@ second for the backfill; the following 5-session incremental sync of the same un
     run:      DATABASE_URL=postgres://postgres@127.0.0.1:5432/sigmasight_bench_md \
               .venv/bin/python bench/bench_marketdata.py [--symbols 1000] [--days 252] [--no-record]
 
-Appends the figures to BENCHMARKS.md unless --no-record.
+Prints the load average (``/proc/loadavg``) before and after: the figures are wall-clock. Writes
+the figures into the "Market data" section of BENCHMARKS.md (replacing that section's measured
+lines, leaving the rest of the file alone) unless --no-record.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ def main() -> None:
     incremental_as_of = last_trading_days(count=6, as_of=date(2026, 11, 13))[-1]
     assert incremental_as_of > BACKFILL_AS_OF
 
+    load_before = _loadavg()
     started = time.perf_counter()
     backfill = prices_sync(symbols=symbols, backfill_days=args.days, as_of=BACKFILL_AS_OF)
     backfill_s = time.perf_counter() - started
@@ -85,14 +88,14 @@ def main() -> None:
         f"- repeat sync, everything cached: {cached.rows_written} bars, {cached.symbols_cached:,} symbols "
         f"cached, in {cached_s:.2f} s",
         f"- bars stored: {stored:,}; database: {connection.vendor}; simulated generation is inside the timings",
+        f"- load average (1/5/15 min) before: {load_before}; after: {_loadavg()}",
     ]
     print("\n".join(lines))
     if not args.no_record:
         header = (
-            "\n## Market data (`bench/bench_marketdata.py`)\n\n"
+            f"{SECTION}\n\n"
             f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {platform.node()} "
-            f"({platform.machine()}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, "
-            f"Python {platform.python_version()}), "
+            f"({platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}), "
             "simulated provider into PostgreSQL, end to end through `prices_sync` "
             "(cache check, generation, validation, binary COPY, profiles, SyncRun):\n\n"
         )
@@ -101,10 +104,30 @@ def main() -> None:
             "`DATABASE_URL=postgres://postgres@127.0.0.1:5432/sigmasight_bench_md "
             ".venv/bin/python bench/bench_marketdata.py`\n"
         )
-        with (ROOT / "BENCHMARKS.md").open("a", encoding="utf-8") as handle:
-            if handle.tell() == 0:
-                handle.write("# Benchmarks\n")
-            handle.write(header + "\n".join(lines) + "\n" + command)
+        _record(header + "\n".join(lines) + "\n" + command)
+
+
+SECTION = "## Market data (`bench/bench_marketdata.py`)"
+
+
+def _loadavg() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text(encoding="utf-8").split()[:3])
+    except OSError:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def _record(section: str) -> None:
+    """Replace the Market data section of BENCHMARKS.md (up to the next ``## `` heading), or append it."""
+    path = ROOT / "BENCHMARKS.md"
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
+    start = text.find(SECTION)
+    if start < 0:
+        text = text.rstrip("\n") + "\n\n" + section
+    else:
+        end = text.find("\n## ", start + len(SECTION))
+        text = text[:start] + section + ("\n" + text[end + 1 :] if end >= 0 else "")
+    path.write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -148,8 +148,7 @@ def bar_columns_validate(
     # NaN propagates through minimum and maximum: "lowest > 0" and "highest finite" reject it, and ±inf.
     lowest = np.minimum(np.minimum(np.minimum(prices[0], prices[1]), np.minimum(prices[2], prices[3])), prices[4])
     highest = np.maximum(np.maximum(np.maximum(prices[0], prices[1]), np.maximum(prices[2], prices[3])), prices[4])
-    with np.errstate(invalid="ignore"):
-        ok = (lowest > 0) & np.isfinite(highest) & (columns.high >= columns.low) & (columns.volume >= 0)
+    ok = (lowest > 0) & np.isfinite(highest) & (columns.high >= columns.low) & (columns.volume >= 0)
     sessions = _session_days()
     at = np.minimum(np.searchsorted(sessions, days), len(sessions) - 1)
     ok &= sessions[at] == days

@@ -150,6 +150,8 @@ class _BarsWriter:
         self._rows: list[Bar] = []
         self._count = 0
         self._copy: Any = None
+        self._pending: list[bytes] = []  # blocks not yet sent (sent in chunks of ~_STREAM_CHUNK_BYTES)
+        self._pending_bytes = 0
         self._stack: ExitStack | None = None
         self._encoding = "utf-8"
         if self.postgres:
@@ -169,7 +171,15 @@ class _BarsWriter:
         block = _copy_block(columns, self.source, self._encoding)
         self._blocks.append(block)
         if self._copy is not None:
-            self._copy.write(block)
+            self._pending.append(block)
+            self._pending_bytes += len(block)
+            if self._pending_bytes >= _STREAM_CHUNK_BYTES:
+                self._flush()
+
+    def _flush(self) -> None:
+        if self._pending:
+            self._copy.write(b"".join(self._pending))
+            self._pending, self._pending_bytes = [], 0
 
     def add_rows(self, bars: Sequence[Bar]) -> None:
         """Add bars of any symbols (each run of one symbol becomes one block)."""
@@ -200,6 +210,7 @@ class _BarsWriter:
     def abort(self) -> None:
         """Give up: the open COPY is cancelled and its savepoint rolled back; nothing is stored."""
         stack, self._stack, self._copy = self._stack, None, None
+        self._pending, self._pending_bytes = [], 0
         if stack is not None:
             stack.__exit__(*sys.exc_info())
 
@@ -215,9 +226,9 @@ class _BarsWriter:
         try:
             if self._copy is None:
                 self._open()
-                for block in self._blocks:
-                    self._copy.write(block)
-            self._copy.write(_COPY_TRAILER)
+                self._pending = list(self._blocks)
+            self._pending.append(_COPY_TRAILER)
+            self._flush()
             stack, self._stack, self._copy = self._stack, None, None
             assert stack is not None
             stack.close()  # ends the COPY (the server reports a conflict here) and releases the savepoint
@@ -229,6 +240,7 @@ class _BarsWriter:
         return self.written
 
 
+_STREAM_CHUNK_BYTES = 256 * 1024
 _COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, header extension length
 _COPY_TRAILER = b"\xff\xff"
 _POSTGRES_EPOCH = np.datetime64("2000-01-01", "D")
