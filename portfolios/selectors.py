@@ -130,3 +130,38 @@ def database_counts() -> DatabaseCounts:
         positions=Position.objects.count(),
         tags=Position.tags.through.objects.values("tag_id").distinct().count(),
     )
+
+
+POSITION_ROW_FIELDS = (
+    "id",
+    "portfolio_id",
+    "symbol",
+    "position_type",
+    "asset_class",
+    "quantity",
+    "multiplier",
+    "entry_price",
+    "entry_date",
+    "strike",
+    "expiration",
+    "underlying_symbol",
+)
+
+
+def open_position_rows(*, portfolio_ids: list[uuid.UUID]) -> tuple[list[tuple], dict[uuid.UUID, list[str]]]:
+    """Open positions as plain tuples (``POSITION_ROW_FIELDS``) and their tag names, in two queries.
+
+    For bulk numeric work: no model instances, no per-position prefetch.
+    """
+    rows = list(
+        Position.objects.filter(portfolio_id__in=portfolio_ids, exit_date__isnull=True)
+        .order_by("portfolio_id", "symbol", "id")
+        .values_list(*POSITION_ROW_FIELDS)
+    )
+    tags: dict[uuid.UUID, list[str]] = {}
+    links = Position.tags.through.objects.filter(
+        position__portfolio_id__in=portfolio_ids, position__exit_date__isnull=True
+    ).values_list("position_id", "tag__name")
+    for position_id, name in links.order_by("position_id", "tag__name"):
+        tags.setdefault(position_id, []).append(name)
+    return rows, tags

@@ -180,10 +180,11 @@ def _run_locked(
         if use_cluster:
             _fan_out(run=run, chunks=chunks, steps=portfolio_steps, say=say)
         else:
+            stage = symbol_stage_load(market=market, as_of=as_of)
             for number, chunk in enumerate(chunks, start=1):
                 say(f"portfolios: chunk {number}/{len(chunks)} ({len(chunk)} portfolios)")
-                # A single chunk reuses the prices already loaded for the symbol stage.
-                preloaded = (positions, market) if len(chunks) == 1 else None
+                # Inline chunks reuse the prices and factor model already loaded for the whole run.
+                preloaded = Preloaded(positions=positions if len(chunks) == 1 else None, market=market, stage=stage)
                 portfolio_chunk_run(
                     run=run, portfolio_ids=chunk, steps=portfolio_steps, recorder=recorder, preloaded=preloaded
                 )
@@ -310,13 +311,22 @@ def symbol_stage_load(*, market: MarketInputs, as_of: dt.date) -> compute.Symbol
     )
 
 
+@dataclass(frozen=True)
+class Preloaded:
+    """What an inline run has already loaded for every chunk (cluster workers load their own)."""
+
+    positions: pd.DataFrame | None
+    market: MarketInputs
+    stage: compute.SymbolStage | None
+
+
 def portfolio_chunk_run(
     *,
     run: BatchRun,
     portfolio_ids: Sequence[uuid.UUID],
     steps: Sequence[str],
     recorder: JobRecorder | None = None,
-    preloaded: tuple[pd.DataFrame, MarketInputs] | None = None,
+    preloaded: Preloaded | None = None,
 ) -> dict[str, int]:
     """Run the portfolio steps for one chunk: load once, compute per portfolio, write in bulk per step."""
     if recorder is None:
@@ -325,12 +335,14 @@ def portfolio_chunk_run(
             recorder.failed.setdefault(None, set()).update(NEEDS_SYMBOL_STAGE)
     as_of = run.as_of
     portfolios = portfolios_load(portfolio_ids=portfolio_ids)
-    if preloaded is not None:
-        positions, market = preloaded
-    else:
+    positions = preloaded.positions if preloaded is not None else None
+    if positions is None:
         positions = positions_frame(portfolio_ids=list(portfolios))
+    if preloaded is not None:
+        market, stage = preloaded.market, preloaded.stage
+    else:
         market = _load_market(positions=positions, as_of=as_of)
-    stage = symbol_stage_load(market=market, as_of=as_of)
+        stage = symbol_stage_load(market=market, as_of=as_of)
     state = compute.position_state_compute(positions=positions, market=market, stage=stage)
     context = ChunkContext.build(
         run=run, market=market, stage=stage, positions=positions, state=state, portfolios=portfolios

@@ -18,7 +18,7 @@ from django.conf import settings
 from marketdata import selectors as market
 from marketdata.factors import FACTOR_SYMBOLS
 from portfolios.models import OPTION_TYPES, Portfolio
-from portfolios.selectors import positions_open
+from portfolios.selectors import open_position_rows
 
 # Calendar days of price history loaded: 252 trading days of returns plus margin for holidays.
 PRICE_HISTORY_CALENDAR_DAYS = 400
@@ -68,26 +68,40 @@ def positions_frame(*, portfolio_ids: Sequence[uuid.UUID]) -> pd.DataFrame:
     ``price_symbol`` is the symbol whose close drives the position (the underlying for options);
     ``quantity`` is signed (negative = short); ``strike`` is NaN and ``expiration`` None for stocks.
     """
+    raw_rows, tags = open_position_rows(portfolio_ids=list(portfolio_ids))
     rows = []
-    for p in positions_open(portfolio_ids=list(portfolio_ids)):
-        is_option = p.position_type in OPTION_TYPES
+    for (
+        pk,
+        portfolio_id,
+        symbol,
+        position_type,
+        asset_class,
+        quantity,
+        multiplier,
+        entry_price,
+        entry_date,
+        strike,
+        expiration,
+        underlying,
+    ) in raw_rows:
+        is_option = position_type in OPTION_TYPES
         rows.append(
             (
-                p.pk,
-                p.portfolio_id,
-                p.symbol,
-                p.underlying_symbol if is_option else p.symbol,
-                p.position_type,
-                p.asset_class,
+                pk,
+                portfolio_id,
+                symbol,
+                underlying if is_option else symbol,
+                position_type,
+                asset_class,
                 is_option,
-                p.position_type in ("LC", "SC"),
-                float(p.quantity),
-                float(p.multiplier),
-                float(p.entry_price),
-                p.entry_date,
-                float(p.strike) if p.strike is not None else np.nan,
-                p.expiration,
-                [t.name for t in p.tags.all()],
+                position_type in ("LC", "SC"),
+                float(quantity),
+                float(multiplier),
+                float(entry_price),
+                entry_date,
+                float(strike) if strike is not None else np.nan,
+                expiration,
+                tags.get(pk, []),
             )
         )
     frame = pd.DataFrame.from_records(rows, columns=list(POSITION_COLUMNS))
@@ -125,17 +139,29 @@ class MarketInputs:
         return sorted(s for s, v in self.spot.items() if not np.isfinite(v))
 
 
+def last_closes(prices: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Each column's last non-missing close and its date (NaN / NaT where a column has none), vectorised."""
+    values = prices.to_numpy(dtype=float)
+    if values.size == 0:
+        empty = pd.Series(np.nan, index=prices.columns, dtype=float)
+        return empty, pd.Series(pd.NaT, index=prices.columns, dtype="datetime64[ns]")
+    present = np.isfinite(values)
+    last = values.shape[0] - 1 - np.argmax(present[::-1], axis=0)
+    has_any = present.any(axis=0)
+    columns = np.arange(values.shape[1])
+    spot = np.where(has_any, values[last, columns], np.nan)
+    dates = pd.DatetimeIndex(prices.index)[last].to_numpy()
+    dates = np.where(has_any, dates, np.datetime64("NaT"))
+    return pd.Series(spot, index=prices.columns, dtype=float), pd.Series(dates, index=prices.columns)
+
+
 def market_inputs_load(*, symbols: Sequence[str], option_contracts: Sequence[str], as_of: dt.date) -> MarketInputs:
     """Close prices for ``symbols`` and the factor proxies over the lookback, spots and quotes."""
     wanted = sorted(set(symbols) | set(FACTOR_SYMBOLS))
     start = as_of - dt.timedelta(days=PRICE_HISTORY_CALENDAR_DAYS)
     prices = market.close_prices(symbols=wanted, start=start, end=as_of)
     prices = prices.reindex(columns=wanted)
-    last_valid = prices.apply(lambda column: column.last_valid_index())
-    spot = pd.Series(
-        {s: (float(prices.at[d, s]) if d is not None and pd.notna(d) else np.nan) for s, d in last_valid.items()},
-        dtype=float,
-    )
+    spot, last_valid = last_closes(prices)
     quotes = market.option_quotes_latest(contracts=list(option_contracts), as_of=as_of) if option_contracts else {}
     instruments = market.instruments_by_symbol(symbols=wanted)
     return MarketInputs(

@@ -24,9 +24,10 @@ from analytics.models import (
 from marketdata.factors import FACTOR_LOOKBACK_DAYS, FACTOR_NAMES
 
 UPSERT_BATCH = 2000
-# From this many rows on, PostgreSQL upserts go through COPY into a staging table (Django's
-# per-value preparation of bulk_create costs about 1 ms per 40-column row).
-COPY_THRESHOLD = 500
+# From this many rows on, PostgreSQL upserts go through COPY into a staging table: Django's
+# bulk_create prepares every value in Python (about 1 ms per 40-column row) and sends JSON
+# payloads as escaped array literals, which costs seconds per chunk of large results.
+COPY_THRESHOLD = 2
 PROVENANCE_FIELDS = ("method", "lookback_days", "data_source", "inputs", "is_stale", "stale_reason", "batch_run")
 
 

@@ -20,7 +20,7 @@ from django.db.models import OuterRef, Subquery
 from analytics.engines.snapshots import daily_pnl
 from analytics.models import PortfolioSnapshot
 from analytics.services import compute
-from analytics.services.inputs import MarketInputs
+from analytics.services.inputs import MarketInputs, last_closes
 from analytics.services.persist import provenance_fields
 
 if TYPE_CHECKING:
@@ -30,11 +30,7 @@ if TYPE_CHECKING:
 def market_at(market: MarketInputs, day: dt.date) -> MarketInputs:
     """The same inputs seen from an earlier session: prices up to ``day`` only (no look-ahead)."""
     prices = market.prices.loc[: pd.Timestamp(day)]
-    last_valid = prices.apply(lambda column: column.last_valid_index())
-    spot = pd.Series(
-        {s: (float(prices.at[d, s]) if d is not None and pd.notna(d) else np.nan) for s, d in last_valid.items()},
-        dtype=float,
-    )
+    spot, last_valid = last_closes(prices)
     return MarketInputs(
         as_of=day,
         prices=prices,
