@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +54,15 @@ def _finite(value: Any) -> float | None:
         return None
     number = float(value)
     return number if math.isfinite(number) else None
+
+
+def _rounded(values: np.ndarray, digits: int = 2) -> list[float | None]:
+    """An array as JSON-safe rounded floats (NaN/inf → None), vectorised."""
+    array = np.asarray(values, dtype=float)
+    rounded = np.round(array, digits).tolist()
+    if np.isfinite(array).all():
+        return rounded
+    return [v if math.isfinite(v) else None for v in rounded]
 
 
 def _round(value: Any, digits: int = 2) -> float | None:
@@ -261,21 +271,31 @@ def overview_payload(*, positions: pd.DataFrame, state: pd.DataFrame, info: Port
         is_option=positions["is_option"].to_numpy(dtype=bool),
         equity_balance=info.equity_balance,
     )
-    mv_series = pd.Series(mv, index=positions.index)
-    by_tag = {}
-    for tag, indices in _tag_index(positions).items():
-        values = mv_series.loc[indices]
-        by_tag[tag] = {"market_value": _round(values.sum()), "gross": _round(values.abs().sum()), "count": len(indices)}
-    by_underlying = {}
-    for symbol, group in pd.DataFrame({"symbol": positions["price_symbol"], "mv": mv, "delta": delta_exposure}).groupby(
-        "symbol", sort=True
+    # Totals by tag (a position with several tags counts in each) and by underlying, in plain Python:
+    # pandas group-bys cost more than they save on 60 rows.
+    by_tag_acc: dict[str, list[float]] = {}
+    by_underlying_acc: dict[str, list[float]] = {}
+    for tags, symbol, value, delta in zip(
+        positions["tags"], positions["price_symbol"], mv.tolist(), delta_exposure.tolist(), strict=True
     ):
-        by_underlying[symbol] = {
-            "market_value": _round(group["mv"].sum()),
-            "delta_exposure": _round(group["delta"].sum()),
-            "count": len(group),
-        }
-    counts = positions["position_type"].value_counts().sort_index()
+        for tag in tags:
+            acc = by_tag_acc.setdefault(tag, [0.0, 0.0, 0])
+            acc[0] += value
+            acc[1] += abs(value)
+            acc[2] += 1
+        acc = by_underlying_acc.setdefault(symbol, [0.0, 0.0, 0])
+        acc[0] += value
+        acc[1] += delta
+        acc[2] += 1
+    by_tag = {
+        tag: {"market_value": _round(v), "gross": _round(g), "count": int(n)}
+        for tag, (v, g, n) in sorted(by_tag_acc.items())
+    }
+    by_underlying = {
+        symbol: {"market_value": _round(v), "delta_exposure": _round(d), "count": int(n)}
+        for symbol, (v, d, n) in sorted(by_underlying_acc.items())
+    }
+    counts = sorted(Counter(positions["position_type"].tolist()).items())
     cost = state["cost_basis"].to_numpy(dtype=float)
     pnl = state["unrealised_pnl"].to_numpy(dtype=float)
     return {
@@ -285,7 +305,7 @@ def overview_payload(*, positions: pd.DataFrame, state: pd.DataFrame, info: Port
         "cost_basis": _round(np.nansum(np.where(priced, cost, 0.0))),
         "unrealised_pnl": _round(np.nansum(np.where(priced, pnl, 0.0))),
         "position_count": len(positions),
-        "counts_by_type": {str(k): int(v) for k, v in counts.items()},
+        "counts_by_type": {str(k): int(v) for k, v in counts},
         "by_tag": by_tag,
         "by_underlying": by_underlying,
         "expired_options": sorted(positions.loc[state["expired"].to_numpy(dtype=bool), "symbol"].tolist()),
@@ -293,14 +313,6 @@ def overview_payload(*, positions: pd.DataFrame, state: pd.DataFrame, info: Port
             positions.loc[~priced & ~state["expired"].to_numpy(dtype=bool), "price_symbol"].unique().tolist()
         ),
     }
-
-
-def _tag_index(positions: pd.DataFrame) -> dict[str, list[Any]]:
-    index: dict[str, list[Any]] = {}
-    for row_index, tags in zip(positions.index, positions["tags"], strict=True):
-        for tag in tags:
-            index.setdefault(tag, []).append(row_index)
-    return dict(sorted(index.items()))
 
 
 GREEK_FIELDS = ("delta", "gamma", "theta", "vega", "rho")
@@ -365,21 +377,30 @@ def factor_exposure_payload(
     portfolio_betas = {f: _round(d / basis, 4) if basis else None for f, d in zip(FACTOR_NAMES, dollar, strict=True)}
     market_beta = state["market_beta"].to_numpy(dtype=float)
     univariate = float(np.nansum(np.where(usable, delta_exposure * market_beta, 0.0))) / basis if basis else None
-    rows = []
-    for i in range(len(positions)):
-        rows.append(
-            {
-                "position_id": str(positions["position_id"].iat[i]),
-                "symbol": positions["symbol"].iat[i],
-                "price_symbol": positions["price_symbol"].iat[i],
-                "delta_exposure": _round(delta_exposure[i]),
-                "betas": {f: _round(b, 4) for f, b in zip(FACTOR_NAMES, betas[i], strict=True)},
-                "exposures": {f: _round(x) for f, x in zip(FACTOR_NAMES, exposure_matrix[i], strict=True)}
-                if usable[i]
-                else {},
-                "quality": state["beta_quality"].iat[i],
-            }
+    beta_rows = np.round(betas, 4).tolist()
+    exposure_rows = np.round(exposure_matrix, 2).tolist()
+    rows = [
+        {
+            "position_id": str(position_id),
+            "symbol": symbol,
+            "price_symbol": price_symbol,
+            "delta_exposure": delta,
+            "betas": {f: (b if math.isfinite(b) else None) for f, b in zip(FACTOR_NAMES, beta_row, strict=True)},
+            "exposures": dict(zip(FACTOR_NAMES, exposure_row, strict=True)) if ok else {},
+            "quality": quality,
+        }
+        for position_id, symbol, price_symbol, delta, beta_row, exposure_row, ok, quality in zip(
+            positions["position_id"],
+            positions["symbol"].tolist(),
+            positions["price_symbol"].tolist(),
+            _rounded(delta_exposure),
+            beta_rows,
+            exposure_rows,
+            usable.tolist(),
+            state["beta_quality"].tolist(),
+            strict=True,
         )
+    ]
     flags = {r["price_symbol"]: r["quality"] for r in rows if r["quality"] != "ok"}
     return {
         "factors": list(FACTOR_NAMES),
@@ -424,6 +445,8 @@ def market_scenario_pnl(*, positions: pd.DataFrame, state: pd.DataFrame, rate: f
 
 def market_scenarios_payload(*, positions: pd.DataFrame, info: PortfolioInfo, pnl: np.ndarray) -> dict[str, Any]:
     """The market-scenario result of one portfolio from its columns of ``market_scenario_pnl``."""
+    ids = [str(p) for p in positions["position_id"]]
+    symbols = positions["symbol"].tolist()
     rows = []
     for k, shock in enumerate(scenarios.MARKET_SHOCKS):
         total = float(pnl[k].sum())
@@ -435,8 +458,8 @@ def market_scenarios_payload(*, positions: pd.DataFrame, info: PortfolioInfo, pn
                 "pnl": _round(total),
                 "pnl_pct_of_equity": _round(total / info.equity_balance, 6) if info.equity_balance else None,
                 "positions": [
-                    {"position_id": str(pid), "symbol": sym, "pnl": _round(v)}
-                    for pid, sym, v in zip(positions["position_id"], positions["symbol"], pnl[k], strict=True)
+                    {"position_id": pid, "symbol": sym, "pnl": v}
+                    for pid, sym, v in zip(ids, symbols, _rounded(pnl[k]), strict=True)
                 ],
             }
         )
@@ -509,6 +532,8 @@ def stress_payload(
 ) -> dict[str, Any]:
     """The stress result of one portfolio: its ``rows`` of the chunk's scenario arrays. No loss cap."""
     equity = info.equity_balance
+    ids = [str(p) for p in positions["position_id"]]
+    symbols = positions["symbol"].tolist()
     results = []
     for scenario_arrays in arrays:
         solved = scenario_arrays.shocks
@@ -530,12 +555,10 @@ def stress_payload(
                 "conditioned_pct": _round(conditioned_total / equity, 6) if equity else None,
                 "factor_shocks_direct": {f: _round(direct_f[f], 6) for f in FACTOR_NAMES},
                 "factor_shocks_conditioned": {f: _round(conditioned_f[f], 6) for f in FACTOR_NAMES},
-                "by_factor": {c: _round(v) for c, v in zip(scenario_arrays.factor_columns, by_factor, strict=True)},
+                "by_factor": dict(zip(scenario_arrays.factor_columns, _rounded(by_factor), strict=True)),
                 "positions": [
-                    {"position_id": str(pid), "symbol": sym, "direct_pnl": _round(d), "conditioned_pnl": _round(c)}
-                    for pid, sym, d, c in zip(
-                        positions["position_id"], positions["symbol"], direct, conditioned, strict=True
-                    )
+                    {"position_id": pid, "symbol": sym, "direct_pnl": d, "conditioned_pnl": c}
+                    for pid, sym, d, c in zip(ids, symbols, _rounded(direct), _rounded(conditioned), strict=True)
                 ],
             }
         )
