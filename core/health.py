@@ -13,8 +13,6 @@ from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from core.errors import json_405
-
 Check = Callable[[], dict[str, Any]]
 
 
@@ -67,6 +65,8 @@ def _run(check: Check) -> dict[str, Any]:
 def health_view(request: HttpRequest) -> JsonResponse:
     """200 ``healthy`` (or ``degraded`` when a non-critical check warns); 503 when the database is down."""
     if request.method not in ("GET", "HEAD"):
+        from core.errors import json_405  # DRF-heavy: imported when needed, not at start-up
+
         return json_405(request, ["GET", "HEAD"])
     checks = {name: _run(check) for name, check in CRITICAL_CHECKS.items()}
     critical_ok = all(c["status"] == "ok" for c in checks.values())
