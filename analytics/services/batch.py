@@ -175,7 +175,7 @@ def _run_locked(
         run.save(update_fields=["data_source"])
         if set(portfolio_steps) & NEEDS_SYMBOL_STAGE or "greeks" in portfolio_steps:
             say("factors: fitting the factor model for every symbol")
-            _symbol_stage_step(run=run, recorder=recorder, market=market, persist_fit="factors" in portfolio_steps)
+            _symbol_stage_step(run=run, recorder=recorder, market=market)
         chunks = [ids[i : i + CHUNK_SIZE] for i in range(0, len(ids), CHUNK_SIZE)]
         if use_cluster:
             _fan_out(run=run, chunks=chunks, steps=portfolio_steps, say=say)
@@ -252,7 +252,7 @@ def _load_market(*, positions: pd.DataFrame, as_of: dt.date) -> MarketInputs:
     return market_inputs_load(symbols=symbols, option_contracts=contracts, as_of=as_of)
 
 
-def _symbol_stage_step(*, run: BatchRun, recorder: JobRecorder, market: MarketInputs, persist_fit: bool) -> None:
+def _symbol_stage_step(*, run: BatchRun, recorder: JobRecorder, market: MarketInputs) -> None:
     """Fit the factor model once for every symbol and store it (read back by every chunk)."""
     started = time.perf_counter()
     try:
@@ -282,7 +282,6 @@ def _symbol_stage_step(*, run: BatchRun, recorder: JobRecorder, market: MarketIn
         )
         for step in NEEDS_SYMBOL_STAGE:
             recorder.failed.setdefault(None, set()).add(step)
-    del persist_fit
 
 
 def symbol_stage_load(*, market: MarketInputs, as_of: dt.date) -> compute.SymbolStage | None:

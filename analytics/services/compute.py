@@ -16,11 +16,9 @@ Conventions (USD; returns are simple daily decimals unless stated):
 
 from __future__ import annotations
 
-import datetime as dt
 import math
-import uuid
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -706,54 +704,3 @@ def var_payload(
         },
         "contributions": contributions,
     }
-
-
-@dataclass
-class SnapshotValues:
-    """A day's snapshot fields for one portfolio (USD)."""
-
-    total_value: float
-    long_exposure: float
-    short_exposure: float
-    gross_exposure: float
-    net_exposure: float
-    delta_adjusted_exposure: float
-    cash: float | None
-    equity: float | None
-    daily_pnl: float | None
-    daily_return: float | None
-    portfolio_delta: float | None
-    portfolio_gamma: float | None
-    portfolio_theta: float | None
-    portfolio_vega: float | None
-    position_count: int
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-def portfolio_daily_pnl(
-    *, positions: pd.DataFrame, state: pd.DataFrame, previous_state: pd.DataFrame | None, as_of: dt.date
-) -> float | None:
-    """P&L from price changes since the previous session: Σ quantity × multiplier × (P_t − P_{t−1}).
-
-    Right for shorts (negative quantity) and options (P is the option's value per share). A
-    position entered on ``as_of`` counts from its entry price; unpriced positions count 0.
-    """
-    if previous_state is None:
-        return None
-    price_now = state["price"].to_numpy(dtype=float)
-    price_before = previous_state["price"].reindex(state.index).to_numpy(dtype=float)
-    entered_today = np.array([d >= as_of for d in positions["entry_date"]], dtype=bool)
-    base = np.where(entered_today, positions["entry_price"].to_numpy(dtype=float), price_before)
-    from analytics.engines.snapshots import daily_pnl
-
-    pnl = daily_pnl(
-        quantity=positions["quantity"].to_numpy(dtype=float),
-        multiplier=positions["multiplier"].to_numpy(dtype=float),
-        prev_price=base,
-        price=price_now,
-    )
-    return float(np.nansum(np.where(np.isfinite(pnl), pnl, 0.0)))
-
-
-def uuid_str(value: uuid.UUID) -> str:
-    return str(value)

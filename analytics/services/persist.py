@@ -21,7 +21,7 @@ from analytics.models import (
     PositionMetrics,
     SymbolFactorBeta,
 )
-from marketdata.factors import FACTOR_LOOKBACK_DAYS, FACTOR_NAMES
+from marketdata.factors import FACTOR_NAMES
 
 UPSERT_BATCH = 2000
 # From this many rows on, PostgreSQL upserts go through COPY into a staging table: Django's
@@ -217,9 +217,6 @@ def snapshots_upsert(*, rows: list[PortfolioSnapshot]) -> int:
         unique_fields=["portfolio", "as_of"],
         update_fields=[*SNAPSHOT_VALUE_FIELDS, *PROVENANCE_FIELDS],
     )
-
-
-DEFAULT_LOOKBACK = FACTOR_LOOKBACK_DAYS
 
 
 def provenance_fields(
