@@ -54,7 +54,7 @@ def _finite(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _rounded(values: np.ndarray, digits: int = 2) -> list[float | None]:
+def rounded_list(values: np.ndarray, digits: int = 2) -> list[float | None]:
     """An array as JSON-safe rounded floats (NaN/inf → None), vectorised."""
     array = np.asarray(values, dtype=float)
     rounded = np.round(array, digits).tolist()
@@ -391,7 +391,7 @@ def factor_exposure_payload(
             positions["position_id"],
             positions["symbol"].tolist(),
             positions["price_symbol"].tolist(),
-            _rounded(delta_exposure),
+            rounded_list(delta_exposure),
             beta_rows,
             exposure_rows,
             usable.tolist(),
@@ -457,7 +457,7 @@ def market_scenarios_payload(*, positions: pd.DataFrame, info: PortfolioInfo, pn
                 "pnl_pct_of_equity": _round(total / info.equity_balance, 6) if info.equity_balance else None,
                 "positions": [
                     {"position_id": pid, "symbol": sym, "pnl": v}
-                    for pid, sym, v in zip(ids, symbols, _rounded(pnl[k]), strict=True)
+                    for pid, sym, v in zip(ids, symbols, rounded_list(pnl[k]), strict=True)
                 ],
             }
         )
@@ -553,10 +553,12 @@ def stress_payload(
                 "conditioned_pct": _round(conditioned_total / equity, 6) if equity else None,
                 "factor_shocks_direct": {f: _round(direct_f[f], 6) for f in FACTOR_NAMES},
                 "factor_shocks_conditioned": {f: _round(conditioned_f[f], 6) for f in FACTOR_NAMES},
-                "by_factor": dict(zip(scenario_arrays.factor_columns, _rounded(by_factor), strict=True)),
+                "by_factor": dict(zip(scenario_arrays.factor_columns, rounded_list(by_factor), strict=True)),
                 "positions": [
                     {"position_id": pid, "symbol": sym, "direct_pnl": d, "conditioned_pnl": c}
-                    for pid, sym, d, c in zip(ids, symbols, _rounded(direct), _rounded(conditioned), strict=True)
+                    for pid, sym, d, c in zip(
+                        ids, symbols, rounded_list(direct), rounded_list(conditioned), strict=True
+                    )
                 ],
             }
         )

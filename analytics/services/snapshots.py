@@ -78,7 +78,7 @@ def _snapshot_values(
         base = equity if equity else float(np.nansum(np.abs(previous_mv)))
         daily_return = pnl / base if base else None
     live = positions["is_option"].to_numpy(dtype=bool) & ~state["expired"].to_numpy(dtype=bool)
-    return {
+    values = {
         "total_value": float(mv.sum()),
         "long_exposure": float(totals["long_exposure"]),
         "short_exposure": float(totals["short_exposure"]),
@@ -95,6 +95,16 @@ def _snapshot_values(
         "portfolio_vega": compute._finite(np.nansum(state["position_vega"].to_numpy(dtype=float)[live])),
         "position_count": len(positions),
     }
+    return {key: _stored(key, value) for key, value in values.items()}
+
+
+def _stored(key: str, value: Any) -> Any:
+    """Snapshot values at their stored precision: returns to 8 decimals, Greeks to 6, money to the cent."""
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    if key == "daily_return":
+        return round(float(value), 8)
+    return round(float(value), 6 if key.startswith("portfolio_") else 2)
 
 
 def _previous_session(market: MarketInputs, day: dt.date) -> dt.date | None:
@@ -134,7 +144,7 @@ def snapshot_rows(*, context: ChunkContext) -> dict[uuid.UUID, PortfolioSnapshot
             )
             before = latest_prior.get(pid)
             carried = before.cumulative_pnl if before is not None and before.cumulative_pnl is not None else 0.0
-            values["cumulative_pnl"] = carried + (values["daily_pnl"] or 0.0)
+            values["cumulative_pnl"] = round(carried + (values["daily_pnl"] or 0.0), 2)
             rows[pid] = PortfolioSnapshot(
                 portfolio_id=pid,
                 as_of=market.as_of,
@@ -203,7 +213,7 @@ def snapshots_backfill(
                 day=day,
             )
             cumulative[pid] += values["daily_pnl"] or 0.0
-            values["cumulative_pnl"] = cumulative[pid]
+            values["cumulative_pnl"] = round(cumulative[pid], 2)
             stale = sorted(set(positions.loc[live, "price_symbol"]) & set(day_market.stale_symbols))
             rows.append(
                 PortfolioSnapshot(

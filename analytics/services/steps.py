@@ -175,10 +175,17 @@ def _per_portfolio(context: ChunkContext, recorder: JobRecorder, step: str, buil
     return written
 
 
+# Stored precision: money to the cent, prices and vols to 6 decimals, Greeks to 8.
+MONEY_COLUMNS = frozenset(
+    {"market_value", "cost_basis", "unrealised_pnl", "delta_exposure", "dollar_delta", "dollar_gamma"}
+    | {f"position_{n}" for n in GREEK_NAMES}
+)
+
+
 def _column(frame: pd.DataFrame, name: str) -> list[float | None]:
-    """A float column as JSON-safe Python values (NaN → None)."""
-    values = frame[name].to_numpy(dtype=float)
-    return [float(v) if np.isfinite(v) else None for v in values]
+    """A float column as JSON-safe rounded Python values (NaN → None), at the precision of its kind."""
+    digits = 2 if name in MONEY_COLUMNS else 8 if name in GREEK_NAMES else 6
+    return compute.rounded_list(frame[name].to_numpy(dtype=float), digits)
 
 
 def _aggregation(context: ChunkContext, recorder: JobRecorder) -> int:
