@@ -30,7 +30,7 @@ from agent.models import AgentMode, Conversation, Message, MessageRole
 from agent.prompts import DEFAULT_MODE, MODES, prompt_build
 from agent.providers import ChatRequest, Event, Provider, ProviderError, provider_get
 from agent.tools import ToolContext, tool_execute, tools_all
-from core.errors import ApplicationError, NotFoundError
+from core.exceptions import ApplicationError, NotFoundError
 from portfolios.models import Portfolio, User
 from portfolios.selectors import portfolio_get_for_user
 

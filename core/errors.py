@@ -14,38 +14,16 @@ from django.core.exceptions import PermissionDenied, RequestDataTooBig, Suspicio
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError
 from django.http import Http404, HttpRequest, JsonResponse
-from rest_framework import exceptions, status
+from rest_framework import exceptions
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from core.exceptions import ApplicationError, ConflictError, NotFoundError
+
 logger = logging.getLogger("sigmasight.api")
 
-
-class ApplicationError(Exception):
-    """A business-rule failure that a client can act on; mapped to a 4xx JSON error."""
-
-    status_code = status.HTTP_400_BAD_REQUEST
-    code = "invalid"
-
-    def __init__(self, message: str, *, code: str | None = None, details: Any = None, status_code: int | None = None):
-        super().__init__(message)
-        self.message = message
-        if code:
-            self.code = code
-        if status_code:
-            self.status_code = status_code
-        self.details = details
-
-
-class NotFoundError(ApplicationError):
-    status_code = status.HTTP_404_NOT_FOUND
-    code = "not_found"
-
-
-class ConflictError(ApplicationError):
-    status_code = status.HTTP_409_CONFLICT
-    code = "conflict"
+__all__ = ["ApplicationError", "ConflictError", "NotFoundError", "api_exception_handler", "error_payload"]
 
 
 def error_payload(code: str, message: str, details: Any = None) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q, QuerySet
 
-from core.errors import NotFoundError
+from core.exceptions import NotFoundError
 from portfolios.models import OPTION_TYPES, Portfolio, Position, User
 
 

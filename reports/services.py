@@ -23,7 +23,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.text import slugify
 
-from core.errors import ApplicationError, NotFoundError
+from core.exceptions import ApplicationError, NotFoundError
 from portfolios.models import Portfolio
 from portfolios.selectors import portfolios_all
 from reports.builders.document import report_as_of_resolve, report_document_build

@@ -24,7 +24,7 @@ from typing import Any
 from django.core.serializers.json import DjangoJSONEncoder
 from jsonschema import Draft202012Validator
 
-from core.errors import NotFoundError
+from core.exceptions import NotFoundError
 from portfolios.models import Portfolio, User
 from portfolios.selectors import portfolio_get_for_user
 

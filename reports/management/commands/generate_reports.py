@@ -9,7 +9,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from core.errors import ApplicationError
+from core.exceptions import ApplicationError
 from reports.services import FORMATS, report_formats_parse, reports_generate_all
 
 
