@@ -119,7 +119,7 @@ Build = Callable[[uuid.UUID, PortfolioSlice], tuple[list[PortfolioResult], list[
 def _per_portfolio(context: ChunkContext, recorder: JobRecorder, step: str, build: Build) -> int:
     """Build ``step`` for each portfolio (isolated), then write every success in one bulk upsert."""
     results: list[PortfolioResult] = []
-    succeeded: list[tuple[uuid.UUID, float, int]] = []
+    succeeded: list[tuple[uuid.UUID, float, int]] = []  # (portfolio, compute seconds, rows)
     for pid, part in context.slices.items():
         started = time.perf_counter()
         blocked = recorder.blocked_by(pid, step)
@@ -152,25 +152,28 @@ def _per_portfolio(context: ChunkContext, recorder: JobRecorder, step: str, buil
         results.extend(objects)
         if metrics is not None:
             context.metrics.setdefault(pid, {})[step] = metrics
-        succeeded.append((pid, started, len(objects) + (len(metrics) if metrics else 0)))
+        # Remember this portfolio's own compute time; the shared bulk write comes after the loop.
+        succeeded.append((pid, time.perf_counter() - started, len(objects) + (len(metrics) if metrics else 0)))
     try:
         with transaction.atomic():
             written = persist.portfolio_results_upsert(rows=results) if results else 0
     except Exception as exc:
         logger.exception("Writing %s failed", step)
-        for pid, started, _ in succeeded:
+        for pid, elapsed, _ in succeeded:
             context.metrics.get(pid, {}).pop(step, None)
             recorder.record(
                 step=step,
                 portfolio_id=pid,
                 status=RunStatus.FAILED,
-                started=started,
+                started=time.perf_counter() - elapsed,
                 error=f"write failed: {error_text(exc)}",
             )
         recorder.flush()
         return 0
-    for pid, started, rows in succeeded:
-        recorder.record(step=step, portfolio_id=pid, status=RunStatus.COMPLETED, started=started, rows=rows)
+    for pid, elapsed, rows in succeeded:
+        recorder.record(
+            step=step, portfolio_id=pid, status=RunStatus.COMPLETED, started=time.perf_counter() - elapsed, rows=rows
+        )
     recorder.flush()
     return written
 
