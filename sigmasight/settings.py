@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework_simplejwt",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_q",
     "channels",
     "core",
@@ -184,6 +185,9 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- Internationalisation -------------------------------------------------------------------
@@ -193,6 +197,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
+SERVE_STATIC = env_bool("SERVE_STATIC", True)
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
 # --- Domain settings ------------------------------------------------------------------------
