@@ -10,8 +10,6 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import connected_components
 
 ArrayLike = npt.ArrayLike
 
@@ -43,6 +41,10 @@ def correlation_clusters(corr: pd.DataFrame, *, threshold: float = 0.7) -> list[
     values = np.abs(corr.to_numpy(dtype=float))
     adjacency = np.nan_to_num(values, nan=0.0) >= threshold
     np.fill_diagonal(adjacency, False)
+    # scipy.sparse costs 0.15 s to import: load it when clusters are asked for, not at start-up.
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import connected_components
+
     n_comp, labels = connected_components(csr_matrix(adjacency), directed=False)
     names = np.asarray([str(c) for c in corr.columns])
     sizes = np.bincount(labels, minlength=n_comp)
