@@ -4,21 +4,26 @@ Dates are exchange-local session dates (``datetime.date``). A session's bar is f
 the close: ``latest_completed_session`` returns today only from the close + 5 minutes in New York
 (16:05 on a regular day, 13:05 on an early-close day such as the day after Thanksgiving).
 
-The calendar is built once per process for 2000-01-01 … 2035-12-31. Future holidays come from
-exchange_calendars' rules; the simulated provider anchors its series on these sessions, so the
-window is fixed rather than "today + 1 year" (which would move every day).
+The calendar is built for 2000-01-01 … 2035-12-31. Future holidays come from exchange_calendars'
+rules; the simulated provider anchors its series on these sessions, so the window is fixed rather
+than "today + 1 year" (which would move every day). Building it costs about 0.3 s, so the table of
+sessions and closes is cached on disk per exchange_calendars version (``CALENDAR_CACHE_DIR``,
+default the system temporary folder) and every command after the first starts without it.
 """
 
 from __future__ import annotations
 
 import bisect
+import json
+import os
+import tempfile
 import warnings
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import exchange_calendars as xcals
-import pandas as pd
 from django.utils import timezone
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -38,9 +43,40 @@ def _calendar() -> xcals.ExchangeCalendar:
         return xcals.get_calendar(CALENDAR_NAME, start=CALENDAR_START.isoformat(), end=CALENDAR_END.isoformat())
 
 
+def _cache_path() -> Path:
+    folder = Path(os.environ.get("CALENDAR_CACHE_DIR") or tempfile.gettempdir())
+    version = getattr(xcals, "__version__", "unknown")
+    return folder / f"sigmasight-{CALENDAR_NAME}-{version}-{CALENDAR_START}-{CALENDAR_END}.json"
+
+
+def _closes_from_library() -> dict[date, datetime]:
+    closes = _calendar().closes
+    return {session.date(): close.to_pydatetime().astimezone(UTC) for session, close in closes.items()}
+
+
+@lru_cache(maxsize=1)
+def _closes() -> dict[date, datetime]:
+    """Every session's close (UTC), from the on-disk cache when it is there, else from the library."""
+    path = _cache_path()
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        return {date.fromisoformat(d): datetime.fromtimestamp(ts, tz=UTC) for d, ts in raw.items()}
+    except (OSError, ValueError, TypeError):
+        pass
+    closes = _closes_from_library()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_text(json.dumps({d.isoformat(): c.timestamp() for d, c in closes.items()}), encoding="utf-8")
+        temporary.replace(path)  # atomic: a concurrent reader sees the old file or the whole new one
+    except OSError:
+        pass  # a read-only disk only costs the next process the build again
+    return closes
+
+
 @lru_cache(maxsize=1)
 def _sessions() -> tuple[date, ...]:
-    return tuple(ts.date() for ts in _calendar().sessions)
+    return tuple(sorted(_closes()))
 
 
 @lru_cache(maxsize=1)
@@ -103,8 +139,7 @@ def session_close(d: date) -> datetime:
     """The session's close as an aware datetime in New York (16:00, or 13:00 on an early close)."""
     if not is_trading_day(d):
         raise ValueError(f"{d} is not an NYSE session.")
-    close: pd.Timestamp = _calendar().session_close(pd.Timestamp(d))
-    return close.tz_convert(NEW_YORK).to_pydatetime()
+    return _closes()[d].astimezone(NEW_YORK)
 
 
 def is_early_close(d: date) -> bool:

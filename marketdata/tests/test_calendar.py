@@ -108,3 +108,28 @@ def test_last_trading_days_default_to_the_latest_completed_session() -> None:
     days = last_trading_days(count=3)
     assert days[-1] == latest_completed_session()
     assert all(b - a >= timedelta(days=1) for a, b in itertools.pairwise(days))
+
+
+def test_the_on_disk_session_table_matches_the_library_and_survives_a_corrupt_file(tmp_path, monkeypatch):
+    from marketdata import calendar as nyse
+
+    monkeypatch.setenv("CALENDAR_CACHE_DIR", str(tmp_path))
+    nyse._closes.cache_clear()
+    nyse._sessions.cache_clear()
+    nyse._session_set.cache_clear()
+    try:
+        built = nyse._closes()  # no file yet: built from exchange_calendars and written
+        assert nyse._cache_path().is_file()
+        assert built == nyse._closes_from_library()
+        nyse._closes.cache_clear()
+        assert nyse._closes() == built  # read back from the file
+        nyse._cache_path().write_text("{not json", encoding="utf-8")
+        nyse._closes.cache_clear()
+        assert nyse._closes() == built  # a corrupt file is rebuilt, not trusted
+        day_after_thanksgiving = date(2026, 11, 27)
+        assert nyse.session_close(day_after_thanksgiving).hour == 13
+        assert nyse.session_close(date(2026, 11, 20)).hour == 16
+    finally:
+        nyse._closes.cache_clear()
+        nyse._sessions.cache_clear()
+        nyse._session_set.cache_clear()
