@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 
 import pytest
+from django.core.cache import cache
 
 from portfolios.models import Portfolio, User
 
 SEED_DATE = dt.date(2026, 11, 23)
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache() -> Iterator[None]:
+    """Throttle counters live in the cache: every test starts and ends with an empty one."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture
@@ -56,3 +66,34 @@ def analytics_demo(demo_data):
     outcome = batch_run(as_of=ANALYTICS_AS_OF, steps=list(PORTFOLIO_STEPS), trigger="test")
     assert outcome.ok, outcome.run.error_summary
     return outcome
+
+
+# API clients for every access case; their tokens come from the real login endpoint.
+@pytest.fixture
+def anon_client():
+    from rest_framework.test import APIClient
+
+    return APIClient()
+
+
+@pytest.fixture
+def client_for(db) -> Callable[[User], object]:
+    """``client_for(user)``: an APIClient carrying a real access token for a fixture user."""
+    from core.testing import bearer_client
+
+    return lambda user: bearer_client(user.email)
+
+
+@pytest.fixture
+def owner_client(owner: User, client_for):
+    return client_for(owner)
+
+
+@pytest.fixture
+def other_client(other_user: User, client_for):
+    return client_for(other_user)
+
+
+@pytest.fixture
+def staff_client(staff_user: User, client_for):
+    return client_for(staff_user)

@@ -12,13 +12,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
-
-class AssetClass(models.TextChoices):
-    STOCK = "stock", "Stock"
-    ETF = "etf", "ETF"
-    MUTUAL_FUND = "mutual_fund", "Mutual fund"
-    INDEX = "index", "Index"
-    OPTION = "option", "Option"
+from portfolios.models import AssetClass  # one list of asset classes for positions and instruments
 
 
 class DataSource(models.TextChoices):

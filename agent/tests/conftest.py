@@ -1,18 +1,10 @@
-"""Agent test fixtures: API clients authenticated with a real JWT, a fresh throttle budget per test."""
+"""Agent test fixtures: API clients authenticated with a real JWT (the root conftest empties the cache per test)."""
 
 from __future__ import annotations
 
 import pytest
-from django.core.cache import cache
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def bearer(user) -> str:
