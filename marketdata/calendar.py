@@ -8,12 +8,15 @@ The calendar is built for 2000-01-01 … 2035-12-31. Future holidays come from e
 rules; the simulated provider anchors its series on these sessions, so the window is fixed rather
 than "today + 1 year" (which would move every day). Building it costs about 0.3 s, so the table of
 sessions and closes is cached on disk per exchange_calendars version (``CALENDAR_CACHE_DIR``,
-default the system temporary folder) and every command after the first starts without it.
+default the system temporary folder) and every command after the first starts without it — and
+without importing exchange_calendars at all (0.1–0.2 s with its pandas machinery): the library is
+loaded only to build the table when the cache file is missing, stale or unreadable.
 """
 
 from __future__ import annotations
 
 import bisect
+import importlib.metadata
 import json
 import os
 import tempfile
@@ -21,10 +24,13 @@ import warnings
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-import exchange_calendars as xcals
 from django.utils import timezone
+
+if TYPE_CHECKING:
+    import exchange_calendars as xcals
 
 NEW_YORK = ZoneInfo("America/New_York")
 CALENDAR_NAME = "XNYS"
@@ -36,6 +42,8 @@ SETTLEMENT_DELAY = timedelta(minutes=5)
 
 @lru_cache(maxsize=1)
 def _calendar() -> xcals.ExchangeCalendar:
+    import exchange_calendars as xcals
+
     with warnings.catch_warnings():
         # exchange_calendars 4.x trips pandas' deprecation of tz-dropping ``Series.values``; not ours to fix.
         warnings.simplefilter("ignore", category=FutureWarning)
@@ -43,9 +51,17 @@ def _calendar() -> xcals.ExchangeCalendar:
         return xcals.get_calendar(CALENDAR_NAME, start=CALENDAR_START.isoformat(), end=CALENDAR_END.isoformat())
 
 
+def _library_version() -> str:
+    # From the installed distribution's metadata, so that finding the cache file does not import the library.
+    try:
+        return importlib.metadata.version("exchange_calendars")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def _cache_path() -> Path:
     folder = Path(os.environ.get("CALENDAR_CACHE_DIR") or tempfile.gettempdir())
-    version = getattr(xcals, "__version__", "unknown")
+    version = _library_version()
     return folder / f"sigmasight-{CALENDAR_NAME}-{version}-{CALENDAR_START}-{CALENDAR_END}.json"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import sys
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -133,3 +134,17 @@ def test_the_on_disk_session_table_matches_the_library_and_survives_a_corrupt_fi
         nyse._closes.cache_clear()
         nyse._sessions.cache_clear()
         nyse._session_set.cache_clear()
+
+
+def test_the_session_table_is_read_from_the_cache_without_importing_exchange_calendars(tmp_path, monkeypatch):
+    from marketdata import calendar as nyse
+
+    monkeypatch.setenv("CALENDAR_CACHE_DIR", str(tmp_path))
+    nyse._closes.cache_clear()
+    try:
+        built = nyse._closes()  # writes the cache file
+        nyse._closes.cache_clear()
+        monkeypatch.setitem(sys.modules, "exchange_calendars", None)  # any import of it now fails
+        assert nyse._closes() == built
+    finally:
+        nyse._closes.cache_clear()

@@ -115,6 +115,14 @@ def test_html_embeds_server_rendered_charts_and_names_the_data_source(report):
     assert "#b71c1c" in html
 
 
+def test_html_escapes_text_that_comes_from_the_database(portfolio, stored, tmp_path):
+    portfolio.name = "<b>Owner</b> & Co"
+    portfolio.save(update_fields=["name"])
+    html = report_generate(portfolio_id=portfolio.id, as_of=AS_OF, output_dir=tmp_path).paths["html"].read_text()
+    assert "<h1>Portfolio report — &lt;b&gt;Owner&lt;/b&gt; &amp; Co</h1>" in html
+    assert "<b>Owner" not in html
+
+
 def test_each_chart_inlined_in_the_html_is_well_formed_svg(report):
     html = report.paths["html"].read_text()
     charts = re.findall(r"<svg\b.*?</svg>", html, flags=re.DOTALL)
