@@ -25,14 +25,19 @@ with provenance (``as_of``, ``method``, ``lookback_days``, ``data_source``, ``in
 "condition_number", "positions": [{"position_id", "symbol", "price_symbol", "delta_exposure",
 "betas": {f: b}, "exposures": {f: usd}, "quality"}], "quality_flags": {symbol: quality}}``
 
-``market_scenarios`` — ``{"scenarios": [{"id", "name", "shock", "pnl", "pnl_pct_of_equity",
-"positions": [{"position_id", "symbol", "pnl"}]}]}``
+``market_scenarios`` — ``{"positions": [{"position_id", "symbol"}], "scenarios": [{"id", "name",
+"shock", "pnl", "pnl_pct_of_equity", "pnl_by_position": [usd]}]}``
 
-``stress_test`` — ``{"scenarios": [{"id", "name", "category", "severity", "shocks",
-"implied_vol_shift", "direct_pnl", "conditioned_pnl", "direct_pct", "conditioned_pct",
-"factor_shocks_direct": {f: x}, "factor_shocks_conditioned": {f: x}, "by_factor": {f: usd},
-"positions": [{"position_id", "symbol", "direct_pnl", "conditioned_pnl"}]}],
+``stress_test`` — ``{"positions": [{"position_id", "symbol"}], "scenarios": [{"id", "name",
+"category", "severity", "shocks", "implied_vol_shift", "direct_pnl", "conditioned_pnl", "direct_pct",
+"conditioned_pct", "factor_shocks_direct": {f: x}, "factor_shocks_conditioned": {f: x},
+"by_factor": {f: usd}, "direct_pnl_by_position": [usd], "conditioned_pnl_by_position": [usd]}],
 "worst": {"id", "name", "conditioned_pnl", "conditioned_pct"}, "losses_exceed_equity": [id]}``
+
+Per-position breakdowns of scenarios are stored column-wise: each ``*_by_position`` list follows the
+order of the payload's ``positions`` (written once rather than once per scenario — 22 scenarios × 60
+positions of repeated ids would be most of the stored bytes). ``scenario_position_rows`` turns one
+scenario back into rows.
 
 ``correlations`` — ``{"symbols": [...], "matrix": [[rho]], "window_days", "min_weight",
 "clusters": [{"name", "symbols", "average_correlation"}], "average_abs_correlation",
@@ -86,6 +91,16 @@ def provenance(result: PortfolioResult | PortfolioSnapshot | PositionMetrics) ->
         "stale_reason": result.stale_reason,
         "computed_at": result.computed_at.isoformat() if result.computed_at else None,
     }
+
+
+def scenario_position_rows(payload: dict[str, Any], scenario: dict[str, Any]) -> list[dict[str, Any]]:
+    """One scenario's per-position P&L as rows: ``{"position_id", "symbol", <metric>: usd}`` for each
+    ``<metric>_by_position`` list of a ``stress_test`` or ``market_scenarios`` scenario."""
+    keys = payload.get("positions") or []
+    columns = {
+        name.removesuffix("_by_position"): values for name, values in scenario.items() if name.endswith("_by_position")
+    }
+    return [{**key, **{metric: values[k] for metric, values in columns.items()}} for k, key in enumerate(keys)]
 
 
 def portfolio_result_latest(

@@ -79,28 +79,30 @@ def results_make(portfolio: Portfolio, *, scale: float = 1.0) -> dict[str, Any]:
         "quality_flags": {},
     }  # fmt: skip
     stress = {
+        "positions": [{"position_id": str(aapl.id), "symbol": "AAPL"}],
         "scenarios": [
             {"id": "covid_crash", "name": "COVID crash (Mar 2020)", "category": "historical", "severity": "severe",
              "shocks": {"market": -0.34}, "implied_vol_shift": 0.3, "direct_pnl": -9000.0 * s,
              "conditioned_pnl": -9850.0 * s, "direct_pct": -0.09, "conditioned_pct": -0.0985,
              "factor_shocks_direct": {}, "factor_shocks_conditioned": {}, "by_factor": {"market": -9500.0 * s},
-             "positions": [{"position_id": str(aapl.id), "symbol": "AAPL", "direct_pnl": -8500.0 * s,
-                            "conditioned_pnl": -8800.0 * s}]},
+             "direct_pnl_by_position": [-8500.0 * s], "conditioned_pnl_by_position": [-8800.0 * s]},
             {"id": "rates_up_100", "name": "Rates +100bp", "category": "rates", "severity": "moderate",
              "shocks": {"interest_rate": 0.01}, "implied_vol_shift": 0.0, "direct_pnl": -700.0 * s,
              "conditioned_pnl": -1200.0 * s, "direct_pct": -0.007, "conditioned_pct": -0.012,
-             "factor_shocks_direct": {}, "factor_shocks_conditioned": {}, "by_factor": {}, "positions": []},
+             "factor_shocks_direct": {}, "factor_shocks_conditioned": {}, "by_factor": {},
+             "direct_pnl_by_position": [0.0], "conditioned_pnl_by_position": [0.0]},
         ],
         "worst": {"id": "covid_crash", "name": "COVID crash (Mar 2020)", "conditioned_pnl": -9850.0 * s,
                   "conditioned_pct": -0.0985},
         "losses_exceed_equity": [],
     }  # fmt: skip
     market = {
+        "positions": [{"position_id": str(aapl.id), "symbol": "AAPL"}],
         "scenarios": [
             {"id": "market_down_10", "name": "Market -10%", "shock": -0.10, "pnl": -2900.0 * s,
-             "pnl_pct_of_equity": -0.029, "positions": []},
+             "pnl_pct_of_equity": -0.029, "pnl_by_position": [-2900.0 * s]},
             {"id": "market_up_10", "name": "Market +10%", "shock": 0.10, "pnl": 2750.0 * s,
-             "pnl_pct_of_equity": 0.0275, "positions": []},
+             "pnl_pct_of_equity": 0.0275, "pnl_by_position": [2750.0 * s]},
         ]
     }  # fmt: skip
     correlations = {

@@ -7,6 +7,7 @@ from typing import Any
 from agent.tools.common import equity_of, not_computed, result_envelope, stored_result
 from agent.tools.registry import register, truncate
 from analytics.models import ResultKind
+from analytics.selectors import scenario_position_rows
 from portfolios.models import Portfolio
 
 MAX_GREEK_POSITIONS = 50
@@ -114,9 +115,9 @@ def get_stress_results(portfolio: Portfolio, args: dict[str, Any]) -> dict[str, 
     kept, marker = truncate(scenarios, int(args.get("limit", 10)))
     rows = []
     for scenario in kept:
-        row = {key: value for key, value in scenario.items() if key != "positions"}
+        row = {key: value for key, value in scenario.items() if not key.endswith("_by_position")}
         if len(kept) == 1:
-            positions = sorted(scenario.get("positions", []), key=_abs_key("conditioned_pnl"))
+            positions = sorted(scenario_position_rows(result.payload, scenario), key=_abs_key("conditioned_pnl"))
             row["positions"], row["positions_marker"] = truncate(positions, MAX_SCENARIO_POSITIONS)
         rows.append(row)
     data = {
@@ -138,7 +139,9 @@ def get_market_scenarios(portfolio: Portfolio, args: dict[str, Any]) -> dict[str
     result = stored_result(portfolio, ResultKind.MARKET_SCENARIOS)
     if result is None:
         return not_computed("Market scenarios", ResultKind.MARKET_SCENARIOS)
-    scenarios = [{k: v for k, v in s.items() if k != "positions"} for s in result.payload.get("scenarios", [])]
+    scenarios = [
+        {k: v for k, v in s.items() if not k.endswith("_by_position")} for s in result.payload.get("scenarios", [])
+    ]
     kept, marker = truncate(scenarios, int(args.get("limit", 20)))
     return result_envelope(result, {"scenarios": kept}, **marker)
 

@@ -29,7 +29,40 @@ def correlation_matrix(prices: pd.DataFrame, *, window: int = 90, min_periods: i
     gets NaN. The diagonal is 1 for any symbol with enough data.
     """
     rets = log_returns(prices).iloc[-window:]
-    return rets.corr(method="pearson", min_periods=min_periods)
+    matrix = pairwise_pearson(rets.to_numpy(dtype=float), min_periods=min_periods)
+    return pd.DataFrame(matrix, index=prices.columns, columns=prices.columns)
+
+
+def pairwise_pearson(values: npt.NDArray[np.float64], *, min_periods: int = 1) -> npt.NDArray[np.float64]:
+    """Pairwise-complete Pearson correlation of the columns of a T × N array with NaN gaps.
+
+    For each pair (i, j) only the rows where both are finite count, as in ``DataFrame.corr``, but
+    computed with five matrix products instead of a loop over pairs (1,500 columns × 90 rows in
+    tens of milliseconds). Sums are taken about each column's overall mean so the one-pass
+    formula does not lose precision. Pairs with fewer than ``min_periods`` common rows or zero
+    variance get NaN; the diagonal is 1 wherever a column has enough data and any variance.
+    """
+    x = np.asarray(values, dtype=float)
+    observed = np.isfinite(x)
+    mask = observed.astype(float)
+    with np.errstate(invalid="ignore"):
+        centre = np.nanmean(np.where(observed, x, np.nan), axis=0) if x.size else np.zeros(x.shape[1])
+    centred = np.where(observed, x - np.nan_to_num(centre), 0.0)
+    count = mask.T @ mask  # n_ij: rows where both i and j are observed
+    sum_i = centred.T @ mask  # [i, j]: Σ x_i over the common rows of (i, j)
+    sum_sq_i = (centred**2).T @ mask
+    cross = centred.T @ centred
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sum_j = sum_i.T
+        cov = cross - sum_i * sum_j / count
+        var_i = sum_sq_i - sum_i**2 / count
+        var_j = var_i.T
+        corr = cov / np.sqrt(var_i * var_j)
+    # Rounding can leave a variance a hair below 0 or above it for constant series: treat ≤ tiny as 0.
+    scale = np.maximum(sum_sq_i, sum_sq_i.T)
+    degenerate = (var_i <= 1e-14 * scale) | (var_j <= 1e-14 * scale) | (count < max(min_periods, 2))
+    corr = np.where(degenerate, np.nan, np.clip(corr, -1.0, 1.0))
+    return corr
 
 
 def correlation_clusters(corr: pd.DataFrame, *, threshold: float = 0.7) -> list[list[str]]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -330,31 +331,57 @@ def greeks_payload(*, positions: pd.DataFrame, state: pd.DataFrame, rate: float,
         "dollar_gamma": _round(np.nansum(state["dollar_gamma"].to_numpy(dtype=float)[live]), 2),
         "stock_share_delta": _round(np.nansum(state["position_delta"].to_numpy(dtype=float)[~options]), 4),
     }
-    rows = []
-    for i in np.flatnonzero(options):
-        p, s = positions.iloc[i], state.iloc[i]
-        rows.append(
-            {
-                "position_id": str(p["position_id"]),
-                "symbol": p["symbol"],
-                "underlying": p["price_symbol"],
-                "position_type": p["position_type"],
-                "quantity": p["quantity"],
-                "strike": _finite(p["strike"]),
-                "expiration": p["expiration"].isoformat() if p["expiration"] else None,
-                "expired": bool(s["expired"]),
-                "spot": _round(s["spot"], 4),
-                "years_to_expiry": _round(s["years"], 6),
-                "implied_vol": _round(s["vol"], 6),
-                "implied_vol_source": s["vol_source"],
-                "rate": rate,
-                "div_yield": div_yield,
-                **{name: _round(s[name], 8) for name in GREEK_FIELDS},
-                **{f"position_{name}": _round(s[f"position_{name}"], 6) for name in GREEK_FIELDS},
-                "dollar_delta": _round(s["dollar_delta"]),
-                "dollar_gamma": _round(s["dollar_gamma"]),
-            }
+    idx = np.flatnonzero(options)
+    opt_positions, opt_state = positions.iloc[idx], state.iloc[idx]
+
+    def column(frame: pd.DataFrame, name: str, digits: int) -> list[float | None]:
+        return rounded_list(frame[name].to_numpy(dtype=float), digits)
+
+    columns = {
+        "strike": [_finite(v) for v in opt_positions["strike"].tolist()],
+        "spot": column(opt_state, "spot", 4),
+        "years_to_expiry": column(opt_state, "years", 6),
+        "implied_vol": column(opt_state, "vol", 6),
+        **{name: column(opt_state, name, 8) for name in GREEK_FIELDS},
+        **{f"position_{name}": column(opt_state, f"position_{name}", 6) for name in GREEK_FIELDS},
+        "dollar_delta": column(opt_state, "dollar_delta", 2),
+        "dollar_gamma": column(opt_state, "dollar_gamma", 2),
+    }
+    rows = [
+        {
+            "position_id": str(position_id),
+            "symbol": symbol,
+            "underlying": underlying,
+            "position_type": position_type,
+            "quantity": quantity,
+            "strike": columns["strike"][k],
+            "expiration": expiration.isoformat() if expiration else None,
+            "expired": bool(expired),
+            "spot": columns["spot"][k],
+            "years_to_expiry": columns["years_to_expiry"][k],
+            "implied_vol": columns["implied_vol"][k],
+            "implied_vol_source": vol_source,
+            "rate": rate,
+            "div_yield": div_yield,
+            **{name: columns[name][k] for name in GREEK_FIELDS},
+            **{f"position_{name}": columns[f"position_{name}"][k] for name in GREEK_FIELDS},
+            "dollar_delta": columns["dollar_delta"][k],
+            "dollar_gamma": columns["dollar_gamma"][k],
+        }
+        for k, (position_id, symbol, underlying, position_type, quantity, expiration, expired, vol_source) in enumerate(
+            zip(
+                opt_positions["position_id"],
+                opt_positions["symbol"].tolist(),
+                opt_positions["price_symbol"].tolist(),
+                opt_positions["position_type"].tolist(),
+                opt_positions["quantity"].tolist(),
+                opt_positions["expiration"].tolist(),
+                opt_state["expired"].tolist(),
+                opt_state["vol_source"].tolist(),
+                strict=True,
+            )
         )
+    ]
     return {"totals": totals, "positions": rows}
 
 
@@ -443,25 +470,28 @@ def market_scenario_pnl(*, positions: pd.DataFrame, state: pd.DataFrame, rate: f
 
 def market_scenarios_payload(*, positions: pd.DataFrame, info: PortfolioInfo, pnl: np.ndarray) -> dict[str, Any]:
     """The market-scenario result of one portfolio from its columns of ``market_scenario_pnl``."""
-    ids = [str(p) for p in positions["position_id"]]
-    symbols = positions["symbol"].tolist()
-    rows = []
-    for k, shock in enumerate(scenarios.MARKET_SHOCKS):
-        total = float(pnl[k].sum())
-        rows.append(
-            {
-                "id": f"market_{'up' if shock > 0 else 'down'}_{round(abs(shock) * 100)}",
-                "name": MARKET_SCENARIO_NAMES[shock],
-                "shock": shock,
-                "pnl": _round(total),
-                "pnl_pct_of_equity": _round(total / info.equity_balance, 6) if info.equity_balance else None,
-                "positions": [
-                    {"position_id": pid, "symbol": sym, "pnl": v}
-                    for pid, sym, v in zip(ids, symbols, rounded_list(pnl[k]), strict=True)
-                ],
-            }
-        )
-    return {"scenarios": rows, "beta": "univariate market beta (252d)"}
+    totals = pnl.sum(axis=1)
+    by_position = np.round(pnl, 2).tolist()
+    rows = [
+        {
+            "id": f"market_{'up' if shock > 0 else 'down'}_{round(abs(shock) * 100)}",
+            "name": MARKET_SCENARIO_NAMES[shock],
+            "shock": shock,
+            "pnl": _round(totals[k]),
+            "pnl_pct_of_equity": _round(totals[k] / info.equity_balance, 6) if info.equity_balance else None,
+            "pnl_by_position": by_position[k],
+        }
+        for k, shock in enumerate(scenarios.MARKET_SHOCKS)
+    ]
+    return {"positions": _position_keys(positions), "scenarios": rows, "beta": "univariate market beta (252d)"}
+
+
+def _position_keys(positions: pd.DataFrame) -> list[dict[str, str]]:
+    """``[{"position_id", "symbol"}]``: the order of a payload's per-position lists (stored once, not per row)."""
+    return [
+        {"position_id": str(pid), "symbol": symbol}
+        for pid, symbol in zip(positions["position_id"], positions["symbol"].tolist(), strict=True)
+    ]
 
 
 @dataclass(frozen=True)
@@ -472,6 +502,14 @@ class ScenarioShocks:
     direct: pd.Series
     conditioned: pd.Series
     vol_shift: float
+
+    @cached_property
+    def direct_rounded(self) -> dict[str, float | None]:
+        return {f: _round(self.direct[f], 6) for f in FACTOR_NAMES}
+
+    @cached_property
+    def conditioned_rounded(self) -> dict[str, float | None]:
+        return {f: _round(self.conditioned[f], 6) for f in FACTOR_NAMES}
 
 
 def scenario_shocks_compute(*, catalog: list[dict[str, Any]], stage: SymbolStage) -> list[ScenarioShocks]:
@@ -530,12 +568,10 @@ def stress_payload(
 ) -> dict[str, Any]:
     """The stress result of one portfolio: its ``rows`` of the chunk's scenario arrays. No loss cap."""
     equity = info.equity_balance
-    ids = [str(p) for p in positions["position_id"]]
-    symbols = positions["symbol"].tolist()
     results = []
     for scenario_arrays in arrays:
         solved = scenario_arrays.shocks
-        scenario, direct_f, conditioned_f = solved.spec, solved.direct, solved.conditioned
+        scenario = solved.spec
         direct, conditioned = scenario_arrays.direct[rows], scenario_arrays.conditioned[rows]
         by_factor = scenario_arrays.conditioned_by_factor[rows].sum(axis=0)
         direct_total, conditioned_total = float(direct.sum()), float(conditioned.sum())
@@ -551,19 +587,16 @@ def stress_payload(
                 "conditioned_pnl": _round(conditioned_total),
                 "direct_pct": _round(direct_total / equity, 6) if equity else None,
                 "conditioned_pct": _round(conditioned_total / equity, 6) if equity else None,
-                "factor_shocks_direct": {f: _round(direct_f[f], 6) for f in FACTOR_NAMES},
-                "factor_shocks_conditioned": {f: _round(conditioned_f[f], 6) for f in FACTOR_NAMES},
+                "factor_shocks_direct": solved.direct_rounded,
+                "factor_shocks_conditioned": solved.conditioned_rounded,
                 "by_factor": dict(zip(scenario_arrays.factor_columns, rounded_list(by_factor), strict=True)),
-                "positions": [
-                    {"position_id": pid, "symbol": sym, "direct_pnl": d, "conditioned_pnl": c}
-                    for pid, sym, d, c in zip(
-                        ids, symbols, rounded_list(direct), rounded_list(conditioned), strict=True
-                    )
-                ],
+                "direct_pnl_by_position": np.round(direct, 2).tolist(),
+                "conditioned_pnl_by_position": np.round(conditioned, 2).tolist(),
             }
         )
     worst = min(results, key=lambda r: r["conditioned_pnl"] or 0.0) if results else None
     return {
+        "positions": _position_keys(positions),
         "scenarios": results,
         "worst": {k: worst[k] for k in ("id", "name", "conditioned_pnl", "conditioned_pct")} if worst else None,
         "losses_exceed_equity": [
@@ -572,23 +605,36 @@ def stress_payload(
     }
 
 
-def correlation_universe(*, prices: pd.DataFrame) -> pd.DataFrame:
-    """The 90-day log-return Pearson matrix of every symbol of a chunk, computed once.
+@dataclass(frozen=True)
+class CorrelationWindow:
+    """The last 90 daily log returns of every symbol of a chunk with at least 30 prices in the window."""
 
-    Pairwise-complete, so any portfolio's matrix is exactly its sub-matrix of this one.
-    """
-    counts = prices.iloc[-CORRELATION_WINDOW_DAYS - 1 :].count()
+    returns: np.ndarray  # T × S
+    column: dict[str, int]
+
+    def matrix(self, symbols: list[str]) -> pd.DataFrame:
+        """Pairwise-complete Pearson matrix of ``symbols`` (each must be in the window)."""
+        values = self.returns[:, [self.column[s] for s in symbols]]
+        return pd.DataFrame(correlations.pairwise_pearson(values, min_periods=20), index=symbols, columns=symbols)
+
+
+def correlation_window(*, prices: pd.DataFrame) -> CorrelationWindow:
+    """Log returns of the correlation window, computed once per chunk; each portfolio then correlates
+    only its own symbols (60 × 60 from matrix products: cheaper than one universe-wide matrix)."""
+    recent = prices.iloc[-CORRELATION_WINDOW_DAYS - 1 :]
+    counts = recent.count()
     usable = counts[counts >= 30].index.tolist()
-    return correlations.correlation_matrix(prices[usable], window=CORRELATION_WINDOW_DAYS)
+    returns = correlations.log_returns(recent[usable]).to_numpy(dtype=float)
+    return CorrelationWindow(returns=returns, column={s: k for k, s in enumerate(usable)})
 
 
 def correlations_payload(
-    *, positions: pd.DataFrame, state: pd.DataFrame, universe: pd.DataFrame, sectors: dict[str, str]
+    *, positions: pd.DataFrame, state: pd.DataFrame, window: CorrelationWindow, sectors: dict[str, str]
 ) -> dict[str, Any]:
     """90-day log-return correlations of the portfolio's price symbols above the size threshold.
 
-    ``universe`` is ``correlation_universe`` of the chunk; symbols missing from it had fewer than
-    30 prices in the window.
+    ``window`` is ``correlation_window`` of the chunk; symbols missing from it had fewer than 30
+    prices in the window.
     """
     gross = pd.Series(np.abs(np.nan_to_num(state["delta_exposure"].to_numpy(dtype=float))), index=positions.index)
     by_symbol = gross.groupby(positions["price_symbol"]).sum().sort_values(ascending=False)
@@ -601,11 +647,11 @@ def correlations_payload(
             excluded.append({"symbol": symbol, "reason": f"below {CORRELATION_MIN_WEIGHT:.0%} of gross exposure"})
         elif len(keep) >= CORRELATION_MAX_SYMBOLS:
             excluded.append({"symbol": symbol, "reason": f"beyond the largest {CORRELATION_MAX_SYMBOLS}"})
-        elif symbol not in universe.index:
+        elif symbol not in window.column:
             excluded.append({"symbol": symbol, "reason": "fewer than 30 prices in the window"})
         else:
             keep.append(symbol)
-    matrix = universe.loc[keep, keep] if keep else pd.DataFrame()
+    matrix = window.matrix(keep) if keep else pd.DataFrame()
     w = weights.reindex(keep).to_numpy(dtype=float)
     clusters = []
     tag_sets: dict[str, set[str]] = {symbol: set() for symbol in keep}

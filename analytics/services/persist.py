@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import math
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import orjson
 import pandas as pd
 from django.db import connection, models, transaction
 from django.utils import timezone
@@ -31,36 +32,69 @@ COPY_THRESHOLD = 2
 PROVENANCE_FIELDS = ("method", "lookback_days", "data_source", "inputs", "is_stale", "stale_reason", "batch_run")
 
 
+# A row to upsert: a model instance, or a mapping of field names (or attnames, ``position_id``) to
+# values — mappings skip model instantiation, which costs more than the COPY itself on large sets.
+Row = models.Model | Mapping[str, Any]
+
+
 def bulk_upsert(
-    model: type[models.Model], objects: Sequence[models.Model], *, unique_fields: list[str], update_fields: list[str]
+    model: type[models.Model], rows: Sequence[Row], *, unique_fields: list[str], update_fields: list[str]
 ) -> int:
     """INSERT … ON CONFLICT (unique) DO UPDATE: COPY + staging table on PostgreSQL for large sets, else batches."""
-    if not objects:
+    if not rows:
         return 0
-    if connection.vendor == "postgresql" and len(objects) >= COPY_THRESHOLD:
-        return _copy_upsert(model, objects, unique_fields=unique_fields, update_fields=[*update_fields, "computed_at"])
+    if connection.vendor == "postgresql" and len(rows) >= COPY_THRESHOLD:
+        return _copy_upsert(model, rows, unique_fields=unique_fields, update_fields=[*update_fields, "computed_at"])
     model.objects.bulk_create(
-        objects,
+        [row if isinstance(row, models.Model) else model(**row) for row in rows],
         batch_size=UPSERT_BATCH,
         update_conflicts=True,
         unique_fields=unique_fields,
         update_fields=[*update_fields, "computed_at"],
     )
-    return len(objects)
+    return len(rows)
+
+
+def _row_reader(fields: list[models.Field]) -> Callable[[Row], list[Any]]:
+    """A function giving a row's database values in ``fields`` order (JSON as text, auto-now as now)."""
+    now = timezone.now()
+    plan = []
+    for f in fields:
+        auto_now = getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
+        default = f.get_default() if f.has_default() else None
+        plan.append((f.attname, f.name, f.is_relation, isinstance(f, models.JSONField), auto_now, default))
+
+    def read(row: Row) -> list[Any]:
+        values = []
+        for attname, name, is_relation, is_json, auto_now, default in plan:
+            if auto_now:
+                value: Any = now
+            elif isinstance(row, models.Model):
+                value = getattr(row, attname)
+            elif attname in row:
+                value = row[attname]
+            elif name in row:
+                value = row[name]
+                value = value.pk if is_relation and value is not None else value
+            else:
+                value = default
+            if is_json:
+                # orjson writes NaN/inf as null (PostgreSQL refuses them) and is ~10× the json module.
+                value = orjson.dumps(value).decode()
+            values.append(value)
+        return values
+
+    return read
 
 
 def _copy_upsert(
-    model: type[models.Model], objects: Sequence[models.Model], *, unique_fields: list[str], update_fields: list[str]
+    model: type[models.Model], rows: Sequence[Row], *, unique_fields: list[str], update_fields: list[str]
 ) -> int:
-    """COPY of model instances into a temporary table, then one INSERT … ON CONFLICT DO UPDATE."""
-    from psycopg.types.json import Jsonb
-
+    """COPY of the rows into a temporary table, then one INSERT … ON CONFLICT DO UPDATE."""
     meta = model._meta
     fields = [f for f in meta.concrete_fields if not isinstance(f, models.AutoField)]  # the table numbers rows
     columns = [f.column for f in fields]
-    now = timezone.now()
-    auto_now = {f.attname for f in fields if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)}
-    json_fields = {f.attname for f in fields if isinstance(f, models.JSONField)}
+    read = _row_reader(fields)
     table = meta.db_table
     stage = f"stage_{table}"
     quote = connection.ops.quote_name
@@ -72,20 +106,14 @@ def _copy_upsert(
         cursor.execute(f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT {quoted} FROM {table} WITH NO DATA")  # noqa: S608
         raw = cursor.cursor  # psycopg 3 cursor under Django's wrapper
         with raw.copy(f"COPY {stage} ({quoted}) FROM STDIN") as copy:
-            for obj in objects:
-                row = []
-                for f in fields:
-                    value = now if f.attname in auto_now else getattr(obj, f.attname)
-                    if f.attname in json_fields:
-                        value = Jsonb(value)
-                    row.append(value)
-                copy.write_row(row)
+            for row in rows:
+                copy.write_row(read(row))
         cursor.execute(
             f"INSERT INTO {table} ({quoted}) SELECT {quoted} FROM {stage} "  # noqa: S608 - names from model meta
             f"ON CONFLICT ({conflict}) DO UPDATE SET {updates}"
         )
         cursor.execute(f"DROP TABLE {stage}")
-    return len(objects)
+    return len(rows)
 
 
 def _clean(value: Any) -> float | None:
@@ -184,10 +212,10 @@ class StoredFit:
 
 
 def position_metrics_upsert(
-    *, rows: list[PositionMetrics], update_fields: list[str], portfolio_ids: Sequence[uuid.UUID], as_of: dt.date
+    *, rows: list[Row], update_fields: list[str], portfolio_ids: Sequence[uuid.UUID], as_of: dt.date
 ) -> int:
     """Upsert the given columns of position metrics; rows of positions no longer open are removed."""
-    keep = {r.position_id for r in rows}
+    keep = {r.position_id if isinstance(r, models.Model) else r["position_id"] for r in rows}
     with transaction.atomic():
         stale = PositionMetrics.objects.filter(portfolio_id__in=list(portfolio_ids), as_of=as_of).exclude(
             position_id__in=keep

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from django.db import transaction
 
-from analytics.models import BatchRun, PortfolioResult, PositionMetrics, ResultKind, RunStatus
+from analytics.models import BatchRun, PortfolioResult, ResultKind, RunStatus
 from analytics.selectors import stress_scenarios_active
 from analytics.services import compute, persist
 from analytics.services.inputs import MarketInputs, PortfolioInfo
@@ -381,11 +381,11 @@ def _stress(context: ChunkContext, recorder: JobRecorder) -> int:
 
 def _correlations(context: ChunkContext, recorder: JobRecorder) -> int:
     held = sorted(set(context.positions["price_symbol"]) & set(context.market.prices.columns))
-    universe = compute.correlation_universe(prices=context.market.prices[held])
+    window = compute.correlation_window(prices=context.market.prices[held])
 
     def build(pid: uuid.UUID, part: PortfolioSlice) -> tuple[list[PortfolioResult], None]:
         payload = compute.correlations_payload(
-            positions=part.positions, state=part.state, universe=universe, sectors=context.market.sectors
+            positions=part.positions, state=part.state, window=window, sectors=context.market.sectors
         )
         return [
             context.result(
@@ -466,7 +466,7 @@ STEP_RUNNERS: dict[str, Callable[[ChunkContext, JobRecorder], int]] = {
 def position_metrics_flush(context: ChunkContext, recorder: JobRecorder) -> int:
     """Write every position's metrics of the chunk: one row per position and day, the columns of the steps that
     completed for its portfolio (grouped so that each upsert updates exactly those columns)."""
-    groups: dict[tuple[str, ...], list[PositionMetrics]] = {}
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     portfolios_by_fields: dict[tuple[str, ...], list[uuid.UUID]] = {}
     as_of = context.market.as_of
     for pid, by_step in context.metrics.items():
@@ -482,7 +482,7 @@ def position_metrics_flush(context: ChunkContext, recorder: JobRecorder) -> int:
                 merged.setdefault(row["position_id"], {}).update(row)
         fields = tuple(sorted({k for row in merged.values() for k in row} - {"position_id"}))
         groups.setdefault(fields, []).extend(
-            PositionMetrics(portfolio_id=pid, as_of=as_of, **row, **provenance) for row in merged.values()
+            {"portfolio_id": pid, "as_of": as_of, **row, **provenance} for row in merged.values()
         )
         portfolios_by_fields.setdefault(fields, []).append(pid)
     written = 0

@@ -126,7 +126,8 @@ def stress_payload() -> dict[str, Any]:
             "factor_shocks_direct": {"market": -0.2},
             "factor_shocks_conditioned": {"market": -0.2, "value": 0.01},
             "by_factor": {"market": pnl},
-            "positions": [],
+            "direct_pnl_by_position": [],
+            "conditioned_pnl_by_position": [],
         }
 
     scenarios = [
@@ -136,6 +137,7 @@ def stress_payload() -> dict[str, Any]:
     ]
     worst = scenarios[1]
     return {
+        "positions": [],
         "scenarios": scenarios,
         "worst": {k: worst[k] for k in ("id", "name", "conditioned_pnl", "conditioned_pct")},
         "losses_exceed_equity": [],

@@ -14,6 +14,7 @@ from analytics.engines.correlations import (
     correlation_matrix,
     diversification_score,
     effective_positions,
+    pairwise_pearson,
 )
 
 
@@ -42,6 +43,21 @@ def test_correlation_matrix_is_pairwise_complete() -> None:
     assert corr.loc["A", "B"] == pytest.approx(np.corrcoef(logr["A"], logr["B"])[0, 1], rel=1e-12)
     short = correlation_matrix(prices.iloc[-10:], window=90)  # 9 returns < min_periods
     assert short.isna().all().all()
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_pairwise_pearson_equals_pandas_pairwise_complete_corr_with_gaps_and_constants(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    values = rng.normal(0, 0.01, (90, 40)) + rng.normal(0, 0.01, (90, 1))
+    values[rng.random(values.shape) < 0.1] = np.nan  # scattered gaps
+    values[:75, 5] = np.nan  # 15 rows: below min_periods with everything
+    values[:, 7] = 0.002  # constant: no variance
+    values[::2, 9] = np.nan
+    values[1::2, 10] = np.nan  # 9 and 10 never overlap
+    expected = pd.DataFrame(values).corr(method="pearson", min_periods=20).to_numpy()
+    got = pairwise_pearson(values, min_periods=20)
+    assert np.array_equal(np.isnan(got), np.isnan(expected))
+    np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
 
 
 def test_clusters_are_connected_components_above_threshold() -> None:
