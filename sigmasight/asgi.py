@@ -13,9 +13,13 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402  (needs
 from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
+from core.asgi import PooledRequestThreads  # noqa: E402
 from sigmasight.routing import websocket_urlpatterns  # noqa: E402
 
 # The admin's CSS and JS (and Swagger UI's) come from the apps' static folders; daphne serves them
 # itself unless SERVE_STATIC is off (a proxy or CDN in front).
 http_app = ASGIStaticFilesHandler(django_asgi_app) if settings.SERVE_STATIC else django_asgi_app
+# Each request's synchronous parts run on a pooled thread that keeps its database connection,
+# instead of a new thread (and connection) per request: see core/asgi.py.
+http_app = PooledRequestThreads(http_app, size=settings.ASGI_REQUEST_THREADS)
 application = ProtocolTypeRouter({"http": http_app, "websocket": URLRouter(websocket_urlpatterns)})

@@ -9,7 +9,7 @@ from analytics.api import views
 PORTFOLIO = "analytics/portfolios/<uuid:portfolio_id>"
 
 urlpatterns: list[URLPattern | URLResolver] = [
-    path(f"{PORTFOLIO}/overview", views.OverviewView.as_view(), name="analytics-overview"),
+    path(f"{PORTFOLIO}/overview", views.overview_view, name="analytics-overview"),
     path(f"{PORTFOLIO}/greeks", views.GreeksView.as_view(), name="analytics-greeks"),
     path(f"{PORTFOLIO}/stress_test", views.StressTestView.as_view(), name="analytics-stress-test"),
     path(f"{PORTFOLIO}/market_risk", views.MarketRiskView.as_view(), name="analytics-market-risk"),

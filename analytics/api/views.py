@@ -13,14 +13,20 @@ import datetime as dt
 import uuid
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.utils.cache import patch_vary_headers
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.permissions import IsAdminUser, IsAuthenticated
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.tokens import Token
 
 from analytics import selectors
 from analytics.api.serializers import (
@@ -38,6 +44,7 @@ from analytics.api.serializers import (
 from analytics.models import BatchRun, PortfolioResult, ResultKind
 from analytics.services.batch import batch_run
 from analytics.services.locking import BatchLocked
+from core.auth import bearer_token_validated, token_user
 from core.errors import ApplicationError, ConflictError, NotFoundError
 from core.openapi import error_responses
 from core.pagination import StandardPagination, paginate
@@ -112,6 +119,83 @@ class OverviewView(APIView):
         # documents it, and a test checks the body against it) — building nested DRF serializers per
         # request cost about a third of its time.
         return Response(overview_output(portfolio=result.portfolio, result=result, snapshot=snapshot))
+
+
+# The overview is the API's hottest endpoint. Under daphne a DRF view is synchronous, so it runs on
+# a thread; the async view below answers the plain case on the event loop with one hand-off to a
+# thread for its three queries (user, result joined with its portfolio, snapshot), and hands every
+# other case — no or bad token, inactive user, another user's or unknown portfolio, not computed,
+# bad ?as_of=, a browser asking for HTML, ?format=, any method but GET — to OverviewView, the one
+# source of errors, content negotiation and headers. Both build the body with ``overview_output``
+# and render it with DRF's JSONRenderer; a test compares their bytes and headers.
+_overview_drf_view = OverviewView.as_view()
+_overview_headers = OverviewView().default_response_headers  # Allow, Vary: Accept (as DRF sets them)
+_json_renderer = JSONRenderer()
+_JSON_ACCEPT = frozenset({"", "*/*", "application/json"})
+# The fast path only authenticates (Bearer JWT) and checks IsAuthenticated: anything more on the
+# DRF view (throttles, other permissions or authenticators) turns it off rather than be bypassed.
+_OVERVIEW_FAST_PATH = (
+    not OverviewView.throttle_classes
+    and list(OverviewView.permission_classes) == [IsAuthenticated]
+    and JWTAuthentication in OverviewView.authentication_classes
+)
+
+
+def _overview_rendered(*, token: Token, portfolio_id: uuid.UUID, as_of: dt.date | None) -> tuple[Any, bytes] | None:
+    """(user, rendered body) of the overview when the token's user owns a computed overview, else None."""
+    user = token_user(token)
+    if user is None:
+        return None
+    result = selectors.portfolio_result_for_user(
+        user=user, portfolio_id=portfolio_id, kind=ResultKind.OVERVIEW, as_of=as_of
+    )
+    if result is None:
+        return None
+    snapshot = selectors.snapshots_for_portfolio(portfolio_id=result.portfolio_id, end=result.as_of).last()
+    body = overview_output(portfolio=result.portfolio, result=result, snapshot=snapshot)
+    return user, _json_renderer.render(body)
+
+
+def _plain_as_of(request: HttpRequest) -> tuple[bool, dt.date | None]:
+    """(valid, as_of) from the query string as OverviewView reads it; no parameters → (True, None)."""
+    if not request.GET:
+        return True, None
+    if "format" in request.GET:
+        return False, None  # DRF's format override: let the DRF view negotiate
+    params = AsOfInputSerializer(data=request.GET)
+    if not params.is_valid():
+        return False, None
+    return True, params.validated_data.get("as_of")
+
+
+async def overview_view(request: HttpRequest, portfolio_id: uuid.UUID) -> HttpResponse:
+    """``GET .../overview``: the 200 answer without a thread per request; all else via OverviewView."""
+    if (
+        _OVERVIEW_FAST_PATH
+        and request.method == "GET"
+        and request.headers.get("Accept", "").strip() in _JSON_ACCEPT
+        and (token := bearer_token_validated(request)) is not None
+    ):
+        valid, as_of = _plain_as_of(request)
+        if valid:
+            found = await sync_to_async(_overview_rendered)(token=token, portfolio_id=portfolio_id, as_of=as_of)
+            if found is not None:
+                user, body = found
+                request.user = user  # as DRF does: the access log names the caller
+                response = HttpResponse(body, content_type=_json_renderer.media_type)
+                headers = dict(_overview_headers)
+                patch_vary_headers(response, [headers.pop("Vary")] if "Vary" in headers else [])
+                for name, value in headers.items():
+                    response[name] = value
+                return response
+    return await sync_to_async(_overview_drf_view)(request, portfolio_id=portfolio_id)
+
+
+# What the URL resolver, the CSRF middleware and drf-spectacular read from a DRF view function: the
+# schema documents OverviewView for this URL, and the view stays csrf-exempt like every API view.
+for _attribute in ("cls", "initkwargs", "view_class", "view_initkwargs", "csrf_exempt", "login_required"):
+    if hasattr(_overview_drf_view, _attribute):
+        setattr(overview_view, _attribute, getattr(_overview_drf_view, _attribute))
 
 
 def _result_view(
