@@ -3,7 +3,9 @@
 Measures, on the database that DATABASE_URL names (SQLite by default):
 - the batch steps alone (aggregation … VaR, in-process, after a warm-up run),
 - the whole ``manage.py run_batch --skip-sync`` command (steps + reports) as a subprocess, wall time
-  and peak RSS (from ``/usr/bin/time``-free ``resource.getrusage`` of the child).
+  (one untimed run first, so byte-code compilation is not counted, then 5 timed runs) and peak RSS
+  (``resource.getrusage`` of the children), with the 1-minute load average before and after: on a
+  shared 2-CPU machine the figures move by ±0.3 s with the load, so they are only comparable with it.
 
 Usage:
     DATABASE_URL=sqlite:////tmp/bench_batch.sqlite3 .venv/bin/python bench/bench_batch.py
@@ -50,18 +52,25 @@ def main() -> None:
         outcome = batch_run(as_of=as_of, steps=list(PORTFOLIO_STEPS), trigger="bench")
         step_times.append(time.perf_counter() - started)
         assert outcome.ok, outcome.run.error_summary
+    command = [sys.executable, "manage.py", "run_batch", "--skip-sync"]
+    subprocess.run(command, cwd=ROOT, check=True, capture_output=True)  # untimed: writes byte-code caches
+    load_before = os.getloadavg()[0]
     command_times = []
-    for _ in range(3):
+    for _ in range(5):
         started = time.perf_counter()
-        subprocess.run(
-            [sys.executable, "manage.py", "run_batch", "--skip-sync"], cwd=ROOT, check=True, capture_output=True
-        )
+        subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
         command_times.append(time.perf_counter() - started)
+    load_after = os.getloadavg()[0]
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     vendor = django.db.connection.vendor
     print(f"database: {vendor}")
     print(f"batch steps (in-process, 5 runs): median {statistics.median(step_times):.3f}s, min {min(step_times):.3f}s")
-    print(f"run_batch --skip-sync command (3 runs): median {statistics.median(command_times):.2f}s")
+    runs = ", ".join(f"{t:.2f}" for t in command_times)
+    print(
+        f"run_batch --skip-sync command (5 runs): median {statistics.median(command_times):.2f}s, "
+        f"max {max(command_times):.2f}s ({runs})"
+    )
+    print(f"load average (1 min) before / after the command runs: {load_before:.2f} / {load_after:.2f}")
     print(f"peak RSS of the command: {peak_mb:.0f} MB")
 
 
