@@ -5,19 +5,77 @@ the common case on the event loop needs the same authentication decisions withou
 wrapper. These helpers reuse simplejwt's own parsing, validation and user checks, and answer
 ``None`` whenever the answer would not be a plain success — the caller then hands the request to
 the DRF view, which produces the 401 (or whatever else) in the API's one error format.
+
+Verifying a token (base64, JSON, HMAC) is most of an authenticated request's cost on the event loop
+once the view itself is cheap, and a client sends the same token for up to its lifetime. So a
+token that verified is remembered, keyed by its exact bytes (a changed byte is another key and is
+verified in full), and only its expiry — the one check whose answer changes with time — is run
+again on each use. Off when simplejwt's blacklist app is installed (a revoked token must be
+refused at once) or token classes other than the default are configured.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest
 from rest_framework.exceptions import AuthenticationFailed as DRFAuthenticationFailed
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
-from rest_framework_simplejwt.tokens import Token
+from rest_framework_simplejwt.settings import api_settings
+from rest_framework_simplejwt.tokens import AccessToken, Token
+from rest_framework_simplejwt.utils import aware_utcnow
 
 _jwt = JWTAuthentication()
+VERIFIED_TOKENS_MAX = 4096  # about 2 MB at most
+
+
+class VerifiedTokens:
+    """Tokens that passed simplejwt's full validation, by raw bytes (LRU); expiry re-checked on use."""
+
+    def __init__(self, *, maxsize: int = VERIFIED_TOKENS_MAX) -> None:
+        self.maxsize = maxsize
+        self._tokens: OrderedDict[bytes, Token] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def enabled() -> bool:
+        return "rest_framework_simplejwt.token_blacklist" not in settings.INSTALLED_APPS and list(
+            api_settings.AUTH_TOKEN_CLASSES
+        ) == [AccessToken]
+
+    def validated(self, raw: bytes) -> Token:
+        """simplejwt's ``get_validated_token(raw)``; raises as it does (or ``TokenError`` on expiry)."""
+        if not self.enabled():
+            return _jwt.get_validated_token(raw)
+        with self._lock:
+            token = self._tokens.get(raw)
+            if token is not None:
+                self._tokens.move_to_end(raw)
+        if token is not None:
+            try:
+                token.check_exp(current_time=aware_utcnow())
+            except TokenError:
+                with self._lock:
+                    self._tokens.pop(raw, None)
+                raise
+            return token
+        token = _jwt.get_validated_token(raw)
+        with self._lock:
+            self._tokens[raw] = token
+            while len(self._tokens) > self.maxsize:
+                self._tokens.popitem(last=False)
+        return token
+
+    def clear(self) -> None:
+        with self._lock:
+            self._tokens.clear()
+
+
+verified_tokens = VerifiedTokens()
 
 
 def bearer_token_validated(request: HttpRequest) -> Token | None:
@@ -28,7 +86,7 @@ def bearer_token_validated(request: HttpRequest) -> Token | None:
         return None
     try:
         raw = _jwt.get_raw_token(header)
-        return None if raw is None else _jwt.get_validated_token(raw)
+        return None if raw is None else verified_tokens.validated(raw)
     except (InvalidToken, TokenError, DRFAuthenticationFailed):
         return None
 

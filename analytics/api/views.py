@@ -26,6 +26,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import Token
 
 from analytics import selectors
@@ -45,6 +46,7 @@ from analytics.models import BatchRun, PortfolioResult, ResultKind
 from analytics.services.batch import batch_run
 from analytics.services.locking import BatchLocked
 from core.auth import bearer_token_validated, token_user
+from core.dbversion import ConnectionCache
 from core.errors import ApplicationError, ConflictError, NotFoundError
 from core.openapi import error_responses
 from core.pagination import StandardPagination, paginate
@@ -141,7 +143,7 @@ _OVERVIEW_FAST_PATH = (
 )
 
 
-def _overview_rendered(*, token: Token, portfolio_id: uuid.UUID, as_of: dt.date | None) -> tuple[Any, bytes] | None:
+def _overview_built(*, token: Token, portfolio_id: uuid.UUID, as_of: dt.date | None) -> tuple[Any, bytes] | None:
     """(user, rendered body) of the overview when the token's user owns a computed overview, else None."""
     user = token_user(token)
     if user is None:
@@ -154,6 +156,26 @@ def _overview_rendered(*, token: Token, portfolio_id: uuid.UUID, as_of: dt.date 
     snapshot = selectors.snapshots_for_portfolio(portfolio_id=result.portfolio_id, end=result.as_of).last()
     body = overview_output(portfolio=result.portfolio, result=result, snapshot=snapshot)
     return user, _json_renderer.render(body)
+
+
+# The rendered answer per (user, portfolio, as_of), reused while the database's change counter says
+# nothing was written since it was built (core/dbversion.py: any write by any process, to any table,
+# invalidates — a deactivated user, a renamed portfolio, a new batch result are seen at once). A hit
+# costs one tiny query instead of three ORM ones. Only successes are kept.
+_overview_cache = ConnectionCache(maxsize=512)
+
+
+def _overview_rendered(*, token: Token, portfolio_id: uuid.UUID, as_of: dt.date | None) -> tuple[Any, bytes] | None:
+    """:func:`_overview_built`, through the cache. The key holds everything the answer depends on
+    besides the data: the token's user (and its revocation claim when simplejwt checks it)."""
+    user_id = token.get(jwt_settings.USER_ID_CLAIM)
+    if user_id is None:
+        return None
+    revoke = token.get(jwt_settings.REVOKE_TOKEN_CLAIM) if jwt_settings.CHECK_REVOKE_TOKEN else None
+    return _overview_cache.get_or_build(
+        (str(user_id), revoke, portfolio_id, as_of),
+        lambda: _overview_built(token=token, portfolio_id=portfolio_id, as_of=as_of),
+    )
 
 
 def _plain_as_of(request: HttpRequest) -> tuple[bool, dt.date | None]:
