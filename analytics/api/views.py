@@ -131,7 +131,17 @@ class OverviewView(APIView):
 # source of errors, content negotiation and headers. Both build the body with ``overview_output``
 # and render it with DRF's JSONRenderer; a test compares their bytes and headers.
 _overview_drf_view = OverviewView.as_view()
-_overview_headers = OverviewView().default_response_headers  # Allow, Vary: Accept (as DRF sets them)
+
+
+def _drf_response_headers() -> dict[str, str]:
+    """The headers DRF adds to OverviewView's responses (Allow, Vary: Accept), from a view set up as
+    for a request (``setup`` is what adds HEAD to the allowed methods)."""
+    view = OverviewView()
+    view.setup(HttpRequest())
+    return dict(view.default_response_headers)
+
+
+_overview_headers = _drf_response_headers()
 _json_renderer = JSONRenderer()
 _JSON_ACCEPT = frozenset({"", "*/*", "application/json"})
 # The fast path only authenticates (Bearer JWT) and checks IsAuthenticated: anything more on the
