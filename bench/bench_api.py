@@ -123,6 +123,12 @@ def cpu_seconds(processes: list[subprocess.Popen]) -> float:
     return total
 
 
+def machine_cpu_seconds() -> float:
+    """Busy CPU time of the whole machine so far, all cores (``/proc/stat``: everything but idle and iowait)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
 def run_wrk(port: int, token: str, *, duration: int, connections: int, threads: int) -> dict:
     command = [
         "wrk",
@@ -231,20 +237,33 @@ def main() -> None:
         for _ in range(200):  # warm-up: imports, connection, caches
             request(port, "GET", PATH, token=token)
 
-        cpu_before = cpu_seconds(daphne)
+        load_before = os.getloadavg()
+        cpu_before, machine_before, started = cpu_seconds(daphne), machine_cpu_seconds(), time.monotonic()
         if shutil.which("wrk") and not args.python:
             result = run_wrk(port, token, duration=args.duration, connections=args.connections, threads=args.threads)
         else:
             result = run_python(port, token, duration=args.duration, connections=args.connections)
+        elapsed = time.monotonic() - started
+        server_cpu = cpu_seconds(daphne) - cpu_before
         # Server CPU per request tells the capacity of an idle machine when others share this one.
-        result["server_cpu_ms"] = (cpu_seconds(daphne) - cpu_before) * 1000 / max(result["requests"], 1)
+        result["server_cpu_ms"] = server_cpu * 1000 / max(result["requests"], 1)
+        # How busy the machine was, and how much of that was not daphne (the load generator, other work).
+        result["machine_busy_pct"] = (machine_cpu_seconds() - machine_before) * 100 / elapsed / (os.cpu_count() or 1)
+        result["daphne_pct"] = server_cpu * 100 / elapsed / (os.cpu_count() or 1)
+        result["load_before"] = load_before
     finally:
         stop_daphne(daphne)
 
     print(result.pop("raw", ""))
+    load_before, load_after = result["load_before"], os.getloadavg()
     print(
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {platform.node()} ({platform.machine()}, "
-        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, Python {platform.python_version()})"
+        f"{os.cpu_count()} CPUs, Python {platform.python_version()})"
+    )
+    print(
+        f"load average before {' '.join(f'{v:.2f}' for v in load_before)}, after "
+        f"{' '.join(f'{v:.2f}' for v in load_after)}; during the run the CPUs were {result['machine_busy_pct']:.0f}% "
+        f"busy, daphne using {result['daphne_pct']:.0f}% of them"
     )
     print(
         f"database: {os.environ.get('DATABASE_URL', '(default sqlite)')}; {args.workers} daphne process(es); "
