@@ -12,6 +12,8 @@ import uuid
 
 from django.db import models
 
+from core.fields import JSONDocumentField
+
 
 class ResultKind(models.TextChoices):
     OVERVIEW = "overview", "Exposures overview"
@@ -138,7 +140,7 @@ class PortfolioResult(Provenance):
 
     portfolio = models.ForeignKey("portfolios.Portfolio", on_delete=models.CASCADE, related_name="analytics_results")
     kind = models.CharField(max_length=30, choices=ResultKind.choices)
-    payload = models.JSONField()
+    payload = JSONDocumentField()
 
     class Meta:
         ordering = ["portfolio_id", "kind", "-as_of"]

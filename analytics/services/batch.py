@@ -38,11 +38,15 @@ from analytics.services.inputs import MarketInputs, PortfolioInfo, market_inputs
 from analytics.services.jobs import NEEDS_SYMBOL_STAGE, PORTFOLIO_STEPS, STEPS, JobRecorder, error_text
 from analytics.services.locking import batch_lock, interrupted_runs_mark
 from analytics.services.steps import STEP_RUNNERS, ChunkContext, position_metrics_flush
+from analytics.services.writer import ResultWriter
 from marketdata.factors import FACTOR_LOOKBACK_DAYS, FACTOR_NAMES
 
 logger = logging.getLogger("sigmasight.batch")
 
-CHUNK_SIZE = 50
+# Portfolios per chunk: the heavy arrays of a chunk (252 historical days × positions, 22 stress
+# scenarios × positions × factors) stay around 60 MB at 250 portfolios of 60 positions, while the
+# per-chunk fixed costs (queries, staging tables, job rows) are paid 4 times per 1,000 portfolios.
+CHUNK_SIZE = 250
 
 # Post-batch hooks registered by downstream apps (the reports app registers "reports"), so that
 # analytics never imports them: fn(as_of, portfolio_ids) -> rows written.
@@ -181,13 +185,22 @@ def _run_locked(
             _fan_out(run=run, chunks=chunks, steps=portfolio_steps, say=say)
         else:
             stage = symbol_stage_load(market=market, as_of=as_of)
-            for number, chunk in enumerate(chunks, start=1):
-                say(f"portfolios: chunk {number}/{len(chunks)} ({len(chunk)} portfolios)")
-                # Inline chunks reuse the prices and factor model already loaded for the whole run.
-                preloaded = Preloaded(positions=positions if len(chunks) == 1 else None, market=market, stage=stage)
-                portfolio_chunk_run(
-                    run=run, portfolio_ids=chunk, steps=portfolio_steps, recorder=recorder, preloaded=preloaded
+            writer = ResultWriter.for_batch()  # one writer for the run: a chunk's last writes overlap the next
+            try:
+                _chunks_run_inline(
+                    run=run,
+                    chunks=chunks,
+                    steps=portfolio_steps,
+                    recorder=recorder,
+                    positions=positions,
+                    market=market,
+                    stage=stage,
+                    writer=writer,
+                    say=say,
                 )
+            finally:
+                writer.close()
+            recorder.flush()
 
     for name in [s for s in selected if s in POST_STEPS]:
         say(f"{name}: writing")
@@ -207,6 +220,28 @@ def _run_locked(
                 error=error_text(exc),
                 flush=True,
             )
+
+
+def _chunks_run_inline(
+    *,
+    run: BatchRun,
+    chunks: list[list[uuid.UUID]],
+    steps: list[str],
+    recorder: JobRecorder,
+    positions: pd.DataFrame,
+    market: MarketInputs,
+    stage: compute.SymbolStage | None,
+    writer: ResultWriter,
+    say: Callable[[str], None],
+) -> None:
+    for number, chunk in enumerate(chunks, start=1):
+        say(f"portfolios: chunk {number}/{len(chunks)} ({len(chunk)} portfolios)")
+        # Inline chunks reuse the positions, prices and factor model already loaded for the whole run.
+        chunk_positions = positions if len(chunks) == 1 else positions[positions["portfolio_id"].isin(chunk)]
+        preloaded = Preloaded(positions=chunk_positions, market=market, stage=stage)
+        portfolio_chunk_run(
+            run=run, portfolio_ids=chunk, steps=steps, recorder=recorder, preloaded=preloaded, writer=writer
+        )
 
 
 def _market_data_step(
@@ -326,8 +361,13 @@ def portfolio_chunk_run(
     steps: Sequence[str],
     recorder: JobRecorder | None = None,
     preloaded: Preloaded | None = None,
+    writer: ResultWriter | None = None,
 ) -> dict[str, int]:
-    """Run the portfolio steps for one chunk: load once, compute per portfolio, write in bulk per step."""
+    """Run the portfolio steps for one chunk: load once, compute per portfolio, write in bulk per step.
+
+    Returns the rows submitted per step. With a ``writer`` of the caller's, the last writes may still be
+    in flight on return (the caller drains or closes it); otherwise every write has settled.
+    """
     if recorder is None:
         recorder = JobRecorder(run=run, sequence=run.jobs.count())
         if run.jobs.filter(step="factor_model", portfolio__isnull=True, status=RunStatus.FAILED).exists():
@@ -343,26 +383,21 @@ def portfolio_chunk_run(
         market = _load_market(positions=positions, as_of=as_of)
         stage = symbol_stage_load(market=market, as_of=as_of)
     state = compute.position_state_compute(positions=positions, market=market, stage=stage)
-    context = ChunkContext.build(
-        run=run, market=market, stage=stage, positions=positions, state=state, portfolios=portfolios
-    )
-    written: dict[str, int] = {}
-    for step in steps_to_run(steps):
-        written[step] = STEP_RUNNERS[step](context, recorder)
-    started = time.perf_counter()
+    own_writer = writer is None
+    writer = writer or ResultWriter.for_batch()
     try:
-        written["position_metrics"] = position_metrics_flush(context, recorder)
-    except Exception as exc:
-        logger.exception("Writing position metrics failed")
-        recorder.record(
-            step="position_metrics",
-            portfolio_id=None,
-            status=RunStatus.FAILED,
-            started=started,
-            error=error_text(exc),
-            flush=True,
+        context = ChunkContext.build(
+            run=run, market=market, stage=stage, positions=positions, state=state, portfolios=portfolios, writer=writer
         )
-    return written
+        submitted: dict[str, int] = {}
+        for step in steps_to_run(steps):
+            submitted[step] = STEP_RUNNERS[step](context, recorder)
+        writer.drain()  # every step's write settled: metrics of a step that failed to store are dropped
+        submitted["position_metrics"] = position_metrics_flush(context, recorder)
+    finally:
+        if own_writer:
+            writer.close()
+    return submitted
 
 
 def steps_to_run(selected: Sequence[str]) -> list[str]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.engines import black_scholes, correlations, exposures, factors, scenarios, stress, var
+from analytics.services.columns import Columns
 from analytics.services.inputs import MarketInputs, PortfolioInfo
 from marketdata.factors import (
     FACTOR_LOOKBACK_DAYS,
@@ -89,6 +90,7 @@ class SymbolStage:
     proxy_cov: pd.DataFrame
     condition_number: float
     n_observations: int
+    scenario_shocks_cache: dict[str, list[ScenarioShocks]] = field(default_factory=dict, repr=False)
 
     def betas_for(self, symbols: pd.Series) -> np.ndarray:
         """Betas (N × K, FACTOR_NAMES order) for each symbol; NaN rows for symbols without a fit."""
@@ -259,15 +261,15 @@ def exposure_totals(
     return {name: _finite(totals.get(key)) for key, name in EXPOSURE_NAMES.items()}
 
 
-def overview_payload(*, positions: pd.DataFrame, state: pd.DataFrame, info: PortfolioInfo) -> dict[str, Any]:
+def overview_payload(*, positions: Columns, state: Columns, info: PortfolioInfo) -> dict[str, Any]:
     """Exposures, cash and leverage of one portfolio (rows of ``positions``/``state`` for it only)."""
-    priced = np.isfinite(state["market_value"].to_numpy(dtype=float))
-    mv = np.where(priced, state["market_value"].to_numpy(dtype=float), 0.0)
-    delta_exposure = np.where(priced, state["delta_exposure"].to_numpy(dtype=float), 0.0)
+    priced = np.isfinite(np.asarray(state["market_value"], dtype=float))
+    mv = np.where(priced, np.asarray(state["market_value"], dtype=float), 0.0)
+    delta_exposure = np.where(priced, np.asarray(state["delta_exposure"], dtype=float), 0.0)
     totals = exposure_totals(
         market_value=mv,
         delta_exposure=delta_exposure,
-        is_option=positions["is_option"].to_numpy(dtype=bool),
+        is_option=np.asarray(positions["is_option"], dtype=bool),
         equity_balance=info.equity_balance,
     )
     # Totals by tag (a position with several tags counts in each) and by underlying, in plain Python:
@@ -295,8 +297,9 @@ def overview_payload(*, positions: pd.DataFrame, state: pd.DataFrame, info: Port
         for symbol, (v, d, n) in sorted(by_underlying_acc.items())
     }
     counts = sorted(Counter(positions["position_type"].tolist()).items())
-    cost = state["cost_basis"].to_numpy(dtype=float)
-    pnl = state["unrealised_pnl"].to_numpy(dtype=float)
+    expired = np.asarray(state["expired"], dtype=bool)
+    cost = np.asarray(state["cost_basis"], dtype=float)
+    pnl = np.asarray(state["unrealised_pnl"], dtype=float)
     return {
         "equity_balance": info.equity_balance,
         "market_value": _round(mv.sum()),
@@ -307,49 +310,49 @@ def overview_payload(*, positions: pd.DataFrame, state: pd.DataFrame, info: Port
         "counts_by_type": {str(k): int(v) for k, v in counts},
         "by_tag": by_tag,
         "by_underlying": by_underlying,
-        "expired_options": sorted(positions.loc[state["expired"].to_numpy(dtype=bool), "symbol"].tolist()),
-        "missing_prices": sorted(
-            positions.loc[~priced & ~state["expired"].to_numpy(dtype=bool), "price_symbol"].unique().tolist()
-        ),
+        "expired_options": sorted(positions["symbol"][expired].tolist()),
+        "missing_prices": sorted(set(positions["price_symbol"][~priced & ~expired].tolist())),
     }
 
 
 GREEK_FIELDS = ("delta", "gamma", "theta", "vega", "rho")
 
 
-def greeks_payload(*, positions: pd.DataFrame, state: pd.DataFrame, rate: float, div_yield: float) -> dict[str, Any]:
+def greeks_payload(*, positions: Columns, state: Columns, rate: float, div_yield: float) -> dict[str, Any]:
     """Portfolio Greeks (sum over options; stocks add their share delta to ``delta``) and per-option inputs."""
-    options = positions["is_option"].to_numpy(dtype=bool)
-    live = options & ~state["expired"].to_numpy(dtype=bool)
+    options = np.asarray(positions["is_option"], dtype=bool)
+    live = options & ~np.asarray(state["expired"], dtype=bool)
     totals = {
-        "delta": _round(np.nansum(state["position_delta"].to_numpy(dtype=float)[live]), 4),
-        "gamma": _round(np.nansum(state["position_gamma"].to_numpy(dtype=float)[live]), 6),
-        "theta": _round(np.nansum(state["position_theta"].to_numpy(dtype=float)[live]), 2),
-        "vega": _round(np.nansum(state["position_vega"].to_numpy(dtype=float)[live]), 2),
-        "rho": _round(np.nansum(state["position_rho"].to_numpy(dtype=float)[live]), 2),
-        "dollar_delta": _round(np.nansum(state["dollar_delta"].to_numpy(dtype=float)[live]), 2),
-        "dollar_gamma": _round(np.nansum(state["dollar_gamma"].to_numpy(dtype=float)[live]), 2),
-        "stock_share_delta": _round(np.nansum(state["position_delta"].to_numpy(dtype=float)[~options]), 4),
+        "delta": _round(np.nansum(np.asarray(state["position_delta"], dtype=float)[live]), 4),
+        "gamma": _round(np.nansum(np.asarray(state["position_gamma"], dtype=float)[live]), 6),
+        "theta": _round(np.nansum(np.asarray(state["position_theta"], dtype=float)[live]), 2),
+        "vega": _round(np.nansum(np.asarray(state["position_vega"], dtype=float)[live]), 2),
+        "rho": _round(np.nansum(np.asarray(state["position_rho"], dtype=float)[live]), 2),
+        "dollar_delta": _round(np.nansum(np.asarray(state["dollar_delta"], dtype=float)[live]), 2),
+        "dollar_gamma": _round(np.nansum(np.asarray(state["dollar_gamma"], dtype=float)[live]), 2),
+        "stock_share_delta": _round(np.nansum(np.asarray(state["position_delta"], dtype=float)[~options]), 4),
     }
     idx = np.flatnonzero(options)
-    opt_positions, opt_state = positions.iloc[idx], state.iloc[idx]
 
-    def column(frame: pd.DataFrame, name: str, digits: int) -> list[float | None]:
-        return rounded_list(frame[name].to_numpy(dtype=float), digits)
+    def take(frame: Columns, name: str) -> list[Any]:
+        return frame[name][idx].tolist()
+
+    def column(frame: Columns, name: str, digits: int) -> list[float | None]:
+        return rounded_list(np.asarray(frame[name], dtype=float)[idx], digits)
 
     columns = {
-        "strike": [_finite(v) for v in opt_positions["strike"].tolist()],
-        "spot": column(opt_state, "spot", 4),
-        "years_to_expiry": column(opt_state, "years", 6),
-        "implied_vol": column(opt_state, "vol", 6),
-        **{name: column(opt_state, name, 8) for name in GREEK_FIELDS},
-        **{f"position_{name}": column(opt_state, f"position_{name}", 6) for name in GREEK_FIELDS},
-        "dollar_delta": column(opt_state, "dollar_delta", 2),
-        "dollar_gamma": column(opt_state, "dollar_gamma", 2),
+        "strike": [_finite(v) for v in take(positions, "strike")],
+        "spot": column(state, "spot", 4),
+        "years_to_expiry": column(state, "years", 6),
+        "implied_vol": column(state, "vol", 6),
+        **{name: column(state, name, 8) for name in GREEK_FIELDS},
+        **{f"position_{name}": column(state, f"position_{name}", 6) for name in GREEK_FIELDS},
+        "dollar_delta": column(state, "dollar_delta", 2),
+        "dollar_gamma": column(state, "dollar_gamma", 2),
     }
     rows = [
         {
-            "position_id": str(position_id),
+            "position_id": position_id,
             "symbol": symbol,
             "underlying": underlying,
             "position_type": position_type,
@@ -370,14 +373,14 @@ def greeks_payload(*, positions: pd.DataFrame, state: pd.DataFrame, rate: float,
         }
         for k, (position_id, symbol, underlying, position_type, quantity, expiration, expired, vol_source) in enumerate(
             zip(
-                opt_positions["position_id"],
-                opt_positions["symbol"].tolist(),
-                opt_positions["price_symbol"].tolist(),
-                opt_positions["position_type"].tolist(),
-                opt_positions["quantity"].tolist(),
-                opt_positions["expiration"].tolist(),
-                opt_state["expired"].tolist(),
-                opt_state["vol_source"].tolist(),
+                take(positions, "position_key"),
+                take(positions, "symbol"),
+                take(positions, "price_symbol"),
+                take(positions, "position_type"),
+                take(positions, "quantity"),
+                take(positions, "expiration"),
+                take(state, "expired"),
+                take(state, "vol_source"),
                 strict=True,
             )
         )
@@ -386,11 +389,11 @@ def greeks_payload(*, positions: pd.DataFrame, state: pd.DataFrame, rate: float,
 
 
 def factor_exposure_payload(
-    *, positions: pd.DataFrame, state: pd.DataFrame, info: PortfolioInfo, stage: SymbolStage
+    *, positions: Columns, state: Columns, info: PortfolioInfo, stage: SymbolStage
 ) -> dict[str, Any]:
     """Dollar exposures per factor (delta exposure × betas) and betas per unit of the basis."""
-    betas = np.vstack(state["betas"].to_numpy()) if len(state) else np.empty((0, len(FACTOR_NAMES)))
-    delta_exposure = state["delta_exposure"].to_numpy(dtype=float)
+    betas = np.vstack(state["betas"]) if len(state) else np.empty((0, len(FACTOR_NAMES)))
+    delta_exposure = np.asarray(state["delta_exposure"], dtype=float)
     usable = np.isfinite(delta_exposure) & np.all(np.isfinite(betas), axis=1)
     exposure_matrix = np.where(usable[:, None], delta_exposure[:, None] * betas, 0.0)
     dollar = exposure_matrix.sum(axis=0)
@@ -400,13 +403,13 @@ def factor_exposure_payload(
     else:
         basis_name, basis = "gross_exposure", gross
     portfolio_betas = {f: _round(d / basis, 4) if basis else None for f, d in zip(FACTOR_NAMES, dollar, strict=True)}
-    market_beta = state["market_beta"].to_numpy(dtype=float)
+    market_beta = np.asarray(state["market_beta"], dtype=float)
     univariate = float(np.nansum(np.where(usable, delta_exposure * market_beta, 0.0))) / basis if basis else None
     beta_rows = np.round(betas, 4).tolist()
     exposure_rows = np.round(exposure_matrix, 2).tolist()
     rows = [
         {
-            "position_id": str(position_id),
+            "position_id": position_id,
             "symbol": symbol,
             "price_symbol": price_symbol,
             "delta_exposure": delta,
@@ -415,7 +418,7 @@ def factor_exposure_payload(
             "quality": quality,
         }
         for position_id, symbol, price_symbol, delta, beta_row, exposure_row, ok, quality in zip(
-            positions["position_id"],
+            positions["position_key"].tolist(),
             positions["symbol"].tolist(),
             positions["price_symbol"].tolist(),
             rounded_list(delta_exposure),
@@ -468,7 +471,7 @@ def market_scenario_pnl(*, positions: pd.DataFrame, state: pd.DataFrame, rate: f
     return np.where(np.isfinite(pnl), pnl, 0.0)
 
 
-def market_scenarios_payload(*, positions: pd.DataFrame, info: PortfolioInfo, pnl: np.ndarray) -> dict[str, Any]:
+def market_scenarios_payload(*, positions: Columns, info: PortfolioInfo, pnl: np.ndarray) -> dict[str, Any]:
     """The market-scenario result of one portfolio from its columns of ``market_scenario_pnl``."""
     totals = pnl.sum(axis=1)
     by_position = np.round(pnl, 2).tolist()
@@ -486,11 +489,11 @@ def market_scenarios_payload(*, positions: pd.DataFrame, info: PortfolioInfo, pn
     return {"positions": _position_keys(positions), "scenarios": rows, "beta": "univariate market beta (252d)"}
 
 
-def _position_keys(positions: pd.DataFrame) -> list[dict[str, str]]:
+def _position_keys(positions: Columns) -> list[dict[str, str]]:
     """``[{"position_id", "symbol"}]``: the order of a payload's per-position lists (stored once, not per row)."""
     return [
-        {"position_id": str(pid), "symbol": symbol}
-        for pid, symbol in zip(positions["position_id"], positions["symbol"].tolist(), strict=True)
+        {"position_id": key, "symbol": symbol}
+        for key, symbol in zip(positions["position_key"].tolist(), positions["symbol"].tolist(), strict=True)
     ]
 
 
@@ -513,7 +516,18 @@ class ScenarioShocks:
 
 
 def scenario_shocks_compute(*, catalog: list[dict[str, Any]], stage: SymbolStage) -> list[ScenarioShocks]:
-    """Direct and conditioned factor shocks of every scenario (conditioning in proxy space)."""
+    """Direct and conditioned factor shocks of every scenario (conditioning in proxy space).
+
+    They depend only on the catalog and the run's factor model: solved once per stage and reused
+    by every chunk of the run.
+    """
+    key = repr(catalog)
+    if key not in stage.scenario_shocks_cache:
+        stage.scenario_shocks_cache[key] = _scenario_shocks_solve(catalog=catalog, stage=stage)
+    return stage.scenario_shocks_cache[key]
+
+
+def _scenario_shocks_solve(*, catalog: list[dict[str, Any]], stage: SymbolStage) -> list[ScenarioShocks]:
     return [
         ScenarioShocks(
             spec=scenario,
@@ -564,7 +578,7 @@ def stress_arrays_compute(
 
 
 def stress_payload(
-    *, positions: pd.DataFrame, info: PortfolioInfo, arrays: list[StressArrays], rows: np.ndarray
+    *, positions: Columns, info: PortfolioInfo, arrays: list[StressArrays], rows: slice
 ) -> dict[str, Any]:
     """The stress result of one portfolio: its ``rows`` of the chunk's scenario arrays. No loss cap."""
     equity = info.equity_balance
@@ -629,21 +643,28 @@ def correlation_window(*, prices: pd.DataFrame) -> CorrelationWindow:
 
 
 def correlations_payload(
-    *, positions: pd.DataFrame, state: pd.DataFrame, window: CorrelationWindow, sectors: dict[str, str]
+    *, positions: Columns, state: Columns, window: CorrelationWindow, sectors: dict[str, str]
 ) -> dict[str, Any]:
     """90-day log-return correlations of the portfolio's price symbols above the size threshold.
 
     ``window`` is ``correlation_window`` of the chunk; symbols missing from it had fewer than 30
     prices in the window.
     """
-    gross = pd.Series(np.abs(np.nan_to_num(state["delta_exposure"].to_numpy(dtype=float))), index=positions.index)
-    by_symbol = gross.groupby(positions["price_symbol"]).sum().sort_values(ascending=False)
-    total = float(by_symbol.sum())
+    gross_by_symbol: dict[str, float] = {}
+    for symbol, exposure in zip(
+        positions["price_symbol"].tolist(),
+        np.abs(np.nan_to_num(np.asarray(state["delta_exposure"], dtype=float))).tolist(),
+        strict=True,
+    ):
+        gross_by_symbol[symbol] = gross_by_symbol.get(symbol, 0.0) + exposure
+    # Largest gross exposure first; ties by symbol (stable sort over the sorted names).
+    ranked = sorted(sorted(gross_by_symbol), key=lambda s: -gross_by_symbol[s])
+    total = float(sum(gross_by_symbol.values()))
+    weights = {s: gross_by_symbol[s] / total if total else gross_by_symbol[s] for s in ranked}
     excluded: list[dict[str, str]] = []
-    weights = by_symbol / total if total else by_symbol
     keep = []
-    for symbol, weight in weights.items():
-        if weight < CORRELATION_MIN_WEIGHT:
+    for symbol in ranked:
+        if weights[symbol] < CORRELATION_MIN_WEIGHT:
             excluded.append({"symbol": symbol, "reason": f"below {CORRELATION_MIN_WEIGHT:.0%} of gross exposure"})
         elif len(keep) >= CORRELATION_MAX_SYMBOLS:
             excluded.append({"symbol": symbol, "reason": f"beyond the largest {CORRELATION_MAX_SYMBOLS}"})
@@ -652,12 +673,14 @@ def correlations_payload(
         else:
             keep.append(symbol)
     matrix = window.matrix(keep) if keep else pd.DataFrame()
-    w = weights.reindex(keep).to_numpy(dtype=float)
+    values = matrix.to_numpy(dtype=float)
+    w = np.array([weights[s] for s in keep], dtype=float)
     clusters = []
     tag_sets: dict[str, set[str]] = {symbol: set() for symbol in keep}
     for symbol, tags in zip(positions["price_symbol"], positions["tags"], strict=True):
         if symbol in tag_sets:
             tag_sets[symbol].update(tags)
+    index = {symbol: k for k, symbol in enumerate(keep)}
     for members in correlations.correlation_clusters(matrix, threshold=CLUSTER_THRESHOLD) if keep else []:
         shared = set.intersection(*(tag_sets[m] for m in members))
         member_sectors = {sectors.get(m, "") for m in members}
@@ -667,21 +690,22 @@ def correlations_payload(
             name = member_sectors.pop()
         else:
             name = " / ".join(members[:3]) + (" …" if len(members) > 3 else "")
-        sub = matrix.loc[members, members].to_numpy()
+        at = [index[m] for m in members]
+        sub = values[np.ix_(at, at)]
         off = sub[~np.eye(len(members), dtype=bool)]
         clusters.append({"name": name, "symbols": members, "average_correlation": _round(off.mean(), 4)})
+    flat = rounded_list(values.ravel(), 4)
+    n = len(keep)
     return {
         "symbols": keep,
-        "matrix": [[_round(v, 4) for v in row] for row in matrix.to_numpy()] if keep else [],
+        "matrix": [flat[i * n : (i + 1) * n] for i in range(n)],
         "window_days": CORRELATION_WINDOW_DAYS,
         "min_weight": CORRELATION_MIN_WEIGHT,
         "cluster_threshold": CLUSTER_THRESHOLD,
         "clusters": clusters,
-        "average_abs_correlation": _round(correlations.average_abs_correlation(matrix), 4) if len(keep) > 1 else None,
-        "diversification_score": _round(correlations.diversification_score(matrix, w), 4) if len(keep) > 1 else None,
-        "effective_positions": _round(correlations.effective_positions(weights.to_numpy(dtype=float)), 3)
-        if total
-        else None,
+        "average_abs_correlation": _round(correlations.average_abs_correlation(matrix), 4) if n > 1 else None,
+        "diversification_score": _round(correlations.diversification_score(matrix, w), 4) if n > 1 else None,
+        "effective_positions": _round(correlations.effective_positions(list(weights.values())), 3) if total else None,
         "excluded": excluded,
     }
 
@@ -702,38 +726,41 @@ def historical_pnl_compute(
     return np.where(np.isfinite(pnl), pnl, 0.0)
 
 
-def var_payload(
-    *, positions: pd.DataFrame, state: pd.DataFrame, stage: SymbolStage, scenario_pnl: np.ndarray
-) -> dict[str, Any]:
+def var_payload(*, positions: Columns, state: Columns, stage: SymbolStage, scenario_pnl: np.ndarray) -> dict[str, Any]:
     """1-day VaR/ES at 95% and 99%: historical (252 days, options revalued: ``scenario_pnl`` is this portfolio's
     columns of ``historical_pnl_compute``) and parametric (factor covariance plus specific risk)."""
     historical = {c: var.historical_var(scenario_pnl, confidence=c) for c in VAR_CONFIDENCES}
 
-    betas = np.vstack(state["betas"].to_numpy()) if len(state) else np.empty((0, len(FACTOR_NAMES)))
-    delta_exposure = np.nan_to_num(state["delta_exposure"].to_numpy(dtype=float))
+    betas = np.vstack(state["betas"]) if len(state) else np.empty((0, len(FACTOR_NAMES)))
+    delta_exposure = np.nan_to_num(np.asarray(state["delta_exposure"], dtype=float))
     usable = np.all(np.isfinite(betas), axis=1)
     exposure_matrix = np.where(usable[:, None], delta_exposure[:, None] * np.nan_to_num(betas), 0.0)
-    residual = stage.fit.residual_vol.reindex(positions["price_symbol"].to_numpy()).to_numpy(dtype=float)
+    residual = stage.fit.residual_vol.reindex(positions["price_symbol"]).to_numpy(dtype=float)
     # Positions on one symbol share its idiosyncratic shock (a stock and its hedging put offset).
     specific = var.specific_covariance(
         dollar_exposure=delta_exposure,
         residual_vol=np.where(np.isfinite(residual), residual, 0.0),
-        group=positions["price_symbol"].to_numpy(),
+        group=positions["price_symbol"],
     )
     cov = stage.factor_cov.reindex(index=list(FACTOR_NAMES), columns=list(FACTOR_NAMES)).to_numpy(dtype=float)
     parametric = {
         c: var.parametric_var(exposures=exposure_matrix, factor_cov=cov, specific_var=specific, confidence=c)
         for c in VAR_CONFIDENCES
     }
+    historical_var = rounded_list(historical[0.99].component_var)
+    historical_es = rounded_list(historical[0.99].component_es)
+    parametric_var = rounded_list(parametric[0.99].component_var)
     contributions = [
         {
-            "position_id": str(pid),
+            "position_id": pid,
             "symbol": sym,
-            "historical_var_99": _round(historical[0.99].component_var[i]),
-            "historical_es_99": _round(historical[0.99].component_es[i]),
-            "parametric_var_99": _round(parametric[0.99].component_var[i]),
+            "historical_var_99": historical_var[i],
+            "historical_es_99": historical_es[i],
+            "parametric_var_99": parametric_var[i],
         }
-        for i, (pid, sym) in enumerate(zip(positions["position_id"], positions["symbol"], strict=True))
+        for i, (pid, sym) in enumerate(
+            zip(positions["position_key"].tolist(), positions["symbol"].tolist(), strict=True)
+        )
     ]
     return {
         "horizon_days": 1,

@@ -20,6 +20,7 @@ from django.db.models import OuterRef, Subquery
 from analytics.engines.snapshots import daily_pnl
 from analytics.models import PortfolioSnapshot
 from analytics.services import compute
+from analytics.services.columns import Columns
 from analytics.services.inputs import MarketInputs, last_closes
 from analytics.services.persist import provenance_fields
 
@@ -44,40 +45,40 @@ def market_at(market: MarketInputs, day: dt.date) -> MarketInputs:
     )
 
 
-def _marks(state: pd.DataFrame) -> np.ndarray:
+def _marks(state: Columns) -> np.ndarray:
     """Per-share marks used for P&L: close for stocks, model value for options."""
-    is_option = state["is_option"].to_numpy(dtype=bool)
-    return np.where(is_option, state["model_price"].to_numpy(dtype=float), state["price"].to_numpy(dtype=float))
+    is_option = np.asarray(state["is_option"], dtype=bool)
+    return np.where(is_option, np.asarray(state["model_price"], dtype=float), np.asarray(state["price"], dtype=float))
 
 
 def _snapshot_values(
-    *, positions: pd.DataFrame, state: pd.DataFrame, previous: pd.DataFrame | None, equity: float | None, day: dt.date
+    *, positions: Columns, state: Columns, previous: Columns | None, equity: float | None, day: dt.date
 ) -> dict[str, Any]:
-    priced = np.isfinite(state["market_value"].to_numpy(dtype=float))
-    mv = np.where(priced, state["market_value"].to_numpy(dtype=float), 0.0)
-    delta_exposure = np.where(priced, state["delta_exposure"].to_numpy(dtype=float), 0.0)
+    priced = np.isfinite(np.asarray(state["market_value"], dtype=float))
+    mv = np.where(priced, np.asarray(state["market_value"], dtype=float), 0.0)
+    delta_exposure = np.where(priced, np.asarray(state["delta_exposure"], dtype=float), 0.0)
     totals = compute.exposure_totals(
         market_value=mv,
         delta_exposure=delta_exposure,
-        is_option=positions["is_option"].to_numpy(dtype=bool),
+        is_option=np.asarray(positions["is_option"], dtype=bool),
         equity_balance=equity,
     )
     pnl: float | None = None
     daily_return: float | None = None
     if previous is not None:
         entered_today = np.array([d >= day for d in positions["entry_date"]], dtype=bool)
-        before = np.where(entered_today, positions["entry_price"].to_numpy(dtype=float), _marks(previous))
+        before = np.where(entered_today, np.asarray(positions["entry_price"], dtype=float), _marks(previous))
         per_position = daily_pnl(
-            quantity=positions["quantity"].to_numpy(dtype=float),
-            multiplier=positions["multiplier"].to_numpy(dtype=float),
+            quantity=np.asarray(positions["quantity"], dtype=float),
+            multiplier=np.asarray(positions["multiplier"], dtype=float),
             prev_price=before,
             price=_marks(state),
         )
         pnl = float(np.nansum(np.where(np.isfinite(per_position), per_position, 0.0)))
-        previous_mv = previous["market_value"].to_numpy(dtype=float)
+        previous_mv = np.asarray(previous["market_value"], dtype=float)
         base = equity if equity else float(np.nansum(np.abs(previous_mv)))
         daily_return = pnl / base if base else None
-    live = positions["is_option"].to_numpy(dtype=bool) & ~state["expired"].to_numpy(dtype=bool)
+    live = np.asarray(positions["is_option"], dtype=bool) & ~np.asarray(state["expired"], dtype=bool)
     values = {
         "total_value": float(mv.sum()),
         "long_exposure": float(totals["long_exposure"]),
@@ -89,10 +90,10 @@ def _snapshot_values(
         "equity": equity,
         "daily_pnl": pnl,
         "daily_return": daily_return,
-        "portfolio_delta": compute._finite(np.nansum(state["position_delta"].to_numpy(dtype=float))),
-        "portfolio_gamma": compute._finite(np.nansum(state["position_gamma"].to_numpy(dtype=float)[live])),
-        "portfolio_theta": compute._finite(np.nansum(state["position_theta"].to_numpy(dtype=float)[live])),
-        "portfolio_vega": compute._finite(np.nansum(state["position_vega"].to_numpy(dtype=float)[live])),
+        "portfolio_delta": compute._finite(np.nansum(np.asarray(state["position_delta"], dtype=float))),
+        "portfolio_gamma": compute._finite(np.nansum(np.asarray(state["position_gamma"], dtype=float)[live])),
+        "portfolio_theta": compute._finite(np.nansum(np.asarray(state["position_theta"], dtype=float)[live])),
+        "portfolio_vega": compute._finite(np.nansum(np.asarray(state["position_vega"], dtype=float)[live])),
         "position_count": len(positions),
     }
     return {key: _stored(key, value) for key, value in values.items()}
@@ -118,8 +119,10 @@ def snapshot_rows(*, context: ChunkContext) -> dict[uuid.UUID, PortfolioSnapshot
     previous_day = _previous_session(market, market.as_of)
     previous_state = None
     if previous_day is not None:
-        previous_state = compute.position_state_compute(
-            positions=context.positions, market=market_at(market, previous_day), stage=context.stage
+        previous_state = Columns.from_frame(
+            compute.position_state_compute(
+                positions=context.positions, market=market_at(market, previous_day), stage=context.stage
+            )
         )
     newest_before = (
         PortfolioSnapshot.objects.filter(portfolio_id=OuterRef("portfolio_id"), as_of__lt=market.as_of)
@@ -138,7 +141,7 @@ def snapshot_rows(*, context: ChunkContext) -> dict[uuid.UUID, PortfolioSnapshot
             values = _snapshot_values(
                 positions=part.positions,
                 state=part.state,
-                previous=None if previous_state is None else previous_state.iloc[part.rows],
+                previous=None if previous_state is None else previous_state.rows(part.rows),
                 equity=part.info.equity_balance,
                 day=market.as_of,
             )
@@ -206,9 +209,9 @@ def snapshots_backfill(
             if not len(live):
                 continue
             values = _snapshot_values(
-                positions=positions.loc[live],
-                state=state.loc[live],
-                previous=None if previous_state is None else previous_state.loc[live],
+                positions=Columns.from_frame(positions.loc[live]),
+                state=Columns.from_frame(state.loc[live]),
+                previous=None if previous_state is None else Columns.from_frame(previous_state.loc[live]),
                 equity=portfolios[pid].equity_balance,
                 day=day,
             )

@@ -22,8 +22,11 @@ from django.db import transaction
 from analytics.models import BatchRun, PortfolioResult, ResultKind, RunStatus
 from analytics.selectors import stress_scenarios_active
 from analytics.services import compute, persist
+from analytics.services.columns import Columns
 from analytics.services.inputs import MarketInputs, PortfolioInfo
 from analytics.services.jobs import NEEDS_SYMBOL_STAGE, JobRecorder, error_text
+from analytics.services.persist import Row
+from analytics.services.writer import ResultWriter
 from marketdata.factors import FACTOR_LOOKBACK_DAYS
 
 logger = logging.getLogger("sigmasight.batch")
@@ -37,9 +40,9 @@ class PortfolioSlice:
     """One portfolio's rows of the chunk's frames (sliced once, used by every step)."""
 
     info: PortfolioInfo
-    positions: pd.DataFrame
-    state: pd.DataFrame
-    rows: np.ndarray  # positional indices into the chunk frames
+    positions: Columns
+    state: Columns
+    rows: slice  # its range of rows in the chunk frames (grouped by portfolio)
     stale: list[str]
 
 
@@ -51,6 +54,7 @@ class ChunkContext:
     positions: pd.DataFrame
     state: pd.DataFrame
     slices: dict[uuid.UUID, PortfolioSlice]
+    writer: ResultWriter
     metrics: dict[uuid.UUID, dict[str, list[dict[str, Any]]]] = field(default_factory=dict)
 
     @classmethod
@@ -63,25 +67,38 @@ class ChunkContext:
         positions: pd.DataFrame,
         state: pd.DataFrame,
         portfolios: dict[uuid.UUID, PortfolioInfo],
+        writer: ResultWriter,
     ) -> ChunkContext:
         without_price = set(market.stale_symbols) | set(market.missing_symbols)
+        # Rows grouped by portfolio once, so that each portfolio's rows are one contiguous range:
+        # slicing a range is a view, where a fancy index copies every column of the wide frames.
         owner = positions["portfolio_id"].to_numpy()
         order = np.argsort(owner.astype(str), kind="stable") if len(owner) else np.array([], dtype=int)
-        groups: dict[uuid.UUID, list[int]] = {pid: [] for pid in portfolios}
-        for i in order:
-            groups[owner[i]].append(int(i))
+        positions, state = positions.iloc[order], state.iloc[order]
+        owner = owner[order]
+        starts = [0, *(np.flatnonzero(owner[1:] != owner[:-1]) + 1).tolist()] if len(owner) else []
+        ends = [*starts[1:], len(owner)] if starts else []
+        bounds = {owner[s]: (s, e) for s, e in zip(starts, ends, strict=True)}
+        position_columns, state_columns = Columns.from_frame(positions), Columns.from_frame(state)
+        # The position id as the payloads write it, converted once per chunk.
+        position_columns = position_columns.with_column(
+            "position_key", np.array([str(p) for p in positions["position_id"]], dtype=object)
+        )
+        state_columns = state_columns.with_column(
+            "price_day", np.array([d.date() if pd.notna(d) else None for d in state["price_date"]], dtype=object)
+        )
         slices = {}
         for pid, info in portfolios.items():
-            rows = np.array(groups[pid], dtype=int)
-            part = positions.iloc[rows]
+            rows = slice(*bounds.get(pid, (0, 0)))
+            part = position_columns.rows(rows)
             slices[pid] = PortfolioSlice(
                 info=info,
                 positions=part,
-                state=state.iloc[rows],
+                state=state_columns.rows(rows),
                 rows=rows,
-                stale=sorted(set(part["price_symbol"]) & without_price),
+                stale=sorted(set(part["price_symbol"].tolist()) & without_price),
             )
-        return cls(run=run, market=market, stage=stage, positions=positions, state=state, slices=slices)
+        return cls(run=run, market=market, stage=stage, positions=positions, state=state, slices=slices, writer=writer)
 
     def provenance(self, part: PortfolioSlice, *, method: str, lookback: int | None, inputs: dict[str, Any]) -> dict:
         return persist.provenance_fields(
@@ -113,12 +130,24 @@ class ChunkContext:
         )
 
 
-Build = Callable[[uuid.UUID, PortfolioSlice], tuple[list[PortfolioResult], list[dict[str, Any]] | None]]
+Build = Callable[[uuid.UUID, PortfolioSlice], tuple[list[Row], list[dict[str, Any]] | None]]
 
 
-def _per_portfolio(context: ChunkContext, recorder: JobRecorder, step: str, build: Build) -> int:
-    """Build ``step`` for each portfolio (isolated), then write every success in one bulk upsert."""
-    results: list[PortfolioResult] = []
+def _results_write(rows: list[Row]) -> int:
+    with transaction.atomic():
+        return persist.portfolio_results_upsert(rows=rows)
+
+
+def _per_portfolio(
+    context: ChunkContext,
+    recorder: JobRecorder,
+    step: str,
+    build: Build,
+    write: Callable[[list[Row]], int] = _results_write,
+) -> int:
+    """Build ``step`` for each portfolio (isolated), then hand every success to the writer in one bulk
+    write; the jobs are recorded completed once that write has committed. Returns the rows submitted."""
+    results: list[Row] = []
     succeeded: list[tuple[uuid.UUID, float, int]] = []  # (portfolio, compute seconds, rows)
     for pid, part in context.slices.items():
         started = time.perf_counter()
@@ -154,11 +183,21 @@ def _per_portfolio(context: ChunkContext, recorder: JobRecorder, step: str, buil
             context.metrics.setdefault(pid, {})[step] = metrics
         # Remember this portfolio's own compute time; the shared bulk write comes after the loop.
         succeeded.append((pid, time.perf_counter() - started, len(objects) + (len(metrics) if metrics else 0)))
-    try:
-        with transaction.atomic():
-            written = persist.portfolio_results_upsert(rows=results) if results else 0
-    except Exception as exc:
-        logger.exception("Writing %s failed", step)
+    recorder.flush()  # failures and skips are known now
+
+    def on_done(_: int) -> None:
+        for pid, elapsed, rows in succeeded:
+            recorder.record(
+                step=step,
+                portfolio_id=pid,
+                status=RunStatus.COMPLETED,
+                started=time.perf_counter() - elapsed,
+                rows=rows,
+            )
+        recorder.flush()
+
+    def on_error(exc: Exception) -> None:
+        logger.error("Writing %s failed: %s", step, exc, exc_info=exc)
         for pid, elapsed, _ in succeeded:
             context.metrics.get(pid, {}).pop(step, None)
             recorder.record(
@@ -169,13 +208,9 @@ def _per_portfolio(context: ChunkContext, recorder: JobRecorder, step: str, buil
                 error=f"write failed: {error_text(exc)}",
             )
         recorder.flush()
-        return 0
-    for pid, elapsed, rows in succeeded:
-        recorder.record(
-            step=step, portfolio_id=pid, status=RunStatus.COMPLETED, started=time.perf_counter() - elapsed, rows=rows
-        )
-    recorder.flush()
-    return written
+
+    context.writer.submit(lambda: write(results) if results else 0, on_done=on_done, on_error=on_error)
+    return len(results)
 
 
 # Stored precision: money to the cent, prices and vols to 6 decimals, Greeks to 8.
@@ -185,15 +220,15 @@ MONEY_COLUMNS = frozenset(
 )
 
 
-def _column(frame: pd.DataFrame, name: str) -> list[float | None]:
+def _column(frame: Columns, name: str) -> list[float | None]:
     """A float column as JSON-safe rounded Python values (NaN → None), at the precision of its kind."""
     digits = 2 if name in MONEY_COLUMNS else 8 if name in GREEK_NAMES else 6
-    return compute.rounded_list(frame[name].to_numpy(dtype=float), digits)
+    return compute.rounded_list(np.asarray(frame[name], dtype=float), digits)
 
 
 def _aggregation(context: ChunkContext, recorder: JobRecorder) -> int:
     def build(pid: uuid.UUID, part: PortfolioSlice) -> tuple[list[PortfolioResult], list[dict[str, Any]]]:
-        values = part.state["market_value"].to_numpy(dtype=float)
+        values = np.asarray(part.state["market_value"], dtype=float)
         if len(values) and not np.isfinite(values).any():
             raise RuntimeError(
                 "no prices for any position on or before this date; run `python manage.py sync_market_data`"
@@ -211,7 +246,7 @@ def _aggregation(context: ChunkContext, recorder: JobRecorder) -> int:
                 ("delta_exposure", "delta_exposure"),
             )
         }
-        dates = [d.date() if pd.notna(d) else None for d in state["price_date"]]
+        dates = state["price_day"].tolist()
         metrics = [
             {
                 "position_id": position_id,
@@ -438,17 +473,18 @@ def _snapshots(context: ChunkContext, recorder: JobRecorder) -> int:
     from analytics.services.snapshots import snapshot_rows
 
     rows_by_portfolio = snapshot_rows(context=context)
-    snapshots = []
 
-    def build(pid: uuid.UUID, part: PortfolioSlice) -> tuple[list[PortfolioResult], None]:
+    def build(pid: uuid.UUID, part: PortfolioSlice) -> tuple[list[Row], None]:
         row = rows_by_portfolio[pid]
         if isinstance(row, Exception):
             raise row
-        snapshots.append(row)
-        return [], None
+        return [row], None
 
-    _per_portfolio(context, recorder, "snapshots", build)
-    return persist.snapshots_upsert(rows=snapshots)
+    def write(rows: list[Row]) -> int:
+        with transaction.atomic():
+            return persist.snapshots_upsert(rows=rows)
+
+    return _per_portfolio(context, recorder, "snapshots", build, write)
 
 
 STEP_RUNNERS: dict[str, Callable[[ChunkContext, JobRecorder], int]] = {
@@ -465,7 +501,10 @@ STEP_RUNNERS: dict[str, Callable[[ChunkContext, JobRecorder], int]] = {
 
 def position_metrics_flush(context: ChunkContext, recorder: JobRecorder) -> int:
     """Write every position's metrics of the chunk: one row per position and day, the columns of the steps that
-    completed for its portfolio (grouped so that each upsert updates exactly those columns)."""
+    completed for its portfolio (grouped so that each upsert updates exactly those columns), in one transaction.
+
+    Call it after ``context.writer.drain()``: a step whose results failed to store drops its metrics.
+    Returns the rows submitted; a failed write is recorded as a failed ``position_metrics`` job."""
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     portfolios_by_fields: dict[tuple[str, ...], list[uuid.UUID]] = {}
     as_of = context.market.as_of
@@ -480,15 +519,36 @@ def position_metrics_flush(context: ChunkContext, recorder: JobRecorder) -> int:
         for step_rows in by_step.values():
             for row in step_rows:
                 merged.setdefault(row["position_id"], {}).update(row)
-        fields = tuple(sorted({k for row in merged.values() for k in row} - {"position_id"}))
+        # Every row of a step has the same keys: the columns written are those of the steps present.
+        fields = tuple(
+            sorted({k for step_rows in by_step.values() if step_rows for k in step_rows[0]} - {"position_id"})
+        )
         groups.setdefault(fields, []).extend(
             {"portfolio_id": pid, "as_of": as_of, **row, **provenance} for row in merged.values()
         )
         portfolios_by_fields.setdefault(fields, []).append(pid)
-    written = 0
-    for fields, rows in groups.items():
-        written += persist.position_metrics_upsert(
-            rows=rows, update_fields=list(fields), portfolio_ids=portfolios_by_fields[fields], as_of=as_of
-        )
     context.metrics.clear()
-    return written
+    started = time.perf_counter()
+
+    def write() -> int:
+        with transaction.atomic():
+            return sum(
+                persist.position_metrics_upsert(
+                    rows=rows, update_fields=list(fields), portfolio_ids=portfolios_by_fields[fields], as_of=as_of
+                )
+                for fields, rows in groups.items()
+            )
+
+    def on_error(exc: Exception) -> None:
+        logger.error("Writing position metrics failed: %s", exc, exc_info=exc)
+        recorder.record(
+            step="position_metrics",
+            portfolio_id=None,
+            status=RunStatus.FAILED,
+            started=started,
+            error=error_text(exc),
+            flush=True,
+        )
+
+    context.writer.submit(write, on_done=lambda rows: None, on_error=on_error)
+    return sum(len(rows) for rows in groups.values())

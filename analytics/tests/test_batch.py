@@ -199,8 +199,10 @@ def test_batch_history_lists_runs_and_failed_jobs(analytics_demo):
 
 def test_chunking_gives_the_same_numbers(analytics_demo, monkeypatch):
     inline = _result_table()
+    PortfolioResult.objects.all().delete()
     monkeypatch.setattr(batch_service, "CHUNK_SIZE", 1)
-    batch_run(as_of=ANALYTICS_AS_OF, steps=list(PORTFOLIO_STEPS), trigger="test")
+    outcome = batch_run(as_of=ANALYTICS_AS_OF, steps=list(PORTFOLIO_STEPS), trigger="test")
+    assert outcome.ok, outcome.run.error_summary
     assert _result_table() == inline
 
 

@@ -1,0 +1,104 @@
+"""The batch's result writer: order and callbacks, and on PostgreSQL the background thread storing
+exactly what the inline path stores, with a failed write recorded as failed rather than completed."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import connection
+
+from analytics.models import BatchJob, PortfolioResult, PortfolioSnapshot, PositionMetrics, RunStatus
+from analytics.services import persist
+from analytics.services.writer import ResultWriter
+from conftest import ANALYTICS_AS_OF, SEED_DATE
+
+
+@pytest.mark.parametrize("background", [False, True], ids=["inline", "background"])
+def test_writes_run_in_order_and_report_through_their_callbacks(background: bool) -> None:
+    writer = ResultWriter(background=background)
+    ran: list[int] = []
+    settled: list[tuple[str, int]] = []
+    threads: set[str] = set()
+
+    def write(n: int):
+        def run() -> int:
+            threads.add(threading.current_thread().name)
+            if n == 3:
+                raise RuntimeError("disk full")
+            ran.append(n)
+            return n * 10
+
+        return run
+
+    for n in range(1, 6):
+        writer.submit(
+            write(n),
+            on_done=lambda rows, n=n: settled.append(("done", rows)),
+            on_error=lambda exc, n=n: settled.append(("error", n)),
+        )
+    writer.close()
+    assert ran == [1, 2, 4, 5]
+    assert settled == [("done", 10), ("done", 20), ("error", 3), ("done", 40), ("done", 50)]
+    assert (threads == {threading.current_thread().name}) is not background
+
+
+def _stored() -> dict[str, list[tuple]]:
+    return {
+        "results": sorted(
+            (str(r.portfolio_id), r.kind, r.as_of.isoformat(), repr(r.payload), r.is_stale)
+            for r in PortfolioResult.objects.all()
+        ),
+        "metrics": sorted(
+            (str(m.position_id), m.market_value, m.delta, repr(m.factor_exposures))
+            for m in PositionMetrics.objects.all()
+        ),
+        "snapshots": sorted((str(s.portfolio_id), s.total_value, s.daily_pnl) for s in PortfolioSnapshot.objects.all()),
+    }
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="background writes are a PostgreSQL path")
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_background_writes_store_what_inline_writes_store_and_a_failed_write_is_not_completed(
+    settings, monkeypatch
+) -> None:
+    from analytics.services.batch import PORTFOLIO_STEPS, batch_run
+    from marketdata.services import prices_sync
+    from portfolios.demo import demo_seed
+
+    demo_seed(seeded_on=SEED_DATE)
+    prices_sync(backfill_days=300, as_of=ANALYTICS_AS_OF, provider="simulated")
+
+    settings.BATCH_BACKGROUND_WRITES = False
+    assert ResultWriter.for_batch().background is False
+    inline = batch_run(as_of=ANALYTICS_AS_OF, steps=list(PORTFOLIO_STEPS), trigger="test")
+    assert inline.ok
+    stored_inline = _stored()
+    PortfolioResult.objects.all().delete()
+    PositionMetrics.objects.all().delete()
+    PortfolioSnapshot.objects.all().delete()
+
+    settings.BATCH_BACKGROUND_WRITES = True
+    assert ResultWriter.for_batch().background is True
+    background = batch_run(as_of=ANALYTICS_AS_OF, steps=list(PORTFOLIO_STEPS), trigger="test")
+    assert background.ok
+    assert _stored() == stored_inline
+    assert len(stored_inline["results"]) == 3 * 7 and len(stored_inline["metrics"]) == 63
+
+    original = persist.portfolio_results_upsert
+
+    def refuse_var(*, rows):
+        if any(getattr(r, "kind", None) == "var" for r in rows):
+            raise RuntimeError("injected write failure")
+        return original(rows=rows)
+
+    monkeypatch.setattr(persist, "portfolio_results_upsert", refuse_var)
+    PortfolioResult.objects.filter(kind="var").delete()
+    failed = batch_run(as_of=ANALYTICS_AS_OF, steps=list(PORTFOLIO_STEPS), trigger="test")
+    assert not failed.ok
+    jobs = BatchJob.objects.filter(run=failed.run, step="var")
+    assert {j.status for j in jobs} == {RunStatus.FAILED}
+    assert all("injected write failure" in j.error_summary for j in jobs)
+    others = BatchJob.objects.filter(run=failed.run, step="stress_tests")
+    assert {j.status for j in others} == {RunStatus.COMPLETED}
+    assert not PortfolioResult.objects.filter(kind="var").exists()
