@@ -543,52 +543,53 @@ def _scenario_shocks_solve(*, catalog: list[dict[str, Any]], stage: SymbolStage)
 
 @dataclass(frozen=True)
 class StressArrays:
-    """One scenario's P&L over every position of a chunk (USD): direct, conditioned, and per factor."""
+    """Every scenario's P&L over every position of a chunk (USD), scenarios in catalog order."""
 
-    shocks: ScenarioShocks
-    direct: np.ndarray  # (N,)
-    conditioned: np.ndarray  # (N,)
-    conditioned_by_factor: np.ndarray  # (N × columns)
+    shocks: list[ScenarioShocks]
+    direct: np.ndarray  # S × N
+    conditioned: np.ndarray  # S × N
+    conditioned_by_factor: np.ndarray  # S × N × columns
     factor_columns: list[str]
 
 
 def stress_arrays_compute(
     *, positions: pd.DataFrame, state: pd.DataFrame, shocks: list[ScenarioShocks], rate: float, div_yield: float
-) -> list[StressArrays]:
+) -> StressArrays:
     """Reprice every position of the chunk under every scenario, once (options at the shocked spot and vol)."""
     arrays = _option_arrays(positions, state, rate, div_yield)
     betas = np.vstack(state["betas"].to_numpy()) if len(state) else np.empty((0, len(FACTOR_NAMES)))
     betas = np.where(np.isfinite(betas), betas, 0.0)
-    out = []
+    direct, conditioned, by_factor, columns = [], [], [], [str(f) for f in FACTOR_NAMES]
     for solved in shocks:
-        direct = stress.stress_pnl(factor_shocks=solved.direct, betas=betas, vol_shift=solved.vol_shift, **arrays)
-        conditioned = stress.stress_pnl(
+        direct_pnl = stress.stress_pnl(factor_shocks=solved.direct, betas=betas, vol_shift=solved.vol_shift, **arrays)
+        conditioned_pnl = stress.stress_pnl(
             factor_shocks=solved.conditioned, betas=betas, vol_shift=solved.vol_shift, **arrays
         )
-        out.append(
-            StressArrays(
-                shocks=solved,
-                direct=np.nan_to_num(np.asarray(direct.position_pnl, dtype=float)),
-                conditioned=np.nan_to_num(np.asarray(conditioned.position_pnl, dtype=float)),
-                conditioned_by_factor=np.nan_to_num(conditioned.factor_pnl.to_numpy(dtype=float)),
-                factor_columns=[str(c) for c in conditioned.factor_pnl.columns],
-            )
-        )
-    return out
+        direct.append(np.nan_to_num(np.asarray(direct_pnl.position_pnl, dtype=float)))
+        conditioned.append(np.nan_to_num(np.asarray(conditioned_pnl.position_pnl, dtype=float)))
+        by_factor.append(np.nan_to_num(conditioned_pnl.factor_pnl.to_numpy(dtype=float)))
+        columns = [str(c) for c in conditioned_pnl.factor_pnl.columns]
+    n = len(state)
+    return StressArrays(
+        shocks=shocks,
+        direct=np.vstack(direct) if direct else np.empty((0, n)),
+        conditioned=np.vstack(conditioned) if conditioned else np.empty((0, n)),
+        conditioned_by_factor=np.stack(by_factor) if by_factor else np.empty((0, n, len(columns))),
+        factor_columns=columns,
+    )
 
 
-def stress_payload(
-    *, positions: Columns, info: PortfolioInfo, arrays: list[StressArrays], rows: slice
-) -> dict[str, Any]:
+def stress_payload(*, positions: Columns, info: PortfolioInfo, arrays: StressArrays, rows: slice) -> dict[str, Any]:
     """The stress result of one portfolio: its ``rows`` of the chunk's scenario arrays. No loss cap."""
     equity = info.equity_balance
+    direct, conditioned = arrays.direct[:, rows], arrays.conditioned[:, rows]
+    direct_totals, conditioned_totals = direct.sum(axis=1).tolist(), conditioned.sum(axis=1).tolist()
+    by_factor = np.round(arrays.conditioned_by_factor[:, rows, :].sum(axis=1), 2).tolist()
+    direct_by_position, conditioned_by_position = np.round(direct, 2).tolist(), np.round(conditioned, 2).tolist()
     results = []
-    for scenario_arrays in arrays:
-        solved = scenario_arrays.shocks
+    for k, solved in enumerate(arrays.shocks):
         scenario = solved.spec
-        direct, conditioned = scenario_arrays.direct[rows], scenario_arrays.conditioned[rows]
-        by_factor = scenario_arrays.conditioned_by_factor[rows].sum(axis=0)
-        direct_total, conditioned_total = float(direct.sum()), float(conditioned.sum())
+        direct_total, conditioned_total = direct_totals[k], conditioned_totals[k]
         results.append(
             {
                 "id": scenario["id"],
@@ -603,9 +604,9 @@ def stress_payload(
                 "conditioned_pct": _round(conditioned_total / equity, 6) if equity else None,
                 "factor_shocks_direct": solved.direct_rounded,
                 "factor_shocks_conditioned": solved.conditioned_rounded,
-                "by_factor": dict(zip(scenario_arrays.factor_columns, rounded_list(by_factor), strict=True)),
-                "direct_pnl_by_position": np.round(direct, 2).tolist(),
-                "conditioned_pnl_by_position": np.round(conditioned, 2).tolist(),
+                "by_factor": dict(zip(arrays.factor_columns, by_factor[k], strict=True)),
+                "direct_pnl_by_position": direct_by_position[k],
+                "conditioned_pnl_by_position": conditioned_by_position[k],
             }
         )
     worst = min(results, key=lambda r: r["conditioned_pnl"] or 0.0) if results else None

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from django.utils import timezone
 
 from analytics.models import BatchJob, BatchRun, RunStatus
+from analytics.services.persist import bulk_upsert
 
 STEPS: tuple[str, ...] = (
     "market_data",
@@ -97,9 +98,10 @@ class JobRecorder:
         rows = list(latest.values())
         with_portfolio = [j for j in rows if j.portfolio_id is not None]
         if with_portfolio:
-            BatchJob.objects.bulk_create(
+            # Through the results' bulk path: COPY on PostgreSQL (a run of 1,000 portfolios records 9,000 jobs).
+            bulk_upsert(
+                BatchJob,
                 with_portfolio,
-                update_conflicts=True,
                 unique_fields=["run", "step", "portfolio"],
                 update_fields=[
                     "status",

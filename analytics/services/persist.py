@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -43,16 +44,23 @@ def bulk_upsert(
     """INSERT … ON CONFLICT (unique) DO UPDATE: COPY + staging table on PostgreSQL for large sets, else batches."""
     if not rows:
         return 0
+    update_fields = _with_computed_at(model, update_fields)
     if connection.vendor == "postgresql" and len(rows) >= COPY_THRESHOLD:
-        return _copy_upsert(model, rows, unique_fields=unique_fields, update_fields=[*update_fields, "computed_at"])
+        return _copy_upsert(model, rows, unique_fields=unique_fields, update_fields=update_fields)
     model.objects.bulk_create(
         [row if isinstance(row, models.Model) else model(**row) for row in rows],
         batch_size=UPSERT_BATCH,
         update_conflicts=True,
         unique_fields=unique_fields,
-        update_fields=[*update_fields, "computed_at"],
+        update_fields=update_fields,
     )
     return len(rows)
+
+
+def _with_computed_at(model: type[models.Model], update_fields: list[str]) -> list[str]:
+    """Results carry ``computed_at`` (auto_now): an update sets it too."""
+    has_it = any(f.name == "computed_at" for f in model._meta.concrete_fields)
+    return [*update_fields, "computed_at"] if has_it and "computed_at" not in update_fields else update_fields
 
 
 def _row_reader(fields: list[models.Field]) -> Callable[[Row], list[Any]]:
@@ -61,7 +69,7 @@ def _row_reader(fields: list[models.Field]) -> Callable[[Row], list[Any]]:
     plan = []
     for f in fields:
         auto_now = getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
-        default = f.get_default() if f.has_default() else None
+        default = f.get_default()  # the field default, or "" for text fields and None otherwise
         plan.append((f.attname, f.name, f.is_relation, isinstance(f, models.JSONField), auto_now, default))
 
     def read(row: Row) -> list[Any]:
@@ -91,10 +99,70 @@ def _copy_upsert(
     model: type[models.Model], rows: Sequence[Row], *, unique_fields: list[str], update_fields: list[str]
 ) -> int:
     """COPY of the rows into a temporary table, then one INSERT … ON CONFLICT DO UPDATE."""
-    meta = model._meta
-    fields = [f for f in meta.concrete_fields if not isinstance(f, models.AutoField)]  # the table numbers rows
-    columns = [f.column for f in fields]
+    fields = _copied_fields(model)
     read = _row_reader(fields)
+    return _copy_and_merge(
+        model, fields, (read(row) for row in rows), unique_fields=unique_fields, update_fields=update_fields
+    )
+
+
+def bulk_upsert_columns(
+    model: type[models.Model],
+    columns: Mapping[str, Sequence[Any]],
+    *,
+    unique_fields: list[str],
+    update_fields: list[str],
+) -> int:
+    """``bulk_upsert`` of rows given column-wise: ``columns`` maps attnames (``position_id``) to equal-length
+    sequences; a field not given takes its default. Column-wise rows skip building a dict per row."""
+    names = list(columns)
+    length = len(columns[names[0]]) if names else 0
+    if not length:
+        return 0
+    if connection.vendor != "postgresql" or length < COPY_THRESHOLD:
+        rows = [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
+        return bulk_upsert(model, rows, unique_fields=unique_fields, update_fields=update_fields)
+    fields = _copied_fields(model)
+    now = timezone.now()
+    series: list[Iterable[Any]] = []
+    for f in fields:
+        if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
+            series.append(itertools.repeat(now, length))
+        elif f.attname in columns:
+            values = columns[f.attname]
+            if isinstance(f, models.JSONField):
+                values = [orjson.dumps(v).decode() for v in values]
+            series.append(values)
+        else:
+            default = f.get_default()  # the field default, or "" for text fields and None otherwise
+            if isinstance(f, models.JSONField) and default is not None:
+                default = orjson.dumps(default).decode()
+            series.append(itertools.repeat(default, length))
+    return _copy_and_merge(
+        model,
+        fields,
+        zip(*series, strict=True),
+        unique_fields=unique_fields,
+        update_fields=_with_computed_at(model, update_fields),
+    )
+
+
+def _copied_fields(model: type[models.Model]) -> list[models.Field]:
+    return [f for f in model._meta.concrete_fields if not isinstance(f, models.AutoField)]  # the table numbers rows
+
+
+def _copy_and_merge(
+    model: type[models.Model],
+    fields: list[models.Field],
+    rows: Iterable[Sequence[Any]],
+    *,
+    unique_fields: list[str],
+    update_fields: list[str],
+) -> int:
+    """COPY ``rows`` (database values in ``fields`` order) into a temporary table, then merge them into the
+    model's table with one INSERT … ON CONFLICT (unique) DO UPDATE of ``update_fields``."""
+    meta = model._meta
+    columns = [f.column for f in fields]
     table = meta.db_table
     stage = f"stage_{table}"
     quote = connection.ops.quote_name
@@ -102,18 +170,20 @@ def _copy_upsert(
     update_columns = [quote(meta.get_field(f).column) for f in update_fields]
     updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in update_columns)
     quoted = ", ".join(quote(c) for c in columns)
+    count = 0
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT {quoted} FROM {table} WITH NO DATA")  # noqa: S608
         raw = cursor.cursor  # psycopg 3 cursor under Django's wrapper
         with raw.copy(f"COPY {stage} ({quoted}) FROM STDIN") as copy:
             for row in rows:
-                copy.write_row(read(row))
+                copy.write_row(row)
+                count += 1
         cursor.execute(
             f"INSERT INTO {table} ({quoted}) SELECT {quoted} FROM {stage} "  # noqa: S608 - names from model meta
             f"ON CONFLICT ({conflict}) DO UPDATE SET {updates}"
         )
         cursor.execute(f"DROP TABLE {stage}")
-    return len(rows)
+    return count
 
 
 def _clean(value: Any) -> float | None:
@@ -212,18 +282,23 @@ class StoredFit:
 
 
 def position_metrics_upsert(
-    *, rows: list[Row], update_fields: list[str], portfolio_ids: Sequence[uuid.UUID], as_of: dt.date
+    *,
+    columns: Mapping[str, Sequence[Any]],
+    update_fields: list[str],
+    portfolio_ids: Sequence[uuid.UUID],
+    as_of: dt.date,
 ) -> int:
-    """Upsert the given columns of position metrics; rows of positions no longer open are removed."""
-    keep = {r.position_id if isinstance(r, models.Model) else r["position_id"] for r in rows}
+    """Upsert the given columns of position metrics (column-wise, attnames); rows of positions no longer
+    open are removed."""
+    keep = set(columns["position_id"])
     with transaction.atomic():
         stale = PositionMetrics.objects.filter(portfolio_id__in=list(portfolio_ids), as_of=as_of).exclude(
             position_id__in=keep
         )
         stale.delete()
-        return bulk_upsert(
+        return bulk_upsert_columns(
             PositionMetrics,
-            rows,
+            columns,
             unique_fields=["position", "as_of"],
             update_fields=[*update_fields, *PROVENANCE_FIELDS],
         )

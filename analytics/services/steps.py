@@ -55,7 +55,7 @@ class ChunkContext:
     state: pd.DataFrame
     slices: dict[uuid.UUID, PortfolioSlice]
     writer: ResultWriter
-    metrics: dict[uuid.UUID, dict[str, list[dict[str, Any]]]] = field(default_factory=dict)
+    metrics: dict[uuid.UUID, dict[str, MetricColumns]] = field(default_factory=dict)
 
     @classmethod
     def build(
@@ -130,7 +130,10 @@ class ChunkContext:
         )
 
 
-Build = Callable[[uuid.UUID, PortfolioSlice], tuple[list[Row], list[dict[str, Any]] | None]]
+# A step's per-position metrics for one portfolio, column-wise: attname → one value per position,
+# "position_id" included, in the portfolio's row order (the same for every step).
+MetricColumns = dict[str, list[Any]]
+Build = Callable[[uuid.UUID, PortfolioSlice], tuple[list[Row], MetricColumns | None]]
 
 
 def _results_write(rows: list[Row]) -> int:
@@ -182,7 +185,8 @@ def _per_portfolio(
         if metrics is not None:
             context.metrics.setdefault(pid, {})[step] = metrics
         # Remember this portfolio's own compute time; the shared bulk write comes after the loop.
-        succeeded.append((pid, time.perf_counter() - started, len(objects) + (len(metrics) if metrics else 0)))
+        rows_written = len(objects) + (len(metrics["position_id"]) if metrics else 0)
+        succeeded.append((pid, time.perf_counter() - started, rows_written))
     recorder.flush()  # failures and skips are known now
 
     def on_done(_: int) -> None:
@@ -227,7 +231,7 @@ def _column(frame: Columns, name: str) -> list[float | None]:
 
 
 def _aggregation(context: ChunkContext, recorder: JobRecorder) -> int:
-    def build(pid: uuid.UUID, part: PortfolioSlice) -> tuple[list[PortfolioResult], list[dict[str, Any]]]:
+    def build(pid: uuid.UUID, part: PortfolioSlice) -> tuple[list[Row], MetricColumns]:
         values = np.asarray(part.state["market_value"], dtype=float)
         if len(values) and not np.isfinite(values).any():
             raise RuntimeError(
@@ -246,19 +250,13 @@ def _aggregation(context: ChunkContext, recorder: JobRecorder) -> int:
                 ("delta_exposure", "delta_exposure"),
             )
         }
-        dates = state["price_day"].tolist()
-        metrics = [
-            {
-                "position_id": position_id,
-                "price_date": dates[k],
-                "price_source": source,
-                "is_expired": bool(expired),
-                **{name: column[k] for name, column in columns.items()},
-            }
-            for k, (position_id, source, expired) in enumerate(
-                zip(state["position_id"], state["price_source"], state["expired"], strict=True)
-            )
-        ]
+        metrics = {
+            "position_id": state["position_id"].tolist(),
+            "price_date": state["price_day"].tolist(),
+            "price_source": state["price_source"].tolist(),
+            "is_expired": np.asarray(state["expired"], dtype=bool).tolist(),
+            **columns,
+        }
         result = context.result(
             pid,
             ResultKind.OVERVIEW,
@@ -275,37 +273,35 @@ def _aggregation(context: ChunkContext, recorder: JobRecorder) -> int:
 def _greeks(context: ChunkContext, recorder: JobRecorder) -> int:
     market = context.market
 
-    def build(pid: uuid.UUID, part: PortfolioSlice) -> tuple[list[PortfolioResult], list[dict[str, Any]]]:
+    def build(pid: uuid.UUID, part: PortfolioSlice) -> tuple[list[Row], MetricColumns]:
         state, positions = part.state, part.positions
         payload = compute.greeks_payload(positions=positions, state=state, rate=market.rate, div_yield=market.div_yield)
         names = [*GREEK_NAMES, *(f"position_{n}" for n in GREEK_NAMES), "dollar_delta", "dollar_gamma"]
         columns = {name: _column(state, name) for name in names}
         vol, years, spot = _column(state, "vol"), _column(state, "years"), _column(state, "spot")
         strike = _column(positions, "strike")
-        metrics = []
-        for k, (position_id, is_option, source) in enumerate(
-            zip(state["position_id"], positions["is_option"], state["vol_source"], strict=True)
-        ):
-            metrics.append(
+        sources = state["vol_source"].tolist()
+        metrics = {
+            "position_id": state["position_id"].tolist(),
+            "implied_vol": vol,
+            "implied_vol_source": sources,
+            "years_to_expiry": years,
+            **columns,
+            "greeks_inputs": [
                 {
-                    "position_id": position_id,
-                    "implied_vol": vol[k],
-                    "implied_vol_source": source,
+                    "spot": spot[k],
+                    "strike": strike[k],
                     "years_to_expiry": years[k],
-                    **{name: column[k] for name, column in columns.items()},
-                    "greeks_inputs": {
-                        "spot": spot[k],
-                        "strike": strike[k],
-                        "years_to_expiry": years[k],
-                        "implied_vol": vol[k],
-                        "implied_vol_source": source,
-                        "rate": market.rate,
-                        "div_yield": market.div_yield,
-                    }
-                    if is_option
-                    else {},
+                    "implied_vol": vol[k],
+                    "implied_vol_source": sources[k],
+                    "rate": market.rate,
+                    "div_yield": market.div_yield,
                 }
-            )
+                if is_option
+                else {}
+                for k, is_option in enumerate(np.asarray(positions["is_option"], dtype=bool).tolist())
+            ],
+        }
         result = context.result(
             pid,
             ResultKind.GREEKS,
@@ -326,14 +322,15 @@ def _greeks(context: ChunkContext, recorder: JobRecorder) -> int:
 def _factors(context: ChunkContext, recorder: JobRecorder) -> int:
     stage = context.stage
 
-    def build(pid: uuid.UUID, part: PortfolioSlice) -> tuple[list[PortfolioResult], list[dict[str, Any]]]:
+    def build(pid: uuid.UUID, part: PortfolioSlice) -> tuple[list[Row], MetricColumns]:
         payload = compute.factor_exposure_payload(
             positions=part.positions, state=part.state, info=part.info, stage=stage
         )
-        metrics = [
-            {"position_id": position_id, "factor_betas": row["betas"], "factor_exposures": row["exposures"]}
-            for position_id, row in zip(part.state["position_id"], payload["positions"], strict=True)
-        ]
+        metrics = {
+            "position_id": part.state["position_id"].tolist(),
+            "factor_betas": [row["betas"] for row in payload["positions"]],
+            "factor_exposures": [row["exposures"] for row in payload["positions"]],
+        }
         result = context.result(
             pid,
             ResultKind.FACTOR_EXPOSURE,
@@ -393,7 +390,7 @@ def _stress(context: ChunkContext, recorder: JobRecorder) -> int:
             div_yield=market.div_yield,
         )
         if context.stage
-        else []
+        else None
     )
 
     def build(pid: uuid.UUID, part: PortfolioSlice) -> tuple[list[PortfolioResult], None]:
@@ -505,7 +502,7 @@ def position_metrics_flush(context: ChunkContext, recorder: JobRecorder) -> int:
 
     Call it after ``context.writer.drain()``: a step whose results failed to store drops its metrics.
     Returns the rows submitted; a failed write is recorded as a failed ``position_metrics`` job."""
-    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    groups: dict[tuple[str, ...], dict[str, list[Any]]] = {}
     portfolios_by_fields: dict[tuple[str, ...], list[uuid.UUID]] = {}
     as_of = context.market.as_of
     for pid, by_step in context.metrics.items():
@@ -515,17 +512,18 @@ def position_metrics_flush(context: ChunkContext, recorder: JobRecorder) -> int:
         provenance = context.provenance(
             part, method=METRICS_METHOD, lookback=FACTOR_LOOKBACK_DAYS, inputs={"steps": sorted(by_step)}
         )
-        merged: dict[Any, dict[str, Any]] = {}
-        for step_rows in by_step.values():
-            for row in step_rows:
-                merged.setdefault(row["position_id"], {}).update(row)
-        # Every row of a step has the same keys: the columns written are those of the steps present.
-        fields = tuple(
-            sorted({k for step_rows in by_step.values() if step_rows for k in step_rows[0]} - {"position_id"})
-        )
-        groups.setdefault(fields, []).extend(
-            {"portfolio_id": pid, "as_of": as_of, **row, **provenance} for row in merged.values()
-        )
+        run = provenance.pop("batch_run")
+        constants = {"portfolio_id": pid, "as_of": as_of, "batch_run_id": run.pk if run else None, **provenance}
+        merged: MetricColumns = {}
+        for step_columns in by_step.values():
+            merged.update(step_columns)
+        count = len(merged["position_id"])
+        fields = tuple(sorted(set(merged) - {"position_id"}))
+        group = groups.setdefault(fields, {name: [] for name in [*merged, *constants]})
+        for name, values in merged.items():
+            group[name].extend(values)
+        for name, value in constants.items():
+            group[name].extend([value] * count)
         portfolios_by_fields.setdefault(fields, []).append(pid)
     context.metrics.clear()
     started = time.perf_counter()
@@ -534,9 +532,9 @@ def position_metrics_flush(context: ChunkContext, recorder: JobRecorder) -> int:
         with transaction.atomic():
             return sum(
                 persist.position_metrics_upsert(
-                    rows=rows, update_fields=list(fields), portfolio_ids=portfolios_by_fields[fields], as_of=as_of
+                    columns=columns, update_fields=list(fields), portfolio_ids=portfolios_by_fields[fields], as_of=as_of
                 )
-                for fields, rows in groups.items()
+                for fields, columns in groups.items()
             )
 
     def on_error(exc: Exception) -> None:
@@ -551,4 +549,4 @@ def position_metrics_flush(context: ChunkContext, recorder: JobRecorder) -> int:
         )
 
     context.writer.submit(write, on_done=lambda rows: None, on_error=on_error)
-    return sum(len(rows) for rows in groups.values())
+    return sum(len(columns["position_id"]) for columns in groups.values())

@@ -45,3 +45,34 @@ def test_an_upsert_inserts_then_replaces_without_duplicates(demo_data, monkeypat
         assert row.price == 200.0 and row.market_value == float(i) * 2.0
         assert row.factor_betas == {"market": 2.2} and row.inputs == {"n": i}
         assert row.computed_at is not None
+
+
+@pytest.mark.parametrize("threshold", [1, 10_000], ids=["copy-path", "row-path"])
+def test_a_column_wise_upsert_stores_what_the_row_upsert_stores(demo_data, monkeypatch, threshold):
+    monkeypatch.setattr(persist, "COPY_THRESHOLD", threshold)
+    positions = list(Position.objects.order_by("id"))
+    fields = ["price", "market_value", "factor_betas", "inputs"]
+    for scale in (1.0, 2.0):
+        columns = {
+            "position_id": [p.pk for p in positions],
+            "portfolio_id": [p.portfolio_id for p in positions],
+            "as_of": [AS_OF] * len(positions),
+            "price": [100.0 * scale] * len(positions),
+            "market_value": [float(i) * scale for i in range(len(positions))],
+            "factor_betas": [{"market": 1.1 * scale}] * len(positions),
+            "method": ["test"] * len(positions),
+            "data_source": ["simulated"] * len(positions),
+            "inputs": [{"n": i} for i in range(len(positions))],
+        }
+        written = persist.bulk_upsert_columns(
+            PositionMetrics, columns, unique_fields=["position", "as_of"], update_fields=fields
+        )
+        assert written == 63
+    assert PositionMetrics.objects.count() == 63
+    stored = {m.position_id: m for m in PositionMetrics.objects.all()}
+    for i, p in enumerate(positions):
+        row = stored[p.pk]
+        assert row.price == 200.0 and row.market_value == float(i) * 2.0
+        assert row.factor_betas == {"market": 2.2} and row.inputs == {"n": i}
+        assert row.greeks_inputs == {} and row.is_expired is False  # defaults of the columns not given
+        assert row.computed_at is not None
