@@ -125,11 +125,12 @@ class OverviewView(APIView):
 
 # The overview is the API's hottest endpoint. Under daphne a DRF view is synchronous, so it runs on
 # a thread; the async view below answers the plain case on the event loop with one hand-off to a
-# thread for its three queries (user, result joined with its portfolio, snapshot), and hands every
-# other case — no or bad token, inactive user, another user's or unknown portfolio, not computed,
-# bad ?as_of=, a browser asking for HTML, ?format=, any method but GET — to OverviewView, the one
-# source of errors, content negotiation and headers. Both build the body with ``overview_output``
-# and render it with DRF's JSONRenderer; a test compares their bytes and headers.
+# thread for its queries (user, result joined with its portfolio, snapshot — or, when the answer is
+# cached, only the database's change counter). It hands every other case — no or bad token,
+# inactive user, another user's or unknown portfolio, not computed, bad ?as_of=, a browser asking
+# for HTML, ?format=, any method but GET — to OverviewView, the one source of errors, content
+# negotiation and headers. Both build the body with ``overview_output`` and render it with DRF's
+# JSONRenderer; a test compares their bytes and headers.
 _overview_drf_view = OverviewView.as_view()
 
 
@@ -144,12 +145,13 @@ def _drf_response_headers() -> dict[str, str]:
 _overview_headers = _drf_response_headers()
 _json_renderer = JSONRenderer()
 _JSON_ACCEPT = frozenset({"", "*/*", "application/json"})
-# The fast path only authenticates (Bearer JWT) and checks IsAuthenticated: anything more on the
-# DRF view (throttles, other permissions or authenticators) turns it off rather than be bypassed.
+# The fast path only authenticates (Bearer JWT, the first authenticator, so the one DRF would use)
+# and checks IsAuthenticated: anything more on the DRF view (throttles, other permissions, another
+# authenticator first) turns it off rather than be bypassed.
 _OVERVIEW_FAST_PATH = (
     not OverviewView.throttle_classes
     and list(OverviewView.permission_classes) == [IsAuthenticated]
-    and JWTAuthentication in OverviewView.authentication_classes
+    and list(OverviewView.authentication_classes)[:1] == [JWTAuthentication]
 )
 
 
