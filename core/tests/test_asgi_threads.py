@@ -91,6 +91,18 @@ def test_websocket_and_lifespan_scopes_pass_through() -> None:
     assert pooled._created == 0
 
 
+def test_close_stops_the_idle_threads() -> None:
+    idents: list[int] = []
+    pooled = PooledRequestThreads(recording_app(idents), size=2)
+    asyncio.run(pooled(dict(HTTP), None, None))
+
+    pooled.close()
+
+    assert pooled._idle == []
+    assert pooled._created == 0
+    assert idents[0] not in {thread.ident for thread in threading.enumerate()}
+
+
 def test_a_size_below_one_is_refused() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         PooledRequestThreads(recording_app([]), size=0)
@@ -98,7 +110,7 @@ def test_a_size_below_one_is_refused() -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_the_served_application_keeps_its_database_connection_between_requests() -> None:
-    from sigmasight.asgi import application
+    from sigmasight.asgi import application, http_app
 
     opened: list[object] = []
 
@@ -124,6 +136,7 @@ def test_the_served_application_keeps_its_database_connection_between_requests()
         statuses = asyncio.run(main())
     finally:
         connection_created.disconnect(count)
+        http_app.close()  # the pooled threads' connections, or the test database cannot be dropped
 
     assert statuses == [200, 200, 200]
     assert len(opened) <= 1  # Django's default under ASGI: one new connection per request
