@@ -149,10 +149,11 @@ def position_state_compute(*, positions: pd.DataFrame, market: MarketInputs, sta
     spot = positions["price_symbol"].map(market.spot).to_numpy(dtype=float)
     spot_date = positions["price_symbol"].map(market.spot_date)
 
+    option_rows = np.flatnonzero(is_option)
+    expirations = positions["expiration"].to_numpy()
     years = np.full(n, np.nan)
-    for i in np.flatnonzero(is_option):
-        expiration = positions["expiration"].iat[i]
-        years[i] = (expiration - as_of).days / 365.0
+    for i in option_rows:
+        years[i] = (expirations[i] - as_of).days / 365.0
     expired = is_option & (years <= 0)
 
     # Implied vol: provider quote first, else realised vol of the underlying (documented fallback).
@@ -160,14 +161,19 @@ def position_state_compute(*, positions: pd.DataFrame, market: MarketInputs, sta
     vol_source = np.array([""] * n, dtype=object)
     quote_price = np.full(n, np.nan)
     quote_source = np.array([""] * n, dtype=object)
-    realised = positions["price_symbol"].map(stage.realised_vol if stage is not None else pd.Series(dtype=float))
-    for i in np.flatnonzero(is_option):
-        quote = market.option_quotes.get(positions["symbol"].iat[i])
+    realised = (
+        positions["price_symbol"]
+        .map(stage.realised_vol if stage is not None else pd.Series(dtype=float))
+        .to_numpy(dtype=float)
+    )
+    contracts = positions["symbol"].to_numpy()
+    for i in option_rows:
+        quote = market.option_quotes.get(contracts[i])
         if quote is not None and quote.implied_vol and quote.implied_vol > 0:
             vol[i] = quote.implied_vol
             vol_source[i] = f"quote:{quote.source}:{quote.date.isoformat()}"
-        elif np.isfinite(realised.iat[i]):
-            vol[i] = realised.iat[i]
+        elif np.isfinite(realised[i]):
+            vol[i] = realised[i]
             vol_source[i] = "realised_vol_252d"
         if quote is not None and quote.date == as_of:
             if quote.bid and quote.ask and quote.bid > 0 and quote.ask > 0:

@@ -108,7 +108,7 @@ def test_a_size_below_one_is_refused() -> None:
         PooledRequestThreads(recording_app([]), size=0)
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_served_application_keeps_its_database_connection_between_requests() -> None:
     from sigmasight.asgi import application, http_app
 

@@ -222,7 +222,7 @@ def test_the_fast_path_is_on_only_while_overviewview_has_no_throttle_or_extra_pe
 # --- the cache of rendered answers (no enclosing transaction: it is off inside one) -----------
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_repeated_overview_costs_one_query_and_any_write_invalidates_it(
     owner, portfolio, django_assert_num_queries
 ) -> None:
@@ -249,7 +249,7 @@ def test_a_repeated_overview_costs_one_query_and_any_write_invalidates_it(
     assert_error(client.get(url), 401)
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_cache_never_answers_one_users_portfolio_to_another(owner, other_user, portfolio) -> None:
     store_overview(portfolio)
     owner_client = APIClient(HTTP_AUTHORIZATION=f"Bearer {token_of(owner)}")
