@@ -217,6 +217,8 @@ MARKET_DATA_TIMEOUT_S = env_float("MARKET_DATA_TIMEOUT_S", 10.0, minimum=0.1)
 MARKET_DATA_RETRY_BUDGET_S = env_float("MARKET_DATA_RETRY_BUDGET_S", 30.0, minimum=0.0)
 MARKET_DATA_CSV_DIR = Path(env_str("MARKET_DATA_CSV_DIR") or (BASE_DIR / "data" / "prices"))
 RISK_FREE_RATE = env_float("RISK_FREE_RATE", 0.045, minimum=-0.05, maximum=0.5)
+# PostgreSQL: the batch stores results on a writer thread while it computes the next step.
+BATCH_BACKGROUND_WRITES = env_bool("BATCH_BACKGROUND_WRITES", True)
 
 AGENT_PROVIDER = env_choice("AGENT_PROVIDER", "local", ("local", "openai"))
 OPENAI_API_KEY = env_str("OPENAI_API_KEY")
