@@ -92,6 +92,12 @@ class SymbolStage:
     n_observations: int
     scenario_shocks_cache: dict[str, list[ScenarioShocks]] = field(default_factory=dict, repr=False)
 
+    @cached_property
+    def factor_cov_matrix(self) -> np.ndarray:
+        """Daily factor covariance (K × K) in ``FACTOR_NAMES`` order."""
+        names = list(FACTOR_NAMES)
+        return self.factor_cov.reindex(index=names, columns=names).to_numpy(dtype=float)
+
     def betas_for(self, symbols: pd.Series) -> np.ndarray:
         """Betas (N × K, FACTOR_NAMES order) for each symbol; NaN rows for symbols without a fit."""
         table = self.fit.betas.reindex(columns=list(FACTOR_NAMES))
@@ -398,7 +404,7 @@ def factor_exposure_payload(
     *, positions: Columns, state: Columns, info: PortfolioInfo, stage: SymbolStage
 ) -> dict[str, Any]:
     """Dollar exposures per factor (delta exposure × betas) and betas per unit of the basis."""
-    betas = np.vstack(state["betas"]) if len(state) else np.empty((0, len(FACTOR_NAMES)))
+    betas = state["beta_matrix"]
     delta_exposure = np.asarray(state["delta_exposure"], dtype=float)
     usable = np.isfinite(delta_exposure) & np.all(np.isfinite(betas), axis=1)
     exposure_matrix = np.where(usable[:, None], delta_exposure[:, None] * betas, 0.0)
@@ -738,18 +744,18 @@ def var_payload(*, positions: Columns, state: Columns, stage: SymbolStage, scena
     columns of ``historical_pnl_compute``) and parametric (factor covariance plus specific risk)."""
     historical = {c: var.historical_var(scenario_pnl, confidence=c) for c in VAR_CONFIDENCES}
 
-    betas = np.vstack(state["betas"]) if len(state) else np.empty((0, len(FACTOR_NAMES)))
+    betas = state["beta_matrix"]
     delta_exposure = np.nan_to_num(np.asarray(state["delta_exposure"], dtype=float))
     usable = np.all(np.isfinite(betas), axis=1)
     exposure_matrix = np.where(usable[:, None], delta_exposure[:, None] * np.nan_to_num(betas), 0.0)
-    residual = stage.fit.residual_vol.reindex(positions["price_symbol"]).to_numpy(dtype=float)
+    residual = np.asarray(state["residual_vol"], dtype=float)
     # Positions on one symbol share its idiosyncratic shock (a stock and its hedging put offset).
     specific = var.specific_covariance(
         dollar_exposure=delta_exposure,
         residual_vol=np.where(np.isfinite(residual), residual, 0.0),
         group=positions["price_symbol"],
     )
-    cov = stage.factor_cov.reindex(index=list(FACTOR_NAMES), columns=list(FACTOR_NAMES)).to_numpy(dtype=float)
+    cov = stage.factor_cov_matrix
     parametric = {
         c: var.parametric_var(exposures=exposure_matrix, factor_cov=cov, specific_var=specific, confidence=c)
         for c in VAR_CONFIDENCES

@@ -27,7 +27,7 @@ from analytics.services.inputs import MarketInputs, PortfolioInfo
 from analytics.services.jobs import NEEDS_SYMBOL_STAGE, JobRecorder, error_text
 from analytics.services.persist import Row
 from analytics.services.writer import ResultWriter
-from marketdata.factors import FACTOR_LOOKBACK_DAYS
+from marketdata.factors import FACTOR_LOOKBACK_DAYS, FACTOR_NAMES
 
 logger = logging.getLogger("sigmasight.batch")
 
@@ -87,6 +87,11 @@ class ChunkContext:
         state_columns = state_columns.with_column(
             "price_day", np.array([d.date() if pd.notna(d) else None for d in state["price_date"]], dtype=object)
         )
+        if stage is not None:
+            # Per-position factor inputs as arrays, once per chunk: betas (N × K), daily residual vol.
+            betas = np.vstack(state["betas"].to_numpy()) if len(state) else np.empty((0, len(FACTOR_NAMES)))
+            residual = stage.fit.residual_vol.reindex(positions["price_symbol"].to_numpy()).to_numpy(dtype=float)
+            state_columns = state_columns.with_column("beta_matrix", betas).with_column("residual_vol", residual)
         slices = {}
         for pid, info in portfolios.items():
             rows = slice(*bounds.get(pid, (0, 0)))
