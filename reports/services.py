@@ -83,6 +83,10 @@ def _write_atomically(target: Path, files: dict[str, str]) -> dict[str, Path]:
     """Write ``files`` (name → text) into ``target`` through a temporary sibling folder."""
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    # mkdtemp makes the folder private (0700); a report folder gets the usual permissions under the umask.
+    umask = os.umask(0)
+    os.umask(umask)
+    staging.chmod(0o777 & ~umask)
     try:
         for name, content in files.items():
             (staging / name).write_text(content, encoding="utf-8")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import xml.etree.ElementTree as ET
 from io import StringIO
@@ -44,6 +45,9 @@ def test_it_writes_the_four_files_in_the_slug_and_date_folder(portfolio, report,
     assert sorted(p.name for p in folder.iterdir()) == sorted(FILES)
     assert report.paths == {ext: folder / f"portfolio_report.{ext}" for ext in ("md", "json", "csv", "html")}
     assert report.data_source == "simulated"
+    umask = os.umask(0)
+    os.umask(umask)
+    assert folder.stat().st_mode & 0o777 == 0o777 & ~umask  # readable by others as the umask allows, not 0700
 
 
 def test_json_numbers_equal_the_stored_payloads_exactly(report, stored):
