@@ -7,6 +7,7 @@ portfolio, or for the whole universe (``portfolio_id`` None), in the same run.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -15,6 +16,9 @@ from django.utils import timezone
 
 from analytics.models import BatchJob, BatchRun, RunStatus
 from analytics.services.persist import bulk_upsert
+from analytics.services.writer import ResultWriter
+
+logger = logging.getLogger("sigmasight.batch")
 
 STEPS: tuple[str, ...] = (
     "market_data",
@@ -89,13 +93,24 @@ class JobRecorder:
             self.flush()
         return job
 
-    def flush(self) -> None:
-        """Write the collected jobs (a later record of the same step and portfolio replaces an earlier one)."""
+    def flush(self, writer: ResultWriter | None = None) -> None:
+        """Write the collected jobs (a later record of the same step and portfolio replaces an earlier one),
+        now or, given the batch's ``writer``, after the writes already handed to it."""
         if not self.pending:
             return
         latest = {(j.step, j.portfolio_id): j for j in self.pending}
         self.pending = []
         rows = list(latest.values())
+        if writer is None:
+            self._write(rows)
+            return
+
+        def on_error(exc: Exception) -> None:
+            logger.error("Recording %d batch jobs failed: %s", len(rows), exc, exc_info=exc)
+
+        writer.submit(lambda: self._write(rows), on_done=lambda _: None, on_error=on_error)
+
+    def _write(self, rows: list[BatchJob]) -> int:
         with_portfolio = [j for j in rows if j.portfolio_id is not None]
         if with_portfolio:
             # Through the results' bulk path: COPY on PostgreSQL (a run of 1,000 portfolios records 9,000 jobs).
@@ -116,6 +131,7 @@ class JobRecorder:
         for job in (j for j in rows if j.portfolio_id is None):  # NULLs never conflict: replace by hand
             BatchJob.objects.filter(run=self.run, step=job.step, portfolio__isnull=True).delete()
             job.save()
+        return len(rows)
 
     def blocked_by(self, portfolio_id: uuid.UUID, step: str) -> str | None:
         failed = self.failed.get(portfolio_id, set()) | self.failed.get(None, set())

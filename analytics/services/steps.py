@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from django.db import transaction
 
-from analytics.models import BatchRun, PortfolioResult, ResultKind, RunStatus
+from analytics.models import BatchRun, ResultKind, RunStatus
 from analytics.selectors import stress_scenarios_active
 from analytics.services import compute, persist
 from analytics.services.columns import Columns
@@ -125,14 +125,15 @@ class ChunkContext:
         method: str,
         lookback: int | None,
         inputs: dict[str, Any],
-    ) -> PortfolioResult:
-        return PortfolioResult(
-            portfolio_id=pid,
-            kind=kind,
-            as_of=self.market.as_of,
-            payload=payload,
+    ) -> dict[str, Any]:
+        """A ``PortfolioResult`` row as a mapping (the bulk write takes mappings; no model instance needed)."""
+        return {
+            "portfolio_id": pid,
+            "kind": kind,
+            "as_of": self.market.as_of,
+            "payload": payload,
             **self.provenance(self.slices[pid], method=method, lookback=lookback, inputs=inputs),
-        )
+        }
 
 
 # A step's per-position metrics for one portfolio, column-wise: attname → one value per position,
@@ -192,7 +193,7 @@ def _per_portfolio(
         # Remember this portfolio's own compute time; the shared bulk write comes after the loop.
         rows_written = len(objects) + (len(metrics["position_id"]) if metrics else 0)
         succeeded.append((pid, time.perf_counter() - started, rows_written))
-    recorder.flush()  # failures and skips are known now
+    recorder.flush(context.writer)  # failures and skips are known now
 
     def on_done(_: int) -> None:
         for pid, elapsed, rows in succeeded:
@@ -203,7 +204,7 @@ def _per_portfolio(
                 started=time.perf_counter() - elapsed,
                 rows=rows,
             )
-        recorder.flush()
+        recorder.flush(context.writer)
 
     def on_error(exc: Exception) -> None:
         logger.error("Writing %s failed: %s", step, exc, exc_info=exc)
@@ -216,7 +217,7 @@ def _per_portfolio(
                 started=time.perf_counter() - elapsed,
                 error=f"write failed: {error_text(exc)}",
             )
-        recorder.flush()
+        recorder.flush(context.writer)
 
     context.writer.submit(lambda: write(results) if results else 0, on_done=on_done, on_error=on_error)
     return len(results)
@@ -355,7 +356,7 @@ def _market_scenarios(context: ChunkContext, recorder: JobRecorder) -> int:
         positions=context.positions, state=context.state, rate=market.rate, div_yield=market.div_yield
     )
 
-    def build(pid: uuid.UUID, part: PortfolioSlice) -> tuple[list[PortfolioResult], None]:
+    def build(pid: uuid.UUID, part: PortfolioSlice) -> tuple[list[Row], None]:
         payload = compute.market_scenarios_payload(positions=part.positions, info=part.info, pnl=pnl[:, part.rows])
         return [
             context.result(
@@ -398,7 +399,7 @@ def _stress(context: ChunkContext, recorder: JobRecorder) -> int:
         else None
     )
 
-    def build(pid: uuid.UUID, part: PortfolioSlice) -> tuple[list[PortfolioResult], None]:
+    def build(pid: uuid.UUID, part: PortfolioSlice) -> tuple[list[Row], None]:
         if not catalog:
             raise RuntimeError("no active stress scenarios; run `python manage.py migrate` to seed the catalog")
         payload = compute.stress_payload(positions=part.positions, info=part.info, arrays=arrays, rows=part.rows)
@@ -420,7 +421,7 @@ def _correlations(context: ChunkContext, recorder: JobRecorder) -> int:
     held = sorted(set(context.positions["price_symbol"]) & set(context.market.prices.columns))
     window = compute.correlation_window(prices=context.market.prices[held])
 
-    def build(pid: uuid.UUID, part: PortfolioSlice) -> tuple[list[PortfolioResult], None]:
+    def build(pid: uuid.UUID, part: PortfolioSlice) -> tuple[list[Row], None]:
         payload = compute.correlations_payload(
             positions=part.positions, state=part.state, window=window, sectors=context.market.sectors
         )
@@ -453,7 +454,7 @@ def _var(context: ChunkContext, recorder: JobRecorder) -> int:
         else None
     )
 
-    def build(pid: uuid.UUID, part: PortfolioSlice) -> tuple[list[PortfolioResult], None]:
+    def build(pid: uuid.UUID, part: PortfolioSlice) -> tuple[list[Row], None]:
         payload = compute.var_payload(
             positions=part.positions, state=part.state, stage=context.stage, scenario_pnl=pnl[:, part.rows]
         )

@@ -88,7 +88,7 @@ def test_background_writes_store_what_inline_writes_store_and_a_failed_write_is_
     original = persist.portfolio_results_upsert
 
     def refuse_var(*, rows):
-        if any(getattr(r, "kind", None) == "var" for r in rows):
+        if any(r["kind"] == "var" for r in rows):
             raise RuntimeError("injected write failure")
         return original(rows=rows)
 

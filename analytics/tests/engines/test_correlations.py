@@ -99,3 +99,20 @@ def test_diversification_score_hand_computed() -> None:
     assert diversification_score(uncorrelated, [1.0, 1.0, 1.0]) == 1.0
     lockstep = pd.DataFrame(np.ones((3, 3)), index=names, columns=names)
     assert diversification_score(lockstep, [1.0, 2.0, 3.0]) == 0.0
+
+
+def test_component_labels_partition_random_graphs_as_scipy_does() -> None:
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    from analytics.engines.correlations import _component_labels
+
+    rng = np.random.default_rng(11)
+    for _ in range(200):
+        n = int(rng.integers(0, 70))
+        adjacency = rng.random((n, n)) < rng.uniform(0.0, 0.12)
+        adjacency = adjacency | adjacency.T
+        np.fill_diagonal(adjacency, False)
+        ours = _component_labels(adjacency)
+        _, reference = connected_components(csr_matrix(adjacency), directed=False)
+        assert np.array_equal(ours[:, None] == ours[None, :], reference[:, None] == reference[None, :])
