@@ -212,14 +212,7 @@ def _run_locked(
             )
         except Exception as exc:
             logger.exception("Post step %s failed", name)
-            recorder.record(
-                step=name,
-                portfolio_id=None,
-                status=RunStatus.FAILED,
-                started=started,
-                error=error_text(exc),
-                flush=True,
-            )
+            recorder.record_failure(step=name, started=started, exc=exc)
 
 
 def _chunks_run_inline(
@@ -269,14 +262,7 @@ def _market_data_step(
         say(f"market_data: {rows} rows written, {failed} symbol(s) failed")
     except Exception as exc:
         logger.exception("Market data sync failed")
-        job = recorder.record(
-            step="market_data",
-            portfolio_id=None,
-            status=RunStatus.FAILED,
-            started=started,
-            error=error_text(exc),
-            flush=True,
-        )
+        job = recorder.record_failure(step="market_data", started=started, exc=exc)
         # No step depends on "market_data": they run on cached prices and their staleness flag tells the truth.
         say(f"market_data: FAILED ({job.error_summary}); continuing on cached prices")
 
@@ -307,14 +293,7 @@ def _symbol_stage_step(*, run: BatchRun, recorder: JobRecorder, market: MarketIn
         )
     except Exception as exc:
         logger.exception("Factor model failed")
-        recorder.record(
-            step="factor_model",
-            portfolio_id=None,
-            status=RunStatus.FAILED,
-            started=started,
-            error=error_text(exc),
-            flush=True,
-        )
+        recorder.record_failure(step="factor_model", started=started, exc=exc)
         for step in NEEDS_SYMBOL_STAGE:
             recorder.failed.setdefault(None, set()).add(step)
 

@@ -93,6 +93,19 @@ class JobRecorder:
             self.flush()
         return job
 
+    def record_failure(
+        self, *, step: str, started: float, exc: Exception, portfolio_id: uuid.UUID | None = None
+    ) -> BatchJob:
+        """Record ``step`` as failed with the exception's summary, written at once."""
+        return self.record(
+            step=step,
+            portfolio_id=portfolio_id,
+            status=RunStatus.FAILED,
+            started=started,
+            error=error_text(exc),
+            flush=True,
+        )
+
     def flush(self, writer: ResultWriter | None = None) -> None:
         """Write the collected jobs (a later record of the same step and portfolio replaces an earlier one),
         now or, given the batch's ``writer``, after the writes already handed to it."""

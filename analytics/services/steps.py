@@ -545,14 +545,7 @@ def position_metrics_flush(context: ChunkContext, recorder: JobRecorder) -> int:
 
     def on_error(exc: Exception) -> None:
         logger.error("Writing position metrics failed: %s", exc, exc_info=exc)
-        recorder.record(
-            step="position_metrics",
-            portfolio_id=None,
-            status=RunStatus.FAILED,
-            started=started,
-            error=error_text(exc),
-            flush=True,
-        )
+        recorder.record_failure(step="position_metrics", started=started, exc=exc)
 
     context.writer.submit(write, on_done=lambda rows: None, on_error=on_error)
     return sum(len(columns["position_id"]) for columns in groups.values())
