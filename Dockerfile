@@ -5,4 +5,4 @@ COPY pyproject.toml constraints.txt ./
 COPY . .
 RUN pip install --no-cache-dir -c constraints.txt -e .
 EXPOSE 8000
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "sigmasight.asgi:application"]
+CMD ["python", "manage.py", "serve", "--host", "0.0.0.0", "--port", "8000"]

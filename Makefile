@@ -23,7 +23,7 @@ demo: install
 	$(PY) manage.py demo $(if $(filter 0 no false,$(SERVE)),--no-serve,)
 
 serve: install
-	$(VENV)/bin/daphne -b 127.0.0.1 -p 8000 sigmasight.asgi:application
+	$(PY) manage.py serve
 
 doctor: install
 	$(PY) manage.py doctor

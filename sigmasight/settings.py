@@ -219,6 +219,8 @@ MARKET_DATA_CSV_DIR = Path(env_str("MARKET_DATA_CSV_DIR") or (BASE_DIR / "data" 
 RISK_FREE_RATE = env_float("RISK_FREE_RATE", 0.045, minimum=-0.05, maximum=0.5)
 # PostgreSQL: the batch stores results on a writer thread while it computes the next step.
 BATCH_BACKGROUND_WRITES = env_bool("BATCH_BACKGROUND_WRITES", True)
+# `manage.py serve`: daphne processes sharing the listening socket (one Python process uses one core).
+WEB_PROCESSES = env_int("WEB_PROCESSES", 2, minimum=1)
 
 AGENT_PROVIDER = env_choice("AGENT_PROVIDER", "local", ("local", "openai"))
 OPENAI_API_KEY = env_str("OPENAI_API_KEY")

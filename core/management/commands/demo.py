@@ -1,9 +1,7 @@
-"""``demo``: the whole demo day in one command, then serve it with daphne on 127.0.0.1:8000."""
+"""``demo``: the whole demo day in one command, then serve it (``serve``: daphne on 127.0.0.1:8000)."""
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 from typing import Any
 
@@ -68,11 +66,4 @@ class Command(BaseCommand):
         if options["no_serve"]:
             self.stdout.write("Not starting the server (--no-serve).")
             return
-        host, port = options["host"], options["port"]
-        self.stdout.write(
-            f"Serving on http://{host}:{port}/ — admin at http://{host}:{port}/admin/, "
-            f"API docs at http://{host}:{port}/docs (Ctrl-C to stop)"
-        )
-        sys.stdout.flush()
-        daphne = os.path.join(os.path.dirname(sys.executable), "daphne")
-        os.execv(daphne, [daphne, "-b", host, "-p", str(port), "sigmasight.asgi:application"])  # noqa: S606
+        call_command("serve", host=options["host"], port=options["port"], stdout=self.stdout)
