@@ -371,7 +371,7 @@ def portfolio_chunk_run(
         submitted: dict[str, int] = {}
         for step in steps_to_run(steps):
             submitted[step] = STEP_RUNNERS[step](context, recorder)
-        writer.drain()  # every step's write settled: metrics of a step that failed to store are dropped
+        # Queued behind the steps' writes; it leaves out the metrics of any step whose results failed to store.
         submitted["position_metrics"] = position_metrics_flush(context, recorder)
     finally:
         if own_writer:

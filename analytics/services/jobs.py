@@ -70,11 +70,15 @@ class JobRecorder:
         rows: int = 0,
         error: str = "",
         flush: bool = False,
+        blocks_dependants: bool = True,
     ) -> BatchJob:
+        """Record one job. A failed or skipped step blocks the steps that depend on it for that portfolio,
+        unless ``blocks_dependants`` is False (its results were computed but could not be stored: the
+        steps after it ran on them in memory, whether or not the write had failed yet)."""
         self.sequence += 1
         elapsed = (time.perf_counter() - started) * 1000
         now = timezone.now()
-        if status in (RunStatus.FAILED, RunStatus.SKIPPED):
+        if status in (RunStatus.FAILED, RunStatus.SKIPPED) and blocks_dependants:
             self.failed.setdefault(portfolio_id, set()).add(step)
         job = BatchJob(
             run=self.run,

@@ -56,6 +56,9 @@ class ChunkContext:
     slices: dict[uuid.UUID, PortfolioSlice]
     writer: ResultWriter
     metrics: dict[uuid.UUID, dict[str, MetricColumns]] = field(default_factory=dict)
+    # (portfolio, step) whose results failed to store: filled by the write itself (writer thread), read by
+    # the position-metrics write queued after it, so the metrics of a step that was not stored are dropped.
+    failed_writes: set[tuple[uuid.UUID, str]] = field(default_factory=set)
 
     @classmethod
     def build(
@@ -209,17 +212,24 @@ def _per_portfolio(
     def on_error(exc: Exception) -> None:
         logger.error("Writing %s failed: %s", step, exc, exc_info=exc)
         for pid, elapsed, _ in succeeded:
-            context.metrics.get(pid, {}).pop(step, None)
             recorder.record(
                 step=step,
                 portfolio_id=pid,
                 status=RunStatus.FAILED,
                 started=time.perf_counter() - elapsed,
                 error=f"write failed: {error_text(exc)}",
+                blocks_dependants=False,
             )
         recorder.flush(context.writer)
 
-    context.writer.submit(lambda: write(results) if results else 0, on_done=on_done, on_error=on_error)
+    def store() -> int:
+        try:
+            return write(results) if results else 0
+        except Exception:
+            context.failed_writes.update((pid, step) for pid, _, _ in succeeded)
+            raise
+
+    context.writer.submit(store, on_done=on_done, on_error=on_error)
     return len(results)
 
 
@@ -506,17 +516,44 @@ def position_metrics_flush(context: ChunkContext, recorder: JobRecorder) -> int:
     """Write every position's metrics of the chunk: one row per position and day, the columns of the steps that
     completed for its portfolio (grouped so that each upsert updates exactly those columns), in one transaction.
 
-    Call it after ``context.writer.drain()``: a step whose results failed to store drops its metrics.
-    Returns the rows submitted; a failed write is recorded as a failed ``position_metrics`` job."""
+    Queued behind the chunk's result writes: it runs once they are done, and leaves out the metrics of
+    a step whose results failed to store. Returns the rows submitted; a failed write is recorded as a
+    failed ``position_metrics`` job."""
+    metrics, context.metrics = context.metrics, {}
+    as_of = context.market.as_of
+    started = time.perf_counter()
+
+    def write() -> int:
+        groups, portfolios_by_fields = _metric_groups(context, metrics)
+        with transaction.atomic():
+            return sum(
+                persist.position_metrics_upsert(
+                    columns=columns, update_fields=list(fields), portfolio_ids=portfolios_by_fields[fields], as_of=as_of
+                )
+                for fields, columns in groups.items()
+            )
+
+    def on_error(exc: Exception) -> None:
+        logger.error("Writing position metrics failed: %s", exc, exc_info=exc)
+        recorder.record_failure(step="position_metrics", started=started, exc=exc)
+
+    context.writer.submit(write, on_done=lambda rows: None, on_error=on_error)
+    return sum(len(next(iter(by_step.values()))["position_id"]) for by_step in metrics.values() if by_step)
+
+
+def _metric_groups(
+    context: ChunkContext, metrics: dict[uuid.UUID, dict[str, MetricColumns]]
+) -> tuple[dict[tuple[str, ...], dict[str, list[Any]]], dict[tuple[str, ...], list[uuid.UUID]]]:
+    """Column-wise rows per set of metric columns, and the portfolios of each set."""
     groups: dict[tuple[str, ...], dict[str, list[Any]]] = {}
     portfolios_by_fields: dict[tuple[str, ...], list[uuid.UUID]] = {}
     as_of = context.market.as_of
-    for pid, by_step in context.metrics.items():
+    for pid, all_steps in metrics.items():
+        by_step = {step: columns for step, columns in all_steps.items() if (pid, step) not in context.failed_writes}
         if not by_step:
             continue
-        part = context.slices[pid]
         provenance = context.provenance(
-            part, method=METRICS_METHOD, lookback=FACTOR_LOOKBACK_DAYS, inputs={"steps": sorted(by_step)}
+            context.slices[pid], method=METRICS_METHOD, lookback=FACTOR_LOOKBACK_DAYS, inputs={"steps": sorted(by_step)}
         )
         run = provenance.pop("batch_run")
         constants = {"portfolio_id": pid, "as_of": as_of, "batch_run_id": run.pk if run else None, **provenance}
@@ -531,21 +568,4 @@ def position_metrics_flush(context: ChunkContext, recorder: JobRecorder) -> int:
         for name, value in constants.items():
             group[name].extend([value] * count)
         portfolios_by_fields.setdefault(fields, []).append(pid)
-    context.metrics.clear()
-    started = time.perf_counter()
-
-    def write() -> int:
-        with transaction.atomic():
-            return sum(
-                persist.position_metrics_upsert(
-                    columns=columns, update_fields=list(fields), portfolio_ids=portfolios_by_fields[fields], as_of=as_of
-                )
-                for fields, columns in groups.items()
-            )
-
-    def on_error(exc: Exception) -> None:
-        logger.error("Writing position metrics failed: %s", exc, exc_info=exc)
-        recorder.record_failure(step="position_metrics", started=started, exc=exc)
-
-    context.writer.submit(write, on_done=lambda rows: None, on_error=on_error)
-    return sum(len(columns["position_id"]) for columns in groups.values())
+    return groups, portfolios_by_fields

@@ -88,17 +88,24 @@ def test_background_writes_store_what_inline_writes_store_and_a_failed_write_is_
     original = persist.portfolio_results_upsert
 
     def refuse_var(*, rows):
-        if any(r["kind"] == "var" for r in rows):
+        if any(r["kind"] in ("var", "greeks") for r in rows):
             raise RuntimeError("injected write failure")
         return original(rows=rows)
 
     monkeypatch.setattr(persist, "portfolio_results_upsert", refuse_var)
-    PortfolioResult.objects.filter(kind="var").delete()
+    PortfolioResult.objects.filter(kind__in=["var", "greeks"]).delete()
+    PositionMetrics.objects.all().delete()
     failed = batch_run(as_of=ANALYTICS_AS_OF, steps=list(PORTFOLIO_STEPS), trigger="test")
     assert not failed.ok
-    jobs = BatchJob.objects.filter(run=failed.run, step="var")
-    assert {j.status for j in jobs} == {RunStatus.FAILED}
-    assert all("injected write failure" in j.error_summary for j in jobs)
+    for step in ("var", "greeks"):
+        jobs = BatchJob.objects.filter(run=failed.run, step=step)
+        assert {j.status for j in jobs} == {RunStatus.FAILED}
+        assert all("injected write failure" in j.error_summary for j in jobs)
+    # The metrics of a step whose results were not stored are left out; the other steps' columns are there.
+    metrics = list(PositionMetrics.objects.all())
+    assert len(metrics) == 63
+    assert all(m.delta is None and m.greeks_inputs == {} for m in metrics)
+    assert all(m.market_value is not None for m in metrics)
     others = BatchJob.objects.filter(run=failed.run, step="stress_tests")
     assert {j.status for j in others} == {RunStatus.COMPLETED}
     assert not PortfolioResult.objects.filter(kind="var").exists()
