@@ -159,31 +159,48 @@ def _copy_and_merge(
     unique_fields: list[str],
     update_fields: list[str],
 ) -> int:
-    """COPY ``rows`` (database values in ``fields`` order) into a temporary table, then merge them into the
-    model's table with one INSERT … ON CONFLICT (unique) DO UPDATE of ``update_fields``."""
+    """Store ``rows`` (database values in ``fields`` order) as an upsert on ``unique_fields``.
+
+    First try: COPY straight into the table — the usual case, the day's first run, has no row to
+    replace, and this skips a staging copy and an INSERT … SELECT on the server. If a row already
+    exists (a rerun), that COPY fails on the unique constraint and is rolled back to its savepoint;
+    the rows then go through a temporary table and one INSERT … ON CONFLICT DO UPDATE of
+    ``update_fields``.
+    """
+    from psycopg import errors as pg_errors
+
     meta = model._meta
-    columns = [f.column for f in fields]
+    rows = list(rows)
     table = meta.db_table
-    stage = f"stage_{table}"
     quote = connection.ops.quote_name
-    conflict = ", ".join(quote(meta.get_field(f).column) for f in unique_fields)
-    update_columns = [quote(meta.get_field(f).column) for f in update_fields]
-    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in update_columns)
-    quoted = ", ".join(quote(c) for c in columns)
-    count = 0
+    quoted = ", ".join(quote(f.column) for f in fields)
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT {quoted} FROM {table} WITH NO DATA")  # noqa: S608
         raw = cursor.cursor  # psycopg 3 cursor under Django's wrapper
-        with raw.copy(f"COPY {stage} ({quoted}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-                count += 1
+        try:
+            with transaction.atomic():  # a savepoint: a conflict undoes this COPY only
+                _copy_rows(raw, table, quoted, rows)
+            return len(rows)
+        except pg_errors.UniqueViolation:  # raised as psycopg's error: the raw cursor is not Django-wrapped
+            pass
+        stage = f"stage_{table}"
+        conflict = ", ".join(quote(meta.get_field(f).column) for f in unique_fields)
+        updates = ", ".join(
+            f"{column} = EXCLUDED.{column}" for column in (quote(meta.get_field(f).column) for f in update_fields)
+        )
+        cursor.execute(f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT {quoted} FROM {table} WITH NO DATA")  # noqa: S608
+        _copy_rows(raw, stage, quoted, rows)
         cursor.execute(
             f"INSERT INTO {table} ({quoted}) SELECT {quoted} FROM {stage} "  # noqa: S608 - names from model meta
             f"ON CONFLICT ({conflict}) DO UPDATE SET {updates}"
         )
         cursor.execute(f"DROP TABLE {stage}")
-    return count
+    return len(rows)
+
+
+def _copy_rows(cursor: Any, table: str, quoted_columns: str, rows: list[Sequence[Any]]) -> None:
+    with cursor.copy(f"COPY {table} ({quoted_columns}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
 
 
 def _clean(value: Any) -> float | None:
