@@ -135,9 +135,17 @@ def _masks(
 
 
 def _core(
-    s: FloatArray, k: FloatArray, t: FloatArray, v: FloatArray, r: FloatArray, q: FloatArray, c: BoolArray
+    s: FloatArray,
+    k: FloatArray,
+    t: FloatArray,
+    v: FloatArray,
+    r: FloatArray,
+    q: FloatArray,
+    c: BoolArray,
+    *,
+    greeks: bool = True,
 ) -> dict[str, FloatArray]:
-    """Closed-form BSM on already-valid inputs (same shapes)."""
+    """Closed-form BSM on already-valid inputs (same shapes); the price only unless ``greeks``."""
     sqrt_t = np.sqrt(t)
     vst = v * sqrt_t
     d1 = (np.log(s / k) + (r - q + 0.5 * v * v) * t) / vst
@@ -148,8 +156,10 @@ def _core(
     # N(sign·d) computed directly (not 1 − N(d)) keeps deep out-of-the-money puts accurate.
     n_d1 = ndtr(sign * d1)
     n_d2 = ndtr(sign * d2)
-    pdf_d1 = _pdf(d1)
     price = sign * (s * disc_q * n_d1 - k * disc_r * n_d2)
+    if not greeks:  # repricing (scenarios, historical VaR) needs no Greeks: half the work
+        return {"price": price}
+    pdf_d1 = _pdf(d1)
     delta = sign * disc_q * n_d1
     gamma = disc_q * pdf_d1 / (s * vst)
     theta_annual = -s * disc_q * pdf_d1 * v / (2.0 * sqrt_t) + sign * (q * s * disc_q * n_d1 - r * k * disc_r * n_d2)
@@ -173,16 +183,20 @@ def _evaluate(
     rate: ArrayLike,
     div_yield: ArrayLike,
     is_call: ArrayLike,
-) -> Greeks:
+    *,
+    greeks: bool = True,
+) -> tuple[dict[str, FloatArray], BoolArray, BoolArray]:
+    """BSM values where the inputs are valid (NaN elsewhere), with the expired and invalid masks."""
     s, k, t, v, r, q, c = _broadcast(spot, strike, years, vol, rate, div_yield, is_call)
     expired, invalid = _masks(s, k, t, v, r, q)
     ok = ~(expired | invalid)
-    out = {name: np.full(s.shape, np.nan) for name in ("price", "delta", "gamma", "theta", "vega", "rho")}
+    names = ("price", "delta", "gamma", "theta", "vega", "rho") if greeks else ("price",)
+    out = {name: np.full(s.shape, np.nan) for name in names}
     if ok.any():
-        values = _core(s[ok], k[ok], t[ok], v[ok], r[ok], q[ok], c[ok])
+        values = _core(s[ok], k[ok], t[ok], v[ok], r[ok], q[ok], c[ok], greeks=greeks)
         for name, arr in values.items():
             out[name][ok] = arr
-    return Greeks(**out, expired=expired, invalid=invalid)
+    return out, expired, invalid
 
 
 def bsm_price(
@@ -196,7 +210,8 @@ def bsm_price(
     is_call: ArrayLike,
 ) -> FloatArray:
     """BSM option value per share (broadcast shape); NaN where expired or invalid."""
-    return _evaluate(spot, strike, years, vol, rate, div_yield, is_call).price
+    values, _, _ = _evaluate(spot, strike, years, vol, rate, div_yield, is_call, greeks=False)
+    return values["price"]
 
 
 def bsm_greeks(
@@ -210,7 +225,8 @@ def bsm_greeks(
     is_call: ArrayLike,
 ) -> Greeks:
     """BSM value and Greeks per share; theta per calendar day, vega per vol point, rho per 1 % rate."""
-    return _evaluate(spot, strike, years, vol, rate, div_yield, is_call)
+    values, expired, invalid = _evaluate(spot, strike, years, vol, rate, div_yield, is_call)
+    return Greeks(**values, expired=expired, invalid=invalid)
 
 
 def implied_vol(
