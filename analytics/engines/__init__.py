@@ -15,11 +15,13 @@ in each module's docstring; the headline ones:
 - ``exposures`` — ``market_value``, ``cost_basis``, ``unrealised_pnl``, ``delta_exposure``,
   ``portfolio_exposures`` (long, short, gross, net, delta-adjusted, options/stock, cash, leverage),
   ``group_totals`` (by tag or underlying).
+- ``book`` — ``PositionBook``: the positions the revaluation engines take (quantity, multiplier,
+  price, option fields, rate, dividend yield as length-N arrays).
 - ``scenarios`` — ``MARKET_SHOCKS``, ``underlying_shocked_spots``, ``option_repricing_pnl``,
   ``scenario_pnl`` (stocks by beta, options fully repriced).
 - ``stress`` — ``proxy_shock_vector``, ``conditional_fill``, ``direct_factor_shocks``,
   ``conditioned_factor_shocks``, ``scenario_factor_shocks``, ``stress_pnl`` → ``StressResult``.
-- ``correlations`` — ``log_returns``, ``correlation_matrix``, ``correlation_clusters``,
+- ``correlations`` — ``log_returns``, ``correlation_matrix``, ``pairwise_pearson``, ``correlation_clusters``,
   ``average_abs_correlation``, ``effective_positions``, ``diversification_score``.
 - ``var`` — ``historical_var``, ``parametric_var`` → ``VarResult`` (1-day, positive losses,
   components summing to totals), ``tail_size``, ``historical_position_pnl``, ``specific_covariance``.

@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from analytics.engines.black_scholes import bsm_price
+from analytics.engines.book import PositionBook
 
 FloatArray = npt.NDArray[np.float64]
 ArrayLike = npt.ArrayLike
@@ -31,85 +32,40 @@ def underlying_shocked_spots(spot: ArrayLike, market_beta: ArrayLike, shock: Arr
 
 
 def option_repricing_pnl(
-    *,
-    underlying_return: ArrayLike,
-    quantity: ArrayLike,
-    multiplier: ArrayLike,
-    is_call: ArrayLike,
-    spot: ArrayLike,
-    strike: ArrayLike,
-    years: ArrayLike,
-    vol: ArrayLike,
-    rate: ArrayLike,
-    div_yield: ArrayLike,
-    vol_shift: ArrayLike = 0.0,
+    *, underlying_return: ArrayLike, options: PositionBook, vol_shift: ArrayLike = 0.0
 ) -> FloatArray:
-    """Full-revaluation option P&L (currency) for a simple return of the underlying (broadcasts).
+    """Full-revaluation P&L (currency) of a book of options for a simple return of each underlying
+    (broadcasts: ``underlying_return`` may be S × N).
 
     [BSM(spot × (1 + R) floored, vol + vol_shift floored at 0.01) − BSM(spot, vol)] × quantity ×
     multiplier. Expired options (years ≤ 0) give 0; otherwise-invalid inputs give NaN.
     """
-    kw = {"strike": strike, "years": years, "rate": rate, "div_yield": div_yield, "is_call": is_call}
-    s = np.asarray(spot, dtype=float)
-    v = np.asarray(vol, dtype=float)
-    shocked_spot = np.maximum(s * (1.0 + np.asarray(underlying_return, dtype=float)), MIN_SPOT)
-    shocked_vol = np.maximum(v + np.asarray(vol_shift, dtype=float), MIN_VOL)
-    base = bsm_price(spot=s, vol=v, **kw)
+    o = options
+    kw = {"strike": o.strike, "years": o.years, "rate": o.rate, "div_yield": o.div_yield, "is_call": o.is_call}
+    shocked_spot = np.maximum(o.spot * (1.0 + np.asarray(underlying_return, dtype=float)), MIN_SPOT)
+    shocked_vol = np.maximum(o.vol + np.asarray(vol_shift, dtype=float), MIN_VOL)
+    base = bsm_price(spot=o.spot, vol=o.vol, **kw)
     shocked = bsm_price(spot=shocked_spot, vol=shocked_vol, **kw)
-    qm = np.asarray(quantity, dtype=float) * np.asarray(multiplier, dtype=float)
-    pnl = (shocked - base) * qm
-    expired = np.broadcast_to(np.asarray(years, dtype=float) <= 0, pnl.shape)
+    pnl = (shocked - base) * (o.quantity * o.multiplier)
+    expired = np.broadcast_to(o.years <= 0, pnl.shape)
     return np.where(expired, 0.0, pnl)
 
 
 def scenario_pnl(
-    *,
-    shocks: ArrayLike,
-    quantity: ArrayLike,
-    multiplier: ArrayLike,
-    price: ArrayLike,
-    is_option: ArrayLike,
-    is_call: ArrayLike,
-    spot: ArrayLike,
-    strike: ArrayLike,
-    years: ArrayLike,
-    vol: ArrayLike,
-    rate: ArrayLike,
-    div_yield: ArrayLike,
-    market_beta: ArrayLike,
-    vol_shift: float = 0.0,
+    *, shocks: ArrayLike, book: PositionBook, market_beta: ArrayLike, vol_shift: float = 0.0
 ) -> FloatArray:
-    """P&L (currency) per market shock and position: array (n_shocks × n_positions).
+    """P&L (currency) per market shock and position: array (n_shocks × N).
 
-    Position arrays have length N (``spot``, ``strike``, ``years``, ``vol``, ``is_call`` only matter
-    for options: ``spot`` is the underlying's price; ``market_beta`` is the underlying's market beta
-    for options and the stock's own for stocks). Stocks: quantity × price × multiplier × beta × shock.
-    Options: ``option_repricing_pnl`` with R = beta × shock.
+    ``market_beta`` (N) is the underlying's market beta for options and the stock's own for stocks.
+    Stocks: market value × beta × shock. Options: ``option_repricing_pnl`` with R = beta × shock.
     """
     shocks_col = np.asarray(shocks, dtype=float).reshape(-1, 1)
-    q = np.asarray(quantity, dtype=float)
-    m = np.asarray(multiplier, dtype=float)
-    beta = np.asarray(market_beta, dtype=float)
-    opt = np.asarray(is_option, dtype=bool)
-    stock_pnl = (q * np.asarray(price, dtype=float) * m * beta)[None, :] * shocks_col
-    out = np.where(opt[None, :], 0.0, stock_pnl)
-    if opt.any():
-        sel = np.flatnonzero(opt)
-
-        def pick(a: ArrayLike) -> FloatArray:
-            return np.broadcast_to(np.asarray(a), q.shape)[sel]
-
-        out[:, sel] = option_repricing_pnl(
-            underlying_return=beta[sel][None, :] * shocks_col,
-            quantity=q[sel],
-            multiplier=pick(m),
-            is_call=pick(is_call),
-            spot=pick(spot),
-            strike=pick(strike),
-            years=pick(years),
-            vol=pick(vol),
-            rate=pick(rate),
-            div_yield=pick(div_yield),
-            vol_shift=vol_shift,
+    beta = np.broadcast_to(np.asarray(market_beta, dtype=float), (len(book),))
+    stock_pnl = (book.market_value * beta)[None, :] * shocks_col
+    out = np.where(book.is_option[None, :], 0.0, stock_pnl)
+    if book.is_option.any():
+        rows, options = book.options()
+        out[:, rows] = option_repricing_pnl(
+            underlying_return=beta[rows][None, :] * shocks_col, options=options, vol_shift=vol_shift
         )
     return out

@@ -25,12 +25,13 @@ and no clipping: a short book can lose more than its value.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from analytics.engines.book import PositionBook
 from analytics.engines.scenarios import option_repricing_pnl
 from marketdata.factors import (
     FACTOR_NAMES,
@@ -161,22 +162,12 @@ def stress_pnl(
     *,
     factor_shocks: pd.Series,
     betas: ArrayLike | pd.DataFrame,
-    quantity: ArrayLike,
-    multiplier: ArrayLike,
-    price: ArrayLike,
-    is_option: ArrayLike,
-    is_call: ArrayLike,
-    spot: ArrayLike,
-    strike: ArrayLike,
-    years: ArrayLike,
-    vol: ArrayLike,
-    rate: ArrayLike,
-    div_yield: ArrayLike,
+    book: PositionBook,
     vol_shift: float = 0.0,
 ) -> StressResult:
-    """P&L of N positions under factor shocks f (K), with the betas (N × K) of each position's price
-    symbol (an option uses its underlying's betas; columns in ``factor_shocks`` order, or a DataFrame
-    whose columns are aligned to it). NaN betas count as 0 exposure to that factor.
+    """P&L of the N positions of ``book`` under factor shocks f (K), with the betas (N × K) of each
+    position's price symbol (an option uses its underlying's betas; columns in ``factor_shocks``
+    order, or a DataFrame whose columns are aligned to it). NaN betas count as 0 exposure to that factor.
 
     Stocks: mv × R with R = Σ_k β_k f_k, mv = quantity × price × multiplier (signed).
     Options: full BSM repricing at spot × (1 + R) (floored > 0), vol + vol_shift (floored at 0.01),
@@ -192,36 +183,15 @@ def stress_pnl(
     n = b.shape[0]
     contrib = b * f[None, :]  # N × K: β_k f_k
     r = contrib.sum(axis=1)
-    q = np.broadcast_to(np.asarray(quantity, dtype=float), (n,))
-    m = np.broadcast_to(np.asarray(multiplier, dtype=float), (n,))
-    opt = np.broadcast_to(np.asarray(is_option, dtype=bool), (n,))
-    mv = q * np.broadcast_to(np.asarray(price, dtype=float), (n,)) * m
 
-    factor_part = np.where(opt[:, None], 0.0, mv[:, None] * contrib)
+    factor_part = np.where(book.is_option[:, None], 0.0, book.market_value[:, None] * contrib)
     vol_part = np.zeros(n)
-    if opt.any():
-        sel = np.flatnonzero(opt)
-
-        def pick(a: ArrayLike) -> FloatArray:
-            return np.broadcast_to(np.asarray(a), (n,))[sel]
-
-        shifted_vol = np.maximum(pick(vol).astype(float) + vol_shift, 0.01)
-        common = {
-            "quantity": q[sel],
-            "multiplier": m[sel],
-            "is_call": pick(is_call),
-            "strike": pick(strike),
-            "years": pick(years),
-            "rate": pick(rate),
-            "div_yield": pick(div_yield),
-        }
+    if book.is_option.any():
+        sel, options = book.options()
+        shifted = replace(options, vol=np.maximum(options.vol + vol_shift, 0.01))
         # Vol-only part: V(S, σ') − V(S, σ); spot-driven part: V(S(1+R), σ') − V(S, σ').
-        vol_only = option_repricing_pnl(
-            underlying_return=0.0, spot=pick(spot), vol=pick(vol), vol_shift=vol_shift, **common
-        )
-        spot_driven = option_repricing_pnl(
-            underlying_return=r[sel], spot=pick(spot), vol=shifted_vol, vol_shift=0.0, **common
-        )
+        vol_only = option_repricing_pnl(underlying_return=0.0, options=options, vol_shift=vol_shift)
+        spot_driven = option_repricing_pnl(underlying_return=r[sel], options=shifted)
         # Allocate the spot-driven P&L across factors in proportion to β_k f_k / R. When R is ~0 the
         # spot-driven P&L is ~0 too, so nothing is allocated.
         r_sel = r[sel]

@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.special import ndtri  # the standard normal quantile; scipy.stats costs 0.6 s to import
 
+from analytics.engines.book import PositionBook
 from analytics.engines.scenarios import option_repricing_pnl
 
 FloatArray = npt.NDArray[np.float64]
@@ -163,21 +164,7 @@ def specific_covariance(*, dollar_exposure: ArrayLike, residual_vol: ArrayLike, 
     return np.where(same, np.outer(e, e), 0.0)
 
 
-def historical_position_pnl(
-    *,
-    returns: ArrayLike,
-    quantity: ArrayLike,
-    multiplier: ArrayLike,
-    price: ArrayLike,
-    is_option: ArrayLike,
-    is_call: ArrayLike,
-    spot: ArrayLike,
-    strike: ArrayLike,
-    years: ArrayLike,
-    vol: ArrayLike,
-    rate: ArrayLike,
-    div_yield: ArrayLike,
-) -> FloatArray:
+def historical_position_pnl(*, returns: ArrayLike, book: PositionBook) -> FloatArray:
     """Revalue today's positions under each historical day's returns → P&L (S × N), currency.
 
     ``returns``: (S × N) simple daily return of each position's price symbol (the underlying for an
@@ -186,28 +173,8 @@ def historical_position_pnl(
     × quantity × multiplier; expired options give 0. NaN returns give NaN P&L (handled by the caller).
     """
     r = np.atleast_2d(np.asarray(returns, dtype=float))
-    n = r.shape[1]
-    q = np.broadcast_to(np.asarray(quantity, dtype=float), (n,))
-    m = np.broadcast_to(np.asarray(multiplier, dtype=float), (n,))
-    opt = np.broadcast_to(np.asarray(is_option, dtype=bool), (n,))
-    mv = q * np.broadcast_to(np.asarray(price, dtype=float), (n,)) * m
-    out = np.where(opt[None, :], 0.0, mv[None, :] * r)
-    if opt.any():
-        sel = np.flatnonzero(opt)
-
-        def pick(a: ArrayLike) -> FloatArray:
-            return np.broadcast_to(np.asarray(a), (n,))[sel]
-
-        out[:, sel] = option_repricing_pnl(
-            underlying_return=r[:, sel],
-            quantity=q[sel],
-            multiplier=m[sel],
-            is_call=pick(is_call),
-            spot=pick(spot),
-            strike=pick(strike),
-            years=pick(years),
-            vol=pick(vol),
-            rate=pick(rate),
-            div_yield=pick(div_yield),
-        )
+    out = np.where(book.is_option[None, :], 0.0, book.market_value[None, :] * r)
+    if book.is_option.any():
+        rows, options = book.options()
+        out[:, rows] = option_repricing_pnl(underlying_return=r[:, rows], options=options)
     return out

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.engines import black_scholes, correlations, exposures, factors, scenarios, stress, var
+from analytics.engines.book import PositionBook
 from analytics.services.columns import Columns
 from analytics.services.inputs import MarketInputs, PortfolioInfo
 from marketdata.factors import (
@@ -456,30 +457,30 @@ def factor_exposure_payload(
     }
 
 
-def _option_arrays(positions: pd.DataFrame, state: pd.DataFrame, rate: float, div_yield: float) -> dict[str, Any]:
-    """The arrays the repricing engines take, with expired and unpriced options neutralised."""
+def _position_book(positions: pd.DataFrame, state: pd.DataFrame, rate: float, div_yield: float) -> PositionBook:
+    """The chunk's positions for revaluation, with expired and unpriced options neutralised."""
     is_option = positions["is_option"].to_numpy(dtype=bool) & ~state["expired"].to_numpy(dtype=bool)
     price = state["price"].to_numpy(dtype=float)
-    return {
-        "quantity": positions["quantity"].to_numpy(dtype=float),
-        "multiplier": positions["multiplier"].to_numpy(dtype=float),
-        "price": np.where(is_option, state["model_price"].to_numpy(dtype=float), price),
-        "is_option": is_option,
-        "is_call": positions["is_call"].to_numpy(dtype=bool),
-        "spot": state["spot"].to_numpy(dtype=float),
-        "strike": positions["strike"].to_numpy(dtype=float),
-        "years": state["years"].to_numpy(dtype=float),
-        "vol": state["vol"].to_numpy(dtype=float),
-        "rate": rate,
-        "div_yield": div_yield,
-    }
+    return PositionBook.of(
+        quantity=positions["quantity"].to_numpy(dtype=float),
+        multiplier=positions["multiplier"].to_numpy(dtype=float),
+        price=np.where(is_option, state["model_price"].to_numpy(dtype=float), price),
+        is_option=is_option,
+        is_call=positions["is_call"].to_numpy(dtype=bool),
+        spot=state["spot"].to_numpy(dtype=float),
+        strike=positions["strike"].to_numpy(dtype=float),
+        years=state["years"].to_numpy(dtype=float),
+        vol=state["vol"].to_numpy(dtype=float),
+        rate=rate,
+        div_yield=div_yield,
+    )
 
 
 def market_scenario_pnl(*, positions: pd.DataFrame, state: pd.DataFrame, rate: float, div_yield: float) -> np.ndarray:
     """P&L (shocks × positions) of the ±5/10/20% market moves: stocks by univariate beta, options repriced."""
-    arrays = _option_arrays(positions, state, rate, div_yield)
+    book = _position_book(positions, state, rate, div_yield)
     beta = state["market_beta"].to_numpy(dtype=float)
-    pnl = scenarios.scenario_pnl(shocks=np.array(scenarios.MARKET_SHOCKS), market_beta=beta, **arrays)
+    pnl = scenarios.scenario_pnl(shocks=np.array(scenarios.MARKET_SHOCKS), book=book, market_beta=beta)
     return np.where(np.isfinite(pnl), pnl, 0.0)
 
 
@@ -568,14 +569,14 @@ def stress_arrays_compute(
     *, positions: pd.DataFrame, state: pd.DataFrame, shocks: list[ScenarioShocks], rate: float, div_yield: float
 ) -> StressArrays:
     """Reprice every position of the chunk under every scenario, once (options at the shocked spot and vol)."""
-    arrays = _option_arrays(positions, state, rate, div_yield)
+    book = _position_book(positions, state, rate, div_yield)
     betas = np.vstack(state["betas"].to_numpy()) if len(state) else np.empty((0, len(FACTOR_NAMES)))
     betas = np.where(np.isfinite(betas), betas, 0.0)
     direct, conditioned, by_factor, columns = [], [], [], [str(f) for f in FACTOR_NAMES]
     for solved in shocks:
-        direct_pnl = stress.stress_pnl(factor_shocks=solved.direct, betas=betas, vol_shift=solved.vol_shift, **arrays)
+        direct_pnl = stress.stress_pnl(factor_shocks=solved.direct, betas=betas, book=book, vol_shift=solved.vol_shift)
         conditioned_pnl = stress.stress_pnl(
-            factor_shocks=solved.conditioned, betas=betas, vol_shift=solved.vol_shift, **arrays
+            factor_shocks=solved.conditioned, betas=betas, book=book, vol_shift=solved.vol_shift
         )
         direct.append(np.nan_to_num(np.asarray(direct_pnl.position_pnl, dtype=float)))
         conditioned.append(np.nan_to_num(np.asarray(conditioned_pnl.position_pnl, dtype=float)))
@@ -731,11 +732,11 @@ def historical_pnl_compute(
     Stocks: market value × the day's return of their symbol; options: fully repriced at spot × (1 + r).
     A missing return counts as 0 (no move).
     """
-    arrays = _option_arrays(positions, state, rate, div_yield)
+    book = _position_book(positions, state, rate, div_yield)
     returns = stage.returns.iloc[-VAR_LOOKBACK_DAYS:]
     symbol_returns = returns.reindex(columns=positions["price_symbol"].to_numpy()).to_numpy(dtype=float)
     symbol_returns = np.where(np.isfinite(symbol_returns), symbol_returns, 0.0)
-    pnl = var.historical_position_pnl(returns=symbol_returns, **arrays)
+    pnl = var.historical_position_pnl(returns=symbol_returns, book=book)
     return np.where(np.isfinite(pnl), pnl, 0.0)
 
 

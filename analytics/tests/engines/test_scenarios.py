@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from analytics.engines.black_scholes import bsm_greeks
+from analytics.engines.book import PositionBook
 from analytics.engines.scenarios import MARKET_SHOCKS, scenario_pnl, underlying_shocked_spots
 
 with warnings.catch_warnings():
@@ -27,8 +28,9 @@ POSITIONS = {
     "vol": np.array([0.0, 0.0, 0.30, 0.35, 0.30]),
     "rate": 0.04,
     "div_yield": 0.01,
-    "market_beta": np.array([1.2, 0.8, 1.0, 1.5, 1.0]),
 }
+BOOK = PositionBook.of(**POSITIONS)
+BETA = np.array([1.2, 0.8, 1.0, 1.5, 1.0])
 
 
 def test_shocks_constant_covers_plus_minus_5_10_20() -> None:
@@ -41,7 +43,7 @@ def test_shocked_spots_move_by_beta_and_stay_positive() -> None:
 
 
 def test_stock_pnl_is_linear_in_beta_and_shock() -> None:
-    pnl = scenario_pnl(shocks=MARKET_SHOCKS, **POSITIONS)
+    pnl = scenario_pnl(shocks=MARKET_SHOCKS, book=BOOK, market_beta=BETA)
     assert pnl.shape == (6, 5)
     # long: 100 × 50 × 1.2 × shock = 6,000 × shock; short: −200 × 25 × 0.8 × shock = −4,000 × shock
     np.testing.assert_allclose(pnl[:, 0], 6_000 * np.array(MARKET_SHOCKS))
@@ -49,7 +51,7 @@ def test_stock_pnl_is_linear_in_beta_and_shock() -> None:
 
 
 def test_options_are_fully_repriced_against_an_independent_pricer() -> None:
-    pnl = scenario_pnl(shocks=[-0.10], **POSITIONS)
+    pnl = scenario_pnl(shocks=[-0.10], book=BOOK, market_beta=BETA)
     # Long call: underlying 100 → 90 (beta 1); short put: 100 → 85 (beta 1.5).
     call_before = vollib_price("c", 100.0, 100.0, 0.5, 0.04, 0.30, 0.01)
     call_after = vollib_price("c", 90.0, 100.0, 0.5, 0.04, 0.30, 0.01)
@@ -60,7 +62,7 @@ def test_options_are_fully_repriced_against_an_independent_pricer() -> None:
 
 
 def test_long_call_is_convex_and_short_put_loses_more_than_linear() -> None:
-    pnl = scenario_pnl(shocks=[-0.20, 0.20], **POSITIONS)
+    pnl = scenario_pnl(shocks=[-0.20, 0.20], book=BOOK, market_beta=BETA)
     call_down, call_up = pnl[:, 2]
     assert call_up > -call_down > 0  # gains more on +20 % than it loses on −20 %
     g = bsm_greeks(spot=100.0, strike=95.0, years=0.25, vol=0.35, rate=0.04, div_yield=0.01, is_call=False)
@@ -69,14 +71,16 @@ def test_long_call_is_convex_and_short_put_loses_more_than_linear() -> None:
 
 
 def test_expired_options_contribute_zero() -> None:
-    pnl = scenario_pnl(shocks=MARKET_SHOCKS, **POSITIONS)
+    pnl = scenario_pnl(shocks=MARKET_SHOCKS, book=BOOK, market_beta=BETA)
     np.testing.assert_array_equal(pnl[:, 4], 0.0)
 
 
 def test_vol_shift_raises_long_option_value_and_is_floored() -> None:
-    base = scenario_pnl(shocks=[0.0], **POSITIONS)
-    up = scenario_pnl(shocks=[0.0], **POSITIONS, vol_shift=0.10)
+    base = scenario_pnl(shocks=[0.0], book=BOOK, market_beta=BETA)
+    up = scenario_pnl(shocks=[0.0], book=BOOK, market_beta=BETA, vol_shift=0.10)
     np.testing.assert_allclose(base[0], 0.0, atol=1e-9)
     assert up[0, 2] > 0 > up[0, 3]  # long call gains vega, short put loses
-    crushed = scenario_pnl(shocks=[0.0], **POSITIONS, vol_shift=-5.0)  # vol floored at 1 point, still prices
+    crushed = scenario_pnl(
+        shocks=[0.0], book=BOOK, market_beta=BETA, vol_shift=-5.0
+    )  # vol floored at 1 point, still prices
     assert np.isfinite(crushed).all()

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from analytics.engines.book import PositionBook
 from analytics.engines.stress import (
     conditional_fill,
     conditioned_factor_shocks,
@@ -133,10 +134,9 @@ def test_rate_scenario_gives_nonzero_pnl_through_the_tlt_beta() -> None:
     res = stress_pnl(
         factor_shocks=direct_factor_shocks({"interest_rate": 0.01}),
         betas=betas,
-        quantity=np.array([100.0]),
-        multiplier=np.array([1.0]),
-        price=np.array([100.0]),
-        **_stock_kwargs(1),
+        book=PositionBook.of(
+            quantity=np.array([100.0]), multiplier=np.array([1.0]), price=np.array([100.0]), **_stock_kwargs(1)
+        ),
     )
     assert res.total == pytest.approx(-510.0)
     assert res.factor_totals["interest_rate"] == pytest.approx(-510.0)
@@ -153,10 +153,12 @@ def test_market_factor_is_never_dropped_and_factor_pnl_sums_to_total() -> None:
     res = stress_pnl(
         factor_shocks=f,
         betas=betas,
-        quantity=np.array([200.0, -50.0]),
-        multiplier=np.array([1.0, 1.0]),
-        price=np.array([100.0, 100.0]),
-        **_stock_kwargs(2),
+        book=PositionBook.of(
+            quantity=np.array([200.0, -50.0]),
+            multiplier=np.array([1.0, 1.0]),
+            price=np.array([100.0, 100.0]),
+            **_stock_kwargs(2),
+        ),
     )
     np.testing.assert_allclose(res.position_pnl, [-1_900, 400])
     assert res.factor_totals["market"] == pytest.approx(-2_000)
@@ -173,18 +175,8 @@ def test_options_are_repriced_and_their_pnl_is_allocated_to_factors() -> None:
     betas = np.zeros((1, K))
     betas[0, 0], betas[0, FACTOR_NAMES.index("size")] = 1.5, 0.5
     kw = {"quantity": [2.0], "multiplier": [100.0], "price": [8.0], "is_option": [True], "is_call": [True]}
-    res = stress_pnl(
-        factor_shocks=f,
-        betas=betas,
-        spot=[100.0],
-        strike=[100.0],
-        years=[0.5],
-        vol=[0.3],
-        rate=0.04,
-        div_yield=0.01,
-        vol_shift=0.2,
-        **kw,
-    )
+    book = PositionBook.of(spot=[100.0], strike=[100.0], years=[0.5], vol=[0.3], rate=0.04, div_yield=0.01, **kw)
+    res = stress_pnl(factor_shocks=f, betas=betas, book=book, vol_shift=0.2)
     before = vollib_price("c", 100.0, 100.0, 0.5, 0.04, 0.3, 0.01)
     after = vollib_price("c", 68.0, 100.0, 0.5, 0.04, 0.5, 0.01)
     vol_only = vollib_price("c", 100.0, 100.0, 0.5, 0.04, 0.5, 0.01) - before
@@ -205,17 +197,19 @@ def test_a_short_book_can_lose_more_than_its_value() -> None:
     res = stress_pnl(
         factor_shocks=f,
         betas=betas,
-        quantity=np.array([-100.0, -1.0]),
-        multiplier=np.array([1.0, 100.0]),
-        price=np.array([100.0, 2.0]),
-        is_option=np.array([False, True]),
-        is_call=np.array([False, True]),
-        spot=np.array([100.0, 100.0]),
-        strike=np.array([0.0, 110.0]),
-        years=np.array([0.0, 0.25]),
-        vol=np.array([0.0, 0.3]),
-        rate=0.04,
-        div_yield=0.0,
+        book=PositionBook.of(
+            quantity=np.array([-100.0, -1.0]),
+            multiplier=np.array([1.0, 100.0]),
+            price=np.array([100.0, 2.0]),
+            is_option=np.array([False, True]),
+            is_call=np.array([False, True]),
+            spot=np.array([100.0, 100.0]),
+            strike=np.array([0.0, 110.0]),
+            years=np.array([0.0, 0.25]),
+            vol=np.array([0.0, 0.3]),
+            rate=0.04,
+            div_yield=0.0,
+        ),
     )
     assert res.position_pnl[0] == pytest.approx(-12_000)
     assert res.position_pnl[1] < -100 * 100  # a short call loses far more than its 200 premium
@@ -228,9 +222,6 @@ def test_betas_as_dataframe_are_aligned_to_the_shock_order() -> None:
     res = stress_pnl(
         factor_shocks=f,
         betas=betas,
-        quantity=[10.0],
-        multiplier=[1.0],
-        price=[100.0],
-        **_stock_kwargs(1),
+        book=PositionBook.of(quantity=[10.0], multiplier=[1.0], price=[100.0], **_stock_kwargs(1)),
     )
     assert res.total == pytest.approx(1_000 * (-0.1 + 0.2 * -0.17))

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy.stats import norm
 
+from analytics.engines.book import PositionBook
 from analytics.engines.var import (
     historical_position_pnl,
     historical_var,
@@ -120,8 +121,7 @@ def test_specific_covariance_lets_a_hedge_offset_its_stock() -> None:
 
 def test_historical_position_pnl_revalues_stocks_and_options() -> None:
     returns = np.array([[-0.10, -0.10, 0.0], [0.05, 0.05, 0.0]])
-    pnl = historical_position_pnl(
-        returns=returns,
+    book = PositionBook.of(
         quantity=np.array([-100.0, 2.0, 1.0]),
         multiplier=np.array([1.0, 100.0, 100.0]),
         price=np.array([50.0, 3.0, 1.0]),
@@ -134,6 +134,7 @@ def test_historical_position_pnl_revalues_stocks_and_options() -> None:
         rate=0.03,
         div_yield=0.0,
     )
+    pnl = historical_position_pnl(returns=returns, book=book)
     np.testing.assert_allclose(pnl[:, 0], [500.0, -250.0])  # short 100 × 50 = −5,000 mv
     base = vollib_price("p", 50.0, 48.0, 0.2, 0.03, 0.4, 0.0)
     for i, r in enumerate((-0.10, 0.05)):

@@ -1,0 +1,93 @@
+"""Positions as the revaluation engines (market scenarios, stress tests, historical VaR) take them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+ArrayLike = npt.ArrayLike
+
+
+@dataclass(frozen=True)
+class PositionBook:
+    """N positions to revalue, one array entry each (currency per share).
+
+    ``quantity`` is signed (negative = short) and ``multiplier`` the contract size (1 for stocks).
+    ``price`` is per share; for an option, the current *model* value, so that a revaluation P&L
+    holds only the shock and not the model's mispricing. ``spot`` is the price of the position's
+    price symbol (the underlying for an option); ``strike``, ``years`` (ACT/365), ``vol`` (annual)
+    and ``is_call`` matter for options only; ``rate`` and ``div_yield`` are annual, continuously
+    compounded.
+    """
+
+    quantity: FloatArray
+    multiplier: FloatArray
+    price: FloatArray
+    is_option: BoolArray
+    is_call: BoolArray
+    spot: FloatArray
+    strike: FloatArray
+    years: FloatArray
+    vol: FloatArray
+    rate: FloatArray
+    div_yield: FloatArray
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        quantity: ArrayLike,
+        multiplier: ArrayLike,
+        price: ArrayLike,
+        is_option: ArrayLike,
+        is_call: ArrayLike,
+        spot: ArrayLike,
+        strike: ArrayLike,
+        years: ArrayLike,
+        vol: ArrayLike,
+        rate: ArrayLike,
+        div_yield: ArrayLike,
+    ) -> PositionBook:
+        """A book from array-likes; scalars (e.g. one ``rate``) are broadcast to the N of ``quantity``."""
+        n = np.atleast_1d(np.asarray(quantity)).shape[0]
+
+        def floats(a: ArrayLike) -> FloatArray:
+            return np.broadcast_to(np.asarray(a, dtype=float), (n,))
+
+        def flags(a: ArrayLike) -> BoolArray:
+            return np.broadcast_to(np.asarray(a, dtype=bool), (n,))
+
+        return cls(
+            quantity=floats(quantity),
+            multiplier=floats(multiplier),
+            price=floats(price),
+            is_option=flags(is_option),
+            is_call=flags(is_call),
+            spot=floats(spot),
+            strike=floats(strike),
+            years=floats(years),
+            vol=floats(vol),
+            rate=floats(rate),
+            div_yield=floats(div_yield),
+        )
+
+    def __len__(self) -> int:
+        return int(self.quantity.shape[0])
+
+    @property
+    def market_value(self) -> FloatArray:
+        """quantity × price × multiplier (signed)."""
+        return self.quantity * self.price * self.multiplier
+
+    def take(self, rows: npt.NDArray[np.intp]) -> PositionBook:
+        """The positions at ``rows``, in that order."""
+        return PositionBook(**{f.name: getattr(self, f.name)[rows] for f in fields(self)})
+
+    def options(self) -> tuple[npt.NDArray[np.intp], PositionBook]:
+        """The rows that are options, and the book of those options."""
+        rows = np.flatnonzero(self.is_option)
+        return rows, self.take(rows)
