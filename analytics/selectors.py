@@ -54,7 +54,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from django.db.models import QuerySet, Subquery
+from django.db.models import OuterRef, QuerySet, Subquery
 
 from analytics.models import (
     BatchJob,
@@ -113,12 +113,18 @@ def portfolio_result_latest(
     return queryset.order_by("-as_of").first()
 
 
-def portfolio_results_latest(*, portfolio_id: uuid.UUID | str) -> dict[str, PortfolioResult]:
-    """The newest result of every kind for one portfolio (one query)."""
-    latest: dict[str, PortfolioResult] = {}
-    for result in PortfolioResult.objects.filter(portfolio_id=portfolio_id).order_by("kind", "-as_of"):
-        latest.setdefault(result.kind, result)
-    return latest
+def portfolio_results_latest(
+    *, portfolio_id: uuid.UUID | str, as_of: dt.date | None = None, kinds: list[str] | None = None
+) -> dict[str, PortfolioResult]:
+    """The newest result of every kind (or of ``kinds``), on or before ``as_of`` when given, for one
+    portfolio — one query that reads only those rows, not the portfolio's whole history."""
+    scope = PortfolioResult.objects.filter(portfolio_id=portfolio_id)
+    if as_of is not None:
+        scope = scope.filter(as_of__lte=as_of)
+    if kinds is not None:
+        scope = scope.filter(kind__in=kinds)
+    newest = scope.filter(kind=OuterRef("kind")).order_by("-as_of").values("as_of")[:1]
+    return {result.kind: result for result in scope.filter(as_of=Subquery(newest)).order_by("kind")}
 
 
 def position_metrics_latest(

@@ -21,6 +21,7 @@ from analytics.models import SNAPSHOT_VALUE_FIELDS, PortfolioResult, PortfolioSn
 from analytics.selectors import (
     RESULT_COMMANDS,
     portfolio_result_latest,
+    portfolio_results_latest,
     position_metrics_latest,
     provenance,
     snapshots_for_portfolio,
@@ -194,10 +195,13 @@ def report_document_build(*, portfolio: Portfolio, as_of: dt.date) -> dict[str, 
     """The whole report as JSON data; ``as_of`` picks the newest stored result on or before it."""
     sections: dict[str, dict[str, Any]] = {}
     results: dict[str, PortfolioResult] = {}
+    stored = portfolio_results_latest(
+        portfolio_id=portfolio.id, as_of=as_of, kinds=[spec.kind for spec in SECTIONS if spec.kind is not None]
+    )
     for spec in SECTIONS:
         if spec.kind is None:
             continue
-        result = portfolio_result_latest(portfolio_id=portfolio.id, kind=spec.kind, as_of=as_of)
+        result = stored.get(spec.kind)
         if result is None:
             sections[spec.key] = _missing(spec, as_of)
             continue
