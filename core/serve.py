@@ -28,18 +28,24 @@ def serve(*, host: str, port: int, processes: int, application: str = APPLICATIO
         raise ValueError("processes must be at least 1")
     listener = socket.create_server((host, port), backlog=1024)  # SO_REUSEADDR on POSIX
     fd = listener.fileno()
-    children = [
-        subprocess.Popen([daphne_path(), "--fd", str(fd), application], pass_fds=(fd,)) for _ in range(processes)
-    ]
-    listener.close()  # the children hold the socket now
+    children: list[subprocess.Popen[bytes]] = []
+    stopping = False
 
     def stop(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
         for child in children:
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
 
+    # Handlers first, then the processes: a signal at any point stops every process already started.
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
+        for _ in range(processes):
+            if stopping:
+                break
+            children.append(subprocess.Popen([daphne_path(), "--fd", str(fd), application], pass_fds=(fd,)))
+        listener.close()  # the children hold the socket now
         code = 0
         while children:
             for child in list(children):
@@ -48,7 +54,9 @@ def serve(*, host: str, port: int, processes: int, application: str = APPLICATIO
                 except subprocess.TimeoutExpired:
                     continue
                 children.remove(child)
-                code = code or returncode
+                # A process we stopped may end by the signal itself (if it was still starting up): not an error.
+                if not (stopping and returncode == -signal.SIGTERM):
+                    code = code or returncode
                 stop(signal.SIGTERM, None)  # one gone: stop the others rather than serve at half capacity
         return code
     finally:
