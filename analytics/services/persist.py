@@ -63,14 +63,24 @@ def _with_computed_at(model: type[models.Model], update_fields: list[str]) -> li
     return [*update_fields, "computed_at"] if has_it and "computed_at" not in update_fields else update_fields
 
 
+def _is_auto_now(field: models.Field) -> bool:
+    return bool(getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False))
+
+
+def _json_text(value: Any) -> str | None:
+    """A JSON column's COPY text; None stays SQL NULL. orjson writes NaN/inf as null (PostgreSQL refuses
+    them) and is ~10× the json module."""
+    return None if value is None else orjson.dumps(value).decode()
+
+
 def _row_reader(fields: list[models.Field]) -> Callable[[Row], list[Any]]:
     """A function giving a row's database values in ``fields`` order (JSON as text, auto-now as now)."""
     now = timezone.now()
     plan = []
     for f in fields:
-        auto_now = getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
-        default = f.get_default()  # the field default, or "" for text fields and None otherwise
-        plan.append((f.attname, f.name, f.is_relation, isinstance(f, models.JSONField), auto_now, default))
+        plan.append(
+            (f.attname, f.name, f.is_relation, isinstance(f, models.JSONField), _is_auto_now(f), f.get_default())
+        )
 
     def read(row: Row) -> list[Any]:
         values = []
@@ -87,8 +97,7 @@ def _row_reader(fields: list[models.Field]) -> Callable[[Row], list[Any]]:
             else:
                 value = default
             if is_json:
-                # orjson writes NaN/inf as null (PostgreSQL refuses them) and is ~10× the json module.
-                value = orjson.dumps(value).decode()
+                value = _json_text(value)
             values.append(value)
         return values
 
@@ -126,18 +135,14 @@ def bulk_upsert_columns(
     now = timezone.now()
     series: list[Iterable[Any]] = []
     for f in fields:
-        if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
+        if _is_auto_now(f):
             series.append(itertools.repeat(now, length))
         elif f.attname in columns:
             values = columns[f.attname]
-            if isinstance(f, models.JSONField):
-                values = [orjson.dumps(v).decode() for v in values]
-            series.append(values)
+            series.append([_json_text(v) for v in values] if isinstance(f, models.JSONField) else values)
         else:
             default = f.get_default()  # the field default, or "" for text fields and None otherwise
-            if isinstance(f, models.JSONField) and default is not None:
-                default = orjson.dumps(default).decode()
-            series.append(itertools.repeat(default, length))
+            series.append(itertools.repeat(_json_text(default) if isinstance(f, models.JSONField) else default, length))
     return _copy_and_merge(
         model,
         fields,

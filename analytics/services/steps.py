@@ -198,29 +198,25 @@ def _per_portfolio(
         succeeded.append((pid, time.perf_counter() - started, rows_written))
     recorder.flush(context.writer)  # failures and skips are known now
 
-    def on_done(_: int) -> None:
+    def record_each(status: str, **outcome: Any) -> None:
         for pid, elapsed, rows in succeeded:
             recorder.record(
                 step=step,
                 portfolio_id=pid,
-                status=RunStatus.COMPLETED,
+                status=status,
                 started=time.perf_counter() - elapsed,
-                rows=rows,
+                rows=rows if status == RunStatus.COMPLETED else 0,
+                **outcome,
             )
         recorder.flush(context.writer)
 
+    def on_done(_: int) -> None:
+        record_each(RunStatus.COMPLETED)
+
     def on_error(exc: Exception) -> None:
         logger.error("Writing %s failed: %s", step, exc, exc_info=exc)
-        for pid, elapsed, _ in succeeded:
-            recorder.record(
-                step=step,
-                portfolio_id=pid,
-                status=RunStatus.FAILED,
-                started=time.perf_counter() - elapsed,
-                error=f"write failed: {error_text(exc)}",
-                blocks_dependants=False,
-            )
-        recorder.flush(context.writer)
+        # Not blocking: the steps after this one ran on its results in memory, whether or not this write had failed yet.
+        record_each(RunStatus.FAILED, error=f"write failed: {error_text(exc)}", blocks_dependants=False)
 
     def store() -> int:
         try:
