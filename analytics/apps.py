@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.apps import AppConfig
@@ -17,6 +18,11 @@ class AnalyticsConfig(AppConfig):
 
         register_health_check("last_batch", _check_last_batch)
         register_health_check("market_data", _check_market_data)
+        # The data API's positions get their values and the batch's metrics from here (portfolios
+        # cannot import analytics: data flows one way).
+        from portfolios.api.extensions import position_fields_register
+
+        position_fields_register(_position_fields)
 
 
 # Imported when /health runs, not at start-up: every management command starts faster.
@@ -24,6 +30,12 @@ def _check_last_batch() -> dict[str, Any]:
     from analytics.api.health import check_last_batch
 
     return check_last_batch()
+
+
+def _position_fields(positions: Sequence[Any]) -> dict[Any, dict[str, Any]]:
+    from analytics.api.positions import position_fields
+
+    return position_fields(positions)
 
 
 def _check_market_data() -> dict[str, Any]:

@@ -12,9 +12,10 @@ in each module's docstring; the headline ones:
 - ``factors`` — ``simple_returns``, ``factor_returns`` (market = SPY, styles = ETF − SPY spreads,
   interest_rate = TLT), ``fit_factor_betas`` → ``FactorFit`` (batched OLS/ridge, quality flags,
   condition number), ``condition_number``, ``flag_extreme``, ``univariate_beta``.
-- ``exposures`` — ``market_value``, ``cost_basis``, ``unrealised_pnl``, ``delta_exposure``,
-  ``portfolio_exposures`` (long, short, gross, net, delta-adjusted, options/stock, cash, leverage),
-  ``group_totals`` (by tag or underlying).
+- ``valuation`` — ``position_values`` (market value, cost basis, unrealised P&L, delta exposure),
+  ``exposure_totals`` → ``ExposureTotals`` (long, short, gross, net, delta-adjusted, options/stocks,
+  cash, leverage), ``totals_by_group`` (by tag or underlying), ``daily_pnl``: the one valuation for
+  the batch, the snapshots, the positions endpoint and what-if.
 - ``book`` — ``PositionBook``: the positions the revaluation engines take (quantity, multiplier,
   price, option fields, rate, dividend yield as length-N arrays).
 - ``scenarios`` — ``MARKET_SHOCKS``, ``underlying_shocked_spots``, ``option_repricing_pnl``,
@@ -25,5 +26,4 @@ in each module's docstring; the headline ones:
   ``average_abs_correlation``, ``effective_positions``, ``diversification_score``.
 - ``var`` — ``historical_var``, ``parametric_var`` → ``VarResult`` (1-day, positive losses,
   components summing to totals), ``tail_size``, ``historical_position_pnl``, ``specific_covariance``.
-- ``snapshots`` — ``daily_pnl``, ``portfolio_value_series``.
 """

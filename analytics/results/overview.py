@@ -1,7 +1,7 @@
 """``overview``: value, exposures, cash, leverage and P&L of a portfolio, and its totals by tag and underlying.
 
 Exposures come from each position's market value (quantity × price × multiplier, shorts negative)
-and delta exposure (stocks: market value; options: dollar delta); see ``analytics.engines.exposures``.
+and delta exposure (stocks: market value; options: dollar delta); see ``analytics.engines.valuation``.
 Positions without a price count in ``missing_prices`` and in none of the sums; expired options are
 listed and not valued.
 """
@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypedDict
 
 import numpy as np
 
+from analytics.engines import valuation
 from analytics.results.base import AgentTool, MetricColumns, ResultSpec
 from analytics.results.common import metric_column, rounded
 from analytics.results.presentation import (
@@ -27,7 +28,6 @@ from analytics.results.presentation import (
 )
 from analytics.results.registry import register
 from analytics.results.tooling import truncate
-from analytics.services import compute
 from core.typed_serializers import IsoDate
 
 if TYPE_CHECKING:
@@ -173,28 +173,16 @@ class Overview(ResultSpec[OverviewPayload, None]):
         priced = np.isfinite(values)
         mv = np.where(priced, values, 0.0)
         delta_exposure = np.where(priced, np.asarray(state["delta_exposure"], dtype=float), 0.0)
-        totals = compute.exposure_totals(
+        totals = valuation.exposure_totals(
             market_value=mv,
             delta_exposure=delta_exposure,
             is_option=np.asarray(positions["is_option"], dtype=bool),
             equity_balance=part.info.equity_balance,
         )
-        # Totals by tag (a position with several tags counts in each) and by underlying, in plain Python:
-        # pandas group-bys cost more than they save on 60 rows.
-        by_tag_acc: dict[str, list[float]] = {}
-        by_underlying_acc: dict[str, list[float]] = {}
-        for tags, symbol, value, delta in zip(
-            positions["tags"], positions["price_symbol"], mv.tolist(), delta_exposure.tolist(), strict=True
-        ):
-            for tag in tags:
-                acc = by_tag_acc.setdefault(tag, [0.0, 0.0, 0])
-                acc[0] += value
-                acc[1] += abs(value)
-                acc[2] += 1
-            acc = by_underlying_acc.setdefault(symbol, [0.0, 0.0, 0])
-            acc[0] += value
-            acc[1] += delta
-            acc[2] += 1
+        by_tag = valuation.totals_by_group(groups=positions["tags"], market_value=mv, delta_exposure=delta_exposure)
+        by_underlying = valuation.totals_by_group(
+            groups=[[s] for s in positions["price_symbol"].tolist()], market_value=mv, delta_exposure=delta_exposure
+        )
         counts = sorted(Counter(positions["position_type"].tolist()).items())
         expired = np.asarray(state["expired"], dtype=bool)
         cost = np.asarray(state["cost_basis"], dtype=float)
@@ -202,26 +190,30 @@ class Overview(ResultSpec[OverviewPayload, None]):
         return {
             "equity_balance": part.info.equity_balance,
             "market_value": rounded(mv.sum()),
-            "long_exposure": rounded(totals["long_exposure"]),
-            "short_exposure": rounded(totals["short_exposure"]),
-            "gross_exposure": rounded(totals["gross_exposure"]),
-            "net_exposure": rounded(totals["net_exposure"]),
-            "delta_adjusted_exposure": rounded(totals["delta_adjusted_exposure"]),
-            "options_exposure": rounded(totals["options_exposure"]),
-            "stock_exposure": rounded(totals["stock_exposure"]),
-            "cash": rounded(totals["cash"]),
-            "leverage": rounded(totals["leverage"], 4),
+            "long_exposure": rounded(totals.long),
+            "short_exposure": rounded(totals.short),
+            "gross_exposure": rounded(totals.gross),
+            "net_exposure": rounded(totals.net),
+            "delta_adjusted_exposure": rounded(totals.delta_adjusted),
+            "options_exposure": rounded(totals.options),
+            "stock_exposure": rounded(totals.stocks),
+            "cash": rounded(totals.cash),
+            "leverage": rounded(totals.leverage, 4),
             "cost_basis": rounded(np.nansum(np.where(priced, cost, 0.0))),
             "unrealised_pnl": rounded(np.nansum(np.where(priced, pnl, 0.0))),
             "position_count": len(positions),
             "counts_by_type": {str(k): int(v) for k, v in counts},
             "by_tag": {
-                tag: {"market_value": rounded(v), "gross": rounded(g), "count": int(n)}
-                for tag, (v, g, n) in sorted(by_tag_acc.items())
+                tag: {"market_value": rounded(t.market_value), "gross": rounded(t.gross), "count": t.count}
+                for tag, t in by_tag.items()
             },
             "by_underlying": {
-                symbol: {"market_value": rounded(v), "delta_exposure": rounded(d), "count": int(n)}
-                for symbol, (v, d, n) in sorted(by_underlying_acc.items())
+                symbol: {
+                    "market_value": rounded(t.market_value),
+                    "delta_exposure": rounded(t.delta_exposure),
+                    "count": t.count,
+                }
+                for symbol, t in by_underlying.items()
             },
             "expired_options": sorted(positions["symbol"][expired].tolist()),
             "missing_prices": sorted(set(positions["price_symbol"][~priced & ~expired].tolist())),

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analytics.engines import black_scholes, exposures, factors
+from analytics.engines import black_scholes, factors, valuation
 from analytics.engines.book import PositionBook
 from analytics.services.inputs import MarketInputs
 from marketdata.factors import (
@@ -204,19 +204,25 @@ def position_state_compute(*, positions: pd.DataFrame, market: MarketInputs, sta
         np.where(np.isfinite(spot), "close", ""),
     )
 
-    market_value = quantity * price * multiplier
-    cost_basis = quantity * positions["entry_price"].to_numpy(dtype=float) * multiplier
     per_position = black_scholes.position_greeks(greeks, quantity=quantity, multiplier=multiplier, spot=spot)
-    delta_exposure = np.where(is_option, per_position.dollar_delta, market_value)
+    values = valuation.position_values(
+        quantity=quantity,
+        price=price,
+        multiplier=multiplier,
+        entry_price=positions["entry_price"].to_numpy(dtype=float),
+        is_option=is_option,
+        dollar_delta=per_position.dollar_delta,
+    )
+    market_value = values.market_value
 
     state["price"] = price
     state["price_source"] = price_source
     state["price_date"] = np.where(is_option, pd.Timestamp(as_of), spot_date)
     state["spot"] = spot
     state["market_value"] = market_value
-    state["cost_basis"] = cost_basis
-    state["unrealised_pnl"] = market_value - cost_basis
-    state["delta_exposure"] = delta_exposure
+    state["cost_basis"] = values.cost_basis
+    state["unrealised_pnl"] = values.unrealised_pnl
+    state["delta_exposure"] = values.delta_exposure
     state["expired"] = expired
     state["years"] = years
     state["vol"] = vol
@@ -241,31 +247,8 @@ def position_state_compute(*, positions: pd.DataFrame, market: MarketInputs, sta
 
 
 # --------------------------------------------------------------------------------------------
-# Shared by the kinds: exposure totals and the book the revaluation engines take
+# Shared by the kinds: the book the revaluation engines take
 # --------------------------------------------------------------------------------------------
-
-
-EXPOSURE_NAMES = {
-    "long": "long_exposure",
-    "short": "short_exposure",
-    "gross": "gross_exposure",
-    "net": "net_exposure",
-    "delta_adjusted": "delta_adjusted_exposure",
-    "options_exposure": "options_exposure",
-    "stock_exposure": "stock_exposure",
-    "cash": "cash",
-    "leverage": "leverage",
-}
-
-
-def exposure_totals(
-    *, market_value: np.ndarray, delta_exposure: np.ndarray, is_option: np.ndarray, equity_balance: float | None
-) -> dict[str, float | None]:
-    """Long/short/gross/net/delta-adjusted exposure, cash and leverage under their payload names."""
-    totals = exposures.portfolio_exposures(
-        market_value=market_value, delta_exposure=delta_exposure, is_option=is_option, equity_balance=equity_balance
-    )
-    return {name: finite(totals.get(key)) for key, name in EXPOSURE_NAMES.items()}
 
 
 def position_book(positions: pd.DataFrame, state: pd.DataFrame, rate: float, div_yield: float) -> PositionBook:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analytics.engines.snapshots import daily_pnl
+from analytics.engines import valuation
 from analytics.models import PortfolioSnapshot
 from analytics.results.common import finite
 from analytics.results.snapshots import SnapshotPayload
@@ -57,7 +57,7 @@ def snapshot_values(
     priced = np.isfinite(np.asarray(state["market_value"], dtype=float))
     mv = np.where(priced, np.asarray(state["market_value"], dtype=float), 0.0)
     delta_exposure = np.where(priced, np.asarray(state["delta_exposure"], dtype=float), 0.0)
-    totals = compute.exposure_totals(
+    totals = valuation.exposure_totals(
         market_value=mv,
         delta_exposure=delta_exposure,
         is_option=np.asarray(positions["is_option"], dtype=bool),
@@ -68,7 +68,7 @@ def snapshot_values(
     if previous is not None:
         entered_today = np.array([d >= day for d in positions["entry_date"]], dtype=bool)
         before = np.where(entered_today, np.asarray(positions["entry_price"], dtype=float), _marks(previous))
-        per_position = daily_pnl(
+        per_position = valuation.daily_pnl(
             quantity=np.asarray(positions["quantity"], dtype=float),
             multiplier=np.asarray(positions["multiplier"], dtype=float),
             prev_price=before,
@@ -81,12 +81,12 @@ def snapshot_values(
     live = np.asarray(positions["is_option"], dtype=bool) & ~np.asarray(state["expired"], dtype=bool)
     values = {
         "total_value": float(mv.sum()),
-        "long_exposure": float(totals["long_exposure"]),
-        "short_exposure": float(totals["short_exposure"]),
-        "gross_exposure": float(totals["gross_exposure"]),
-        "net_exposure": float(totals["net_exposure"]),
-        "delta_adjusted_exposure": float(totals["delta_adjusted_exposure"]),
-        "cash": totals.get("cash"),
+        "long_exposure": totals.long,
+        "short_exposure": totals.short,
+        "gross_exposure": totals.gross,
+        "net_exposure": totals.net,
+        "delta_adjusted_exposure": totals.delta_adjusted,
+        "cash": totals.cash,
         "equity": equity,
         "daily_pnl": pnl,
         "daily_return": daily_return,

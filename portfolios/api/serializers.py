@@ -7,7 +7,6 @@ back as per-field 400s. Numbers are JSON numbers, not strings.
 
 from __future__ import annotations
 
-import uuid
 from decimal import Decimal
 from typing import Any
 
@@ -32,7 +31,6 @@ MULTIPLIER_IN = {
 }
 # OCC symbols code the strike in 8 digits with 3 decimals, so 99 999.999 is the largest strike.
 MAX_STRIKE = Decimal("99999.999")
-OPTION_PRICE_NOTE = "option value comes from the analytics batch"
 
 
 class StrictInputSerializer(serializers.Serializer):
@@ -178,9 +176,8 @@ class PositionFilterSerializer(serializers.Serializer):
 class PositionOutputSerializer(serializers.ModelSerializer):
     """A position with its market fields.
 
-    Context: ``market`` maps position id → market fields (from ``pricing.position_market_fields``);
-    ``position_metrics`` (optional) maps position id → extra fields (Greeks, option value) that the
-    analytics layer merges over each item.
+    Context: ``fields`` maps position id → the fields other apps add (``portfolios.api.extensions``):
+    the market fields documented here, and extra ones (the batch's Greeks) merged over each item.
     """
 
     portfolio_id = serializers.UUIDField()
@@ -228,7 +225,8 @@ class PositionOutputSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def _market(self, position: Position) -> dict[str, Any]:
-        return self.context.get("market", {}).get(position.pk, {})
+        fields: dict[str, Any] = self.context.get("fields", {}).get(position.pk, {})
+        return fields
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_tags(self, position: Position) -> list[str]:
@@ -241,8 +239,7 @@ class PositionOutputSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(serializers.DateField(allow_null=True))
     def get_price_date(self, position: Position) -> str | None:
-        value = self._market(position).get("price_date")
-        return value.isoformat() if value is not None else None
+        return self._market(position).get("price_date")
 
     @extend_schema_field(serializers.FloatField(allow_null=True, help_text="quantity × price × multiplier."))
     def get_market_value(self, position: Position) -> float | None:
@@ -263,10 +260,8 @@ class PositionOutputSerializer(serializers.ModelSerializer):
         return self._market(position).get("price_note")
 
     def to_representation(self, instance: Position) -> dict[str, Any]:
-        data = super().to_representation(instance)
-        metrics: dict[uuid.UUID, dict[str, Any]] | None = self.context.get("position_metrics")
-        if metrics and instance.pk in metrics:
-            data.update(metrics[instance.pk])
+        data: dict[str, Any] = super().to_representation(instance)
+        data.update(self._market(instance))
         return data
 
 

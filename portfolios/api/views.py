@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -22,13 +21,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from analytics.api.position_metrics import position_metrics_context
 from core.errors import ApplicationError
 from core.openapi import error_responses
 from core.pagination import StandardPagination, paginate
 from core.parsers import SafeJSONParser
 from portfolios import selectors, services
-from portfolios.api.pricing import position_market_fields
+from portfolios.api.extensions import position_fields
 from portfolios.api.serializers import (
     PortfolioCreateInputSerializer,
     PortfolioOutputSerializer,
@@ -48,11 +46,12 @@ PAGE_PARAMETERS = [
 ]
 
 
-def positions_output(*, positions: Sequence[Position], many: bool = True, context: dict[str, Any] | None = None) -> Any:
-    """Serialize positions with their market fields, pricing them all with one query."""
-    market = position_market_fields(positions=positions, as_of=timezone.localdate())
+def positions_output(*, positions: Sequence[Position], many: bool = True) -> Any:
+    """Serialize positions with the fields other apps add (price, market value, P&L, the batch's Greeks:
+    ``portfolios.api.extensions``), read once for all of them."""
+    positions = list(positions)
     serializer = PositionOutputSerializer(
-        positions if many else positions[0], many=many, context={**(context or {}), "market": market}
+        positions if many else positions[0], many=many, context={"fields": position_fields(positions)}
     )
     return serializer.data
 
@@ -152,9 +151,7 @@ class PositionListView(APIView):
         filters.is_valid(raise_exception=True)
         queryset = selectors.positions_for_portfolio(portfolio=portfolio, **filters.validated_data)
         paginator, page = paginate(queryset=queryset, request=request, view=self)
-        # Greeks, option value and factor exposures from the analytics batch: one query per page.
-        metrics = position_metrics_context(portfolio=portfolio, positions=list(page))
-        return paginator.get_paginated_response(positions_output(positions=page, context={"position_metrics": metrics}))
+        return paginator.get_paginated_response(positions_output(positions=page))
 
     @extend_schema(
         operation_id="positions_create",

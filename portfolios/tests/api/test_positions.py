@@ -10,11 +10,12 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from analytics.api import positions as pricing
+from analytics.api.positions import OPTION_PRICE_NOTE
 from core.testing import assert_error
 from marketdata.models import PriceBar
 from portfolios import services
-from portfolios.api import pricing
-from portfolios.api.serializers import OPTION_PRICE_NOTE, PositionOutputSerializer
+from portfolios.api.serializers import PositionOutputSerializer
 from portfolios.models import Portfolio, Position, User
 
 
@@ -183,17 +184,12 @@ def test_closed_positions_have_no_market_value(owner_client: APIClient, portfoli
     assert "closed" in item["price_note"]
 
 
-def test_position_metrics_from_the_analytics_layer_are_merged_into_each_item(portfolio, closes) -> None:
+def test_the_fields_another_app_provides_are_merged_into_each_item(portfolio, closes) -> None:
     position = option(portfolio)
-    metrics = {position.pk: {"price": 7.25, "market_value": 1450.0, "delta": 0.61}}
+    market = pricing.position_market_fields(positions=[position], as_of=dt.date.today())
+    fields = {position.pk: {**market[position.pk], "price": 7.25, "market_value": 1450.0, "delta": 0.61}}
 
-    data = PositionOutputSerializer(
-        position,
-        context={
-            "market": pricing.position_market_fields(positions=[position], as_of=dt.date.today()),
-            "position_metrics": metrics,
-        },
-    ).data
+    data = PositionOutputSerializer(position, context={"fields": fields}).data
 
     assert data["price"] == 7.25
     assert data["market_value"] == 1450.0
