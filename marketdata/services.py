@@ -33,11 +33,11 @@ from django.utils import timezone
 from marketdata.calendar import last_trading_days, latest_completed_session, session_on_or_before
 from marketdata.factors import FACTOR_SYMBOLS
 from marketdata.models import Instrument, OptionQuote, PriceBar, SyncRun, SyncStatus
+from marketdata.occ import parse_occ
 from marketdata.providers import get_provider
 from marketdata.providers.base import Bar, BarColumns, InstrumentProfile, Provider, ProviderError, SymbolUnavailable
 from marketdata.providers.csv import price_csv_parse
 from marketdata.providers.http import RetryBudgetExhausted
-from marketdata.providers.simulated import parse_occ
 from marketdata.quality import bar_columns_validate, bars_validate
 from marketdata.selectors import symbols_with_history
 

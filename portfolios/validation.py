@@ -13,6 +13,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
+from marketdata.occ import occ_symbol
 from portfolios.models import LONG_TYPES, OPTION_TYPES, SHORT_TYPES, AssetClass, PositionType
 
 SYMBOL_MAX = 40
@@ -174,9 +175,3 @@ def position_input_from_raw(raw: dict[str, Any]) -> PositionInput:
         exit_date=exit_date,
         notes=str(raw.get("notes") or ""),
     )
-
-
-def occ_symbol(*, underlying: str, expiration: dt.date, is_call: bool, strike: Decimal) -> str:
-    """OCC option symbol: root + YYMMDD + C/P + strike × 1000 in 8 digits (SPY270917C00460000)."""
-    strike_code = int((Decimal(strike) * 1000).to_integral_value())
-    return f"{underlying.upper()}{expiration:%y%m%d}{'C' if is_call else 'P'}{strike_code:08d}"

@@ -27,6 +27,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
+from marketdata.occ import parse_occ
 from marketdata.providers import _parse
 from marketdata.providers.base import (
     Bar,
@@ -37,7 +38,6 @@ from marketdata.providers.base import (
     SymbolUnavailable,
 )
 from marketdata.providers.http import HttpClient, ProviderHTTPError
-from marketdata.providers.simulated import parse_occ
 
 PLAN_REQUESTS_PER_MINUTE: dict[str, float] = {"free": 5, "starter": 6000, "developer": 6000, "advanced": 6000}
 INDEX_TICKERS = {"VIX": "I:VIX"}

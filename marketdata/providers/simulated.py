@@ -49,7 +49,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import re
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from datetime import date
@@ -60,6 +59,7 @@ import pandas as pd
 
 from marketdata.calendar import CALENDAR_END, trading_days
 from marketdata.factors import FACTOR_NAMES, FACTOR_PROXIES, RATE_PROXY
+from marketdata.occ import parse_occ
 from marketdata.providers.base import Bar, BarColumns, InstrumentProfile, OptionQuoteData, Provider, SymbolUnavailable
 
 ANCHOR_START = date(2019, 1, 2)
@@ -96,8 +96,6 @@ FACTOR_CORRELATION = np.array(
         [-0.20, -0.10, 0.05, 0.00, 0.05, -0.10, 0.15, 1.00],
     ]
 )
-
-_OCC = re.compile(r"^(?:O:)?([A-Z][A-Z0-9.\-]{0,5})(\d{2})(\d{2})(\d{2})([CP])(\d{8})$")
 
 
 @dataclass(frozen=True)
@@ -712,15 +710,6 @@ def _vol_level(symbol: str) -> np.ndarray:
 def _index_range(start: date, end: date) -> tuple[int, int]:
     sessions, _ = _anchor()
     return bisect_left(sessions, start), bisect_right(sessions, end)
-
-
-def parse_occ(contract: str) -> tuple[str, date, bool, float]:
-    """(underlying, expiry, is_call, strike) of an OCC symbol such as SPY270917C00460000."""
-    match = _OCC.match(contract.strip().upper())
-    if not match:
-        raise ValueError(f"Not an OCC option symbol: {contract!r}")
-    root, yy, mm, dd, kind, strike = match.groups()
-    return root, date(2000 + int(yy), int(mm), int(dd)), kind == "C", int(strike) / 1000.0
 
 
 def _norm_cdf(x: float) -> float:

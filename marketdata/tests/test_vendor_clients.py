@@ -6,6 +6,7 @@ sees the delays it asked for instead of waiting them out.
 
 from __future__ import annotations
 
+import email.utils
 import time
 from datetime import date
 
@@ -13,7 +14,7 @@ import pytest
 
 from marketdata.providers.base import ProviderError, SymbolUnavailable
 from marketdata.providers.fmp import FMPProvider
-from marketdata.providers.http import RateLimiter, RetryBudgetExhausted, parse_retry_after, redact
+from marketdata.providers.http import BudgetedRetry, RetryBudgetExhausted, rate_limiter, redact
 from marketdata.providers.polygon import PolygonProvider
 from marketdata.providers.simulated import SimulatedProvider
 from marketdata.quality import bars_validate
@@ -207,27 +208,28 @@ def test_polygon_expired_contract_is_unavailable_without_a_request(vendor, sleep
     assert vendor.count() == 0
 
 
-def test_the_free_polygon_plan_is_rate_limited_to_five_requests_a_minute() -> None:
-    now = [0.0]
-    waits: list[float] = []
-
-    def sleep(seconds: float) -> None:
-        waits.append(seconds)
-        now[0] += seconds
-
-    limiter = RateLimiter(per_minute=5, burst=5, clock=lambda: now[0], sleep=sleep)
+def test_the_rate_limit_is_a_token_bucket_burst_then_the_rate() -> None:
+    limiter = rate_limiter(per_minute=300, burst=5)  # 5 at once, then one every 200 ms
+    started, times = time.monotonic(), []
     for _ in range(7):
-        limiter.acquire()
-    assert waits == pytest.approx([12.0, 12.0])  # 5 at once, then one every 12 s
-    client = PolygonProvider(api_key="k", plan="free")
-    assert client.http.rate_limiter.rate == pytest.approx(5 / 60)
+        limiter.try_acquire("vendor")
+        times.append(time.monotonic() - started)
+    assert times[4] < 0.1
+    assert 0.15 < times[5] < 0.6 and 0.35 < times[6] < 1.0
+    free = PolygonProvider(api_key="k", plan="free").http.rate_limit.bucket_factory.get_buckets()[0]
+    assert [(r.limit, r.interval, r.burst) for r in free.rates] == [(5, 60_000, 5)]  # 5 a minute, 5 at once
 
 
-def test_retry_after_accepts_seconds_and_http_dates() -> None:
-    assert parse_retry_after("3") == 3.0
-    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == pytest.approx(10.0)
-    assert parse_retry_after("soon") is None
-    assert parse_retry_after(None) is None
+def test_retry_after_accepts_seconds_and_http_dates_and_ignores_the_unreadable() -> None:
+    retry = BudgetedRetry(total=3, respect_retry_after_header=True)
+
+    def answer(value: str) -> object:
+        return type("Answer", (), {"headers": {"Retry-After": value}})()
+
+    in_ten_seconds = email.utils.formatdate(time.time() + 10, usegmt=True)
+    assert retry.get_retry_after(answer("3")) == 3.0
+    assert retry.get_retry_after(answer(in_ten_seconds)) == pytest.approx(10.0, abs=1.5)
+    assert retry.get_retry_after(answer("soon")) is None
 
 
 def test_api_keys_are_redacted_from_messages() -> None:

@@ -13,6 +13,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from marketdata.occ import MAX_STRIKE  # OCC symbols code the strike in 8 digits with 3 decimals
 from portfolios.models import AssetClass, Portfolio, Position, PositionType
 
 MONEY = {"max_digits": 20, "decimal_places": 2, "coerce_to_string": False}
@@ -29,8 +30,6 @@ MULTIPLIER_IN = {
     "min_value": Decimal(0),
     "max_value": Decimal("1e6"),
 }
-# OCC symbols code the strike in 8 digits with 3 decimals, so 99 999.999 is the largest strike.
-MAX_STRIKE = Decimal("99999.999")
 
 
 class StrictInputSerializer(serializers.Serializer):
