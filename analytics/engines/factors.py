@@ -3,33 +3,59 @@
 Conventions:
 
 - Returns are **simple daily** returns (p_t / p_{t−1} − 1), not annualised, indexed by the later date.
-- Factor returns (``FACTOR_NAMES`` order): market = r_SPY; each style = r_ETF − r_SPY (a spread
-  over the market, so style betas are not confounded with market beta — the raw style ETFs
-  correlate 0.9+ with SPY and made the original's betas unstable); interest_rate = r_TLT.
+- The factors are a :class:`FactorSet`, passed in (the engines import no app; the services build it
+  from ``marketdata.factors``): the market factor = its proxy's return (r_SPY); each style = r_ETF −
+  r_market (a spread over the market, so style betas are not confounded with market beta — the raw
+  style ETFs correlate 0.9+ with SPY and made the original's betas unstable); the rate factor = its
+  proxy's return (r_TLT).
 - Betas are per unit of factor return (dimensionless); ``alpha`` and ``residual_vol`` are daily.
 - Betas are never capped. ``flag_extreme`` marks large ones for reporting.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from marketdata.factors import (
-    FACTOR_LOOKBACK_DAYS,
-    FACTOR_MIN_OBSERVATIONS,
-    FACTOR_NAMES,
-    FACTOR_PROXIES,
-    MARKET_FACTOR,
-    RATE_FACTOR,
-    RATE_PROXY,
-    STYLE_FACTORS,
-)
-
 QUALITY_OK = "ok"
+MIN_OBSERVATIONS = 60  # below this many daily returns a symbol's betas are not fitted
+FULL_OBSERVATIONS = 252  # from this many on they are "ok", between the two "limited"
+
+
+@dataclass(frozen=True)
+class FactorSet:
+    """The factor model's definition: which factors, and which ETF proxies measure them.
+
+    ``market`` is measured by its proxy's total return; each of ``styles`` by its proxy's return minus
+    the market's (a spread); ``rate`` by ``rate_proxy``'s return, and a yield change Δy moves the rate
+    proxy by −``rate_duration`` × Δy. ``proxies`` maps the market and every style to its ETF.
+    """
+
+    market: str
+    styles: tuple[str, ...]
+    rate: str
+    proxies: Mapping[str, str]
+    rate_proxy: str
+    rate_duration: float
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The factors in model order: market, styles, rate."""
+        return (self.market, *self.styles, self.rate)
+
+    @property
+    def proxy_symbols(self) -> tuple[str, ...]:
+        """Every proxy symbol: the market's and the styles' ETFs, then the rate proxy."""
+        return (*self.proxies.values(), self.rate_proxy)
+
+    def proxy_of(self, factor: str) -> str:
+        return self.rate_proxy if factor == self.rate else self.proxies[factor]
+
+
 QUALITY_LIMITED = "limited"
 QUALITY_INSUFFICIENT = "insufficient"
 
@@ -71,24 +97,25 @@ def simple_returns(prices: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rets, index=prices.index[1:], columns=prices.columns)
 
 
-def factor_returns(proxy_prices: pd.DataFrame) -> pd.DataFrame:
-    """Daily factor returns (T−1 × K, columns exactly ``FACTOR_NAMES``) from proxy adjusted closes.
+def factor_returns(proxy_prices: pd.DataFrame, factor_set: FactorSet) -> pd.DataFrame:
+    """Daily factor returns (T−1 × K, columns exactly ``factor_set.names``) from proxy adjusted closes.
 
-    ``proxy_prices`` is T × M daily adjusted closes with at least SPY, VTV, VUG, MTUM, QUAL, IWM,
-    USMV and TLT as columns. market = r_SPY, style = r_ETF − r_SPY, interest_rate = r_TLT (simple
-    returns). A missing price gives NaN in the affected factors for that day (no filling here).
+    ``proxy_prices`` is T × M daily adjusted closes with at least every proxy of the factor set as
+    columns (SPY, VTV, VUG, MTUM, QUAL, IWM, USMV and TLT). market = r_SPY, style = r_ETF − r_SPY,
+    interest_rate = r_TLT (simple returns). A missing price gives NaN in the affected factors for that
+    day (no filling here).
     """
-    needed = [*FACTOR_PROXIES.values(), RATE_PROXY]
+    needed = list(factor_set.proxy_symbols)
     missing = [s for s in needed if s not in proxy_prices.columns]
     if missing:
         raise ValueError(f"proxy prices lack columns: {missing}")
     rets = simple_returns(proxy_prices[needed])
-    market = rets[FACTOR_PROXIES[MARKET_FACTOR]]
-    data = {MARKET_FACTOR: market}
-    for style in STYLE_FACTORS:
-        data[style] = rets[FACTOR_PROXIES[style]] - market
-    data[RATE_FACTOR] = rets[RATE_PROXY]
-    return pd.DataFrame(data, index=rets.index)[list(FACTOR_NAMES)]
+    market = rets[factor_set.proxies[factor_set.market]]
+    data = {factor_set.market: market}
+    for style in factor_set.styles:
+        data[style] = rets[factor_set.proxies[style]] - market
+    data[factor_set.rate] = rets[factor_set.rate_proxy]
+    return pd.DataFrame(data, index=rets.index)[list(factor_set.names)]
 
 
 def condition_number(factors: pd.DataFrame | npt.NDArray[np.float64]) -> float:
@@ -148,8 +175,8 @@ def fit_factor_betas(
     factors: pd.DataFrame,
     *,
     ridge: float = 0.0,
-    min_obs: int = FACTOR_MIN_OBSERVATIONS,
-    ok_obs: int = FACTOR_LOOKBACK_DAYS,
+    min_obs: int = MIN_OBSERVATIONS,
+    ok_obs: int = FULL_OBSERVATIONS,
 ) -> FactorFit:
     """Regress every asset column (T × N simple daily returns) on the factors (T × K) with an intercept.
 

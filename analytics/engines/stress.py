@@ -32,23 +32,14 @@ import numpy.typing as npt
 import pandas as pd
 
 from analytics.engines.book import PositionBook
+from analytics.engines.factors import FactorSet
 from analytics.engines.scenarios import option_repricing_pnl
-from marketdata.factors import (
-    FACTOR_NAMES,
-    FACTOR_PROXIES,
-    MARKET_FACTOR,
-    RATE_FACTOR,
-    RATE_PROXY,
-    RATE_PROXY_DURATION,
-    STYLE_FACTORS,
-)
 
 FloatArray = npt.NDArray[np.float64]
 ArrayLike = npt.ArrayLike
 
 VOL_SHIFT_KEY = "implied_vol_shift"
 VOL_BUCKET = "implied_vol"
-_FACTOR_TO_PROXY: dict[str, str] = {**FACTOR_PROXIES, RATE_FACTOR: RATE_PROXY}
 
 
 @dataclass(frozen=True)
@@ -72,23 +63,25 @@ class StressResult:
     underlying_return: FloatArray
 
 
-def _check_keys(shocks: Mapping[str, float]) -> dict[str, float]:
+def _check_keys(shocks: Mapping[str, float], factor_set: FactorSet) -> dict[str, float]:
     clean = {k: float(v) for k, v in shocks.items() if k != VOL_SHIFT_KEY}
-    unknown = sorted(set(clean) - set(FACTOR_NAMES))
+    unknown = sorted(set(clean) - set(factor_set.names))
     if unknown:
         raise ValueError(f"unknown factors in scenario shocks: {unknown}")
     return clean
 
 
-def proxy_shock_vector(shocks: Mapping[str, float], duration: float = RATE_PROXY_DURATION) -> pd.Series:
+def proxy_shock_vector(shocks: Mapping[str, float], factor_set: FactorSet) -> pd.Series:
     """The scenario's stated shocks as proxy total returns (index = proxy symbols, shocked ones only).
 
     market → SPY, value → VTV, …, low_volatility → USMV (returns as given); interest_rate Δy →
     TLT return = −duration × Δy. An ``implied_vol_shift`` key, if present, is ignored here.
     """
-    clean = _check_keys(shocks)
+    clean = _check_keys(shocks, factor_set)
+    duration = factor_set.rate_duration
     data = {
-        _FACTOR_TO_PROXY[name]: (-duration * value if name == RATE_FACTOR else value) for name, value in clean.items()
+        factor_set.proxy_of(name): (-duration * value if name == factor_set.rate else value)
+        for name, value in clean.items()
     }
     return pd.Series(data, dtype=float)
 
@@ -120,42 +113,40 @@ def conditional_fill(known: pd.Series, cov: pd.DataFrame) -> pd.Series:
     return out
 
 
-def _proxy_to_factors(proxy: pd.Series) -> pd.Series:
-    market = proxy[FACTOR_PROXIES[MARKET_FACTOR]]
-    data = {MARKET_FACTOR: market}
-    for style in STYLE_FACTORS:
-        data[style] = proxy[FACTOR_PROXIES[style]] - market
-    data[RATE_FACTOR] = proxy[RATE_PROXY]
-    return pd.Series(data, dtype=float)[list(FACTOR_NAMES)]
+def _proxy_to_factors(proxy: pd.Series, factor_set: FactorSet) -> pd.Series:
+    market = proxy[factor_set.proxies[factor_set.market]]
+    data = {factor_set.market: market}
+    for style in factor_set.styles:
+        data[style] = proxy[factor_set.proxies[style]] - market
+    data[factor_set.rate] = proxy[factor_set.rate_proxy]
+    return pd.Series(data, dtype=float)[list(factor_set.names)]
 
 
-def direct_factor_shocks(shocks: Mapping[str, float], duration: float = RATE_PROXY_DURATION) -> pd.Series:
-    """Model-factor shocks (index ``FACTOR_NAMES``) from the stated shocks only.
+def direct_factor_shocks(shocks: Mapping[str, float], factor_set: FactorSet) -> pd.Series:
+    """Model-factor shocks (index ``factor_set.names``) from the stated shocks only.
 
     market = market shock (0 if absent); style = style shock − market shock when the style is shocked,
     else 0 (its proxy is assumed to track the market); interest_rate = TLT return = −duration × Δy.
     """
-    stated = proxy_shock_vector(shocks, duration)
-    market = float(stated.get(FACTOR_PROXIES[MARKET_FACTOR], 0.0))
-    proxy = pd.Series(market, index=[*FACTOR_PROXIES.values(), RATE_PROXY], dtype=float)
-    proxy[RATE_PROXY] = 0.0
+    stated = proxy_shock_vector(shocks, factor_set)
+    market = float(stated.get(factor_set.proxies[factor_set.market], 0.0))
+    proxy = pd.Series(market, index=list(factor_set.proxy_symbols), dtype=float)
+    proxy[factor_set.rate_proxy] = 0.0
     proxy.loc[stated.index] = stated
-    return _proxy_to_factors(proxy)
+    return _proxy_to_factors(proxy, factor_set)
 
 
-def conditioned_factor_shocks(
-    shocks: Mapping[str, float], proxy_cov: pd.DataFrame, duration: float = RATE_PROXY_DURATION
-) -> pd.Series:
-    """Model-factor shocks (index ``FACTOR_NAMES``) with unshocked proxies at their conditional mean.
+def conditioned_factor_shocks(shocks: Mapping[str, float], proxy_cov: pd.DataFrame, factor_set: FactorSet) -> pd.Series:
+    """Model-factor shocks (index ``factor_set.names``) with unshocked proxies at their conditional mean.
 
     ``proxy_cov``: covariance of the proxies' simple daily returns (index/columns include SPY, VTV,
     VUG, MTUM, QUAL, IWM, USMV, TLT). Fill in proxy space, then market = SPY, style = ETF − SPY,
     interest_rate = TLT.
     """
-    symbols = [*FACTOR_PROXIES.values(), RATE_PROXY]
+    symbols = list(factor_set.proxy_symbols)
     cov = proxy_cov.loc[symbols, symbols]
-    filled = conditional_fill(proxy_shock_vector(shocks, duration), cov)
-    return _proxy_to_factors(filled)
+    filled = conditional_fill(proxy_shock_vector(shocks, factor_set), cov)
+    return _proxy_to_factors(filled, factor_set)
 
 
 def stress_pnl(
@@ -211,15 +202,14 @@ def stress_pnl(
 
 
 def scenario_factor_shocks(
-    scenarios: Sequence[Mapping[str, float]],
-    *,
-    proxy_cov: pd.DataFrame | None = None,
-    duration: float = RATE_PROXY_DURATION,
+    scenarios: Sequence[Mapping[str, float]], *, factor_set: FactorSet, proxy_cov: pd.DataFrame | None = None
 ) -> pd.DataFrame:
-    """Factor shocks of many scenarios at once (rows = scenarios, columns = ``FACTOR_NAMES``):
+    """Factor shocks of many scenarios at once (rows = scenarios, columns = ``factor_set.names``):
     conditioned when ``proxy_cov`` is given, else direct."""
     rows = [
-        direct_factor_shocks(s, duration) if proxy_cov is None else conditioned_factor_shocks(s, proxy_cov, duration)
+        direct_factor_shocks(s, factor_set)
+        if proxy_cov is None
+        else conditioned_factor_shocks(s, proxy_cov, factor_set)
         for s in scenarios
     ]
-    return pd.DataFrame(rows, columns=list(FACTOR_NAMES)).reset_index(drop=True)
+    return pd.DataFrame(rows, columns=list(factor_set.names)).reset_index(drop=True)

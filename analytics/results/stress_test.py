@@ -104,10 +104,8 @@ def scenario_shocks_compute(*, catalog: list[dict[str, Any]], stage: compute.Sym
         stage.scenario_shocks_cache[key] = [
             ScenarioShocks(
                 spec=scenario,
-                direct=stress.direct_factor_shocks(scenario["shocks"], duration=RATE_PROXY_DURATION),
-                conditioned=stress.conditioned_factor_shocks(
-                    scenario["shocks"], stage.proxy_cov, duration=RATE_PROXY_DURATION
-                ),
+                direct=stress.direct_factor_shocks(scenario["shocks"], compute.FACTOR_SET),
+                conditioned=stress.conditioned_factor_shocks(scenario["shocks"], stage.proxy_cov, compute.FACTOR_SET),
                 vol_shift=float(scenario.get("implied_vol_shift") or 0.0),
             )
             for scenario in catalog

@@ -35,9 +35,22 @@ from marketdata.factors import (
     FACTOR_MIN_OBSERVATIONS,
     FACTOR_NAMES,
     FACTOR_PROXIES,
+    MARKET_FACTOR,
+    RATE_FACTOR,
     RATE_PROXY,
+    RATE_PROXY_DURATION,
+    STYLE_FACTORS,
 )
 
+# The factor model the engines are given (they import no app; its definition is marketdata.factors).
+FACTOR_SET = factors.FactorSet(
+    market=MARKET_FACTOR,
+    styles=STYLE_FACTORS,
+    rate=RATE_FACTOR,
+    proxies=FACTOR_PROXIES,
+    rate_proxy=RATE_PROXY,
+    rate_duration=RATE_PROXY_DURATION,
+)
 REALISED_VOL_DAYS = 252
 MIN_OPTION_VOL = 0.01
 
@@ -104,9 +117,9 @@ def symbol_stage_compute(*, market: MarketInputs) -> SymbolStage:
     prices = market.prices
     returns = prices.pct_change(fill_method=None).iloc[1:]
     log_returns = np.log(prices).diff().iloc[1:]
-    proxy_symbols = [*FACTOR_PROXIES.values(), RATE_PROXY]
+    proxy_symbols = list(FACTOR_SET.proxy_symbols)
     proxy_prices = prices.reindex(columns=proxy_symbols)
-    factor_returns = factors.factor_returns(proxy_prices).dropna().iloc[-FACTOR_LOOKBACK_DAYS:]
+    factor_returns = factors.factor_returns(proxy_prices, FACTOR_SET).dropna().iloc[-FACTOR_LOOKBACK_DAYS:]
     proxy_returns = proxy_prices.pct_change(fill_method=None).dropna().iloc[-FACTOR_LOOKBACK_DAYS:]
     if len(factor_returns) < FACTOR_MIN_OBSERVATIONS:
         raise ValueError(
@@ -114,7 +127,7 @@ def symbol_stage_compute(*, market: MarketInputs) -> SymbolStage:
             "run `python manage.py sync_market_data --ensure-factor-data`."
         )
     window = returns.reindex(factor_returns.index)
-    fit = factors.fit_factor_betas(window, factor_returns, min_obs=FACTOR_MIN_OBSERVATIONS)
+    fit = factors.fit_factor_betas(window, factor_returns, min_obs=FACTOR_MIN_OBSERVATIONS, ok_obs=FACTOR_LOOKBACK_DAYS)
     recent_log = log_returns.iloc[-REALISED_VOL_DAYS:]
     realised_vol = recent_log.std(ddof=1) * math.sqrt(252)
     return SymbolStage(

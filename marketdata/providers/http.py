@@ -123,9 +123,8 @@ class BudgetedRetry(Retry):
         if client is not None:
             client.attempt_failed(error=kwargs.get("error"), response=kwargs.get("response"))
         retry = super().increment(*args, **kwargs)
-        if client is not None:
-            if client.budget.exhausted:
-                raise MaxRetryError(kwargs.get("_pool"), args[1] if len(args) > 1 else kwargs.get("url"))
+        if client is not None and client.budget.exhausted:
+            raise MaxRetryError(kwargs.get("_pool"), args[1] if len(args) > 1 else kwargs.get("url"))
         return retry
 
     def sleep(self, response: Any = None) -> None:

@@ -14,6 +14,7 @@ from analytics.engines.factors import (
     flag_extreme,
     univariate_beta,
 )
+from analytics.services.compute import FACTOR_SET as FACTORS
 from marketdata.factors import FACTOR_NAMES, FACTOR_SYMBOLS
 
 DATES = pd.bdate_range("2025-01-02", periods=300)
@@ -41,7 +42,7 @@ def test_factor_returns_are_market_style_spreads_and_tlt() -> None:
         columns=list(FACTOR_SYMBOLS),
     )
     prices["AAPL"] = 1.0  # extra columns are ignored
-    out = factor_returns(prices)
+    out = factor_returns(prices, FACTORS)
     assert list(out.columns) == list(FACTOR_NAMES)
     assert len(out) == 4 and out.index[0] == DATES[1]
     r = prices.pct_change().iloc[1:]
@@ -53,7 +54,7 @@ def test_factor_returns_are_market_style_spreads_and_tlt() -> None:
 
 def test_factor_returns_reject_missing_proxies() -> None:
     with pytest.raises(ValueError, match="TLT"):
-        factor_returns(pd.DataFrame({"SPY": [1.0, 2.0]}))
+        factor_returns(pd.DataFrame({"SPY": [1.0, 2.0]}), FACTORS)
 
 
 def test_it_matches_statsmodels_ols_on_complete_columns() -> None:

@@ -19,6 +19,7 @@ from analytics.engines.stress import (
     scenario_factor_shocks,
     stress_pnl,
 )
+from analytics.services.compute import FACTOR_SET as FACTORS
 from marketdata.factors import FACTOR_NAMES, FACTOR_SYMBOLS
 
 with warnings.catch_warnings():
@@ -81,27 +82,27 @@ def test_conditional_fill_with_nothing_known_is_zero_and_with_duplicates_is_stab
 
 
 def test_proxy_shock_vector_maps_rates_through_duration() -> None:
-    v = proxy_shock_vector({"market": -0.1, "interest_rate": 0.01, "implied_vol_shift": 0.3}, duration=17.0)
+    v = proxy_shock_vector({"market": -0.1, "interest_rate": 0.01, "implied_vol_shift": 0.3}, FACTORS)
     assert v.to_dict() == {"SPY": -0.1, "TLT": pytest.approx(-0.17)}
     with pytest.raises(ValueError, match="bogus"):
-        proxy_shock_vector({"bogus": 0.1})
+        proxy_shock_vector({"bogus": 0.1}, FACTORS)
 
 
 def test_direct_factor_shocks_are_spreads_over_the_market() -> None:
-    f = direct_factor_shocks({"market": -0.45, "value": -0.30, "size": -0.25, "interest_rate": 0.01})
+    f = direct_factor_shocks({"market": -0.45, "value": -0.30, "size": -0.25, "interest_rate": 0.01}, FACTORS)
     assert list(f.index) == list(FACTOR_NAMES)
     assert f["market"] == -0.45
     assert f["value"] == pytest.approx(0.15)  # VTV −30 % while SPY −45 %: value outperformed by 15 points
     assert f["size"] == pytest.approx(0.20)
     assert f["growth"] == 0.0  # unshocked style tracks the market
     assert f["interest_rate"] == pytest.approx(-0.17)
-    g = direct_factor_shocks({"value": 0.2, "growth": -0.1})
+    g = direct_factor_shocks({"value": 0.2, "growth": -0.1}, FACTORS)
     assert g["market"] == 0.0 and g["value"] == 0.2 and g["growth"] == -0.1
 
 
 def test_conditioned_shocks_keep_stated_proxies_and_fill_the_rest() -> None:
     cov = _proxy_cov()
-    f = conditioned_factor_shocks({"market": -0.45, "value": -0.30}, cov)
+    f = conditioned_factor_shocks({"market": -0.45, "value": -0.30}, cov, FACTORS)
     assert f["market"] == -0.45
     assert f["value"] == pytest.approx(0.15)
     # Unshocked growth ETF (β 1.1 on SPY) is expected to fall more than the market: negative spread.
@@ -109,7 +110,7 @@ def test_conditioned_shocks_keep_stated_proxies_and_fill_the_rest() -> None:
     # TLT co-moves negatively with SPY: it is expected to rise in a crash.
     assert f["interest_rate"] > 0
     # A rates-only scenario now moves equities through their covariance with TLT.
-    r = conditioned_factor_shocks({"interest_rate": 0.01}, cov)
+    r = conditioned_factor_shocks({"interest_rate": 0.01}, cov, FACTORS)
     assert r["interest_rate"] == pytest.approx(-0.17)
     assert r["market"] > 0
 
@@ -117,8 +118,8 @@ def test_conditioned_shocks_keep_stated_proxies_and_fill_the_rest() -> None:
 def test_every_catalog_scenario_converts() -> None:
     scenarios = json.loads(CATALOG.read_text())["scenarios"]
     assert len(scenarios) == 22
-    direct = scenario_factor_shocks([s["shocks"] for s in scenarios])
-    conditioned = scenario_factor_shocks([s["shocks"] for s in scenarios], proxy_cov=_proxy_cov())
+    direct = scenario_factor_shocks([s["shocks"] for s in scenarios], factor_set=FACTORS)
+    conditioned = scenario_factor_shocks([s["shocks"] for s in scenarios], factor_set=FACTORS, proxy_cov=_proxy_cov())
     assert direct.shape == conditioned.shape == (22, K)
     assert np.isfinite(direct.to_numpy()).all() and np.isfinite(conditioned.to_numpy()).all()
     for i, s in enumerate(scenarios):
@@ -132,7 +133,7 @@ def test_rate_scenario_gives_nonzero_pnl_through_the_tlt_beta() -> None:
     betas = np.zeros((1, K))
     betas[0, FACTOR_NAMES.index("interest_rate")] = 0.3
     res = stress_pnl(
-        factor_shocks=direct_factor_shocks({"interest_rate": 0.01}),
+        factor_shocks=direct_factor_shocks({"interest_rate": 0.01}, FACTORS),
         betas=betas,
         book=PositionBook.of(
             quantity=np.array([100.0]), multiplier=np.array([1.0]), price=np.array([100.0]), **_stock_kwargs(1)
@@ -217,7 +218,7 @@ def test_a_short_book_can_lose_more_than_its_value() -> None:
 
 
 def test_betas_as_dataframe_are_aligned_to_the_shock_order() -> None:
-    f = direct_factor_shocks({"market": -0.1, "interest_rate": 0.01})
+    f = direct_factor_shocks({"market": -0.1, "interest_rate": 0.01}, FACTORS)
     betas = pd.DataFrame({"interest_rate": [0.2], "market": [1.0]})  # columns deliberately out of order
     res = stress_pnl(
         factor_shocks=f,
