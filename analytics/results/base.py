@@ -24,7 +24,8 @@ What a kind declares:
   :meth:`ResultSpec.api_extra`), its agent tool (``tool`` + :meth:`ResultSpec.tool_data`) and its
   report section (:meth:`ResultSpec.report`).
 
-Example — a kind that stores the number of positions and their gross value::
+Example — a kind that stores the number of positions and their gross value (ARCHITECTURE.md has
+the same example with every optional hook named)::
 
     class CountPayload(TypedDict):
         positions: int
@@ -41,7 +42,7 @@ Example — a kind that stores the number of positions and their gross value::
         description = "The number of open positions and their gross market value."
         tool = AgentTool(description="Number of positions and their gross market value.")
 
-        def build(self, chunk: Chunk, part: Part, prepared: None) -> CountPayload:
+        def build(self, chunk: ChunkContext, part: PortfolioSlice, prepared: None) -> CountPayload:
             values = np.nan_to_num(np.asarray(part.state["market_value"], dtype=float))
             return {"positions": len(part.positions), "gross": round(float(np.abs(values).sum()), 2)}
 
