@@ -1,7 +1,7 @@
 # SigmaSight — two commands on a fresh machine with Python >= 3.11:
 #   make demo   install, migrate, seed, load prices, run the batch, then serve on 127.0.0.1:8000
 #               (make demo SERVE=0 runs the same path without starting the server)
-#   make test   ruff and the pytest suite (SQLite by default; set DATABASE_URL/REDIS_URL for PostgreSQL/Redis)
+#   make test   ruff, mypy and the pytest suite (SQLite by default; set DATABASE_URL/REDIS_URL for PostgreSQL/Redis)
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -38,6 +38,7 @@ format: install
 
 test: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy .
 	FAST_PASSWORD_HASHER=1 $(PY) -m pytest $(PYTEST_ARGS)
 
 clean:

@@ -7,25 +7,27 @@ from django.http import HttpRequest
 
 from agent.models import Conversation, Message
 
+MESSAGE_FIELDS = (
+    "sequence",
+    "role",
+    "content",
+    "tool_calls",
+    "provider",
+    "model",
+    "first_token_ms",
+    "latency_ms",
+    "total_tokens",
+    "error",
+)
+
 
 class MessageInline(admin.TabularInline):
     model = Message
     extra = 0
     can_delete = False
     ordering = ["sequence"]
-    fields = [
-        "sequence",
-        "role",
-        "content",
-        "tool_calls",
-        "provider",
-        "model",
-        "first_token_ms",
-        "latency_ms",
-        "total_tokens",
-        "error",
-    ]
-    readonly_fields = fields
+    fields = MESSAGE_FIELDS
+    readonly_fields = MESSAGE_FIELDS
 
     def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False

@@ -143,7 +143,7 @@ def batch_run_latest() -> BatchRun | None:
 
 
 def batch_jobs_for_run(*, run_id: uuid.UUID | str) -> QuerySet[BatchJob]:
-    return BatchJob.objects.filter(run_id=run_id).select_related("portfolio").order_by("sequence", "id")
+    return BatchJob.objects.filter(run_id=uuid.UUID(str(run_id))).select_related("portfolio").order_by("sequence", "id")
 
 
 def position_metrics_for_positions(

@@ -9,6 +9,7 @@ is a ``FAIL`` carrying the error: the doctor never passes a check it could not r
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import socket
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -344,7 +345,7 @@ def doctor_run(
             results.append(CheckResult(name, FAIL, "not checked: database unreachable", "fix the database first"))
             continue
         kwargs = {"now": now} if function in TAKES_NOW else {}
-        results.append(_guarded(name, lambda f=function, k=kwargs: checks[f](**k)))
+        results.append(_guarded(name, functools.partial(checks[function], **kwargs)))
     results.append(_guarded("market data provider", checks["check_market_data_provider"]))
     results.append(_guarded("agent provider", checks["check_agent_provider"]))
     results.append(_guarded(f"port {port}", lambda: checks["check_port"](host=host, port=port)))

@@ -81,8 +81,8 @@ def _error_response(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, ApplicationError):
         return Response(error_payload(exc.code, exc.message, exc.details), status=exc.status_code)
     if isinstance(exc, DjangoValidationError):
-        details = validation_error_details(exc)
-        return Response(error_payload("invalid", _first_message(details), details), status=400)
+        field_errors = validation_error_details(exc)
+        return Response(error_payload("invalid", _first_message(field_errors), field_errors), status=400)
     if isinstance(exc, RequestDataTooBig):
         return Response(error_payload("payload_too_large", "Request body is too large."), status=413)
     if isinstance(exc, SuspiciousOperation):
@@ -109,8 +109,9 @@ def _error_response(exc: Exception, context: dict[str, Any]) -> Response | None:
     else:
         message = str(data.get("detail", exc)) if isinstance(data, dict) else str(data)
         details = None
-        if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-            details = {"retry_after_s": int(exc.wait)}
+        wait = getattr(exc, "wait", None)  # set by DRF on a Throttled; not in its stubs
+        if isinstance(exc, exceptions.Throttled) and wait is not None:
+            details = {"retry_after_s": int(wait)}
     code = getattr(getattr(exc, "detail", None), "code", None) or getattr(exc, "default_code", None)
     code = code or _CODES.get(response.status_code, "error")
     if isinstance(exc, exceptions.ValidationError):

@@ -32,7 +32,7 @@ class JSONDocumentField(models.JSONField):
             return super().get_db_prep_value(value, connection, prepared)
         # Sent typed ``json``, not ``jsonb``: a jsonb value cast to json comes back with its keys
         # re-ordered, while COPY and this path must store the same text for the same document.
-        from django.db.backends.postgresql.operations import get_json_dumps
+        from django.db.backends.postgresql.operations import get_json_dumps  # type: ignore[attr-defined]  # not in the stubs
         from psycopg.types.json import Json
 
         if not prepared:

@@ -37,8 +37,9 @@ class AccessLogMiddleware:
             return self._acall(request)
         started = time.perf_counter()
         response = self.get_response(request)
-        self._log(request, response, started)  # type: ignore[arg-type]
-        return response  # type: ignore[return-value]
+        assert isinstance(response, HttpResponse)  # synchronous mode: a response, not an awaitable
+        self._log(request, response, started)
+        return response
 
     async def _acall(self, request: HttpRequest) -> HttpResponse:
         started = time.perf_counter()

@@ -109,8 +109,8 @@ def _field(annotation: Any, **options: Any) -> serializers.Field:
     if is_typed_dict(inner):
         return typed_dict_serializer(inner)(**options)
     if origin in (list, tuple, typing.Sequence) or inner in (list, tuple):
-        args = [a for a in get_args(inner) if a is not Ellipsis]
-        child_annotation = args[0] if args else Any
+        items = [a for a in get_args(inner) if a is not Ellipsis]
+        child_annotation = items[0] if items else Any
         child_inner, child_nullable, _, _ = _unwrap(child_annotation)
         if is_typed_dict(child_inner) and not child_nullable:
             return typed_dict_serializer(child_inner)(many=True, **options)
@@ -195,8 +195,8 @@ def _check(annotation: Any, value: object, path: str) -> list[str]:
     if origin in (list, tuple, typing.Sequence) or inner in (list, tuple):
         if not isinstance(value, list | tuple):
             return [f"{path}: {type(value).__name__} where a list is declared"]
-        args = [a for a in get_args(inner) if a is not Ellipsis]
-        child = args[0] if args else Any
+        items = [a for a in get_args(inner) if a is not Ellipsis]
+        child = items[0] if items else Any
         return [problem for k, item in enumerate(value) for problem in _check(child, item, f"{path}[{k}]")]
     if origin in (dict, Mapping) or inner is dict:
         if not isinstance(value, Mapping):

@@ -173,7 +173,7 @@ def demo_seed(*, seeded_on: dt.date, fixture: Path = DEMO_FIXTURE) -> SeedResult
             _update_changed(position, values, created=created)
             wanted_tags = {tags[n].pk for n in raw.get("tags", [])}
             if set(position.tags.values_list("pk", flat=True)) != wanted_tags:
-                position.tags.set(wanted_tags)
+                position.tags.set([tags[n] for n in raw.get("tags", [])])
             keep.append(position_id)
         position_count += len(keep)
         removed += (

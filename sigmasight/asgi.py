@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import os
+from typing import Any
 
 from django.core.asgi import get_asgi_application
 
@@ -20,7 +21,7 @@ from sigmasight.routing import websocket_urlpatterns  # noqa: E402
 
 # The admin's CSS and JS (and Swagger UI's) come from the apps' static folders; daphne serves them
 # itself unless SERVE_STATIC is off (a proxy or CDN in front).
-http_app = ASGIStaticFilesHandler(django_asgi_app) if settings.SERVE_STATIC else django_asgi_app
+http_app: Any = ASGIStaticFilesHandler(django_asgi_app) if settings.SERVE_STATIC else django_asgi_app
 # Each request's synchronous parts run on a pooled thread that keeps its database connection,
 # instead of a new thread (and connection) per request: see core/asgi.py.
 http_app = PooledRequestThreads(http_app, size=settings.ASGI_REQUEST_THREADS)

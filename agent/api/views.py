@@ -35,6 +35,7 @@ from agent.services import (
 from agent.tools import tools_all
 from core.errors import error_payload
 from core.pagination import paginate
+from core.users import request_user
 
 
 class ChatView(APIView):
@@ -46,7 +47,7 @@ class ChatView(APIView):
     def post(self, request: Request) -> Response:
         data = ChatInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        answer = chat_complete(user=request.user, **data.validated_data)
+        answer = chat_complete(user=request_user(request), **data.validated_data)
         if answer["error"] and not answer["reply"]:
             body = error_payload(
                 answer["error"]["code"], answer["error"]["message"], {"session_id": answer["session_id"]}
@@ -81,7 +82,7 @@ class ChatStreamView(APIView):
     def get(self, request: Request) -> StreamingHttpResponse:
         query = StreamQuerySerializer(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
-        events = chat_run(user=request.user, **query.validated_data)
+        events = chat_run(user=request_user(request), **query.validated_data)
         response = StreamingHttpResponse(sse_stream(events), content_type="text/event-stream; charset=utf-8")
         response["Cache-Control"] = "no-cache"
         response["X-Accel-Buffering"] = "no"
@@ -93,7 +94,9 @@ class SessionListView(APIView):
 
     @extend_schema(responses=ConversationSerializer(many=True))
     def get(self, request: Request) -> Response:
-        paginator, page = paginate(queryset=conversations_for_user(user=request.user), request=request, view=self)
+        paginator, page = paginate(
+            queryset=conversations_for_user(user=request_user(request)), request=request, view=self
+        )
         return paginator.get_paginated_response(ConversationSerializer(page, many=True).data)
 
 
@@ -102,12 +105,12 @@ class SessionDetailView(APIView):
 
     @extend_schema(responses=ConversationDetailSerializer)
     def get(self, request: Request, session_id: str) -> Response:
-        conversation = conversation_get_for_user(user=request.user, session_id=session_id)
+        conversation = conversation_get_for_user(user=request_user(request), session_id=session_id)
         return Response(ConversationDetailSerializer(conversation).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, session_id: str) -> Response:
-        conversation_delete(user=request.user, session_id=session_id)
+        conversation_delete(user=request_user(request), session_id=session_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -168,7 +168,7 @@ class OpenAIProvider(Provider):
 
     def _round_with_retries(
         self, request: ChatRequest, conversation: list[dict[str, Any]], state: _State, *, final: bool
-    ) -> Iterator[Event]:
+    ) -> Generator[Event, None, _Round]:
         models = [state.model] + ([self.fallback_model] if self.fallback_model and not state.emitted else [])
         models = list(dict.fromkeys(models))
         last_error: Exception | None = None
@@ -255,7 +255,7 @@ class OpenAIProvider(Provider):
     def _responses_round(
         self, model: str, request: ChatRequest, conversation: list[dict[str, Any]], current: _Round, *, final: bool
     ) -> Iterator[str]:
-        stream = self.client.responses.create(
+        stream = self.client.responses.create(  # type: ignore[call-overload]  # plain dicts, not the SDK's TypedDicts
             model=model,
             instructions=request.system_prompt,
             input=conversation,
@@ -264,6 +264,7 @@ class OpenAIProvider(Provider):
             stream=True,
         )
         calls: dict[str, _Call] = {}
+        call: _Call | None
         with stream:
             for event in stream:
                 kind = _get(event, "type")
@@ -312,7 +313,7 @@ class OpenAIProvider(Provider):
     def _chat_round(
         self, model: str, request: ChatRequest, conversation: list[dict[str, Any]], current: _Round, *, final: bool
     ) -> Iterator[str]:
-        stream = self.client.chat.completions.create(
+        stream = self.client.chat.completions.create(  # type: ignore[call-overload]  # plain dicts, not the SDK's TypedDicts
             model=model,
             messages=conversation,
             tools=self._tools(request.tools),

@@ -187,7 +187,7 @@ def get_factor_etf_prices(portfolio: Portfolio, args: dict[str, Any]) -> dict[st
     proxies = {**FACTOR_PROXIES, RATE_FACTOR: RATE_PROXY}
     end = timezone.localdate()
     frame = close_prices(symbols=list(proxies.values()), start=end - dt.timedelta(days=int(days * 7 / 5) + 10), end=end)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for factor, symbol in proxies.items():
         series = _close_series(frame, symbol)[-(days + 1) :]
         if not series:

@@ -162,5 +162,5 @@ class BatchRunDetailOutputSerializer(BatchRunOutputSerializer):
         read_only_fields = fields
 
     @extend_schema_field(BatchJobOutputSerializer(many=True))
-    def get_jobs(self, run: BatchRun) -> list[dict[str, Any]]:
+    def get_jobs(self, run: BatchRun) -> Any:
         return BatchJobOutputSerializer(self.context.get("jobs", []), many=True).data

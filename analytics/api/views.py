@@ -41,6 +41,7 @@ from core.openapi import error_responses
 from core.pagination import StandardPagination, paginate
 from core.parsers import SafeJSONParser
 from core.typed_serializers import typed_dict_serializer
+from core.users import request_user
 from marketdata.calendar import latest_completed_session
 from portfolios.selectors import portfolio_get_for_user
 
@@ -72,10 +73,10 @@ def result_get(
     """The caller's stored result of ``spec`` (its portfolio joined) in one query; otherwise a 404:
     ``not_found`` when the portfolio is not the caller's, else ``not_computed`` naming the command."""
     result = selectors.portfolio_result_for_user(
-        user=request.user, portfolio_id=portfolio_id, kind=spec.name, as_of=as_of
+        user=request_user(request), portfolio_id=portfolio_id, kind=spec.name, as_of=as_of
     )
     if result is None:
-        portfolio_get_for_user(user=request.user, portfolio_id=portfolio_id)  # raises not_found
+        portfolio_get_for_user(user=request_user(request), portfolio_id=portfolio_id)  # raises not_found
         raise _not_computed(kind=spec.name, command=spec.command, as_of=as_of)
     return result
 
@@ -121,7 +122,7 @@ class ResultSeriesView(ResultView):
     def get(self, request: Request, portfolio_id: uuid.UUID) -> Response:
         dates = SnapshotRangeInputSerializer(data=request.query_params)
         dates.is_valid(raise_exception=True)
-        portfolio = portfolio_get_for_user(user=request.user, portfolio_id=portfolio_id)
+        portfolio = portfolio_get_for_user(user=request_user(request), portfolio_id=portfolio_id)
         queryset = self.spec.series(portfolio_id=portfolio.pk, **dates.validated_data)
         paginator, page = paginate(queryset=queryset, request=request, view=self)
         if not page and not self.spec.series(portfolio_id=portfolio.pk, start=None, end=None).exists():

@@ -263,7 +263,8 @@ def implied_vol(
     if not ok.any():
         return result
     idx = np.flatnonzero(ok)
-    p1, s1, k1, t1, r1, q1, c1 = (a.ravel()[idx] for a in (p, s, k, t, r, q, c))
+    p1, s1, k1, t1, r1, q1 = (np.asarray(a.ravel()[idx], dtype=float) for a in (p, s, k, t, r, q))
+    c1 = np.asarray(c.ravel()[idx], dtype=bool)
     fwd_s = s1 * np.exp(-q1 * t1)
     fwd_k = k1 * np.exp(-r1 * t1)
     lower = np.where(c1, np.maximum(fwd_s - fwd_k, 0.0), np.maximum(fwd_k - fwd_s, 0.0))

@@ -17,7 +17,7 @@ import pandas as pd
 from analytics.engines import correlations
 from analytics.results.base import AgentTool, ResultSpec
 from analytics.results.common import rounded, rounded_list
-from analytics.results.presentation import Heatmap, ReportSection, Table, finite, num, text
+from analytics.results.presentation import Cell, Heatmap, ReportSection, Table, finite, num, text
 from analytics.results.registry import register
 from analytics.results.tooling import truncate
 
@@ -182,7 +182,7 @@ class Correlations(ResultSpec[CorrelationsPayload, CorrelationWindow]):
         self, payload: CorrelationsPayload, args: dict[str, Any], portfolio: Portfolio
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         symbols, matrix = payload["symbols"], payload["matrix"]
-        pairs = [
+        pairs: list[dict[str, Any]] = [
             {"a": symbols[i], "b": symbols[j], "correlation": matrix[i][j]}
             for i in range(len(symbols))
             for j in range(i + 1, len(symbols))
@@ -221,7 +221,7 @@ class Correlations(ResultSpec[CorrelationsPayload, CorrelationWindow]):
             ]
         )
         if payload["clusters"]:
-            rows = [
+            rows: list[list[Cell]] = [
                 [text(c["name"]), ", ".join(c["symbols"]), num(c["average_correlation"])] for c in payload["clusters"]
             ]
             section.tables.append(Table(["Cluster", "Symbols", "Average correlation"], rows, title="Clusters"))

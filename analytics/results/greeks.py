@@ -229,7 +229,7 @@ class Greeks(ResultSpec[GreeksPayload, None]):
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         positions = sorted(payload["positions"], key=abs_key("dollar_delta"))
         kept, marker = truncate(positions, int(args.get("limit", 10)))
-        rows = [{key: row[key] for key in TOOL_POSITION_FIELDS} for row in kept]  # type: ignore[literal-required]
+        rows = [{key: row[key] for key in TOOL_POSITION_FIELDS} for row in kept]
         return {"totals": payload["totals"], "positions": rows}, marker
 
     def report(self, payload: GreeksPayload) -> ReportSection:

@@ -19,6 +19,7 @@ from analytics.results.common import metric_column, rounded
 from analytics.results.presentation import (
     Bar,
     BarChart,
+    Cell,
     ReportSection,
     Table,
     finite,
@@ -346,7 +347,7 @@ class Overview(ResultSpec[OverviewPayload, None]):
         if counts:
             section.facts.append(("Positions by type", ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))))
         if payload["by_tag"]:
-            rows = [
+            rows: list[list[Cell]] = [
                 [tag, money(v["market_value"]), money(v["gross"]), text(v["count"])]
                 for tag, v in sorted(payload["by_tag"].items(), key=lambda item: -abs(item[1]["gross"] or 0))
             ]

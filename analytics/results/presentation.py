@@ -12,6 +12,7 @@ A cell is a :class:`Value`, a plain string, or a tuple of both, written one afte
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -60,8 +61,8 @@ def text(value: Any) -> Value:
 
 @dataclass(frozen=True)
 class Table:
-    headers: list[str]
-    rows: list[list[Cell]]
+    headers: Sequence[str]
+    rows: Sequence[Sequence[Cell]]
     title: str = ""
     highlight: frozenset[int] = frozenset()  # row indexes to emphasise (the worst scenario)
 

@@ -158,7 +158,9 @@ class Var(ResultSpec[VarPayload, np.ndarray | None]):
         kept, marker = truncate(contributions, int(args.get("limit", 10)))
         equity = float(portfolio.equity_balance) if portfolio.equity_balance is not None else None
         historical = payload["historical"]
-        as_pct = {k: v / equity for k, v in historical.items() if k != "observations" and v is not None and equity}
+        figures = {"var_95": historical["var_95"], "es_95": historical["es_95"], "var_99": historical["var_99"]}
+        figures["es_99"] = historical["es_99"]
+        as_pct = {k: v / equity for k, v in figures.items() if v is not None and equity}
         data = {
             "horizon_days": payload["horizon_days"],
             "historical": historical,

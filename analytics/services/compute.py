@@ -63,13 +63,13 @@ def finite(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def rounded_list(values: np.ndarray, digits: int = 2) -> list[float | None]:
+def rounded_list(values: Any, digits: int = 2) -> list[float | None]:
     """An array as JSON-safe rounded floats (NaN/inf → None), vectorised."""
     array = np.asarray(values, dtype=float)
-    values: list[float | None] = np.round(array, digits).tolist()
+    out: list[float | None] = np.round(array, digits).tolist()
     if np.isfinite(array).all():
-        return values
-    return [v if v is not None and math.isfinite(v) else None for v in values]
+        return out
+    return [v if v is not None and math.isfinite(v) else None for v in out]
 
 
 def rounded(value: Any, digits: int = 2) -> float | None:

@@ -47,7 +47,7 @@ def bulk_upsert(
     update_fields = _with_computed_at(model, update_fields)
     if connection.vendor == "postgresql" and len(rows) >= COPY_THRESHOLD:
         return _copy_upsert(model, rows, unique_fields=unique_fields, update_fields=update_fields)
-    model.objects.bulk_create(
+    model._default_manager.bulk_create(
         [row if isinstance(row, models.Model) else model(**row) for row in rows],
         batch_size=UPSERT_BATCH,
         update_conflicts=True,
@@ -188,9 +188,9 @@ def _copy_and_merge(
         except pg_errors.UniqueViolation:  # raised as psycopg's error: the raw cursor is not Django-wrapped
             pass
         stage = f"stage_{table}"
-        conflict = ", ".join(quote(meta.get_field(f).column) for f in unique_fields)
+        conflict = ", ".join(quote(_column(meta, f)) for f in unique_fields)
         updates = ", ".join(
-            f"{column} = EXCLUDED.{column}" for column in (quote(meta.get_field(f).column) for f in update_fields)
+            f"{column} = EXCLUDED.{column}" for column in (quote(_column(meta, f)) for f in update_fields)
         )
         cursor.execute(f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT {quoted} FROM {table} WITH NO DATA")  # noqa: S608
         _copy_rows(raw, stage, quoted, rows)
@@ -200,6 +200,12 @@ def _copy_and_merge(
         )
         cursor.execute(f"DROP TABLE {stage}")
     return len(rows)
+
+
+def _column(meta: Any, name: str) -> str:
+    """The database column of a concrete field."""
+    field: models.Field[Any, Any] = meta.get_field(name)
+    return str(field.column)
 
 
 def _copy_rows(cursor: Any, table: str, quoted_columns: str, rows: list[Sequence[Any]]) -> None:

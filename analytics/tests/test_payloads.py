@@ -95,13 +95,13 @@ def chunk(db) -> ChunkContext:
     positions = _positions(info.id)
     state = compute.position_state_compute(positions=positions, market=market, stage=stage)
     return ChunkContext.build(
-        run=None,  # type: ignore[arg-type]  (nothing is stored)
+        run=None,  # nothing is stored
         market=market,
         stage=stage,
         positions=positions,
         state=state,
         portfolios={info.id: info},
-        writer=None,  # type: ignore[arg-type]
+        writer=None,
     )
 
 

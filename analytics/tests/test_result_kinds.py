@@ -245,7 +245,10 @@ def test_run_batch_prints_a_note_for_an_earlier_step_name(analytics_demo) -> Non
     assert PortfolioResult.objects.filter(kind="overview", batch_run__steps=["overview"]).count() == 3
 
 
-def test_the_data_migration_renames_stored_kinds_and_steps(transactional_db) -> None:
+# serialized_rollback: the flush after this test must not re-create the content types that the next
+# serialized-rollback test restores (Django's TransactionTestCase rule).
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_data_migration_renames_stored_kinds_and_steps() -> None:
     from django.db import connection
     from django.db.migrations.executor import MigrationExecutor
 

@@ -82,10 +82,15 @@ class BarColumns:
     @classmethod
     def from_bars(cls, symbol: str, bars: Sequence[Bar]) -> BarColumns:
         """Columns of already validated bars (finite numbers, integral volumes) of one symbol."""
+        open_, high, low, close, adj_close = (np.array([b[i] for b in bars], dtype=np.float64) for i in range(2, 7))
         return cls(
             symbol,
             np.array([b.date for b in bars], dtype="datetime64[D]"),
-            *(np.array([b[i] for b in bars], dtype=np.float64) for i in range(2, 7)),
+            open_,
+            high,
+            low,
+            close,
+            adj_close,
             np.array([b.volume for b in bars], dtype=np.int64),
         )
 

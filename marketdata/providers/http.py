@@ -21,12 +21,15 @@ import random
 import re
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from types import TracebackType
+from typing import Any, cast
 
 import requests
 from pyrate_limiter import Duration, Limiter, Rate, StateBucket, TokenBucket
 from requests.adapters import HTTPAdapter
+from urllib3.connectionpool import ConnectionPool
 from urllib3.exceptions import InvalidHeader, MaxRetryError, ReadTimeoutError
+from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
 from marketdata.providers.base import ProviderError
@@ -98,7 +101,7 @@ class BudgetedRetry(Retry):
         self.client = client
 
     def new(self, **kwargs: Any) -> BudgetedRetry:
-        retry: BudgetedRetry = super().new(**kwargs)  # type: ignore[assignment]
+        retry = super().new(**kwargs)
         retry.client = self.client
         return retry
 
@@ -117,14 +120,22 @@ class BudgetedRetry(Retry):
             return seconds
         return min(seconds, self.client.retry_after_max_s)
 
-    def increment(self, *args: Any, **kwargs: Any) -> Retry:
+    def increment(
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: BaseHTTPResponse | None = None,
+        error: Exception | None = None,
+        _pool: ConnectionPool | None = None,
+        _stacktrace: TracebackType | None = None,
+    ) -> BudgetedRetry:
         """Charge the failed attempt to the budget; a spent budget ends the retries (``MaxRetryError``)."""
         client = self.client
         if client is not None:
-            client.attempt_failed(error=kwargs.get("error"), response=kwargs.get("response"))
-        retry = super().increment(*args, **kwargs)
+            client.attempt_failed(error=error, response=response)
+        retry = super().increment(method, url, response, error, _pool, _stacktrace)
         if client is not None and client.budget.exhausted:
-            raise MaxRetryError(kwargs.get("_pool"), args[1] if len(args) > 1 else kwargs.get("url"))
+            raise MaxRetryError(cast(ConnectionPool, _pool), url or "", error)
         return retry
 
     def sleep(self, response: Any = None) -> None:

@@ -93,10 +93,15 @@ def test_the_simulated_bars_are_bit_for_bit_those_of_the_whole_series_model(symb
 
 
 def _columns(rows: list[tuple[date, float, float, float, float, int]], symbol: str = "BAD") -> BarColumns:
+    open_, high, low, close, adj_close = (np.array([r[i] for r in rows], dtype=np.float64) for i in (1, 2, 3, 4, 4))
     return BarColumns(
         symbol,
         np.array([r[0] for r in rows], dtype="datetime64[D]"),
-        *(np.array([r[i] for r in rows], dtype=np.float64) for i in (1, 2, 3, 4, 4)),
+        open_,
+        high,
+        low,
+        close,
+        adj_close,
         np.array([r[5] for r in rows], dtype=np.int64),
     )
 

@@ -8,7 +8,8 @@ does not tell them apart either.
 
 from __future__ import annotations
 
-from typing import Any
+import datetime as dt
+from typing import Any, cast
 
 from django.conf import settings
 from django.contrib.auth import authenticate
@@ -25,6 +26,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from core.openapi import error_responses
 from core.parsers import SafeJSONParser
 from core.throttling import LoginEmailThrottle, LoginIPThrottle
+from core.users import request_user
 from portfolios.api.serializers import (
     LoginInputSerializer,
     MeOutputSerializer,
@@ -38,7 +40,7 @@ WWW_AUTHENTICATE = 'Bearer realm="api"'
 
 
 def _token_payload(refresh: RefreshToken) -> dict[str, Any]:
-    lifetime = settings.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"]
+    lifetime = cast(dt.timedelta, settings.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"])
     return {
         "access_token": str(refresh.access_token),
         "refresh_token": str(refresh),
@@ -109,7 +111,7 @@ class RefreshView(_PublicAuthView):
             ) from exc
         user_id = refresh.payload.get(jwt_settings.USER_ID_CLAIM)
         # A deleted or deactivated user's refresh token must stop working at once.
-        if not User.objects.filter(pk=user_id, is_active=True).exists():
+        if user_id is None or not User.objects.filter(pk=str(user_id), is_active=True).exists():
             raise exceptions.AuthenticationFailed("No active account for this token.", code="no_active_account")
         return Response(_token_payload(refresh))
 
@@ -122,7 +124,7 @@ class MeView(APIView):
         responses={200: MeOutputSerializer, **error_responses(401)},
     )
     def get(self, request: Request) -> Response:
-        user = request.user
+        user = request_user(request)
         data = {
             "id": user.pk,
             "email": user.email,

@@ -16,14 +16,14 @@ from rest_framework import serializers
 from marketdata.occ import MAX_STRIKE  # OCC symbols code the strike in 8 digits with 3 decimals
 from portfolios.models import AssetClass, Portfolio, Position, PositionType
 
-MONEY = {"max_digits": 20, "decimal_places": 2, "coerce_to_string": False}
-QUANTITY = {"max_digits": 20, "decimal_places": 6, "coerce_to_string": False}
+MONEY: dict[str, Any] = {"max_digits": 20, "decimal_places": 2, "coerce_to_string": False}
+QUANTITY: dict[str, Any] = {"max_digits": 20, "decimal_places": 6, "coerce_to_string": False}
 # Input bounds keep integer digits + decimal places within max_digits even after SQLite's float
 # round trip (a 20-digit value comes back as a float that no longer fits the column).
-MONEY_IN = {**MONEY, "min_value": Decimal(0), "max_value": Decimal("1e15")}
-QUANTITY_IN = {**QUANTITY, "min_value": Decimal("-1e12"), "max_value": Decimal("1e12")}
-PRICE_IN = {**QUANTITY, "min_value": Decimal(0), "max_value": Decimal("1e12")}
-MULTIPLIER_IN = {
+MONEY_IN: dict[str, Any] = {**MONEY, "min_value": Decimal(0), "max_value": Decimal("1e15")}
+QUANTITY_IN: dict[str, Any] = {**QUANTITY, "min_value": Decimal("-1e12"), "max_value": Decimal("1e12")}
+PRICE_IN: dict[str, Any] = {**QUANTITY, "min_value": Decimal(0), "max_value": Decimal("1e12")}
+MULTIPLIER_IN: dict[str, Any] = {
     "max_digits": 12,
     "decimal_places": 4,
     "coerce_to_string": False,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -25,6 +25,7 @@ from core.errors import ApplicationError
 from core.openapi import error_responses
 from core.pagination import StandardPagination, paginate
 from core.parsers import SafeJSONParser
+from core.users import request_user
 from portfolios import selectors, services
 from portfolios.api.extensions import position_fields
 from portfolios.api.serializers import (
@@ -68,7 +69,7 @@ class PortfolioListView(APIView):
         responses={200: PortfolioOutputSerializer(many=True), **error_responses(401, 404)},
     )
     def get(self, request: Request) -> Response:
-        queryset = selectors.portfolios_for_user(user=request.user)
+        queryset = selectors.portfolios_for_user(user=request_user(request))
         paginator, page = paginate(queryset=queryset, request=request, view=self)
         return paginator.get_paginated_response(PortfolioOutputSerializer(page, many=True).data)
 
@@ -82,8 +83,8 @@ class PortfolioListView(APIView):
     def post(self, request: Request) -> Response:
         serializer = PortfolioCreateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        portfolio = services.portfolio_create(user=request.user, **serializer.validated_data)
-        portfolio = selectors.portfolio_detail_for_user(user=request.user, portfolio_id=portfolio.pk)
+        portfolio = services.portfolio_create(user=request_user(request), **serializer.validated_data)
+        portfolio = selectors.portfolio_detail_for_user(user=request_user(request), portfolio_id=portfolio.pk)
         return Response(PortfolioOutputSerializer(portfolio).data, status=status.HTTP_201_CREATED)
 
 
@@ -97,7 +98,7 @@ class PortfolioDetailView(APIView):
         responses={200: PortfolioOutputSerializer, **error_responses(401, 404)},
     )
     def get(self, request: Request, portfolio_id: uuid.UUID) -> Response:
-        portfolio = selectors.portfolio_detail_for_user(user=request.user, portfolio_id=portfolio_id)
+        portfolio = selectors.portfolio_detail_for_user(user=request_user(request), portfolio_id=portfolio_id)
         return Response(PortfolioOutputSerializer(portfolio).data)
 
     @extend_schema(
@@ -108,12 +109,12 @@ class PortfolioDetailView(APIView):
         responses={200: PortfolioOutputSerializer, **error_responses(400, 401, 404, 415)},
     )
     def patch(self, request: Request, portfolio_id: uuid.UUID) -> Response:
-        portfolio = selectors.portfolio_get_for_user(user=request.user, portfolio_id=portfolio_id)
+        portfolio = selectors.portfolio_get_for_user(user=request_user(request), portfolio_id=portfolio_id)
         serializer = PortfolioUpdateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         if serializer.validated_data:
             services.portfolio_update(portfolio=portfolio, **serializer.validated_data)
-        portfolio = selectors.portfolio_detail_for_user(user=request.user, portfolio_id=portfolio_id)
+        portfolio = selectors.portfolio_detail_for_user(user=request_user(request), portfolio_id=portfolio_id)
         return Response(PortfolioOutputSerializer(portfolio).data)
 
     @extend_schema(
@@ -123,7 +124,7 @@ class PortfolioDetailView(APIView):
         responses={204: None, **error_responses(401, 404)},
     )
     def delete(self, request: Request, portfolio_id: uuid.UUID) -> Response:
-        portfolio = selectors.portfolio_get_for_user(user=request.user, portfolio_id=portfolio_id)
+        portfolio = selectors.portfolio_get_for_user(user=request_user(request), portfolio_id=portfolio_id)
         services.portfolio_delete(portfolio=portfolio)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -146,7 +147,7 @@ class PositionListView(APIView):
         responses={200: PositionOutputSerializer(many=True), **error_responses(400, 401, 404)},
     )
     def get(self, request: Request, portfolio_id: uuid.UUID) -> Response:
-        portfolio = selectors.portfolio_get_for_user(user=request.user, portfolio_id=portfolio_id)
+        portfolio = selectors.portfolio_get_for_user(user=request_user(request), portfolio_id=portfolio_id)
         filters = PositionFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         queryset = selectors.positions_for_portfolio(portfolio=portfolio, **filters.validated_data)
@@ -162,11 +163,11 @@ class PositionListView(APIView):
         responses={201: PositionOutputSerializer, **error_responses(400, 401, 404, 415)},
     )
     def post(self, request: Request, portfolio_id: uuid.UUID) -> Response:
-        portfolio = selectors.portfolio_get_for_user(user=request.user, portfolio_id=portfolio_id)
+        portfolio = selectors.portfolio_get_for_user(user=request_user(request), portfolio_id=portfolio_id)
         serializer = PositionCreateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         position = services.position_create(portfolio=portfolio, **serializer.validated_data)
-        position = selectors.position_get_for_user(user=request.user, position_id=position.pk)
+        position = selectors.position_get_for_user(user=request_user(request), position_id=position.pk)
         return Response(positions_output(positions=[position], many=False), status=status.HTTP_201_CREATED)
 
 
@@ -182,12 +183,12 @@ class PositionDetailView(APIView):
         responses={200: PositionOutputSerializer, **error_responses(400, 401, 404, 415)},
     )
     def patch(self, request: Request, position_id: uuid.UUID) -> Response:
-        position = selectors.position_get_for_user(user=request.user, position_id=position_id)
+        position = selectors.position_get_for_user(user=request_user(request), position_id=position_id)
         serializer = PositionUpdateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         if serializer.validated_data:
             services.position_update(position=position, **serializer.validated_data)
-        position = selectors.position_get_for_user(user=request.user, position_id=position_id)
+        position = selectors.position_get_for_user(user=request_user(request), position_id=position_id)
         return Response(positions_output(positions=[position], many=False))
 
     @extend_schema(
@@ -197,7 +198,7 @@ class PositionDetailView(APIView):
         responses={204: None, **error_responses(401, 404)},
     )
     def delete(self, request: Request, position_id: uuid.UUID) -> Response:
-        position = selectors.position_get_for_user(user=request.user, position_id=position_id)
+        position = selectors.position_get_for_user(user=request_user(request), position_id=position_id)
         services.position_delete(position=position)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -207,7 +208,9 @@ class CsvTextParser(BaseParser):
 
     media_type = "text/csv"
 
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: dict[str, Any] | None = None) -> bytes:
+    def parse(  # type: ignore[override]  # DRF's stubs want a mapping back; this parser answers the raw bytes
+        self, stream: Any, media_type: str | None = None, parser_context: Mapping[str, Any] | None = None
+    ) -> bytes:
         content = stream.read(CSV_MAX_BYTES + 1) if stream is not None else b""
         if len(content) > CSV_MAX_BYTES:
             raise ApplicationError(
@@ -243,15 +246,15 @@ class PositionImportView(APIView):
         responses={201: PositionImportOutputSerializer, **error_responses(400, 401, 404, 413, 415)},
     )
     def post(self, request: Request, portfolio_id: uuid.UUID) -> Response:
-        portfolio = selectors.portfolio_get_for_user(user=request.user, portfolio_id=portfolio_id)
+        portfolio = selectors.portfolio_get_for_user(user=request_user(request), portfolio_id=portfolio_id)
         content = self._content(request)
         try:
             positions = services.positions_import_csv(portfolio=portfolio, content=content)
         except services.CsvImportError as exc:
-            raise ApplicationError(exc.message, code="invalid_rows", details={"rows": exc.rows}) from exc
+            raise ApplicationError(str(exc.message), code="invalid_rows", details={"rows": exc.rows}) from exc
         except ValidationError as exc:
             raise ApplicationError(
-                exc.messages[0], code="invalid_file", details=getattr(exc, "message_dict", None)
+                str(exc.messages[0]), code="invalid_file", details=getattr(exc, "message_dict", None)
             ) from exc
         except csv.Error as exc:  # e.g. a bare carriage return inside a field
             raise ApplicationError(

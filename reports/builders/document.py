@@ -199,7 +199,7 @@ def report_document_build(*, portfolio: Portfolio, as_of: dt.date) -> dict[str, 
         payloads[section.key] = payload = spec.payload_of(row)
         sections[section.key] = {**_found(section, row, as_of), "payload": payload}
 
-    spec = next(section for section in report_sections() if section.key == POSITIONS)
+    table = next(section for section in report_sections() if section.key == POSITIONS)
     positions = list(positions_open(portfolio_ids=[portfolio.id]))
     metrics = position_metrics_latest(portfolio_id=portfolio.id, as_of=as_of)
     factors = _factor_list(payloads.get("factor_exposures"), metrics)
@@ -207,7 +207,7 @@ def report_document_build(*, portfolio: Portfolio, as_of: dt.date) -> dict[str, 
     if metrics:
         positions_section: dict[str, Any] = {
             "status": "ok",
-            "title": spec.title,
+            "title": table.title,
             "provenance": _positions_provenance(list(metrics.values())),
         }
         without = [row["symbol"] for row in rows if not row["has_metrics"]]
@@ -215,7 +215,7 @@ def report_document_build(*, portfolio: Portfolio, as_of: dt.date) -> dict[str, 
             positions_section["note"] = "No stored metrics for: " + ", ".join(without)
     else:
         positions_section = _missing(
-            spec, as_of, f"no stored position metrics (prices, Greeks, betas) on or before {as_of.isoformat()}."
+            table, as_of, f"no stored position metrics (prices, Greeks, betas) on or before {as_of.isoformat()}."
         )
     positions_section.update({"factors": factors, "rows": rows})
     sections[POSITIONS] = positions_section

@@ -77,7 +77,7 @@ class Command(BaseCommand):
         source = run.data_source or "n/a"
         label = " (offline simulated market data)" if source == "simulated" else ""
         summary = (
-            f"Run {run.pk}: {run.status} in {run.duration_ms / 1000:.2f}s — {outcome.completed_jobs} completed, "
+            f"Run {run.pk}: {run.status} in {(run.duration_ms or 0) / 1000:.2f}s — {outcome.completed_jobs} completed, "
             f"{outcome.failed_jobs} failed, {outcome.skipped_jobs} skipped; data source: {source}{label}"
         )
         if outcome.ok and outcome.skipped_jobs == 0:

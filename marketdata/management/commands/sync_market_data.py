@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -75,9 +76,11 @@ class Command(BaseCommand):
             raise CommandError(f"Sync failed: all {run.symbols_failed} symbols failed (source: {run.provider}).")
 
     def _report(self, run: SyncRun) -> None:
-        style = {SyncStatus.SUCCESS: self.style.SUCCESS, SyncStatus.PARTIAL: self.style.WARNING}.get(
-            run.status, self.style.ERROR
-        )
+        styles: dict[str, Callable[[str], str]] = {
+            SyncStatus.SUCCESS: self.style.SUCCESS,
+            SyncStatus.PARTIAL: self.style.WARNING,
+        }
+        style = styles.get(run.status, self.style.ERROR)
         self.stdout.write(
             style(
                 f"Market data {run.get_kind_display().lower()} from {run.provider} "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.conf import settings
 from rest_framework.settings import api_settings
@@ -19,6 +21,7 @@ ME_URL = "/api/v1/auth/me"
 def _rate(throttle: type[SimpleRateThrottle]) -> int:
     """Requests allowed per window by a throttle, as configured (the rates come from the environment)."""
     num_requests, _ = throttle().parse_rate(api_settings.DEFAULT_THROTTLE_RATES[throttle.scope])
+    assert num_requests is not None
     return num_requests
 
 
@@ -31,7 +34,8 @@ def test_login_returns_a_bearer_token_pair_that_expires_with_the_configured_life
 
     assert set(body) == {"access_token", "refresh_token", "token_type", "expires_in"}
     assert body["token_type"] == "bearer"
-    assert body["expires_in"] == int(settings.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"].total_seconds())
+    lifetime: Any = settings.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"]
+    assert body["expires_in"] == int(lifetime.total_seconds())
 
 
 def test_the_access_token_from_login_opens_the_me_endpoint(owner: User) -> None:
