@@ -52,7 +52,7 @@ def provenance(result: PortfolioResult | PortfolioSnapshot | PositionMetrics) ->
 
 def scenario_position_rows(payload: dict[str, Any], scenario: dict[str, Any]) -> list[dict[str, Any]]:
     """One scenario's per-position P&L as rows: ``{"position_id", "symbol", <metric>: usd}`` for each
-    ``<metric>_by_position`` list of a ``stress_test`` or ``market_scenarios`` scenario."""
+    ``<metric>_by_position`` list of a ``stress_test`` or ``market_risk`` scenario."""
     keys = payload.get("positions") or []
     columns = {
         name.removesuffix("_by_position"): values for name, values in scenario.items() if name.endswith("_by_position")

@@ -1,7 +1,7 @@
 """Benchmark: all analytics for a synthetic universe of N portfolios × 60 positions, prices cached.
 
 ~1,500 symbols from the simulated provider (300 sessions), 10% options (calls and puts, strikes
-near spot, 2–10 months out). Times the portfolio steps of the batch (aggregation … VaR) — the
+near spot, 2–10 months out). Times the portfolio steps of the batch (overview … VaR) — the
 symbol stage included, market data sync and reports excluded — and reports peak RSS.
 
 Usage (PostgreSQL, as the issue asks; N defaults to 250 500 1000):

@@ -1,7 +1,7 @@
 """Benchmark: the whole demo batch (3 portfolios, 63 positions), prices already cached.
 
 Measures, on the database that DATABASE_URL names (SQLite by default):
-- the batch steps alone (aggregation … VaR, in-process, after a warm-up run),
+- the batch steps alone (overview … VaR, in-process, after a warm-up run),
 - the whole ``manage.py run_batch --skip-sync`` command (steps + reports) as a subprocess, wall time
   (one untimed run first, so byte-code compilation is not counted, then 5 timed runs) and peak RSS
   (``resource.getrusage`` of the children), with the 1-minute load average before and after: on a

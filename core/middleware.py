@@ -11,7 +11,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponseBase
 
 access_logger = logging.getLogger("sigmasight.access")
 
@@ -26,29 +26,29 @@ class AccessLogMiddleware:
     sync_capable = True
     async_capable = True
 
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse | Awaitable[HttpResponse]]) -> None:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase | Awaitable[HttpResponseBase]]) -> None:
         self.get_response = get_response
         self.is_async = iscoroutinefunction(get_response)
         if self.is_async:
             markcoroutinefunction(self)
 
-    def __call__(self, request: HttpRequest) -> HttpResponse | Awaitable[HttpResponse]:
+    def __call__(self, request: HttpRequest) -> HttpResponseBase | Awaitable[HttpResponseBase]:
         if self.is_async:
             return self._acall(request)
         started = time.perf_counter()
         response = self.get_response(request)
-        assert isinstance(response, HttpResponse)  # synchronous mode: a response, not an awaitable
+        assert isinstance(response, HttpResponseBase)  # synchronous mode: a response (maybe streaming)
         self._log(request, response, started)
         return response
 
-    async def _acall(self, request: HttpRequest) -> HttpResponse:
+    async def _acall(self, request: HttpRequest) -> HttpResponseBase:
         started = time.perf_counter()
         response = await self.get_response(request)  # type: ignore[misc]
         self._log(request, response, started)
         return response
 
     @staticmethod
-    def _log(request: HttpRequest, response: HttpResponse, started: float) -> None:
+    def _log(request: HttpRequest, response: HttpResponseBase, started: float) -> None:
         elapsed_ms = (time.perf_counter() - started) * 1000
         user = getattr(request, "user", None)
         # Only an already-resolved user is named: resolving a lazy user here would be a query (and,

@@ -84,14 +84,14 @@ class BatchRunInputSerializer(StrictInputSerializer):
 
 ProvenanceSerializer = typed_dict_serializer(Provenance)
 
-_RESULT_SERIALIZERS: dict[int, type[serializers.Serializer]] = {}
+_RESULT_SERIALIZERS: dict[ResultSpec[Any, Any], type[serializers.Serializer]] = {}
 
 
 def result_output_serializer(spec: ResultSpec[Any, Any]) -> type[serializers.Serializer]:
     """The serializer documenting a result endpoint's answer: ``portfolio_id``, ``kind``, ``provenance`` and
     ``data`` (the kind's payload type), then the kind's extra fields (its ``api_extra_type``). One per kind,
     named ``<Kind>Result`` in the schema."""
-    cached = _RESULT_SERIALIZERS.get(id(spec))
+    cached = _RESULT_SERIALIZERS.get(spec)
     if cached is not None:
         return cached
     fields: dict[str, Any] = {
@@ -104,7 +104,7 @@ def result_output_serializer(spec: ResultSpec[Any, Any]) -> type[serializers.Ser
         fields.update(copy.deepcopy(typed_dict_serializer(spec.api_extra_type)._declared_fields))
     name = "".join(part.title() for part in spec.name.split("_")) + "Result"
     serializer = type(name, (serializers.Serializer,), {**fields, "__doc__": spec.summary, "__module__": __name__})
-    _RESULT_SERIALIZERS[id(spec)] = serializer
+    _RESULT_SERIALIZERS[spec] = serializer
     return serializer
 
 
