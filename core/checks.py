@@ -26,7 +26,7 @@ def check_secret_key(app_configs: Any = None, **kwargs: Any) -> list[checks.Chec
         return [
             checks.Error(
                 "SECRET_KEY is a published value: anyone can forge sessions and API tokens with it.",
-                hint="Set SECRET_KEY to a new random value: python -c 'import secrets; print(secrets.token_urlsafe(50))'",
+                hint="Set a new random SECRET_KEY: python -c 'import secrets; print(secrets.token_urlsafe(50))'",
                 id="sigmasight.E001",
             )
         ]
