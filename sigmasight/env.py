@@ -114,14 +114,16 @@ def env_redis_url(name: str) -> str:
     return url
 
 
-def env_path(name: str, default: Path) -> Path:
-    """A folder or file path; relative values are taken from the current directory, ``~`` is expanded."""
+def env_path(name: str, default: Path, *, base: Path | None = None) -> Path:
+    """A folder or file path; ``~`` is expanded and a relative value is taken from ``base`` (the project
+    folder, so that ``DATA_DIR=var`` means the same wherever the command is started from)."""
     raw = env_str(name)
     if not raw:
         return default
     if "\x00" in raw:
         raise ConfigError(name, "contains a NUL character")
-    return Path(raw).expanduser().absolute()
+    path = Path(raw).expanduser()
+    return path if path.is_absolute() else (base or Path.cwd()) / path
 
 
 # --- SECRET_KEY ---------------------------------------------------------------------------------
@@ -168,7 +170,7 @@ def secret_key_file_ensure(path: Path) -> bool:
 
 def data_dir(base_dir: Path) -> Path:
     """``DATA_DIR``: where everything SigmaSight generates lives (default ``<project>/var``)."""
-    return env_path("DATA_DIR", base_dir / "var")
+    return env_path("DATA_DIR", base_dir / "var", base=base_dir)
 
 
 def demo_secret_key_ensure(base_dir: Path) -> bool:

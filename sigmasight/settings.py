@@ -38,12 +38,12 @@ load_dotenv(BASE_DIR / ".env")
 # the demo's local key — lives under one git-ignored data folder (default var/), never inside a
 # Python package. Each location can also be moved on its own.
 DATA_DIR = data_dir(BASE_DIR)
-LOG_DIR = env_path("LOG_DIR", DATA_DIR / "logs")
-REPORTS_DIR = env_path("REPORTS_DIR", DATA_DIR / "reports")
-CALENDAR_CACHE_DIR = env_path("CALENDAR_CACHE_DIR", DATA_DIR / "cache")
-ARCHIVE_DIR = env_path("ARCHIVE_DIR", DATA_DIR / "archive")
+LOG_DIR = env_path("LOG_DIR", DATA_DIR / "logs", base=BASE_DIR)
+REPORTS_DIR = env_path("REPORTS_DIR", DATA_DIR / "reports", base=BASE_DIR)
+CALENDAR_CACHE_DIR = env_path("CALENDAR_CACHE_DIR", DATA_DIR / "cache", base=BASE_DIR)
+ARCHIVE_DIR = env_path("ARCHIVE_DIR", DATA_DIR / "archive", base=BASE_DIR)
 # Pid files of `serve` and `worker` (read by `stop`). Per machine/container: pids mean nothing elsewhere.
-RUN_DIR = env_path("RUN_DIR", DATA_DIR / "run")
+RUN_DIR = env_path("RUN_DIR", DATA_DIR / "run", base=BASE_DIR)
 SECRET_KEY_FILE = DATA_DIR / SECRET_KEY_FILENAME
 for _name, _folder in (("DATA_DIR", DATA_DIR), ("LOG_DIR", LOG_DIR)):
     try:
@@ -231,7 +231,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 SERVE_STATIC = env_bool("SERVE_STATIC", True)
 # `collectstatic` gathers the static files here (the Docker image sets /app/staticfiles, outside the data volume).
-STATIC_ROOT = env_path("STATIC_ROOT", DATA_DIR / "static")
+STATIC_ROOT = env_path("STATIC_ROOT", DATA_DIR / "static", base=BASE_DIR)
 
 # --- Domain settings ------------------------------------------------------------------------
 MARKET_DATA_PROVIDER = env_choice("MARKET_DATA_PROVIDER", "simulated", ("simulated", "fmp", "polygon", "csv"))
