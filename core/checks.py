@@ -30,7 +30,7 @@ def check_secret_key(app_configs: Any = None, **kwargs: Any) -> list[checks.Chec
                 id="sigmasight.E001",
             )
         ]
-    if getattr(settings, "SECRET_KEY_SOURCE", "") == "file":
+    if getattr(settings, "KEY_ORIGIN", "") == "file":
         return [
             checks.Warning(
                 f"SECRET_KEY comes from the demo's local key file ({settings.SECRET_KEY_FILE}).",

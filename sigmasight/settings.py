@@ -55,7 +55,7 @@ DEBUG = env_bool("DEBUG", False)
 # No usable default outside DEBUG (see sigmasight/env.py): the environment, else the key file that
 # `manage.py demo` creates for this installation, else start-up stops with a message naming SECRET_KEY.
 SECRET_KEY = env_str("SECRET_KEY") or secret_key_file_read(SECRET_KEY_FILE)
-SECRET_KEY_SOURCE = "environment" if env_str("SECRET_KEY") else "file" if SECRET_KEY else "debug default"
+KEY_ORIGIN = "environment" if env_str("SECRET_KEY") else "file" if SECRET_KEY else "debug default"
 if not SECRET_KEY:
     if not DEBUG:
         raise ConfigError("SECRET_KEY", f"not set; {MISSING_KEY_HELP}")
