@@ -29,7 +29,8 @@ RUN groupadd --system --gid 10001 sigmasight \
     && useradd --system --uid 10001 --gid sigmasight --home-dir /app --shell /usr/sbin/nologin sigmasight
 WORKDIR /app
 COPY --from=build /opt/venv /opt/venv
-COPY --chown=sigmasight:sigmasight . .
+# The code stays root-owned (read-only to the app user); only the data folder is the app's to write.
+COPY . .
 # Static files gathered at build time, outside the data volume (a volume mounted on /app/var would hide
 # them). The settings need a key to load; this one exists only in this build step.
 RUN SECRET_KEY=collectstatic-build-only DATA_DIR=/tmp/build-data python manage.py collectstatic --noinput -v0 \
