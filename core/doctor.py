@@ -131,8 +131,8 @@ def check_old_file_layout() -> CheckResult:
     leftovers = []
     database = settings.DATABASES["default"]
     old_db = base / "db.sqlite3"
-    if old_db.is_file() and database["ENGINE"].endswith("sqlite3") and Path(database["NAME"]) != old_db:
-        leftovers.append(f"{old_db.name} (the database is now {database['NAME']})")
+    if old_db.is_file() and str(database["NAME"]) != str(old_db):
+        leftovers.append(f"{old_db.name} (the database in use is {database['NAME']})")
     if (base / "logs").is_dir() and Path(settings.LOG_DIR) != base / "logs":
         leftovers.append("logs/")
     old_reports = [p.name for p in (base / "reports").glob("*_20[0-9][0-9]-[0-9][0-9]-[0-9][0-9]") if p.is_dir()]
@@ -142,7 +142,7 @@ def check_old_file_layout() -> CheckResult:
         return CheckResult(
             name,
             WARN,
-            f"files from before {data} are not used: {', '.join(leftovers)}",
+            f"not used since generated files moved to {data}: {', '.join(leftovers)}",
             f"move what you want to keep into {data} (e.g. mv db.sqlite3 {data}/), then delete the rest",
         )
     return CheckResult(name, OK, f"{data}")
