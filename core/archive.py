@@ -1,11 +1,13 @@
-"""The end of day's archive: one ``sigmasight_<date>.tar.gz`` with that day's reports and log lines.
+"""The end of day's archive: one ``sigmasight_<date>.tar.gz`` with that day's reports and log records.
 
 Inside: ``reports/<portfolio-slug>_<date>/portfolio_report.*`` (each report folder of that date) and
-``logs/<name>.log`` — the records of every log (rotated backups included, oldest first) whose
-timestamp falls on that date, with their traceback lines (which ``core.logformat`` indents, so a
-record's continuation never starts at column 0). Log timestamps are the machine's local time, as
-the log files write them. The archive is written to a temporary file and renamed into place, so a
-rerun for the same date replaces it whole and a reader never sees half of one.
+``logs/<name>.log`` — the records of every log (rotated backups included, oldest first) stamped on
+that date or later, with their traceback lines (which ``core.logformat`` indents, so a record's
+continuation never starts at column 0). "Or later": a day closed after midnight, or a past session
+computed today (after a holiday), keeps the records of the batch that computed it. Log timestamps
+are the machine's local time, as the log files write them. The archive is written to a temporary
+file and renamed into place, so a rerun for the same date replaces it whole and a reader never sees
+half of one.
 """
 
 from __future__ import annotations
@@ -47,16 +49,16 @@ def _rotation_order(log_dir: Path, name: str) -> list[Path]:
     return [*ordered, current] if current.is_file() else ordered
 
 
-def log_lines_of_day(*, paths: list[Path], day: dt.date) -> list[str]:
-    """The lines of the records stamped ``day`` (with their continuation lines) across ``paths`` in order."""
-    prefix = day.isoformat() + " "
+def log_lines_since(*, paths: list[Path], day: dt.date) -> list[str]:
+    """The lines of the records stamped ``day`` or later (with their continuation lines) across ``paths``."""
+    first = day.isoformat()
     kept: list[str] = []
     for path in paths:
         inside = False
         with path.open(encoding="utf-8", errors="replace") as handle:
             for line in handle:
                 if _RECORD_START.match(line):
-                    inside = line.startswith(prefix)
+                    inside = line[:10] >= first  # ISO dates compare as text
                 if inside:
                     kept.append(line if line.endswith("\n") else line + "\n")
     return kept
@@ -90,7 +92,7 @@ def day_archive_write(*, day: dt.date, reports_dir: Path, log_dir: Path, archive
                         _add_bytes(tar, f"reports/{folder.name}/{file.name}", file.read_bytes())
                 result.report_folders.append(folder.name)
             for name in log_names:
-                lines = log_lines_of_day(paths=_rotation_order(log_dir, name), day=day)
+                lines = log_lines_since(paths=_rotation_order(log_dir, name), day=day)
                 _add_bytes(tar, f"logs/{name}", "".join(lines).encode("utf-8"))
                 result.log_lines[name] = len(lines)
         staging.chmod(0o644)

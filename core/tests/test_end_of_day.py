@@ -35,7 +35,7 @@ def _write_logs(folder: Path) -> None:
     (folder / "access.log").write_text("2026-11-21 09:00:00,000 GET /health 200 1.0ms user=-\n")
 
 
-def test_the_archive_holds_that_days_reports_and_only_that_days_log_records(tmp_path) -> None:
+def test_the_archive_holds_that_days_reports_and_the_log_records_from_that_day_on(tmp_path) -> None:
     reports = tmp_path / "reports"
     for name in ("book-a_2026-11-20", "book-b_2026-11-20", "book-a_2026-11-19"):
         (reports / name).mkdir(parents=True)
@@ -51,15 +51,18 @@ def test_the_archive_holds_that_days_reports_and_only_that_days_log_records(tmp_
     assert members["reports/book-a_2026-11-20/portfolio_report.md"] == "# book-a_2026-11-20\n"
     assert "reports/book-b_2026-11-20/portfolio_report.md" in members
     assert not [m for m in members if "2026-11-19" in m]
-    # Rotated backup first, the traceback kept with its record, the next day's records (and theirs) left out.
+    # Rotated backup first, the traceback kept with its record, the day before left out; records after the
+    # day stay (a past session closed later keeps the batch that computed it), continuation lines too.
     assert members["logs/app.log"] == (
         "2026-11-20 00:00:01,000 ERROR x failed\n"
         "    Traceback (most recent call last):\n"
         "    ValueError: boom\n"
         "2026-11-20 17:00:00,000 INFO x batch done\n"
+        "2026-11-21 09:00:00,000 INFO x next day\n"
+        "    indented next day\n"
     )
-    assert members["logs/access.log"] == ""
-    assert archive.log_lines == {"access.log": 0, "app.log": 4}
+    assert members["logs/access.log"] == "2026-11-21 09:00:00,000 GET /health 200 1.0ms user=-\n"
+    assert archive.log_lines == {"access.log": 1, "app.log": 6}
 
 
 def test_a_rerun_replaces_the_days_archive_whole(tmp_path) -> None:

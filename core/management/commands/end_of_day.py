@@ -16,7 +16,7 @@ from core.archive import day_archive_write
 class Command(BaseCommand):
     help = (
         "Close the day: write every portfolio's final reports for --date (default: the latest completed NYSE "
-        "session, the day the batch computes), archive that date's reports and log lines into "
+        "session, the day the batch computes), archive that date's reports and the log records from that date on into "
         "ARCHIVE_DIR/sigmasight_<date>.tar.gz (a rerun replaces it), and with --stop end the server and workers "
         "started on this machine (`manage.py stop`). Exits non-zero if a report failed or a process did not stop."
     )
@@ -68,7 +68,9 @@ class Command(BaseCommand):
         )
         logs = ", ".join(f"{name} {count}" for name, count in archive.log_lines.items()) or "none"
         self.stdout.write(
-            self.style.SUCCESS(f"Archived {len(archive.report_folders)} report folder(s) and the day's log lines")
+            self.style.SUCCESS(
+                f"Archived {len(archive.report_folders)} report folder(s) and the log records since {day}"
+            )
         )
         self.stdout.write(f"  {archive.path}")
         self.stdout.write(f"  log lines: {logs}")
