@@ -14,10 +14,12 @@ class AnalyticsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from core.doctor import register_doctor_check
         from core.health import register_health_check
 
         register_health_check("last_batch", _check_last_batch)
         register_health_check("market_data", _check_market_data)
+        register_doctor_check("last batch", "analytics.doctor.check_last_batch", order=60, takes_now=True)
         # The data API's positions get their values and the batch's metrics from here (portfolios
         # cannot import analytics: data flows one way).
         from portfolios.api.extensions import position_fields_register
