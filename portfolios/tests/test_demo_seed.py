@@ -185,5 +185,5 @@ def test_the_seed_command_says_what_it_kept(demo_data, capsys):
     )
     call_command("seed_demo", "--date", SEED_DATE.isoformat())
     out = capsys.readouterr().out
-    assert "63 demo positions; 1 positions added by users kept." in out
+    assert "63 positions; 1 positions added by users kept (never changed or removed)." in out
     assert Position.objects.filter(symbol="IBM").exists()

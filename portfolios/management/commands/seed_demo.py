@@ -31,6 +31,7 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo data ready: {result.users} users, {result.portfolios} portfolios, "
-                f"{result.positions} demo positions; {result.user_positions} positions added by users kept."
+                f"{result.positions} positions; {result.user_positions} positions added by users kept "
+                "(never changed or removed)."
             )
         )
