@@ -4,9 +4,10 @@ It is the offline default and the ground truth for the analytics tests. Every ro
 stored with ``source="simulated"``. Two *worlds* share one model and one set of random draws:
 
 - ``market`` (the default, the demo's): single stocks carry 15–45 % a year of idiosyncratic
-  volatility and a sector factor, so stock correlations look like a market's (mostly 0.2–0.7) and
-  a stock's R² on the factors is 0.2–0.8; ETFs and funds track the factors closely (R² > 0.85),
-  except the commodity ETFs (GLD, DJP), whose own commodity risk the equity factors do not explain.
+  volatility and a sector factor, so stock correlations look like a market's (mostly 0.2–0.7,
+  median about 0.35) and a stock's R² on the factors is about 0.15–0.6; broad ETFs and funds track
+  the factors closely (R² > 0.9), a sector or international fund less (VNQ ≈ 0.65, VTIAX ≈ 0.85),
+  and the commodity ETFs (GLD, DJP) carry commodity risk the equity factors do not explain.
 - ``factor_test``: the same factors, betas and draws with idiosyncratic risk scaled by
   ``WORLDS["factor_test"].idio_scale`` (2 %) and no sector factors — a controlled world in which a
   252-day regression recovers every loading within ±0.05. Tests that check factor recovery ask for
@@ -19,8 +20,9 @@ The model (simple daily returns, so the truth is linear in the factors)
 half-life of about 28 sessions), driven by the market's return — ``−VIX_DOWN_SENSITIVITY`` (6.0) ×
 the return on a down day, ``−VIX_UP_SENSITIVITY`` (3.5) × the return on an up day, centred so that
 the asymmetry adds no drift — plus its own noise N(0, ``VIX_NOISE``² = 4.5 %²) a session. VIX jumps
-when the market falls, drifts down in rallies, mostly stays between 11 and 30, and, being an
-exponential, is never ≤ 0. Its returns correlate about −0.7 with SPY's.
+when the market falls, drifts down in rallies, spends 90 % of sessions between about 11 and 27
+(median about 16), and, being an exponential, is never ≤ 0. Its returns correlate about −0.75 with
+SPY's.
 
 **Factors.** Eight factor returns are drawn jointly normal each session with correlations
 ``FACTOR_CORRELATION`` (modest; the rate factor is slightly negatively correlated with the market)
@@ -46,7 +48,8 @@ its own sector; a sector-heavy fund or ETF on the sectors it holds (``symbol_spe
 template for any other symbol), sector loadings ``c_j`` and idiosyncratic noise
 ``eps ~ N(0, idio_vol²/252)``. Idiosyncratic vols (``symbol_spec(s).idio_vol_annual``, market
 world): single stocks 15–45 % a year (hand-set for the demo symbols, 18–40 % by hash for others),
-index ETFs 1–3 %, active equity funds 3–8 %, bond funds 1 %, commodity ETFs 13 %. A regression
+index and sector ETFs 1–3 %, active equity funds 3–3.5 %, the international fund 6 %, bond funds
+1 %, commodity ETFs 13 %. A regression
 of a symbol's returns on SPY, the style spreads (ETF − SPY) and TLT recovers ``symbol_loadings``
 (unbiased; within ±0.05 in the ``factor_test`` world).
 
