@@ -828,11 +828,6 @@ class _Series:
         return open_, high, low, close, volume
 
 
-def symbol_returns(symbol: str, *, world: str | None = None) -> np.ndarray:
-    """The symbol's simple daily returns over the whole anchor calendar (before price rounding)."""
-    return _series(symbol.upper(), world_get(world).name).returns
-
-
 @lru_cache(maxsize=4096)
 def _series(symbol: str, world: str = DEFAULT_WORLD) -> _Series:
     """The symbol's history over the anchor calendar in ``world`` (generated once per process)."""

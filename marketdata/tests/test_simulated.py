@@ -22,6 +22,7 @@ from marketdata.providers.simulated import (
     factor_returns,
     implied_vol_history,
     parse_occ,
+    sector_returns,
     simulated_implied_vol,
     symbol_loadings,
     symbol_spec,
@@ -190,6 +191,12 @@ def test_stocks_of_one_sector_move_together_more_than_across_sectors() -> None:
     assert np.mean(same) > np.mean(cross) + 0.08
     jpm, c = STOCKS.index("JPM"), STOCKS.index("C")
     assert corr[jpm, c] > 0.5  # two banks
+    # What the factors leave of a bank's return follows the financial sector's own factor.
+    residual = sm.OLS(simple_returns(closes("JPM")), factor_design()).fit().resid
+    sector = sector_returns(start=END, end=END).columns
+    financials = sector_returns(start=date(2019, 1, 1), end=END)["Financial Services"].to_numpy()[-252:]
+    assert "Technology" in sector and np.corrcoef(residual, financials)[0, 1] > 0.3
+    assert (sector_returns(start=date(2026, 1, 2), end=END, world="factor_test") == 0).all().all()
 
 
 @pytest.mark.parametrize("end", [END, date(2027, 11, 19)])
