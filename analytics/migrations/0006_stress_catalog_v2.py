@@ -33,5 +33,5 @@ def revert_v2(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("analytics", "0004_result_payload_json_document")]
+    dependencies = [("analytics", "0005_result_kind_names")]
     operations = [migrations.RunPython(apply_v2, revert_v2)]
