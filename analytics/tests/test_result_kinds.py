@@ -245,7 +245,8 @@ def test_run_batch_prints_a_note_for_an_earlier_step_name(analytics_demo) -> Non
     assert PortfolioResult.objects.filter(kind="overview", batch_run__steps=["overview"]).count() == 3
 
 
-def test_the_data_migration_renames_stored_kinds_and_steps(transactional_db) -> None:
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_data_migration_renames_stored_kinds_and_steps() -> None:
     from django.db import connection
     from django.db.migrations.executor import MigrationExecutor
 
