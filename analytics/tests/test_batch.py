@@ -226,7 +226,7 @@ def test_catalog_version_2_is_loaded_by_a_migration_that_keeps_admin_edits(db):
 
     from analytics.models import StressScenario
 
-    migration = importlib.import_module("analytics.migrations.0006_stress_catalog_v2")
+    migration = importlib.import_module("analytics.migrations.0007_stress_catalog_v2")
     # A fresh database is at version 2: the rotations hold the market at 0.0.
     assert StressScenario.objects.get(pk="value_rotation_20").shocks["market"] == 0.0
     assert StressScenario.objects.get(pk="small_cap_outperformance_10").shocks["market"] == 0.0

@@ -33,5 +33,5 @@ def revert_v2(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("analytics", "0005_result_kind_names")]
+    dependencies = [("analytics", "0006_position_metrics_plural_name")]
     operations = [migrations.RunPython(apply_v2, revert_v2)]
