@@ -106,6 +106,6 @@ def test_background_writes_store_what_inline_writes_store_and_a_failed_write_is_
     assert len(metrics) == 63
     assert all(m.delta is None and m.greeks_inputs == {} for m in metrics)
     assert all(m.market_value is not None for m in metrics)
-    others = BatchJob.objects.filter(run=failed.run, step="stress_tests")
+    others = BatchJob.objects.filter(run=failed.run, step="stress_test")
     assert {j.status for j in others} == {RunStatus.COMPLETED}
     assert not PortfolioResult.objects.filter(kind="var").exists()
