@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
@@ -20,6 +20,7 @@ from django.contrib.sessions import middleware as sessions_middleware
 from django.http import HttpRequest, HttpResponse
 from django.middleware import clickjacking, common, csrf, security
 from django.utils.deprecation import MiddlewareMixin
+from whitenoise.middleware import WhiteNoiseMiddleware
 
 access_logger = logging.getLogger("sigmasight.access")
 
@@ -177,3 +178,52 @@ class CsrfViewMiddleware(_InlineHooks, csrf.CsrfViewMiddleware):
         return await sync_to_async(process_view, thread_sensitive=True)(
             request, callback, callback_args, callback_kwargs
         )
+
+
+# --- static files ------------------------------------------------------------------------------
+
+
+class StaticFilesMiddleware(WhiteNoiseMiddleware):
+    """WhiteNoise, able to run on the event loop under daphne.
+
+    WhiteNoise's own middleware is sync-only: under ASGI Django would hand *every* request to a
+    thread and back for it. Here a request that is not a static file costs one dictionary lookup
+    on the event loop; a static file is opened on a thread and its (synchronous) file iterator is
+    drained there, as Django's ``ASGIStaticFilesHandler`` does. Files collected under
+    ``STATIC_ROOT`` (with their compressed copies) win over the apps' originals found by the
+    finders; files added to an app since the last ``collectstatic`` are still served.
+    """
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+        super().__init__(get_response)
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+
+    def add_files_from_finders(self) -> None:
+        collected = dict(self.files)
+        super().add_files_from_finders()
+        self.files.update(collected)
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if self.is_async:
+            return self._acall(request)
+        return super().__call__(request)
+
+    async def _acall(self, request: HttpRequest) -> HttpResponse:
+        static_file = self.find_file(request.path_info) if self.autorefresh else self.files.get(request.path_info)
+        if static_file is None:
+            return await self.get_response(request)
+        response = await sync_to_async(self.serve, thread_sensitive=False)(static_file, request)
+        if response.streaming and not response.is_async:
+            chunks = await sync_to_async(list, thread_sensitive=False)(response.streaming_content)
+            response.streaming_content = _async_chunks(chunks)
+        return response
+
+
+async def _async_chunks(chunks: list[bytes]) -> AsyncIterator[bytes]:
+    for chunk in chunks:
+        yield chunk
