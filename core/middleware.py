@@ -8,6 +8,7 @@ hand every hook to a thread (see the comment above ``_InlineHooks``).
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -202,6 +203,11 @@ class StaticFilesMiddleware(WhiteNoiseMiddleware):
         self.is_async = iscoroutinefunction(get_response)
         if self.is_async:
             markcoroutinefunction(self)
+
+    def add_files(self, root: Any, prefix: str | None = None) -> None:
+        if root and not os.path.isdir(root):
+            return  # `collectstatic` has not run (development, tests): the finders serve the apps' files
+        super().add_files(root, prefix)
 
     def add_files_from_finders(self) -> None:
         collected = dict(self.files)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from django.templatetags.static import static
 from django.urls import path
+from django.views.generic import RedirectView
 
 from web.views import auth, chat, portfolios, positions
 
@@ -24,6 +26,8 @@ urlpatterns = [
     path("positions/<str:position_id>/delete/", positions.position_delete, name="position_delete"),
     path("portfolios/<str:portfolio_id>/chat/", chat.chat, name="chat"),
     path("portfolios/<str:portfolio_id>/chat/conversations/", chat.chat_conversations, name="chat_conversations"),
+    # Browsers ask for /favicon.ico on pages without an icon link (the API's, Swagger's).
+    path("favicon.ico", RedirectView.as_view(url=static("web/img/favicon.svg"), permanent=True)),
 ]
 
 # DRF's browsable API links to ``rest_framework:login`` / ``rest_framework:logout``: the same login

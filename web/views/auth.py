@@ -46,7 +46,9 @@ def login_throttle_wait(request: HttpRequest) -> float | None:
 
     The API's throttle classes read ``request.META`` (the client address) and ``request.data["email"]``;
     the form's field is ``username``, so they are given a view of the request with that name."""
-    probe: Any = SimpleNamespace(META=request.META, data={"email": request.POST.get("username", "")})
+    probe: Any = SimpleNamespace(
+        META=request.META, headers=request.headers, data={"email": request.POST.get("username", "")}
+    )
     waits = []
     for throttle in (LoginIPThrottle(), LoginEmailThrottle()):
         if not throttle.allow_request(probe, None):
