@@ -63,9 +63,10 @@ def positions(request: HttpRequest, portfolio: Portfolio) -> HttpResponse:
     return response
 
 
-def _form_page(request: HttpRequest, portfolio: Portfolio, context: dict[str, Any], *, invalid: bool) -> HttpResponse:
+def _form_page(request: HttpRequest, portfolio: Portfolio, context: dict[str, Any]) -> HttpResponse:
+    """A form page; a refused submission is shown again with its errors (200, as Django's form views do)."""
     context = {"portfolio": portfolio, "tabs": portfolio_tabs(portfolio_id=portfolio.pk, active="positions"), **context}
-    return render(request, context.pop("template"), context, status=400 if invalid else 200)
+    return render(request, context.pop("template"), context)
 
 
 @portfolio_page
@@ -78,7 +79,7 @@ def position_new(request: HttpRequest, portfolio: Portfolio) -> HttpResponse:
             messages.success(request, f"Added {position.symbol} ({position.get_position_type_display().lower()}).")
             return redirect(_positions_url(portfolio.pk, f"highlight={position.pk}"))
     context = {"template": "web/positions/form.html", "form": form, "title": "Add a position"}
-    return _form_page(request, portfolio, context, invalid=request.method == "POST")
+    return _form_page(request, portfolio, context)
 
 
 @position_page
@@ -96,7 +97,7 @@ def position_edit(request: HttpRequest, position: Position) -> HttpResponse:
         "title": f"Edit {position.symbol}",
         "position": position,
     }
-    return _form_page(request, position.portfolio, context, invalid=request.method == "POST")
+    return _form_page(request, position.portfolio, context)
 
 
 def _current_price(position: Position) -> float | None:
@@ -120,7 +121,7 @@ def position_close(request: HttpRequest, position: Position) -> HttpResponse:
     else:
         form = ClosePositionForm.for_position(position, price=price)
     context = {"template": "web/positions/close.html", "form": form, "position": position, "price": price}
-    return _form_page(request, position.portfolio, context, invalid=request.method == "POST")
+    return _form_page(request, position.portfolio, context)
 
 
 @position_page
@@ -131,7 +132,7 @@ def position_delete(request: HttpRequest, position: Position) -> HttpResponse:
         messages.success(request, f"Deleted {position.symbol}.")
         return redirect(_positions_url(position.portfolio_id))
     context = {"template": "web/positions/delete.html", "position": position}
-    return _form_page(request, position.portfolio, context, invalid=False)
+    return _form_page(request, position.portfolio, context)
 
 
 @portfolio_page
@@ -159,4 +160,4 @@ def positions_import(request: HttpRequest, portfolio: Portfolio) -> HttpResponse
             messages.success(request, f"Imported {len(created)} position{'s' if len(created) != 1 else ''}.")
             return redirect(_positions_url(portfolio.pk))
     context = {"template": "web/positions/import.html", "form": form, "row_errors": row_errors}
-    return _form_page(request, portfolio, context, invalid=request.method == "POST")
+    return _form_page(request, portfolio, context)

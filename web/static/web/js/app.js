@@ -21,3 +21,14 @@
     });
   });
 })();
+
+/* Filter forms marked data-drop-empty send (and put in the address bar) only the filters that are set. */
+document.addEventListener("htmx:configRequest", function (event) {
+  "use strict";
+  var elt = event.detail.elt;
+  if (!elt || !elt.closest || !elt.closest("[data-drop-empty]")) return;
+  var params = event.detail.parameters;
+  Object.keys(params).forEach(function (key) {
+    if (params[key] === "") delete params[key];
+  });
+});
