@@ -146,6 +146,9 @@
 
   function rememberSession(sessionId) {
     if (!sessionId || sessionId === state.sessionId) return;
+    var heading = root.querySelector(".chat-head h2");
+    var first = els.messages.querySelector(".msg-user .msg-text");
+    if (heading && !state.sessionId && first) heading.textContent = first.textContent.slice(0, 80);
     state.sessionId = sessionId;
     root.dataset.sessionId = sessionId;
     var url = new URL(window.location.href);
