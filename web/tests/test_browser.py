@@ -306,8 +306,12 @@ def test_add_a_position_and_see_it(site, browser) -> None:
     assert [(p["position_type"], p["quantity"], p["tags"]) for p in stored] == [("SHORT", -40.0, ["Hedges"])]
     screenshot(browser, "06-position-added")
     ibm = stored[0]["id"]
-    for name, path in (("07-position-edit", f"/positions/{ibm}/edit/"), ("08-position-close", f"/positions/{ibm}/close/"),
-                       ("09-positions-import", f"/portfolios/{pid}/positions/import/")):  # fmt: skip
+    pages = (
+        ("07-position-edit", f"/positions/{ibm}/edit/"),
+        ("08-position-close", f"/positions/{ibm}/close/"),
+        ("09-positions-import", f"/portfolios/{pid}/positions/import/"),
+    )
+    for name, path in pages:
         browser.get(site["base"] + path)
         screenshot(browser, name)
     assert console_errors(browser) == []
