@@ -14,6 +14,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse_lazy
 
@@ -30,8 +31,13 @@ def demo_accounts() -> list[dict[str, str]]:
     """The demo users that exist in this database (after ``seed_demo``/``make demo``), for the login
     page's hint; none in a deployment that never seeded the demo. One query."""
     accounts = dict(_demo_fixture_accounts())
-    present = get_user_model().objects.filter(email__in=list(accounts), is_active=True).values_list("email", flat=True)
-    return [{"email": email, "name": accounts[email]} for email in accounts if email in set(present)]
+    try:
+        present = set(
+            get_user_model().objects.filter(email__in=list(accounts), is_active=True).values_list("email", flat=True)
+        )
+    except DatabaseError:  # not migrated yet, or the database is down: the form itself still shows
+        return []
+    return [{"email": email, "name": accounts[email]} for email in accounts if email in present]
 
 
 class EmailAuthenticationForm(AuthenticationForm):
