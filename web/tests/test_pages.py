@@ -141,3 +141,17 @@ def test_the_chat_page_lists_past_conversations_and_shows_the_open_one(owner_web
     assert f'data-session-id="{conversation.pk}"' in body and f'data-portfolio-id="{book.pk}"' in body
     listing = owner_web.get(reverse("web:chat_conversations", args=[book.pk])).content.decode()
     assert "What is my VaR?" in listing and "<html" not in listing
+
+
+def test_the_dashboard_and_positions_pages_take_a_fixed_number_of_queries(
+    owner_web: Client, book: Portfolio, django_assert_max_num_queries
+) -> None:
+    # session, user, portfolio, results (one query for every kind), snapshots, last batch run (its jobs
+    # are one more when there is one), the
+    # portfolio menu: independent of how many positions, scenarios or snapshots there are.
+    with django_assert_max_num_queries(7):
+        assert owner_web.get(reverse("web:dashboard", args=[book.pk])).status_code == 200
+    # session, user, portfolio, filter options (three), positions, their tags, prices, metrics, menu,
+    # the newest metrics day
+    with django_assert_max_num_queries(11):
+        assert owner_web.get(reverse("web:positions", args=[book.pk])).status_code == 200
