@@ -245,6 +245,7 @@ def test_positions_sort_and_filter_in_place(site, browser) -> None:
     api = api_get(site, HEDGE_FUND, f"/api/v1/data/portfolios/{pid}/positions?status=open&page_size=500")
     rows = css_all(browser, "#positions tbody tr")
     assert len(rows) == api["count"]
+    screenshot(browser, "04-positions")
 
     css(browser, '#positions th a[data-sort="market_value"]').click()  # numbers sort largest first
     wait_for(browser, lambda d: "sort=-market_value" in d.current_url)
@@ -271,9 +272,23 @@ def test_positions_sort_and_filter_in_place(site, browser) -> None:
     assert "type=&" not in browser.current_url and "tag=" not in browser.current_url  # only the filters set
     nvda = {r.get_attribute("data-symbol") for r in css_all(browser, "#positions tbody tr")}
     assert nvda == {p["symbol"] for p in api["results"] if "NVDA" in (p["symbol"], p["underlying_symbol"])}
-    screenshot(browser, "04-positions-filtered")
+    screenshot(browser, "04b-positions-filtered")
     browser.back()  # htmx keeps the history: back to the type filter cleared, sorted ascending
     wait_for(browser, lambda d: "underlying=NVDA" not in d.current_url)
+
+    # With the keyboard only: Tab to the Qty header, Enter sorts by it.
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    browser.get(f"{site['base']}/portfolios/{pid}/positions/")
+    for _ in range(60):
+        ActionChains(browser).send_keys(Keys.TAB).perform()
+        if browser.switch_to.active_element.get_attribute("data-sort") == "quantity":
+            break
+    else:
+        pytest.fail("the Qty header cannot be reached with Tab")
+    ActionChains(browser).send_keys(Keys.ENTER).perform()
+    wait_for(browser, lambda d: "sort=-quantity" in d.current_url)
     assert console_errors(browser) == []
 
 
@@ -309,6 +324,7 @@ def test_add_a_position_and_see_it(site, browser) -> None:
     pages = (
         ("07-position-edit", f"/positions/{ibm}/edit/"),
         ("08-position-close", f"/positions/{ibm}/close/"),
+        ("08b-position-delete", f"/positions/{ibm}/delete/"),
         ("09-positions-import", f"/portfolios/{pid}/positions/import/"),
     )
     for name, path in pages:
