@@ -59,11 +59,11 @@ def analytics_demo(demo_data):
 
     Returns the ``BatchOutcome`` (its ``run.as_of`` is ``ANALYTICS_AS_OF``). No reports are written.
     """
-    from analytics.services.batch import PORTFOLIO_STEPS, batch_run
+    from analytics.services.batch import batch_run, portfolio_steps
     from marketdata.services import prices_sync
 
     prices_sync(backfill_days=300, as_of=ANALYTICS_AS_OF, provider="simulated")
-    outcome = batch_run(as_of=ANALYTICS_AS_OF, steps=list(PORTFOLIO_STEPS), trigger="test")
+    outcome = batch_run(as_of=ANALYTICS_AS_OF, steps=list(portfolio_steps()), trigger="test")
     assert outcome.ok, outcome.run.error_summary
     return outcome
 

@@ -2,7 +2,7 @@
 
 Authentication: a simplejwt access token in the query string (``?token=…``) or as a subprotocol
 (``Sec-WebSocket-Protocol: bearer, <token>`` — the server answers ``bearer``); without a token, the
-web app's login session cookie, from a page of this site only (``core.auth.websocket_session_user``).
+web app's login session cookie, from a page of this site only (``core.websocket_auth.websocket_session_user``).
 A missing or bad token (or no session) is accepted then closed at once with code 4401, so that the
 client sees a clear reason rather than a bare handshake failure. The client sends
 ``{"type": "message", "message", "portfolio_id", "session_id"?, "mode"?}`` and receives the events
@@ -28,8 +28,8 @@ from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidTok
 from agent import streaming
 from agent.api.throttling import agent_throttle_check
 from agent.services import chat_run
-from core.auth import websocket_session_user
 from core.errors import ApplicationError
+from core.websocket_auth import websocket_session_user
 
 logger = logging.getLogger("sigmasight.agent")
 

@@ -15,14 +15,11 @@ from django.db import models
 from core.fields import JSONDocumentField
 
 
-class ResultKind(models.TextChoices):
-    OVERVIEW = "overview", "Exposures overview"
-    GREEKS = "greeks", "Portfolio Greeks"
-    FACTOR_EXPOSURE = "factor_exposure", "Factor exposures"
-    MARKET_SCENARIOS = "market_scenarios", "Market scenarios"
-    STRESS_TEST = "stress_test", "Stress tests"
-    CORRELATIONS = "correlations", "Correlations"
-    VAR = "var", "VaR and expected shortfall"
+def result_kind_choices() -> list[tuple[str, str]]:
+    """The registered result kinds (``analytics.results``), as the choices of ``PortfolioResult.kind``."""
+    from analytics.results import registry
+
+    return registry.kind_choices()
 
 
 class Provenance(models.Model):
@@ -136,10 +133,11 @@ class PositionMetrics(Provenance):
 
 
 class PortfolioResult(Provenance):
-    """A portfolio-level result of one kind for one day; ``payload`` shape is documented per kind in selectors."""
+    """A portfolio-level result of one kind for one day; ``payload``'s shape is the kind's declared payload
+    type (``analytics.results.<kind>``)."""
 
     portfolio = models.ForeignKey("portfolios.Portfolio", on_delete=models.CASCADE, related_name="analytics_results")
-    kind = models.CharField(max_length=30, choices=ResultKind.choices)
+    kind = models.CharField(max_length=30, choices=result_kind_choices)
     payload = JSONDocumentField()
 
     class Meta:

@@ -2,50 +2,11 @@
 
 Portfolio-level results live in ``PortfolioResult`` rows, one per (portfolio, kind, as_of), each
 with provenance (``as_of``, ``method``, ``lookback_days``, ``data_source``, ``inputs``,
-``is_stale``). Money is USD; returns and percentages are decimals (0.05 = 5%). Payload shapes:
-
-``overview`` — exposures from the aggregation step::
-
-    {"equity_balance", "market_value" (net), "long_exposure", "short_exposure" (negative),
-     "gross_exposure", "net_exposure", "delta_adjusted_exposure", "options_exposure",
-     "stock_exposure", "cash", "leverage", "cost_basis", "unrealised_pnl", "position_count",
-     "counts_by_type": {"LONG": n, ...}, "by_tag": {tag: {"market_value", "gross", "count"}},
-     "by_underlying": {symbol: {"market_value", "delta_exposure", "count"}},
-     "expired_options": [symbol], "missing_prices": [symbol]}
-
-``greeks`` — ``{"totals": {"delta", "gamma", "theta", "vega", "rho", "dollar_delta", "dollar_gamma"},
-"positions": [{"position_id", "symbol", "underlying", "position_type", "quantity", "strike",
-"expiration", "expired", "spot", "years_to_expiry", "implied_vol", "implied_vol_source", "rate",
-"div_yield", "delta", "gamma", "theta", "vega", "rho", "position_delta", "position_gamma",
-"position_theta", "position_vega", "position_rho", "dollar_delta", "dollar_gamma"}]}``
-(per-contract Greeks per share; theta per calendar day, vega per vol point, rho per 1% rate).
-
-``factor_exposure`` — ``{"factors": [...], "portfolio_betas": {f: beta}, "dollar_exposures": {f: usd},
-"beta_basis": "equity_balance" | "gross_exposure", "basis_value", "market_beta_univariate",
-"condition_number", "positions": [{"position_id", "symbol", "price_symbol", "delta_exposure",
-"betas": {f: b}, "exposures": {f: usd}, "quality"}], "quality_flags": {symbol: quality}}``
-
-``market_scenarios`` — ``{"positions": [{"position_id", "symbol"}], "scenarios": [{"id", "name",
-"shock", "pnl", "pnl_pct_of_equity", "pnl_by_position": [usd]}]}``
-
-``stress_test`` — ``{"positions": [{"position_id", "symbol"}], "scenarios": [{"id", "name",
-"category", "severity", "shocks", "implied_vol_shift", "direct_pnl", "conditioned_pnl", "direct_pct",
-"conditioned_pct", "factor_shocks_direct": {f: x}, "factor_shocks_conditioned": {f: x},
-"by_factor": {f: usd}, "direct_pnl_by_position": [usd], "conditioned_pnl_by_position": [usd]}],
-"worst": {"id", "name", "conditioned_pnl", "conditioned_pct"}, "losses_exceed_equity": [id]}``
-
-Per-position breakdowns of scenarios are stored column-wise: each ``*_by_position`` list follows the
-order of the payload's ``positions`` (written once rather than once per scenario — 22 scenarios × 60
-positions of repeated ids would be most of the stored bytes). ``scenario_position_rows`` turns one
+``is_stale``). Money is USD; returns and percentages are decimals (0.05 = 5%). Each kind's payload
+is the ``TypedDict`` declared in its module, ``analytics/results/<kind>.py``; per-position breakdowns
+of scenarios are stored column-wise (each ``*_by_position`` list follows the order of the payload's
+``positions``: written once rather than once per scenario), and ``scenario_position_rows`` turns one
 scenario back into rows.
-
-``correlations`` — ``{"symbols": [...], "matrix": [[rho]], "window_days", "min_weight",
-"clusters": [{"name", "symbols", "average_correlation"}], "average_abs_correlation",
-"diversification_score", "effective_positions", "excluded": [{"symbol", "reason"}]}``
-
-``var`` — ``{"horizon_days": 1, "historical": {"var_95", "es_95", "var_99", "es_99", "observations"},
-"parametric": {"var_95", "es_95", "var_99", "es_99"}, "contributions": [{"position_id", "symbol",
-"historical_var_99", "historical_es_99", "parametric_var_99"}]}`` (VaR/ES positive loss in USD).
 """
 
 from __future__ import annotations
@@ -63,20 +24,16 @@ from analytics.models import (
     PortfolioResult,
     PortfolioSnapshot,
     PositionMetrics,
-    ResultKind,
     StressScenario,
     SymbolFactorBeta,
 )
 
-RESULT_COMMANDS: dict[str, str] = {
-    ResultKind.OVERVIEW: "python manage.py run_batch --steps aggregation",
-    ResultKind.GREEKS: "python manage.py run_batch --steps greeks",
-    ResultKind.FACTOR_EXPOSURE: "python manage.py run_batch --steps factors",
-    ResultKind.MARKET_SCENARIOS: "python manage.py run_batch --steps market_scenarios",
-    ResultKind.STRESS_TEST: "python manage.py run_batch --steps stress_tests",
-    ResultKind.CORRELATIONS: "python manage.py run_batch --steps correlations",
-    ResultKind.VAR: "python manage.py run_batch --steps var",
-}
+
+def result_command(kind: str) -> str:
+    """The command that computes ``kind`` (any of its names), for "not computed" answers."""
+    from analytics.results import registry
+
+    return registry.spec_for(kind).command
 
 
 def provenance(result: PortfolioResult | PortfolioSnapshot | PositionMetrics) -> dict[str, Any]:

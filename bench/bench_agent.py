@@ -40,7 +40,7 @@ from django.utils import timezone  # noqa: E402
 
 from agent.services import chat_run  # noqa: E402
 from analytics.models import PortfolioResult  # noqa: E402
-from analytics.services.batch import PORTFOLIO_STEPS, batch_run  # noqa: E402
+from analytics.services.batch import batch_run, portfolio_steps  # noqa: E402
 from marketdata.calendar import latest_completed_session  # noqa: E402
 from marketdata.services import prices_sync  # noqa: E402
 from portfolios.demo import demo_portfolio_id  # noqa: E402
@@ -75,7 +75,7 @@ def prepare() -> None:
     if not PortfolioResult.objects.exists():
         as_of = latest_completed_session()
         prices_sync(backfill_days=300, as_of=as_of, provider="simulated")
-        batch_run(as_of=as_of, steps=list(PORTFOLIO_STEPS), trigger="bench")
+        batch_run(as_of=as_of, steps=list(portfolio_steps()), trigger="bench")
 
 
 def ask(portfolio: Portfolio, question: str) -> tuple[float, float, int]:

@@ -32,7 +32,7 @@ django.setup()
 
 from django.core.management import call_command  # noqa: E402
 
-from analytics.services.batch import PORTFOLIO_STEPS, batch_run  # noqa: E402
+from analytics.services.batch import batch_run, portfolio_steps  # noqa: E402
 from marketdata.calendar import latest_completed_session  # noqa: E402
 from marketdata.factors import FACTOR_SYMBOLS  # noqa: E402
 from marketdata.selectors import latest_closes  # noqa: E402
@@ -110,7 +110,7 @@ def main(sizes: list[int]) -> None:
     for count in sizes:
         ids = portfolios_create(count, spots, as_of)
         started = time.perf_counter()
-        outcome = batch_run(as_of=as_of, portfolio_ids=ids, steps=list(PORTFOLIO_STEPS), trigger="bench")
+        outcome = batch_run(as_of=as_of, portfolio_ids=ids, steps=list(portfolio_steps()), trigger="bench")
         elapsed = time.perf_counter() - started
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(

@@ -34,7 +34,7 @@ django.setup()
 
 from django.core.management import call_command  # noqa: E402
 
-from analytics.services.batch import PORTFOLIO_STEPS, batch_run  # noqa: E402
+from analytics.services.batch import batch_run, portfolio_steps  # noqa: E402
 from marketdata.calendar import latest_completed_session  # noqa: E402
 from portfolios.models import Position  # noqa: E402
 
@@ -45,11 +45,11 @@ def main() -> None:
         call_command("seed_demo")
     call_command("sync_market_data", backfill=300, quiet_progress=True)
     as_of = latest_completed_session()
-    batch_run(as_of=as_of, steps=list(PORTFOLIO_STEPS), trigger="bench")  # warm-up (imports, caches)
+    batch_run(as_of=as_of, steps=list(portfolio_steps()), trigger="bench")  # warm-up (imports, caches)
     step_times = []
     for _ in range(5):
         started = time.perf_counter()
-        outcome = batch_run(as_of=as_of, steps=list(PORTFOLIO_STEPS), trigger="bench")
+        outcome = batch_run(as_of=as_of, steps=list(portfolio_steps()), trigger="bench")
         step_times.append(time.perf_counter() - started)
         assert outcome.ok, outcome.run.error_summary
     command = [sys.executable, "manage.py", "run_batch", "--skip-sync"]

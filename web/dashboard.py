@@ -1,10 +1,11 @@
 """The dashboard of one portfolio, shaped for its template from the stored analytics.
 
 Nothing here computes risk: every figure is read from the results the batch stored (through
-``analytics.selectors``) — the headline block is built by the same ``overview_output`` as the API's
-overview, so page and API agree to the cent. What this module adds is presentation: ordering
-(stress scenarios worst first, top VaR contributors), shares of equity for display, bar widths,
-heatmap colours, and the history series for the chart (with the drawdown of its cumulative P&L from
+``analytics.selectors``) — the headline block is the overview kind's own API answer
+(``ResultSpec.api_extra``, what ``GET .../overview`` returns), so page and API agree to the cent.
+What this module adds is presentation: ordering (stress scenarios worst first, top VaR
+contributors), shares of equity for display, bar widths, the report builders' heatmap, and the
+history series for the chart (with the drawdown of its cumulative P&L from
 ``analytics.engines.drawdown``). A section whose result was never computed says so and names the
 command that computes it, as the API's ``not_computed`` error does.
 """
@@ -18,12 +19,13 @@ from typing import Any
 from django.utils.safestring import mark_safe
 
 from analytics import selectors
-from analytics.api.serializers import overview_output
 from analytics.engines.drawdown import drawdown_from_pnl, max_drawdown
-from analytics.models import BatchJob, BatchRun, PortfolioResult, PortfolioSnapshot, ResultKind, RunStatus
+from analytics.models import BatchJob, BatchRun, PortfolioResult, PortfolioSnapshot, RunStatus
+from analytics.results import spec_for
+from analytics.results.presentation import Heatmap
 from marketdata.factors import FACTOR_PROXIES, RATE_FACTOR, RATE_PROXY
 from portfolios.models import Portfolio
-from reports.builders.charts import correlation_heatmap
+from reports.builders.charts import chart_svg
 from reports.builders.document import data_source_label
 
 FACTOR_LABELS: dict[str, str] = {
@@ -42,7 +44,16 @@ FACTOR_PROXY_LABELS: dict[str, str] = {
 }
 EXTREME_BETA = 3.0  # |β| above this is flagged (never capped), as the factor step flags it
 TOP_CONTRIBUTORS = 8
-SNAPSHOT_COMMAND = "python manage.py run_batch --steps snapshots"
+# The result kinds the dashboard shows (their registered names: analytics/results/).
+OVERVIEW, GREEKS, FACTORS, MARKET, STRESS, CORRELATIONS, VAR = (
+    "overview",
+    "greeks",
+    "factor_exposures",
+    "market_risk",
+    "stress_test",
+    "correlations",
+    "var",
+)
 HISTORY_FIELDS = ("as_of", "total_value", "equity", "daily_pnl", "daily_return", "cumulative_pnl", "data_source")
 
 
@@ -81,7 +92,7 @@ class Section:
 
     @property
     def command(self) -> str:
-        return selectors.RESULT_COMMANDS.get(self.kind, SNAPSHOT_COMMAND)
+        return selectors.result_command(self.kind)
 
     @property
     def provenance(self) -> dict[str, Any] | None:
@@ -92,13 +103,11 @@ class Section:
         return data_source_label(self.result.data_source) if self.result is not None else ""
 
 
-def _headline(
-    portfolio: Portfolio, overview: PortfolioResult | None, snapshot: PortfolioSnapshot | None
-) -> dict[str, Any]:
+def _headline(overview: PortfolioResult | None) -> dict[str, Any]:
     """Value, equity, cash, both leverages, P&L: the API's overview answer plus the leverage pair."""
     if overview is None:
         return {}
-    body = overview_output(portfolio=portfolio, result=overview, snapshot=snapshot)
+    body = dict(spec_for(OVERVIEW).api_extra(overview))
     payload = overview.payload
     equity = payload.get("equity_balance")
     gross_leverage = payload.get("gross_leverage", payload.get("leverage"))
@@ -271,7 +280,14 @@ def _correlations(result: PortfolioResult | None) -> dict[str, Any]:
     if result is None:
         return {}
     payload = result.payload
-    heatmap = correlation_heatmap(payload)
+    heatmap = chart_svg(
+        Heatmap(
+            key="correlations",
+            title="Correlation matrix",
+            labels=[str(s) for s in payload.get("symbols") or []],
+            matrix=payload.get("matrix") or [],
+        )
+    )
     return {
         "symbols": payload.get("symbols") or [],
         # The report's SVG heatmap (escaped labels, a tooltip per cell): interaction would add nothing.
@@ -349,39 +365,28 @@ def dashboard_present(*, portfolio: Portfolio) -> dict[str, Any]:
     """Everything the dashboard shows for ``portfolio``, read from stored results (a few queries)."""
     results = selectors.portfolio_results_latest(portfolio_id=portfolio.pk)
     snapshots = list(selectors.snapshots_for_portfolio(portfolio_id=portfolio.pk).only(*HISTORY_FIELDS))
-    overview = results.get(ResultKind.OVERVIEW)
-    # The snapshot the API's overview uses: the newest on or before the overview's day.
-    snapshot = None
+    overview = results.get(OVERVIEW)
     if overview is not None:
-        snapshot = next((s for s in reversed(snapshots) if s.as_of <= overview.as_of), None)
+        overview.portfolio = portfolio  # the API answer names it; it is already loaded
     equity = overview.payload.get("equity_balance") if overview is not None else None
-    factor_result = results.get(ResultKind.FACTOR_EXPOSURE)
+    factor_result = results.get(FACTORS)
     run, jobs = selectors.batch_run_latest_for_portfolio(portfolio_id=portfolio.pk)
 
     def section(key: str, title: str, kind: str, data: dict[str, Any]) -> Section:
         return Section(key=key, title=title, kind=kind, result=results.get(kind), data=data)
 
     sections = {
-        "exposures": section("exposures", "Exposures", ResultKind.OVERVIEW, _exposures(overview)),
-        "factors": section("factors", "Factor exposures", ResultKind.FACTOR_EXPOSURE, _factors(factor_result)),
-        "stress": section(
-            "stress", "Stress scenarios", ResultKind.STRESS_TEST, _stress(results.get(ResultKind.STRESS_TEST), equity)
-        ),
-        "market": section(
-            "market",
-            "Market scenarios",
-            ResultKind.MARKET_SCENARIOS,
-            _market(results.get(ResultKind.MARKET_SCENARIOS), factor_result),
-        ),
-        "var": section("var", "Value at risk", ResultKind.VAR, _var(results.get(ResultKind.VAR), equity)),
-        "correlations": section(
-            "correlations", "Correlations", ResultKind.CORRELATIONS, _correlations(results.get(ResultKind.CORRELATIONS))
-        ),
-        "greeks": section("greeks", "Greeks", ResultKind.GREEKS, _greeks(results.get(ResultKind.GREEKS))),
+        "exposures": section("exposures", "Exposures", OVERVIEW, _exposures(overview)),
+        "factors": section("factors", "Factor exposures", FACTORS, _factors(factor_result)),
+        "stress": section("stress", "Stress scenarios", STRESS, _stress(results.get(STRESS), equity)),
+        "market": section("market", "Market scenarios", MARKET, _market(results.get(MARKET), factor_result)),
+        "var": section("var", "Value at risk", VAR, _var(results.get(VAR), equity)),
+        "correlations": section("correlations", "Correlations", CORRELATIONS, _correlations(results.get(CORRELATIONS))),
+        "greeks": section("greeks", "Greeks", GREEKS, _greeks(results.get(GREEKS))),
     }
     sources = sorted({r.data_source for r in results.values() if r.data_source})
     return {
-        "headline": _headline(portfolio, overview, snapshot),
+        "headline": _headline(overview),
         "overview": overview,
         "overview_provenance": selectors.provenance(overview) if overview is not None else None,
         "sections": sections,
@@ -391,5 +396,5 @@ def dashboard_present(*, portfolio: Portfolio) -> dict[str, Any]:
         "data_source_label": ", ".join(data_source_label(s) for s in sources),
         "simulated": any("simulated" in s for s in sources),
         "stale": [r for r in results.values() if r.is_stale],
-        "overview_command": selectors.RESULT_COMMANDS[ResultKind.OVERVIEW],
+        "overview_command": selectors.result_command(OVERVIEW),
     }

@@ -420,13 +420,13 @@ INTENTS: tuple[Intent, ...] = (
     Intent(
         "stress",
         _r(r"\bstress|\bworst\b.*scenario|scenario.*\bworst\b|\bcrash|\bcrisis|\brecession"),
-        lambda q: [("get_stress_results", {"limit": 5})],
+        lambda q: [("get_stress_test", {"limit": 5})],
         _stress,
     ),
     Intent(
         "market",
         _r(r"market (?:falls?|drops?|moves?|rises?|rallies|down|up)|market scenarios?|if the market|\bsell-?off"),
-        lambda q: [("get_market_scenarios", {})],
+        lambda q: [("get_market_risk", {})],
         _market,
     ),
     Intent(
@@ -456,19 +456,19 @@ INTENTS: tuple[Intent, ...] = (
     Intent(
         "exposures",
         _r(r"exposures?|\bleverage|\bgross\b|\bnet\b|\blong\b|\bshort\b|\bcash\b"),
-        lambda q: [("get_portfolio_overview", {})],
+        lambda q: [("get_overview", {})],
         _exposures,
     ),
     Intent(
         "performance",
         _r(r"\bperform|\breturns?\b|\bp&l\b|\bpnl\b|\bprofit|\bgain|\bloss(?:es)?\b|how (?:am i|did|is) .*doing|made"),
-        lambda q: [("get_performance", {"days": 30})],
+        lambda q: [("get_snapshots", {"days": 30})],
         _performance,
     ),
     Intent(
         "value",
         _r(r"\bvalue\b|\bworth\b|\bnav\b|\bequity\b|\boverview\b|\bsummary\b|\bsummari[sz]e\b|how big"),
-        lambda q: [("get_portfolio_overview", {})],
+        lambda q: [("get_overview", {})],
         _value,
     ),
     Intent(

@@ -1,4 +1,4 @@
-"""Hand-made stored analytics in the documented payload shapes (analytics/selectors.py), for agent tests."""
+"""Hand-made stored analytics, each payload of its kind's declared type (analytics/results/), for agent tests."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from analytics.models import PortfolioResult, PortfolioSnapshot, PositionMetrics, ResultKind
+from analytics.models import PortfolioResult, PortfolioSnapshot, PositionMetrics
 from portfolios.models import AssetClass, Portfolio, Position, PositionType, Tag
 
 AS_OF = dt.date(2026, 11, 20)
@@ -56,7 +56,7 @@ def results_make(portfolio: Portfolio, *, scale: float = 1.0) -> dict[str, Any]:
     }  # fmt: skip
     greeks = {
         "totals": {"delta": 135.0, "gamma": 2.4, "theta": -11.5, "vega": 48.2, "rho": 20.1,
-                   "dollar_delta": 6750.0 * s, "dollar_gamma": 610.0 * s},
+                   "dollar_delta": 6750.0 * s, "dollar_gamma": 610.0 * s, "stock_share_delta": 50.0},
         "positions": [{
             "position_id": str(call.id), "symbol": call.symbol, "underlying": "NVDA", "position_type": "LC",
             "quantity": 2, "strike": 200.0, "expiration": "2027-01-15", "expired": False, "spot": 50.0,
@@ -76,7 +76,7 @@ def results_make(portfolio: Portfolio, *, scale: float = 1.0) -> dict[str, Any]:
         "positions": [{"position_id": str(aapl.id), "symbol": "AAPL", "price_symbol": "AAPL",
                        "delta_exposure": 25000.0 * s, "betas": betas, "exposures": {"market": 28000.0 * s},
                        "quality": "ok"}],
-        "quality_flags": {},
+        "quality_flags": {}, "excluded": [],
     }  # fmt: skip
     stress = {
         "positions": [{"position_id": str(aapl.id), "symbol": "AAPL"}],
@@ -103,11 +103,12 @@ def results_make(portfolio: Portfolio, *, scale: float = 1.0) -> dict[str, Any]:
              "pnl_pct_of_equity": -0.029, "pnl_by_position": [-2900.0 * s]},
             {"id": "market_up_10", "name": "Market +10%", "shock": 0.10, "pnl": 2750.0 * s,
              "pnl_pct_of_equity": 0.0275, "pnl_by_position": [2750.0 * s]},
-        ]
+        ],
+        "beta": "univariate market beta (252d)",
     }  # fmt: skip
     correlations = {
         "symbols": ["AAPL", "NVDA", "XOM"], "matrix": [[1.0, 0.72, 0.1], [0.72, 1.0, 0.05], [0.1, 0.05, 1.0]],
-        "window_days": 90, "min_weight": 0.01,
+        "window_days": 90, "min_weight": 0.01, "cluster_threshold": 0.7,
         "clusters": [{"name": "Cluster 1", "symbols": ["AAPL", "NVDA"], "average_correlation": 0.72}],
         "average_abs_correlation": 0.29, "diversification_score": 0.71, "effective_positions": 2.4, "excluded": [],
     }  # fmt: skip
@@ -124,9 +125,8 @@ def results_make(portfolio: Portfolio, *, scale: float = 1.0) -> dict[str, Any]:
         ],
     }  # fmt: skip
     payloads = {
-        ResultKind.OVERVIEW: overview, ResultKind.GREEKS: greeks, ResultKind.FACTOR_EXPOSURE: factor_exposure,
-        ResultKind.STRESS_TEST: stress, ResultKind.MARKET_SCENARIOS: market, ResultKind.CORRELATIONS: correlations,
-        ResultKind.VAR: var,
+        "overview": overview, "greeks": greeks, "factor_exposures": factor_exposure, "stress_test": stress,
+        "market_risk": market, "correlations": correlations, "var": var,
     }  # fmt: skip
     for kind, payload in payloads.items():
         PortfolioResult.objects.create(portfolio=portfolio, kind=kind, payload=payload, **_provenance())

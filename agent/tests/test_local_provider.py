@@ -31,16 +31,16 @@ def ask(owner, portfolio, question, mode="blue"):
 @pytest.mark.parametrize(
     ("question", "tool", "figures"),
     [
-        ("What is my portfolio worth?", "get_portfolio_overview", [money(100000), money(21000), money(79000)]),
-        ("Show my exposures", "get_portfolio_overview", [money(27500), money(-6500), money(34000), ratio(0.34)]),
+        ("What is my portfolio worth?", "get_overview", [money(100000), money(21000), money(79000)]),
+        ("Show my exposures", "get_overview", [money(27500), money(-6500), money(34000), ratio(0.34)]),
         ("What are my top 2 positions?", "list_positions", ["AAPL", money(25000), pct(0.25), "XOM", money(-6500)]),
         ("What are my Greeks?", "get_greeks", [ratio(135.0), money(6750), ratio(-11.5), ratio(48.2)]),
         ("What are my factor betas?", "get_factor_exposures", ["market 1.12", money(112000), "value -0.21"]),
-        ("What is the worst stress scenario?", "get_stress_results", ["COVID crash", money(-9850), pct(-0.0985)]),
+        ("What is the worst stress scenario?", "get_stress_test", ["COVID crash", money(-9850), pct(-0.0985)]),
         ("How correlated are my holdings?", "get_correlations", ["AAPL–NVDA 0.72", "0.29", "0.71"]),
         ("What is my VaR?", "get_var", [money(2380), pct(0.0238), money(2900), money(1450), money(2120)]),
-        ("What happens if the market falls 10%?", "get_market_scenarios", [money(-2900), pct(-0.029)]),
-        ("How did I perform?", "get_performance", [money(420), pct(0.0041), money(3100)]),
+        ("What happens if the market falls 10%?", "get_market_risk", [money(-2900), pct(-0.029)]),
+        ("How did I perform?", "get_snapshots", [money(420), pct(0.0041), money(3100)]),
     ],
 )
 def test_it_answers_with_the_stored_figures(owner, portfolio, stored, question, tool, figures):
@@ -48,7 +48,7 @@ def test_it_answers_with_the_stored_figures(owner, portfolio, stored, question, 
     assert tool in calls
     for figure in figures:
         assert figure in answer, (figure, answer)
-    assert "2026-11-20" in answer or tool == "list_positions" or tool == "get_performance"
+    assert "2026-11-20" in answer or tool == "list_positions" or tool == "get_snapshots"
 
 
 def test_it_streams_in_several_tokens_after_its_tool_calls(owner, portfolio, stored):

@@ -14,7 +14,6 @@ from django.utils import timezone
 
 from agent.formatting import money, pct, ratio
 from agent.services import chat_complete
-from analytics.models import ResultKind
 from analytics.selectors import batch_run_latest, portfolio_result_latest, position_metrics_latest, snapshot_latest
 from marketdata.selectors import latest_closes
 from portfolios.demo import demo_portfolio_id
@@ -40,7 +39,7 @@ def payload(portfolio: Portfolio, kind: str) -> dict:
 
 
 def worth(p: Portfolio) -> list[str]:
-    o = payload(p, ResultKind.OVERVIEW)
+    o = payload(p, "overview")
     return [money(o["equity_balance"]), money(o["market_value"]), money(o["cash"]), money(o["unrealised_pnl"])]
 
 
@@ -50,7 +49,7 @@ def performance(p: Portfolio) -> list[str]:
 
 
 def exposures(p: Portfolio) -> list[str]:
-    o = payload(p, ResultKind.OVERVIEW)
+    o = payload(p, "overview")
     keys = ("long_exposure", "short_exposure", "gross_exposure", "net_exposure", "delta_adjusted_exposure")
     return [money(o[k]) for k in keys] + [f"{ratio(o['leverage'])}x"]
 
@@ -61,7 +60,7 @@ def top3(p: Portfolio) -> list[str]:
 
 
 def greeks(p: Portfolio) -> list[str]:
-    t = payload(p, ResultKind.GREEKS)["totals"]
+    t = payload(p, "greeks")["totals"]
     return [
         f"delta {ratio(t['delta'])}",
         money(t["dollar_delta"]),
@@ -71,27 +70,27 @@ def greeks(p: Portfolio) -> list[str]:
 
 
 def betas(p: Portfolio) -> list[str]:
-    f = payload(p, ResultKind.FACTOR_EXPOSURE)
+    f = payload(p, "factor_exposures")
     return [f"market {ratio(f['portfolio_betas']['market'])}", money(f["dollar_exposures"]["market"])] + [
         f"{name.replace('_', ' ')} {ratio(beta)}" for name, beta in f["portfolio_betas"].items()
     ]
 
 
 def worst_stress(p: Portfolio) -> list[str]:
-    worst = min(payload(p, ResultKind.STRESS_TEST)["scenarios"], key=lambda s: s["conditioned_pnl"])
+    worst = min(payload(p, "stress_test")["scenarios"], key=lambda s: s["conditioned_pnl"])
     return [worst["name"], money(worst["conditioned_pnl"]), pct(worst["conditioned_pct"])]
 
 
 def correlations(p: Portfolio) -> list[str]:
-    c = payload(p, ResultKind.CORRELATIONS)
+    c = payload(p, "correlations")
     n = len(c["symbols"])
     highest = max(c["matrix"][i][j] for i in range(n) for j in range(i + 1, n))
     return [ratio(c["average_abs_correlation"]), ratio(c["diversification_score"]), ratio(highest)]
 
 
 def var(p: Portfolio) -> list[str]:
-    v = payload(p, ResultKind.VAR)
-    equity = payload(p, ResultKind.OVERVIEW)["equity_balance"]
+    v = payload(p, "var")
+    equity = payload(p, "overview")["equity_balance"]
     h = v["historical"]
     return [
         money(h["var_99"]),
@@ -103,7 +102,7 @@ def var(p: Portfolio) -> list[str]:
 
 
 def market_down_10(p: Portfolio) -> list[str]:
-    s = next(s for s in payload(p, ResultKind.MARKET_SCENARIOS)["scenarios"] if abs(s["shock"] + 0.10) < 1e-9)
+    s = next(s for s in payload(p, "market_risk")["scenarios"] if abs(s["shock"] + 0.10) < 1e-9)
     return [f"{s['name']} {money(s['pnl'])} ({pct(s['pnl_pct_of_equity'])})"]
 
 

@@ -14,10 +14,17 @@ from agent.tools import REGISTRY, ToolContext, tool_execute, tools_all
 from analytics.models import BatchJob, BatchRun
 from portfolios.models import Portfolio
 
+# One get_<kind> tool per result kind.
 ANALYTICS_TOOLS = (
-    "get_portfolio_overview", "get_performance", "get_greeks", "get_factor_exposures", "get_stress_results",
-    "get_market_scenarios", "get_correlations", "get_var",
+    "get_overview", "get_snapshots", "get_greeks", "get_factor_exposures", "get_stress_test", "get_market_risk",
+    "get_correlations", "get_var",
 )  # fmt: skip
+EARLIER_NAMES = {
+    "get_portfolio_overview": "get_overview",
+    "get_performance": "get_snapshots",
+    "get_stress_results": "get_stress_test",
+    "get_market_scenarios": "get_market_risk",
+}
 PORTFOLIO_TOOLS = (*ANALYTICS_TOOLS, "list_positions", "get_data_quality", "get_batch_status")
 
 
@@ -108,12 +115,12 @@ def test_results_carry_provenance_and_json_only(owner, portfolio):
 
 def test_figures_come_from_the_stored_payloads(owner, portfolio):
     results_make(portfolio)
-    assert run(owner, portfolio, "get_portfolio_overview")["data"]["gross_exposure"] == 34000.0
+    assert run(owner, portfolio, "get_overview")["data"]["gross_exposure"] == 34000.0
     assert run(owner, portfolio, "get_greeks")["data"]["totals"]["dollar_delta"] == 6750.0
     assert run(owner, portfolio, "get_factor_exposures")["data"]["portfolio_betas"]["market"] == 1.12
-    stress = run(owner, portfolio, "get_stress_results")
+    stress = run(owner, portfolio, "get_stress_test")
     assert stress["data"]["scenarios"][0]["id"] == "covid_crash"
-    one = run(owner, portfolio, "get_stress_results", scenario="rates_up_100")
+    one = run(owner, portfolio, "get_stress_test", scenario="rates_up_100")
     assert [s["id"] for s in one["data"]["scenarios"]] == ["rates_up_100"]
     correlations = run(owner, portfolio, "get_correlations", pairs=1)
     assert correlations["data"]["top_pairs"] == [{"a": "AAPL", "b": "NVDA", "correlation": 0.72}]
@@ -122,8 +129,16 @@ def test_figures_come_from_the_stored_payloads(owner, portfolio):
     assert var["data"]["historical"]["var_99"] == 2380.0
     assert var["data"]["historical_pct_of_equity"]["var_99"] == pytest.approx(0.0238)
     assert [c["symbol"] for c in var["data"]["contributions"]] == ["AAPL"] and var["truncated"] is True
-    performance = run(owner, portfolio, "get_performance", days=30)
+    performance = run(owner, portfolio, "get_snapshots", days=30)
     assert performance["data"]["pnl"] == 420.0
+
+
+def test_the_earlier_tool_names_still_answer_and_are_not_listed(owner, portfolio):
+    results_make(portfolio)
+    listed = {tool.name for tool in tools_all()}
+    assert set(ANALYTICS_TOOLS) <= listed and not set(EARLIER_NAMES) & listed
+    for earlier, name in EARLIER_NAMES.items():
+        assert run(owner, portfolio, earlier) == run(owner, portfolio, name), earlier
 
 
 def test_batch_status_shows_only_this_portfolios_jobs(owner, portfolio, other_portfolio):

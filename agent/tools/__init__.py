@@ -1,8 +1,12 @@
-"""The agent's read-only tools; importing this package registers them all (see ``registry``)."""
+"""The agent's read-only tools; importing this package registers them all (see ``registry``).
+
+``portfolio_tools`` and ``market_tools`` register tools of their own; ``result_tools`` makes one
+``get_<kind>`` tool per registered result kind (declared in ``analytics.results.<kind>``).
+"""
 
 from __future__ import annotations
 
-from agent.tools import market_tools, portfolio_tools, risk_tools
+from agent.tools import market_tools, portfolio_tools, result_tools
 from agent.tools.registry import REGISTRY, Tool, ToolContext, tool_execute, tools_all
 
 __all__ = [
@@ -11,7 +15,7 @@ __all__ = [
     "ToolContext",
     "market_tools",
     "portfolio_tools",
-    "risk_tools",
+    "result_tools",
     "tool_execute",
     "tools_all",
 ]

@@ -16,7 +16,7 @@ from typing import Any
 from django.utils import timezone
 
 from agent.formatting import rounded
-from agent.tools.common import KIND_LABELS
+from agent.tools.common import result_kinds
 from agent.tools.registry import register, tool_error, truncate
 from analytics.selectors import batch_jobs_for_run, batch_run_latest, portfolio_results_latest
 from marketdata.factors import FACTOR_PROXIES, RATE_FACTOR, RATE_PROXY
@@ -214,8 +214,9 @@ def get_factor_etf_prices(portfolio: Portfolio, args: dict[str, Any]) -> dict[st
 def get_data_quality(portfolio: Portfolio, args: dict[str, Any]) -> dict[str, Any]:
     results = portfolio_results_latest(portfolio_id=portfolio.id)
     overview = results.get("overview")
-    factor = results.get("factor_exposure")
-    analytics = {kind: _result_state(results.get(kind)) for kind in KIND_LABELS}
+    factor = results.get("factor_exposures")
+    kinds = result_kinds()
+    analytics = {kind: _result_state(results.get(kind)) for kind in kinds}
     try:
         from marketdata.selectors import market_data_summary
 
@@ -225,11 +226,11 @@ def get_data_quality(portfolio: Portfolio, args: dict[str, Any]) -> dict[str, An
     return {
         "status": "ok",
         "data": {
-            "missing_prices": overview.payload.get("missing_prices", []) if overview else None,
-            "expired_options": overview.payload.get("expired_options", []) if overview else None,
-            "factor_quality_flags": factor.payload.get("quality_flags", {}) if factor else None,
+            "missing_prices": overview.payload["missing_prices"] if overview else None,
+            "expired_options": overview.payload["expired_options"] if overview else None,
+            "factor_quality_flags": factor.payload["quality_flags"] if factor else None,
             "analytics": analytics,
-            "not_computed": [kind for kind in KIND_LABELS if kind not in results],
+            "not_computed": [kind for kind in kinds if kind not in results],
             "stale": [kind for kind, result in results.items() if result.is_stale],
             "market_data": summary,
         },

@@ -24,6 +24,7 @@ from typing import Any
 from django.core.serializers.json import DjangoJSONEncoder
 from jsonschema import Draft202012Validator
 
+from analytics.results.tooling import truncate  # noqa: F401  (the tools' list cap, imported from here)
 from core.exceptions import NotFoundError
 from portfolios.models import Portfolio, User
 from portfolios.selectors import portfolio_get_for_user
@@ -95,11 +96,26 @@ def register(
     return decorator
 
 
-def tools_all() -> list[Tool]:
-    """Every registered tool, in name order."""
+def tools_by_name() -> dict[str, Tool]:
+    """Every tool: those registered here and one per result kind (``agent.tools.result_tools``)."""
     from agent import tools as _tools  # noqa: F401  (importing the package registers the tools)
+    from agent.tools.result_tools import result_tools
 
-    return [REGISTRY[name] for name in sorted(REGISTRY)]
+    return {**REGISTRY, **result_tools()}
+
+
+def tools_all() -> list[Tool]:
+    """Every tool, in name order."""
+    tools = tools_by_name()
+    return [tools[name] for name in sorted(tools)]
+
+
+def tool_get(name: str) -> Tool | None:
+    """The tool called ``name`` (or an earlier name of a result kind's tool)."""
+    from agent.tools.result_tools import result_tool_aliases
+
+    tools = tools_by_name()
+    return tools.get(name) or tools.get(result_tool_aliases().get(name, ""))
 
 
 def tool_error(code: str, message: str) -> dict[str, Any]:
@@ -124,8 +140,7 @@ def _json_safe(result: dict[str, Any]) -> dict[str, Any]:
 
 def tool_execute(*, name: str, arguments: str | dict[str, Any] | None, context: ToolContext) -> dict[str, Any]:
     """Run one tool for the session's user; never raises — failures come back as error results."""
-    tools_all()
-    tool = REGISTRY.get(name)
+    tool = tool_get(name)
     if tool is None:
         return tool_error("unknown_tool", f"There is no tool named {name!r}.")
     try:
@@ -152,8 +167,3 @@ def tool_execute(*, name: str, arguments: str | dict[str, Any] | None, context: 
     result = {"portfolio": {"id": str(portfolio.id), "name": portfolio.name}, **result}
     logger.info("tool %s ok in %.1f ms", name, (time.perf_counter() - started) * 1000)
     return _json_safe(result)
-
-
-def truncate(rows: list[Any], limit: int) -> tuple[list[Any], dict[str, Any]]:
-    """First ``limit`` rows and the truncation marker every list result carries."""
-    return rows[:limit], {"truncated": len(rows) > limit, "total": len(rows), "returned": min(len(rows), limit)}

@@ -1,12 +1,14 @@
 """Input and output serializers of the analytics API.
 
-Stored payloads are passed through as JSON (their shapes are documented per kind in
-``analytics.selectors``); the envelope around them — portfolio id, kind and provenance — is typed
-here so the OpenAPI schema says what every answer carries.
+A result endpoint's answer is documented by :func:`result_output_serializer`: the envelope (portfolio
+id, kind, provenance) around ``data``, whose serializer is derived from the kind's declared payload
+type (``core.typed_serializers``), plus the kind's extra fields — so the OpenAPI schema documents
+every field of every answer from the one declaration.
 """
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from typing import Any
 
@@ -14,9 +16,11 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from analytics.models import SNAPSHOT_VALUE_FIELDS, BatchJob, BatchRun, PortfolioSnapshot
-from analytics.selectors import provenance
-from analytics.services.batch import STEPS
+from analytics.models import BatchJob, BatchRun
+from analytics.results.base import ResultSpec
+from analytics.results.common import Provenance
+from analytics.services.batch import steps_all, steps_resolve
+from core.typed_serializers import typed_dict_serializer
 from portfolios.api.serializers import StrictInputSerializer
 
 # Batch dates outside this range are refused before a run row is written.
@@ -56,12 +60,18 @@ class BatchRunInputSerializer(StrictInputSerializer):
         help_text="Only these portfolios (default: all).",
     )
     steps = serializers.ListField(
-        child=serializers.ChoiceField(choices=list(STEPS)),
+        child=serializers.CharField(max_length=40),
         required=False,
         allow_empty=False,
-        max_length=len(STEPS),
-        help_text=f"Steps to run (default: all): {', '.join(STEPS)}.",
+        max_length=50,
+        help_text=f"Steps to run (default: all): {', '.join(steps_all())}; a kind's earlier name is accepted.",
     )
+
+    def validate_steps(self, value: list[str]) -> list[str]:
+        try:
+            return steps_resolve(value)[0]
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from None
 
     def validate_as_of(self, value: dt.date) -> dt.date:
         if value < EARLIEST_BATCH_DATE or value > timezone.localdate():
@@ -72,137 +82,30 @@ class BatchRunInputSerializer(StrictInputSerializer):
 # --- provenance and results -----------------------------------------------------------------
 
 
-class ProvenanceSerializer(serializers.Serializer):
-    as_of = serializers.DateField(help_text="The trading day the result describes.")
-    method = serializers.CharField(help_text="How it was computed.")
-    lookback_days = serializers.IntegerField(allow_null=True, help_text="History used, in sessions.")
-    data_source = serializers.CharField(help_text="Price source: simulated, fmp, polygon, csv or mixed:a+b.")
-    inputs = serializers.JSONField(help_text="What produced the result (parameters, prices, dates).")
-    is_stale = serializers.BooleanField(help_text="Computed on prices older than as_of.")
-    stale_reason = serializers.CharField(allow_blank=True)
-    computed_at = serializers.DateTimeField(allow_null=True)
+ProvenanceSerializer = typed_dict_serializer(Provenance)
+
+_RESULT_SERIALIZERS: dict[int, type[serializers.Serializer]] = {}
 
 
-class ResultOutputSerializer(serializers.Serializer):
-    """A stored portfolio result: ``data`` is the payload of ``kind`` (shapes in analytics.selectors)."""
-
-    portfolio_id = serializers.UUIDField()
-    kind = serializers.CharField()
-    provenance = ProvenanceSerializer()
-    data = serializers.JSONField(help_text="The stored payload of this kind.")
-
-
-class MarketBetaSerializer(serializers.Serializer):
-    beta = serializers.FloatField(allow_null=True, help_text="Multivariate market beta of the portfolio.")
-    univariate = serializers.FloatField(allow_null=True, help_text="Univariate beta to SPY.")
-    as_of = serializers.DateField()
-
-
-class MarketRiskOutputSerializer(ResultOutputSerializer):
-    market_beta = MarketBetaSerializer(
-        allow_null=True, help_text="From the factor_exposure result; null when factors were not computed."
-    )
-
-
-class OverviewExposuresSerializer(serializers.Serializer):
-    long = serializers.FloatField()
-    short = serializers.FloatField(help_text="Negative.")
-    gross = serializers.FloatField()
-    net = serializers.FloatField()
-    delta_adjusted = serializers.FloatField(allow_null=True)
-    options = serializers.FloatField(allow_null=True)
-    stocks = serializers.FloatField(allow_null=True)
-
-
-class OverviewPnlSerializer(serializers.Serializer):
-    unrealised = serializers.FloatField(allow_null=True, help_text="Market value − cost basis of open positions.")
-    daily = serializers.FloatField(allow_null=True)
-    daily_return = serializers.FloatField(allow_null=True, help_text="Decimal (0.01 = 1%).")
-    cumulative = serializers.FloatField(allow_null=True)
-    as_of = serializers.DateField(allow_null=True, help_text="Day of the snapshot the daily figures come from.")
-
-
-class OverviewCountsSerializer(serializers.Serializer):
-    positions = serializers.IntegerField()
-    by_type = serializers.DictField(child=serializers.IntegerField())
-
-
-class OverviewPortfolioSerializer(serializers.Serializer):
-    id = serializers.UUIDField()
-    name = serializers.CharField()
-    equity_balance = serializers.FloatField(allow_null=True)
-
-
-class OverviewOutputSerializer(serializers.Serializer):
-    portfolio = OverviewPortfolioSerializer()
-    as_of = serializers.DateField()
-    value = serializers.FloatField(help_text="Net market value of the positions.")
-    equity_balance = serializers.FloatField(allow_null=True)
-    cash = serializers.FloatField(allow_null=True, help_text="equity − long + |short|.")
-    leverage = serializers.FloatField(allow_null=True, help_text="gross / equity.")
-    exposures = OverviewExposuresSerializer()
-    pnl = OverviewPnlSerializer()
-    counts = OverviewCountsSerializer()
-    missing_prices = serializers.ListField(child=serializers.CharField())
-    expired_options = serializers.ListField(child=serializers.CharField())
-    provenance = ProvenanceSerializer()
-
-
-def _float(value: Any) -> float | None:
-    return None if value is None else float(value)
-
-
-def overview_output(*, portfolio: Any, result: Any, snapshot: PortfolioSnapshot | None) -> dict[str, Any]:
-    """The overview answer (JSON-ready, shaped as :class:`OverviewOutputSerializer`) from the stored
-    ``overview`` payload and the snapshot of the same day or earlier."""
-    p = result.payload
-    return {
-        "portfolio": {
-            "id": str(portfolio.pk),
-            "name": portfolio.name,
-            "equity_balance": _float(portfolio.equity_balance),
-        },
-        "as_of": result.as_of.isoformat(),
-        "value": p.get("market_value"),
-        "equity_balance": p.get("equity_balance"),
-        "cash": p.get("cash"),
-        "leverage": p.get("leverage"),
-        "exposures": {
-            "long": p.get("long_exposure"),
-            "short": p.get("short_exposure"),
-            "gross": p.get("gross_exposure"),
-            "net": p.get("net_exposure"),
-            "delta_adjusted": p.get("delta_adjusted_exposure"),
-            "options": p.get("options_exposure"),
-            "stocks": p.get("stock_exposure"),
-        },
-        "pnl": {
-            "unrealised": p.get("unrealised_pnl"),
-            "daily": snapshot.daily_pnl if snapshot else None,
-            "daily_return": snapshot.daily_return if snapshot else None,
-            "cumulative": snapshot.cumulative_pnl if snapshot else None,
-            "as_of": snapshot.as_of.isoformat() if snapshot else None,
-        },
-        "counts": {"positions": p.get("position_count", 0), "by_type": p.get("counts_by_type", {})},
-        "missing_prices": p.get("missing_prices", []),
-        "expired_options": p.get("expired_options", []),
-        "provenance": provenance(result),
+def result_output_serializer(spec: ResultSpec[Any, Any]) -> type[serializers.Serializer]:
+    """The serializer documenting a result endpoint's answer: ``portfolio_id``, ``kind``, ``provenance`` and
+    ``data`` (the kind's payload type), then the kind's extra fields (its ``api_extra_type``). One per kind,
+    named ``<Kind>Result`` in the schema."""
+    cached = _RESULT_SERIALIZERS.get(id(spec))
+    if cached is not None:
+        return cached
+    fields: dict[str, Any] = {
+        "portfolio_id": serializers.UUIDField(),
+        "kind": serializers.CharField(help_text=f"Always {spec.name}."),
+        "provenance": ProvenanceSerializer(),
+        "data": typed_dict_serializer(spec.payload_type)(help_text=f"The stored {spec.name} payload."),
     }
-
-
-class SnapshotOutputSerializer(serializers.ModelSerializer):
-    """One day's end-of-day state of a portfolio (USD), with its provenance."""
-
-    provenance = serializers.SerializerMethodField()
-
-    class Meta:
-        model = PortfolioSnapshot
-        fields = ["as_of", *SNAPSHOT_VALUE_FIELDS, "provenance"]
-        read_only_fields = fields
-
-    @extend_schema_field(ProvenanceSerializer)
-    def get_provenance(self, snapshot: PortfolioSnapshot) -> dict[str, Any]:
-        return provenance(snapshot)
+    if spec.api_extra_type is not None:
+        fields.update(copy.deepcopy(typed_dict_serializer(spec.api_extra_type)._declared_fields))
+    name = "".join(part.title() for part in spec.name.split("_")) + "Result"
+    serializer = type(name, (serializers.Serializer,), {**fields, "__doc__": spec.summary, "__module__": __name__})
+    _RESULT_SERIALIZERS[id(spec)] = serializer
+    return serializer
 
 
 # --- batch admin ----------------------------------------------------------------------------

@@ -1,26 +1,34 @@
-"""URL routes of the analytics API, the factor exposures of the data API and the staff batch admin."""
+"""URL routes of the analytics API: one per registered result kind (and its earlier URLs), and the staff
+batch admin."""
 
 from __future__ import annotations
 
 from django.urls import URLPattern, URLResolver, path
 
 from analytics.api import views
+from analytics.results import registry
 
 PORTFOLIO = "analytics/portfolios/<uuid:portfolio_id>"
 
+
+def result_urlpatterns() -> list[URLPattern]:
+    """``analytics/portfolios/<id>/<kind>`` for every registered kind, named ``analytics-<kind>`` (with
+    dashes); each earlier URL of a kind keeps answering, named ``<kind>-legacy-<n>``."""
+    patterns = []
+    for spec in registry.specs():
+        url_name = spec.name.replace("_", "-")
+        patterns.append(
+            path(f"{PORTFOLIO}/{spec.name}", views.result_view(spec).as_view(), name=f"analytics-{url_name}")
+        )
+        for number, legacy in enumerate(spec.legacy_paths, start=1):
+            route = legacy.replace("{portfolio_id}", "<uuid:portfolio_id>")
+            view = views.result_view(spec, operation_id=f"{spec.name}_retrieve", tag=legacy.split("/", 1)[0])
+            patterns.append(path(route, view.as_view(), name=f"{url_name}-legacy-{number}"))
+    return patterns
+
+
 urlpatterns: list[URLPattern | URLResolver] = [
-    path(f"{PORTFOLIO}/overview", views.overview_view, name="analytics-overview"),
-    path(f"{PORTFOLIO}/greeks", views.GreeksView.as_view(), name="analytics-greeks"),
-    path(f"{PORTFOLIO}/stress_test", views.StressTestView.as_view(), name="analytics-stress-test"),
-    path(f"{PORTFOLIO}/market_risk", views.MarketRiskView.as_view(), name="analytics-market-risk"),
-    path(f"{PORTFOLIO}/correlations", views.CorrelationsView.as_view(), name="analytics-correlations"),
-    path(f"{PORTFOLIO}/snapshots", views.SnapshotListView.as_view(), name="analytics-snapshots"),
-    path(f"{PORTFOLIO}/var", views.VarView.as_view(), name="analytics-var"),
-    path(
-        "data/portfolios/<uuid:portfolio_id>/factor_exposures",
-        views.FactorExposuresView.as_view(),
-        name="factor-exposures",
-    ),
+    *result_urlpatterns(),
     path("admin/batch/run", views.BatchRunView.as_view(), name="admin-batch-run"),
     path("admin/batch/runs", views.BatchRunListView.as_view(), name="admin-batch-runs"),
     path("admin/batch/runs/<uuid:run_id>", views.BatchRunDetailView.as_view(), name="admin-batch-run-detail"),

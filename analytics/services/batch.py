@@ -32,12 +32,19 @@ from analytics.models import (
     RunStatus,
     SymbolFactorBeta,
 )
+from analytics.results import registry
 from analytics.selectors import factor_model_latest
 from analytics.services import compute, persist
 from analytics.services.inputs import MarketInputs, PortfolioInfo, market_inputs_load, portfolios_load, positions_frame
-from analytics.services.jobs import NEEDS_SYMBOL_STAGE, PORTFOLIO_STEPS, STEPS, JobRecorder, error_text
+from analytics.services.jobs import (
+    JobRecorder,
+    error_text,
+    needs_factor_model,
+    portfolio_steps,
+    steps_all,
+)
 from analytics.services.locking import batch_lock, interrupted_runs_mark
-from analytics.services.steps import STEP_RUNNERS, ChunkContext, position_metrics_flush
+from analytics.services.steps import ChunkContext, position_metrics_flush, step_run
 from analytics.services.writer import ResultWriter
 from marketdata.factors import FACTOR_LOOKBACK_DAYS, FACTOR_NAMES
 
@@ -70,14 +77,43 @@ class BatchOutcome:
         return self.failed_jobs == 0
 
 
-def steps_normalise(steps: Sequence[str] | None) -> list[str]:
-    """Validate ``--steps``; returns them in run order. Raises ValueError naming unknown steps."""
+def __getattr__(name: str) -> tuple[str, ...]:
+    # ``STEPS`` and ``PORTFOLIO_STEPS`` as they were before the registry: read from it when asked for.
+    if name == "STEPS":
+        return steps_all()
+    if name == "PORTFOLIO_STEPS":
+        return portfolio_steps()
+    raise AttributeError(name)
+
+
+def steps_resolve(steps: Sequence[str] | None) -> tuple[list[str], list[str]]:
+    """Validate ``--steps`` (a kind's earlier names are accepted): (the steps in run order, a note per earlier
+    name used). Raises ValueError naming unknown steps."""
+    every = steps_all()
     if not steps:
-        return list(STEPS)
-    unknown = [s for s in steps if s not in STEPS]
+        return list(every), []
+    chosen: set[str] = set()
+    notes: list[str] = []
+    unknown: list[str] = []
+    for step in steps:
+        if step in every:
+            chosen.add(step)
+            continue
+        try:
+            name = registry.canonical_name(step)
+        except registry.UnknownKind:
+            unknown.append(step)
+            continue
+        chosen.add(name)
+        notes.append(f"step '{step}' is now called '{name}'")
     if unknown:
-        raise ValueError(f"Unknown step(s): {', '.join(unknown)}. Steps: {', '.join(STEPS)}.")
-    return [s for s in STEPS if s in set(steps)]
+        raise ValueError(f"Unknown step(s): {', '.join(unknown)}. Steps: {', '.join(every)}.")
+    return [s for s in every if s in chosen], notes
+
+
+def steps_normalise(steps: Sequence[str] | None) -> list[str]:
+    """Validate ``--steps``; returns them in run order, earlier names mapped. Raises ValueError naming unknown ones."""
+    return steps_resolve(steps)[0]
 
 
 def batch_run(
@@ -170,19 +206,19 @@ def _run_locked(
         say("market_data: syncing prices")
         _market_data_step(run=run, recorder=recorder, say=say, sync=market_data_sync)
 
-    portfolio_steps = [s for s in selected if s in PORTFOLIO_STEPS]
+    kinds = [s for s in selected if s in portfolio_steps()]
     ids = list(portfolios)
-    if portfolio_steps and ids:
+    if kinds and ids:
         positions = positions_frame(portfolio_ids=ids)
         market = _load_market(positions=positions, as_of=as_of)
         run.data_source = market.data_source
         run.save(update_fields=["data_source"])
-        if set(portfolio_steps) & NEEDS_SYMBOL_STAGE or "greeks" in portfolio_steps:
+        if any(registry.spec_for(kind).uses_symbol_stage for kind in kinds):
             say("factors: fitting the factor model for every symbol")
             _symbol_stage_step(run=run, recorder=recorder, market=market)
         chunks = [ids[i : i + CHUNK_SIZE] for i in range(0, len(ids), CHUNK_SIZE)]
         if use_cluster:
-            _fan_out(run=run, chunks=chunks, steps=portfolio_steps, say=say)
+            _fan_out(run=run, chunks=chunks, steps=kinds, say=say)
         else:
             stage = symbol_stage_load(market=market, as_of=as_of)
             writer = ResultWriter.for_batch()  # one writer for the run: a chunk's last writes overlap the next
@@ -190,7 +226,7 @@ def _run_locked(
                 _chunks_run_inline(
                     run=run,
                     chunks=chunks,
-                    steps=portfolio_steps,
+                    steps=kinds,
                     recorder=recorder,
                     positions=positions,
                     market=market,
@@ -294,8 +330,7 @@ def _symbol_stage_step(*, run: BatchRun, recorder: JobRecorder, market: MarketIn
     except Exception as exc:
         logger.exception("Factor model failed")
         recorder.record_failure(step="factor_model", started=started, exc=exc)
-        for step in NEEDS_SYMBOL_STAGE:
-            recorder.failed.setdefault(None, set()).add(step)
+        recorder.failed.setdefault(None, set()).update(needs_factor_model())
 
 
 def symbol_stage_load(*, market: MarketInputs, as_of: dt.date) -> compute.SymbolStage | None:
@@ -350,7 +385,7 @@ def portfolio_chunk_run(
     if recorder is None:
         recorder = JobRecorder(run=run, sequence=run.jobs.count())
         if run.jobs.filter(step="factor_model", portfolio__isnull=True, status=RunStatus.FAILED).exists():
-            recorder.failed.setdefault(None, set()).update(NEEDS_SYMBOL_STAGE)
+            recorder.failed.setdefault(None, set()).update(needs_factor_model())
     as_of = run.as_of
     portfolios = portfolios_load(portfolio_ids=portfolio_ids)
     positions = preloaded.positions if preloaded is not None else None
@@ -370,7 +405,7 @@ def portfolio_chunk_run(
         )
         submitted: dict[str, int] = {}
         for step in steps_to_run(steps):
-            submitted[step] = STEP_RUNNERS[step](context, recorder)
+            submitted[step] = step_run(registry.spec_for(step), context, recorder)
         # Queued behind the steps' writes; it leaves out the metrics of any step whose results failed to store.
         submitted["position_metrics"] = position_metrics_flush(context, recorder)
     finally:
@@ -380,7 +415,9 @@ def portfolio_chunk_run(
 
 
 def steps_to_run(selected: Sequence[str]) -> list[str]:
-    return [step for step in PORTFOLIO_STEPS if step in set(selected)]
+    """The result kinds among ``selected`` (earlier names accepted), in step order."""
+    chosen = {registry.aliases().get(s, s) for s in selected}
+    return [step for step in portfolio_steps() if step in chosen]
 
 
 def _fan_out(*, run: BatchRun, chunks: list[list[uuid.UUID]], steps: list[str], say: Callable[[str], None]) -> None:

@@ -1,4 +1,7 @@
-"""Each analytics step's computation over the loaded frames — no ORM, no clock.
+"""What every result kind of a chunk shares, computed over the loaded frames — no ORM, no clock: the
+symbol stage (returns, realised vols, factor betas of every symbol, once per run) and the position
+state (valuation and Greeks of every position, once per chunk). Each kind's own computation lives
+in its module under ``analytics.results``.
 
 Conventions (USD; returns are simple daily decimals unless stated):
 
@@ -17,7 +20,6 @@ Conventions (USD; returns are simple daily decimals unless stated):
 from __future__ import annotations
 
 import math
-from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -25,31 +27,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analytics.engines import black_scholes, correlations, exposures, factors, scenarios, stress, var
+from analytics.engines import black_scholes, exposures, factors
 from analytics.engines.book import PositionBook
-from analytics.services.columns import Columns
-from analytics.services.inputs import MarketInputs, PortfolioInfo
+from analytics.services.inputs import MarketInputs
 from marketdata.factors import (
     FACTOR_LOOKBACK_DAYS,
     FACTOR_MIN_OBSERVATIONS,
     FACTOR_NAMES,
     FACTOR_PROXIES,
     RATE_PROXY,
-    RATE_PROXY_DURATION,
 )
 
 REALISED_VOL_DAYS = 252
 MIN_OPTION_VOL = 0.01
-CORRELATION_WINDOW_DAYS = 90
-CORRELATION_MIN_WEIGHT = 0.01  # positions below 1% of gross exposure are left out of the matrix
-CORRELATION_MAX_SYMBOLS = 60  # the largest 60 by gross exposure at most
-CLUSTER_THRESHOLD = 0.7
-VAR_LOOKBACK_DAYS = 252
-VAR_CONFIDENCES = (0.95, 0.99)
-MARKET_SCENARIO_NAMES = {s: f"Market {'+' if s > 0 else '−'}{abs(s):.0%}" for s in scenarios.MARKET_SHOCKS}
 
 
-def _finite(value: Any) -> float | None:
+def finite(value: Any) -> float | None:
     """JSON-safe float: None for NaN/inf."""
     if value is None:
         return None
@@ -60,14 +53,15 @@ def _finite(value: Any) -> float | None:
 def rounded_list(values: np.ndarray, digits: int = 2) -> list[float | None]:
     """An array as JSON-safe rounded floats (NaN/inf → None), vectorised."""
     array = np.asarray(values, dtype=float)
-    rounded = np.round(array, digits).tolist()
+    values: list[float | None] = np.round(array, digits).tolist()
     if np.isfinite(array).all():
-        return rounded
-    return [v if math.isfinite(v) else None for v in rounded]
+        return values
+    return [v if v is not None and math.isfinite(v) else None for v in values]
 
 
-def _round(value: Any, digits: int = 2) -> float | None:
-    number = _finite(value)
+def rounded(value: Any, digits: int = 2) -> float | None:
+    """``value`` rounded to ``digits``, or None when it is not a finite number."""
+    number = finite(value)
     return None if number is None else round(number, digits)
 
 
@@ -91,7 +85,7 @@ class SymbolStage:
     proxy_cov: pd.DataFrame
     condition_number: float
     n_observations: int
-    scenario_shocks_cache: dict[str, list[ScenarioShocks]] = field(default_factory=dict, repr=False)
+    scenario_shocks_cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @cached_property
     def factor_cov_matrix(self) -> np.ndarray:
@@ -247,7 +241,7 @@ def position_state_compute(*, positions: pd.DataFrame, market: MarketInputs, sta
 
 
 # --------------------------------------------------------------------------------------------
-# Portfolio-level payloads (the shapes are documented in analytics.selectors)
+# Shared by the kinds: exposure totals and the book the revaluation engines take
 # --------------------------------------------------------------------------------------------
 
 
@@ -271,194 +265,12 @@ def exposure_totals(
     totals = exposures.portfolio_exposures(
         market_value=market_value, delta_exposure=delta_exposure, is_option=is_option, equity_balance=equity_balance
     )
-    return {name: _finite(totals.get(key)) for key, name in EXPOSURE_NAMES.items()}
+    return {name: finite(totals.get(key)) for key, name in EXPOSURE_NAMES.items()}
 
 
-def overview_payload(*, positions: Columns, state: Columns, info: PortfolioInfo) -> dict[str, Any]:
-    """Exposures, cash and leverage of one portfolio (rows of ``positions``/``state`` for it only)."""
-    priced = np.isfinite(np.asarray(state["market_value"], dtype=float))
-    mv = np.where(priced, np.asarray(state["market_value"], dtype=float), 0.0)
-    delta_exposure = np.where(priced, np.asarray(state["delta_exposure"], dtype=float), 0.0)
-    totals = exposure_totals(
-        market_value=mv,
-        delta_exposure=delta_exposure,
-        is_option=np.asarray(positions["is_option"], dtype=bool),
-        equity_balance=info.equity_balance,
-    )
-    # Totals by tag (a position with several tags counts in each) and by underlying, in plain Python:
-    # pandas group-bys cost more than they save on 60 rows.
-    by_tag_acc: dict[str, list[float]] = {}
-    by_underlying_acc: dict[str, list[float]] = {}
-    for tags, symbol, value, delta in zip(
-        positions["tags"], positions["price_symbol"], mv.tolist(), delta_exposure.tolist(), strict=True
-    ):
-        for tag in tags:
-            acc = by_tag_acc.setdefault(tag, [0.0, 0.0, 0])
-            acc[0] += value
-            acc[1] += abs(value)
-            acc[2] += 1
-        acc = by_underlying_acc.setdefault(symbol, [0.0, 0.0, 0])
-        acc[0] += value
-        acc[1] += delta
-        acc[2] += 1
-    by_tag = {
-        tag: {"market_value": _round(v), "gross": _round(g), "count": int(n)}
-        for tag, (v, g, n) in sorted(by_tag_acc.items())
-    }
-    by_underlying = {
-        symbol: {"market_value": _round(v), "delta_exposure": _round(d), "count": int(n)}
-        for symbol, (v, d, n) in sorted(by_underlying_acc.items())
-    }
-    counts = sorted(Counter(positions["position_type"].tolist()).items())
-    expired = np.asarray(state["expired"], dtype=bool)
-    cost = np.asarray(state["cost_basis"], dtype=float)
-    pnl = np.asarray(state["unrealised_pnl"], dtype=float)
-    return {
-        "equity_balance": info.equity_balance,
-        "market_value": _round(mv.sum()),
-        **{key: _round(value, 4 if key == "leverage" else 2) for key, value in totals.items()},
-        "cost_basis": _round(np.nansum(np.where(priced, cost, 0.0))),
-        "unrealised_pnl": _round(np.nansum(np.where(priced, pnl, 0.0))),
-        "position_count": len(positions),
-        "counts_by_type": {str(k): int(v) for k, v in counts},
-        "by_tag": by_tag,
-        "by_underlying": by_underlying,
-        "expired_options": sorted(positions["symbol"][expired].tolist()),
-        "missing_prices": sorted(set(positions["price_symbol"][~priced & ~expired].tolist())),
-    }
-
-
-GREEK_FIELDS = ("delta", "gamma", "theta", "vega", "rho")
-
-
-def greeks_payload(*, positions: Columns, state: Columns, rate: float, div_yield: float) -> dict[str, Any]:
-    """Portfolio Greeks (sum over options; stocks add their share delta to ``delta``) and per-option inputs."""
-    options = np.asarray(positions["is_option"], dtype=bool)
-    live = options & ~np.asarray(state["expired"], dtype=bool)
-    totals = {
-        "delta": _round(np.nansum(np.asarray(state["position_delta"], dtype=float)[live]), 4),
-        "gamma": _round(np.nansum(np.asarray(state["position_gamma"], dtype=float)[live]), 6),
-        "theta": _round(np.nansum(np.asarray(state["position_theta"], dtype=float)[live]), 2),
-        "vega": _round(np.nansum(np.asarray(state["position_vega"], dtype=float)[live]), 2),
-        "rho": _round(np.nansum(np.asarray(state["position_rho"], dtype=float)[live]), 2),
-        "dollar_delta": _round(np.nansum(np.asarray(state["dollar_delta"], dtype=float)[live]), 2),
-        "dollar_gamma": _round(np.nansum(np.asarray(state["dollar_gamma"], dtype=float)[live]), 2),
-        "stock_share_delta": _round(np.nansum(np.asarray(state["position_delta"], dtype=float)[~options]), 4),
-    }
-    idx = np.flatnonzero(options)
-
-    def take(frame: Columns, name: str) -> list[Any]:
-        return frame[name][idx].tolist()
-
-    def column(frame: Columns, name: str, digits: int) -> list[float | None]:
-        return rounded_list(np.asarray(frame[name], dtype=float)[idx], digits)
-
-    columns = {
-        "strike": [_finite(v) for v in take(positions, "strike")],
-        "spot": column(state, "spot", 4),
-        "years_to_expiry": column(state, "years", 6),
-        "implied_vol": column(state, "vol", 6),
-        **{name: column(state, name, 8) for name in GREEK_FIELDS},
-        **{f"position_{name}": column(state, f"position_{name}", 6) for name in GREEK_FIELDS},
-        "dollar_delta": column(state, "dollar_delta", 2),
-        "dollar_gamma": column(state, "dollar_gamma", 2),
-    }
-    rows = [
-        {
-            "position_id": position_id,
-            "symbol": symbol,
-            "underlying": underlying,
-            "position_type": position_type,
-            "quantity": quantity,
-            "strike": columns["strike"][k],
-            "expiration": expiration.isoformat() if expiration else None,
-            "expired": bool(expired),
-            "spot": columns["spot"][k],
-            "years_to_expiry": columns["years_to_expiry"][k],
-            "implied_vol": columns["implied_vol"][k],
-            "implied_vol_source": vol_source,
-            "rate": rate,
-            "div_yield": div_yield,
-            **{name: columns[name][k] for name in GREEK_FIELDS},
-            **{f"position_{name}": columns[f"position_{name}"][k] for name in GREEK_FIELDS},
-            "dollar_delta": columns["dollar_delta"][k],
-            "dollar_gamma": columns["dollar_gamma"][k],
-        }
-        for k, (position_id, symbol, underlying, position_type, quantity, expiration, expired, vol_source) in enumerate(
-            zip(
-                take(positions, "position_key"),
-                take(positions, "symbol"),
-                take(positions, "price_symbol"),
-                take(positions, "position_type"),
-                take(positions, "quantity"),
-                take(positions, "expiration"),
-                take(state, "expired"),
-                take(state, "vol_source"),
-                strict=True,
-            )
-        )
-    ]
-    return {"totals": totals, "positions": rows}
-
-
-def factor_exposure_payload(
-    *, positions: Columns, state: Columns, info: PortfolioInfo, stage: SymbolStage
-) -> dict[str, Any]:
-    """Dollar exposures per factor (delta exposure × betas) and betas per unit of the basis."""
-    betas = state["beta_matrix"]
-    delta_exposure = np.asarray(state["delta_exposure"], dtype=float)
-    usable = np.isfinite(delta_exposure) & np.all(np.isfinite(betas), axis=1)
-    exposure_matrix = np.where(usable[:, None], delta_exposure[:, None] * betas, 0.0)
-    dollar = exposure_matrix.sum(axis=0)
-    gross = float(np.nansum(np.abs(np.where(np.isfinite(state["market_value"]), state["market_value"], 0.0))))
-    if info.equity_balance:
-        basis_name, basis = "equity_balance", info.equity_balance
-    else:
-        basis_name, basis = "gross_exposure", gross
-    portfolio_betas = {f: _round(d / basis, 4) if basis else None for f, d in zip(FACTOR_NAMES, dollar, strict=True)}
-    market_beta = np.asarray(state["market_beta"], dtype=float)
-    univariate = float(np.nansum(np.where(usable, delta_exposure * market_beta, 0.0))) / basis if basis else None
-    beta_rows = np.round(betas, 4).tolist()
-    exposure_rows = np.round(exposure_matrix, 2).tolist()
-    rows = [
-        {
-            "position_id": position_id,
-            "symbol": symbol,
-            "price_symbol": price_symbol,
-            "delta_exposure": delta,
-            "betas": {f: (b if math.isfinite(b) else None) for f, b in zip(FACTOR_NAMES, beta_row, strict=True)},
-            "exposures": dict(zip(FACTOR_NAMES, exposure_row, strict=True)) if ok else {},
-            "quality": quality,
-        }
-        for position_id, symbol, price_symbol, delta, beta_row, exposure_row, ok, quality in zip(
-            positions["position_key"].tolist(),
-            positions["symbol"].tolist(),
-            positions["price_symbol"].tolist(),
-            rounded_list(delta_exposure),
-            beta_rows,
-            exposure_rows,
-            usable.tolist(),
-            state["beta_quality"].tolist(),
-            strict=True,
-        )
-    ]
-    flags = {r["price_symbol"]: r["quality"] for r in rows if r["quality"] != "ok"}
-    return {
-        "factors": list(FACTOR_NAMES),
-        "portfolio_betas": portfolio_betas,
-        "dollar_exposures": {f: _round(d) for f, d in zip(FACTOR_NAMES, dollar, strict=True)},
-        "beta_basis": basis_name,
-        "basis_value": _round(basis),
-        "market_beta_univariate": _round(univariate, 4),
-        "condition_number": _round(stage.condition_number, 3),
-        "positions": rows,
-        "quality_flags": flags,
-        "excluded": sorted({r["price_symbol"] for r, ok in zip(rows, usable, strict=True) if not ok}),
-    }
-
-
-def _position_book(positions: pd.DataFrame, state: pd.DataFrame, rate: float, div_yield: float) -> PositionBook:
-    """The chunk's positions for revaluation, with expired and unpriced options neutralised."""
+def position_book(positions: pd.DataFrame, state: pd.DataFrame, rate: float, div_yield: float) -> PositionBook:
+    """The chunk's positions for revaluation (the engines' ``PositionBook``), expired and unpriced options
+    neutralised: an option is revalued from its model price, a stock from its close."""
     is_option = positions["is_option"].to_numpy(dtype=bool) & ~state["expired"].to_numpy(dtype=bool)
     price = state["price"].to_numpy(dtype=float)
     return PositionBook.of(
@@ -474,322 +286,3 @@ def _position_book(positions: pd.DataFrame, state: pd.DataFrame, rate: float, di
         rate=rate,
         div_yield=div_yield,
     )
-
-
-def market_scenario_pnl(*, positions: pd.DataFrame, state: pd.DataFrame, rate: float, div_yield: float) -> np.ndarray:
-    """P&L (shocks × positions) of the ±5/10/20% market moves: stocks by univariate beta, options repriced."""
-    book = _position_book(positions, state, rate, div_yield)
-    beta = state["market_beta"].to_numpy(dtype=float)
-    pnl = scenarios.scenario_pnl(shocks=np.array(scenarios.MARKET_SHOCKS), book=book, market_beta=beta)
-    return np.where(np.isfinite(pnl), pnl, 0.0)
-
-
-def market_scenarios_payload(*, positions: Columns, info: PortfolioInfo, pnl: np.ndarray) -> dict[str, Any]:
-    """The market-scenario result of one portfolio from its columns of ``market_scenario_pnl``."""
-    totals = pnl.sum(axis=1)
-    by_position = np.round(pnl, 2).tolist()
-    rows = [
-        {
-            "id": f"market_{'up' if shock > 0 else 'down'}_{round(abs(shock) * 100)}",
-            "name": MARKET_SCENARIO_NAMES[shock],
-            "shock": shock,
-            "pnl": _round(totals[k]),
-            "pnl_pct_of_equity": _round(totals[k] / info.equity_balance, 6) if info.equity_balance else None,
-            "pnl_by_position": by_position[k],
-        }
-        for k, shock in enumerate(scenarios.MARKET_SHOCKS)
-    ]
-    return {"positions": _position_keys(positions), "scenarios": rows, "beta": "univariate market beta (252d)"}
-
-
-def _position_keys(positions: Columns) -> list[dict[str, str]]:
-    """``[{"position_id", "symbol"}]``: the order of a payload's per-position lists (stored once, not per row)."""
-    return [
-        {"position_id": key, "symbol": symbol}
-        for key, symbol in zip(positions["position_key"].tolist(), positions["symbol"].tolist(), strict=True)
-    ]
-
-
-@dataclass(frozen=True)
-class ScenarioShocks:
-    """A catalog scenario with its factor shocks solved once per run (they do not depend on the portfolio)."""
-
-    spec: dict[str, Any]
-    direct: pd.Series
-    conditioned: pd.Series
-    vol_shift: float
-
-    @cached_property
-    def direct_rounded(self) -> dict[str, float | None]:
-        return {f: _round(self.direct[f], 6) for f in FACTOR_NAMES}
-
-    @cached_property
-    def conditioned_rounded(self) -> dict[str, float | None]:
-        return {f: _round(self.conditioned[f], 6) for f in FACTOR_NAMES}
-
-
-def scenario_shocks_compute(*, catalog: list[dict[str, Any]], stage: SymbolStage) -> list[ScenarioShocks]:
-    """Direct and conditioned factor shocks of every scenario (conditioning in proxy space).
-
-    They depend only on the catalog and the run's factor model: solved once per stage and reused
-    by every chunk of the run.
-    """
-    key = repr(catalog)
-    if key not in stage.scenario_shocks_cache:
-        stage.scenario_shocks_cache[key] = _scenario_shocks_solve(catalog=catalog, stage=stage)
-    return stage.scenario_shocks_cache[key]
-
-
-def _scenario_shocks_solve(*, catalog: list[dict[str, Any]], stage: SymbolStage) -> list[ScenarioShocks]:
-    return [
-        ScenarioShocks(
-            spec=scenario,
-            direct=stress.direct_factor_shocks(scenario["shocks"], duration=RATE_PROXY_DURATION),
-            conditioned=stress.conditioned_factor_shocks(
-                scenario["shocks"], stage.proxy_cov, duration=RATE_PROXY_DURATION
-            ),
-            vol_shift=float(scenario.get("implied_vol_shift") or 0.0),
-        )
-        for scenario in catalog
-    ]
-
-
-@dataclass(frozen=True)
-class StressArrays:
-    """Every scenario's P&L over every position of a chunk (USD), scenarios in catalog order."""
-
-    shocks: list[ScenarioShocks]
-    direct: np.ndarray  # S × N
-    conditioned: np.ndarray  # S × N
-    conditioned_by_factor: np.ndarray  # S × N × columns
-    factor_columns: list[str]
-
-
-def stress_arrays_compute(
-    *, positions: pd.DataFrame, state: pd.DataFrame, shocks: list[ScenarioShocks], rate: float, div_yield: float
-) -> StressArrays:
-    """Reprice every position of the chunk under every scenario, once (options at the shocked spot and vol)."""
-    book = _position_book(positions, state, rate, div_yield)
-    betas = np.vstack(state["betas"].to_numpy()) if len(state) else np.empty((0, len(FACTOR_NAMES)))
-    betas = np.where(np.isfinite(betas), betas, 0.0)
-    direct, conditioned, by_factor, columns = [], [], [], [str(f) for f in FACTOR_NAMES]
-    for solved in shocks:
-        direct_pnl = stress.stress_pnl(factor_shocks=solved.direct, betas=betas, book=book, vol_shift=solved.vol_shift)
-        conditioned_pnl = stress.stress_pnl(
-            factor_shocks=solved.conditioned, betas=betas, book=book, vol_shift=solved.vol_shift
-        )
-        direct.append(np.nan_to_num(np.asarray(direct_pnl.position_pnl, dtype=float)))
-        conditioned.append(np.nan_to_num(np.asarray(conditioned_pnl.position_pnl, dtype=float)))
-        by_factor.append(np.nan_to_num(conditioned_pnl.factor_pnl.to_numpy(dtype=float)))
-        columns = [str(c) for c in conditioned_pnl.factor_pnl.columns]
-    n = len(state)
-    return StressArrays(
-        shocks=shocks,
-        direct=np.vstack(direct) if direct else np.empty((0, n)),
-        conditioned=np.vstack(conditioned) if conditioned else np.empty((0, n)),
-        conditioned_by_factor=np.stack(by_factor) if by_factor else np.empty((0, n, len(columns))),
-        factor_columns=columns,
-    )
-
-
-def stress_payload(*, positions: Columns, info: PortfolioInfo, arrays: StressArrays, rows: slice) -> dict[str, Any]:
-    """The stress result of one portfolio: its ``rows`` of the chunk's scenario arrays. No loss cap."""
-    equity = info.equity_balance
-    direct, conditioned = arrays.direct[:, rows], arrays.conditioned[:, rows]
-    direct_totals, conditioned_totals = direct.sum(axis=1).tolist(), conditioned.sum(axis=1).tolist()
-    by_factor = np.round(arrays.conditioned_by_factor[:, rows, :].sum(axis=1), 2).tolist()
-    direct_by_position, conditioned_by_position = np.round(direct, 2).tolist(), np.round(conditioned, 2).tolist()
-    results = []
-    for k, solved in enumerate(arrays.shocks):
-        scenario = solved.spec
-        direct_total, conditioned_total = direct_totals[k], conditioned_totals[k]
-        results.append(
-            {
-                "id": scenario["id"],
-                "name": scenario["name"],
-                "category": scenario.get("category", ""),
-                "severity": scenario.get("severity", ""),
-                "shocks": scenario["shocks"],
-                "implied_vol_shift": solved.vol_shift,
-                "direct_pnl": _round(direct_total),
-                "conditioned_pnl": _round(conditioned_total),
-                "direct_pct": _round(direct_total / equity, 6) if equity else None,
-                "conditioned_pct": _round(conditioned_total / equity, 6) if equity else None,
-                "factor_shocks_direct": solved.direct_rounded,
-                "factor_shocks_conditioned": solved.conditioned_rounded,
-                "by_factor": dict(zip(arrays.factor_columns, by_factor[k], strict=True)),
-                "direct_pnl_by_position": direct_by_position[k],
-                "conditioned_pnl_by_position": conditioned_by_position[k],
-            }
-        )
-    worst = min(results, key=lambda r: r["conditioned_pnl"] or 0.0) if results else None
-    return {
-        "positions": _position_keys(positions),
-        "scenarios": results,
-        "worst": {k: worst[k] for k in ("id", "name", "conditioned_pnl", "conditioned_pct")} if worst else None,
-        "losses_exceed_equity": [
-            r["id"] for r in results if equity and r["conditioned_pnl"] is not None and -r["conditioned_pnl"] > equity
-        ],
-    }
-
-
-@dataclass(frozen=True)
-class CorrelationWindow:
-    """The last 90 daily log returns of every symbol of a chunk with at least 30 prices in the window."""
-
-    returns: np.ndarray  # T × S
-    column: dict[str, int]
-
-    def matrix(self, symbols: list[str]) -> pd.DataFrame:
-        """Pairwise-complete Pearson matrix of ``symbols`` (each must be in the window)."""
-        values = self.returns[:, [self.column[s] for s in symbols]]
-        return pd.DataFrame(correlations.pairwise_pearson(values, min_periods=20), index=symbols, columns=symbols)
-
-
-def correlation_window(*, prices: pd.DataFrame) -> CorrelationWindow:
-    """Log returns of the correlation window, computed once per chunk; each portfolio then correlates
-    only its own symbols (60 × 60 from matrix products: cheaper than one universe-wide matrix)."""
-    recent = prices.iloc[-CORRELATION_WINDOW_DAYS - 1 :]
-    counts = recent.count()
-    usable = counts[counts >= 30].index.tolist()
-    returns = correlations.log_returns(recent[usable]).to_numpy(dtype=float)
-    return CorrelationWindow(returns=returns, column={s: k for k, s in enumerate(usable)})
-
-
-def correlations_payload(
-    *, positions: Columns, state: Columns, window: CorrelationWindow, sectors: dict[str, str]
-) -> dict[str, Any]:
-    """90-day log-return correlations of the portfolio's price symbols above the size threshold.
-
-    ``window`` is ``correlation_window`` of the chunk; symbols missing from it had fewer than 30
-    prices in the window.
-    """
-    gross_by_symbol: dict[str, float] = {}
-    for symbol, exposure in zip(
-        positions["price_symbol"].tolist(),
-        np.abs(np.nan_to_num(np.asarray(state["delta_exposure"], dtype=float))).tolist(),
-        strict=True,
-    ):
-        gross_by_symbol[symbol] = gross_by_symbol.get(symbol, 0.0) + exposure
-    # Largest gross exposure first; ties by symbol (stable sort over the sorted names).
-    ranked = sorted(sorted(gross_by_symbol), key=lambda s: -gross_by_symbol[s])
-    total = float(sum(gross_by_symbol.values()))
-    weights = {s: gross_by_symbol[s] / total if total else gross_by_symbol[s] for s in ranked}
-    excluded: list[dict[str, str]] = []
-    keep = []
-    for symbol in ranked:
-        if weights[symbol] < CORRELATION_MIN_WEIGHT:
-            excluded.append({"symbol": symbol, "reason": f"below {CORRELATION_MIN_WEIGHT:.0%} of gross exposure"})
-        elif len(keep) >= CORRELATION_MAX_SYMBOLS:
-            excluded.append({"symbol": symbol, "reason": f"beyond the largest {CORRELATION_MAX_SYMBOLS}"})
-        elif symbol not in window.column:
-            excluded.append({"symbol": symbol, "reason": "fewer than 30 prices in the window"})
-        else:
-            keep.append(symbol)
-    matrix = window.matrix(keep) if keep else pd.DataFrame()
-    values = matrix.to_numpy(dtype=float)
-    w = np.array([weights[s] for s in keep], dtype=float)
-    clusters = []
-    tag_sets: dict[str, set[str]] = {symbol: set() for symbol in keep}
-    for symbol, tags in zip(positions["price_symbol"], positions["tags"], strict=True):
-        if symbol in tag_sets:
-            tag_sets[symbol].update(tags)
-    index = {symbol: k for k, symbol in enumerate(keep)}
-    for members in correlations.correlation_clusters(matrix, threshold=CLUSTER_THRESHOLD) if keep else []:
-        shared = set.intersection(*(tag_sets[m] for m in members))
-        member_sectors = {sectors.get(m, "") for m in members}
-        if shared:
-            name = sorted(shared)[0]
-        elif len(member_sectors) == 1 and "" not in member_sectors:
-            name = member_sectors.pop()
-        else:
-            name = " / ".join(members[:3]) + (" …" if len(members) > 3 else "")
-        at = [index[m] for m in members]
-        sub = values[np.ix_(at, at)]
-        off = sub[~np.eye(len(members), dtype=bool)]
-        clusters.append({"name": name, "symbols": members, "average_correlation": _round(off.mean(), 4)})
-    flat = rounded_list(values.ravel(), 4)
-    n = len(keep)
-    return {
-        "symbols": keep,
-        "matrix": [flat[i * n : (i + 1) * n] for i in range(n)],
-        "window_days": CORRELATION_WINDOW_DAYS,
-        "min_weight": CORRELATION_MIN_WEIGHT,
-        "cluster_threshold": CLUSTER_THRESHOLD,
-        "clusters": clusters,
-        "average_abs_correlation": _round(correlations.average_abs_correlation(matrix), 4) if n > 1 else None,
-        "diversification_score": _round(correlations.diversification_score(matrix, w), 4) if n > 1 else None,
-        "effective_positions": _round(correlations.effective_positions(list(weights.values())), 3) if total else None,
-        "excluded": excluded,
-    }
-
-
-def historical_pnl_compute(
-    *, positions: pd.DataFrame, state: pd.DataFrame, stage: SymbolStage, rate: float, div_yield: float
-) -> np.ndarray:
-    """Today's positions revalued under each of the last 252 days' returns: P&L (days × positions), USD.
-
-    Stocks: market value × the day's return of their symbol; options: fully repriced at spot × (1 + r).
-    A missing return counts as 0 (no move).
-    """
-    book = _position_book(positions, state, rate, div_yield)
-    returns = stage.returns.iloc[-VAR_LOOKBACK_DAYS:]
-    symbol_returns = returns.reindex(columns=positions["price_symbol"].to_numpy()).to_numpy(dtype=float)
-    symbol_returns = np.where(np.isfinite(symbol_returns), symbol_returns, 0.0)
-    pnl = var.historical_position_pnl(returns=symbol_returns, book=book)
-    return np.where(np.isfinite(pnl), pnl, 0.0)
-
-
-def var_payload(*, positions: Columns, state: Columns, stage: SymbolStage, scenario_pnl: np.ndarray) -> dict[str, Any]:
-    """1-day VaR/ES at 95% and 99%: historical (252 days, options revalued: ``scenario_pnl`` is this portfolio's
-    columns of ``historical_pnl_compute``) and parametric (factor covariance plus specific risk)."""
-    historical = {c: var.historical_var(scenario_pnl, confidence=c) for c in VAR_CONFIDENCES}
-
-    betas = state["beta_matrix"]
-    delta_exposure = np.nan_to_num(np.asarray(state["delta_exposure"], dtype=float))
-    usable = np.all(np.isfinite(betas), axis=1)
-    exposure_matrix = np.where(usable[:, None], delta_exposure[:, None] * np.nan_to_num(betas), 0.0)
-    residual = np.asarray(state["residual_vol"], dtype=float)
-    # Positions on one symbol share its idiosyncratic shock (a stock and its hedging put offset).
-    specific = var.specific_covariance(
-        dollar_exposure=delta_exposure,
-        residual_vol=np.where(np.isfinite(residual), residual, 0.0),
-        group=positions["price_symbol"],
-    )
-    cov = stage.factor_cov_matrix
-    parametric = {
-        c: var.parametric_var(exposures=exposure_matrix, factor_cov=cov, specific_var=specific, confidence=c)
-        for c in VAR_CONFIDENCES
-    }
-    historical_var = rounded_list(historical[0.99].component_var)
-    historical_es = rounded_list(historical[0.99].component_es)
-    parametric_var = rounded_list(parametric[0.99].component_var)
-    contributions = [
-        {
-            "position_id": pid,
-            "symbol": sym,
-            "historical_var_99": historical_var[i],
-            "historical_es_99": historical_es[i],
-            "parametric_var_99": parametric_var[i],
-        }
-        for i, (pid, sym) in enumerate(
-            zip(positions["position_key"].tolist(), positions["symbol"].tolist(), strict=True)
-        )
-    ]
-    return {
-        "horizon_days": 1,
-        "historical": {
-            "var_95": _round(historical[0.95].var),
-            "es_95": _round(historical[0.95].es),
-            "var_99": _round(historical[0.99].var),
-            "es_99": _round(historical[0.99].es),
-            "observations": int(scenario_pnl.shape[0]),
-        },
-        "parametric": {
-            "var_95": _round(parametric[0.95].var),
-            "es_95": _round(parametric[0.95].es),
-            "var_99": _round(parametric[0.99].var),
-            "es_99": _round(parametric[0.99].es),
-        },
-        "contributions": contributions,
-    }

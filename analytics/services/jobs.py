@@ -1,4 +1,5 @@
-"""Job bookkeeping of a batch run: the step graph and a recorder of ``BatchJob`` rows.
+"""Job bookkeeping of a batch run: the step graph (derived from the registered result kinds) and a
+recorder of ``BatchJob`` rows.
 
 A portfolio's step is skipped when a step it depends on failed (or was skipped) for that
 portfolio, or for the whole universe (``portfolio_id`` None), in the same run.
@@ -15,36 +16,51 @@ from dataclasses import dataclass, field
 from django.utils import timezone
 
 from analytics.models import BatchJob, BatchRun, RunStatus
+from analytics.results import registry
 from analytics.services.persist import bulk_upsert
 from analytics.services.writer import ResultWriter
 
 logger = logging.getLogger("sigmasight.batch")
 
-STEPS: tuple[str, ...] = (
-    "market_data",
-    "aggregation",
-    "greeks",
-    "factors",
-    "market_scenarios",
-    "stress_tests",
-    "snapshots",
-    "correlations",
-    "var",
-    "reports",
-)
-PORTFOLIO_STEPS = STEPS[1:-1]
-DEPENDS_ON: dict[str, tuple[str, ...]] = {
-    "aggregation": (),
-    "greeks": ("aggregation",),
-    "factors": ("aggregation", "greeks"),
-    "market_scenarios": ("greeks", "factors"),
-    "stress_tests": ("greeks", "factors"),
-    "snapshots": ("aggregation", "greeks"),
-    "correlations": ("aggregation",),
-    "var": ("greeks", "factors"),
-}
-# Steps that need the symbol-level factor model of the day.
-NEEDS_SYMBOL_STAGE = frozenset({"factors", "market_scenarios", "stress_tests", "var"})
+MARKET_DATA_STEP = "market_data"
+REPORTS_STEP = "reports"
+
+
+def portfolio_steps() -> tuple[str, ...]:
+    """The portfolio steps: one per registered result kind, in step order (dependencies first)."""
+    return registry.names()
+
+
+def steps_all() -> tuple[str, ...]:
+    """Every step of a run, in order: the market data sync, the result kinds, the reports."""
+    return (MARKET_DATA_STEP, *portfolio_steps(), REPORTS_STEP)
+
+
+def depends_on(step: str) -> tuple[str, ...]:
+    """The steps whose results ``step`` reads (a failure of one skips it for that portfolio)."""
+    return registry.spec_for(step).depends_on
+
+
+def needs_factor_model() -> frozenset[str]:
+    """The steps that cannot run without the day's factor model."""
+    return frozenset(spec.name for spec in registry.specs() if spec.needs_factor_model)
+
+
+def step_label(step: str) -> str:
+    """How ``batch_history`` names a step: the kind's title, or the universe-level step's description."""
+    universe = {
+        MARKET_DATA_STEP: "Market data sync",
+        "factor_model": "Factor model (every symbol)",
+        "position_metrics": "Per-position metrics",
+        REPORTS_STEP: "Reports",
+        "chunk_task": "Cluster chunk task",
+    }
+    if step in universe:
+        return universe[step]
+    try:
+        return registry.spec_for(step).title
+    except registry.UnknownKind:
+        return step
 
 
 def error_text(exc: BaseException) -> str:
@@ -152,7 +168,7 @@ class JobRecorder:
 
     def blocked_by(self, portfolio_id: uuid.UUID, step: str) -> str | None:
         failed = self.failed.get(portfolio_id, set()) | self.failed.get(None, set())
-        for dependency in DEPENDS_ON.get(step, ()):
+        for dependency in depends_on(step):
             if dependency in failed:
                 return dependency
         return None

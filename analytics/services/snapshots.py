@@ -11,21 +11,19 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from django.db.models import OuterRef, Subquery
 
 from analytics.engines.snapshots import daily_pnl
 from analytics.models import PortfolioSnapshot
+from analytics.results.common import finite
+from analytics.results.snapshots import SnapshotPayload
 from analytics.services import compute
 from analytics.services.columns import Columns
 from analytics.services.inputs import MarketInputs, last_closes
 from analytics.services.persist import provenance_fields
-
-if TYPE_CHECKING:
-    from analytics.services.steps import ChunkContext
 
 
 def market_at(market: MarketInputs, day: dt.date) -> MarketInputs:
@@ -51,9 +49,11 @@ def _marks(state: Columns) -> np.ndarray:
     return np.where(is_option, np.asarray(state["model_price"], dtype=float), np.asarray(state["price"], dtype=float))
 
 
-def _snapshot_values(
+def snapshot_values(
     *, positions: Columns, state: Columns, previous: Columns | None, equity: float | None, day: dt.date
-) -> dict[str, Any]:
+) -> SnapshotPayload:
+    """One portfolio's snapshot values on ``day`` (``previous``: its state on the previous session, for the P&L);
+    ``cumulative_pnl`` is left for the caller to chain."""
     priced = np.isfinite(np.asarray(state["market_value"], dtype=float))
     mv = np.where(priced, np.asarray(state["market_value"], dtype=float), 0.0)
     delta_exposure = np.where(priced, np.asarray(state["delta_exposure"], dtype=float), 0.0)
@@ -90,13 +90,15 @@ def _snapshot_values(
         "equity": equity,
         "daily_pnl": pnl,
         "daily_return": daily_return,
-        "portfolio_delta": compute._finite(np.nansum(np.asarray(state["position_delta"], dtype=float))),
-        "portfolio_gamma": compute._finite(np.nansum(np.asarray(state["position_gamma"], dtype=float)[live])),
-        "portfolio_theta": compute._finite(np.nansum(np.asarray(state["position_theta"], dtype=float)[live])),
-        "portfolio_vega": compute._finite(np.nansum(np.asarray(state["position_vega"], dtype=float)[live])),
+        "portfolio_delta": finite(np.nansum(np.asarray(state["position_delta"], dtype=float))),
+        "portfolio_gamma": finite(np.nansum(np.asarray(state["position_gamma"], dtype=float)[live])),
+        "portfolio_theta": finite(np.nansum(np.asarray(state["position_theta"], dtype=float)[live])),
+        "portfolio_vega": finite(np.nansum(np.asarray(state["position_vega"], dtype=float)[live])),
         "position_count": len(positions),
     }
-    return {key: _stored(key, value) for key, value in values.items()}
+    stored: dict[str, Any] = {key: _stored(key, value) for key, value in values.items()}
+    stored["cumulative_pnl"] = None
+    return stored  # type: ignore[return-value]
 
 
 def _stored(key: str, value: Any) -> Any:
@@ -108,60 +110,9 @@ def _stored(key: str, value: Any) -> Any:
     return round(float(value), 6 if key.startswith("portfolio_") else 2)
 
 
-def _previous_session(market: MarketInputs, day: dt.date) -> dt.date | None:
+def previous_session(market: MarketInputs, day: dt.date) -> dt.date | None:
     earlier = market.prices.index[market.prices.index < pd.Timestamp(day)]
     return earlier[-1].date() if len(earlier) else None
-
-
-def snapshot_rows(*, context: ChunkContext) -> dict[uuid.UUID, PortfolioSnapshot | Exception]:
-    """Today's snapshot of every portfolio of the chunk (errors returned per portfolio, not raised)."""
-    market = context.market
-    previous_day = _previous_session(market, market.as_of)
-    previous_state = None
-    if previous_day is not None:
-        previous_state = Columns.from_frame(
-            compute.position_state_compute(
-                positions=context.positions, market=market_at(market, previous_day), stage=context.stage
-            )
-        )
-    newest_before = (
-        PortfolioSnapshot.objects.filter(portfolio_id=OuterRef("portfolio_id"), as_of__lt=market.as_of)
-        .order_by("-as_of")
-        .values("as_of")[:1]
-    )
-    latest_prior = {
-        s.portfolio_id: s
-        for s in PortfolioSnapshot.objects.filter(
-            portfolio_id__in=list(context.slices), as_of=Subquery(newest_before)
-        ).order_by("portfolio_id")
-    }
-    rows: dict[uuid.UUID, PortfolioSnapshot | Exception] = {}
-    for pid, part in context.slices.items():
-        try:
-            values = _snapshot_values(
-                positions=part.positions,
-                state=part.state,
-                previous=None if previous_state is None else previous_state.rows(part.rows),
-                equity=part.info.equity_balance,
-                day=market.as_of,
-            )
-            before = latest_prior.get(pid)
-            carried = before.cumulative_pnl if before is not None and before.cumulative_pnl is not None else 0.0
-            values["cumulative_pnl"] = round(carried + (values["daily_pnl"] or 0.0), 2)
-            rows[pid] = PortfolioSnapshot(
-                portfolio_id=pid,
-                as_of=market.as_of,
-                **values,
-                **context.provenance(
-                    part,
-                    method="end-of-day marks; P&L from price changes",
-                    lookback=None,
-                    inputs={"previous_session": previous_day.isoformat() if previous_day else None},
-                ),
-            )
-        except Exception as exc:  # returned, so the batch records this portfolio's failure and goes on
-            rows[pid] = exc
-    return rows
 
 
 def snapshots_backfill(
@@ -208,7 +159,7 @@ def snapshots_backfill(
             live = index[mask]
             if not len(live):
                 continue
-            values = _snapshot_values(
+            values = snapshot_values(
                 positions=Columns.from_frame(positions.loc[live]),
                 state=Columns.from_frame(state.loc[live]),
                 previous=None if previous_state is None else Columns.from_frame(previous_state.loc[live]),

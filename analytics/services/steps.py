@@ -1,8 +1,9 @@
-"""The portfolio steps of the batch, run over one chunk of portfolios.
+"""The portfolio steps of the batch, run over one chunk of portfolios: one runner for every result kind.
 
-Everything heavy is computed once per chunk over arrays (position state, scenario shocks); each
-portfolio's payload is then built in isolation, so one failing portfolio is recorded and the others
-go on. Results are written in bulk per step; per-position metrics are written once per chunk.
+Everything heavy is computed once per chunk over arrays (the position state here, each kind's
+``prepare``); each portfolio's payload is then built in isolation (the kind's ``build``), so one
+failing portfolio is recorded and the others go on. Results are written in bulk per step (the
+kind's ``write``); per-position metrics are written once per chunk.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import logging
 import time
 import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,20 +20,18 @@ import numpy as np
 import pandas as pd
 from django.db import transaction
 
-from analytics.models import BatchRun, ResultKind, RunStatus
-from analytics.selectors import stress_scenarios_active
+from analytics.models import BatchRun, RunStatus
+from analytics.results.base import MetricColumns, ResultSpec, Row
 from analytics.services import compute, persist
 from analytics.services.columns import Columns
 from analytics.services.inputs import MarketInputs, PortfolioInfo
-from analytics.services.jobs import NEEDS_SYMBOL_STAGE, JobRecorder, error_text
-from analytics.services.persist import Row
+from analytics.services.jobs import JobRecorder, error_text
 from analytics.services.writer import ResultWriter
 from marketdata.factors import FACTOR_LOOKBACK_DAYS, FACTOR_NAMES
 
 logger = logging.getLogger("sigmasight.batch")
 
 METRICS_METHOD = "end-of-day position metrics: mark-to-market, Black-Scholes-Merton Greeks, delta × factor betas"
-GREEK_NAMES = ("delta", "gamma", "theta", "vega", "rho")
 
 
 @dataclass
@@ -108,7 +107,9 @@ class ChunkContext:
             )
         return cls(run=run, market=market, stage=stage, positions=positions, state=state, slices=slices, writer=writer)
 
-    def provenance(self, part: PortfolioSlice, *, method: str, lookback: int | None, inputs: dict[str, Any]) -> dict:
+    def provenance(
+        self, part: PortfolioSlice, *, method: str, lookback: int | None, inputs: dict[str, Any]
+    ) -> dict[str, Any]:
         return persist.provenance_fields(
             run=self.run,
             as_of=self.market.as_of,
@@ -123,7 +124,7 @@ class ChunkContext:
         self,
         pid: uuid.UUID,
         kind: str,
-        payload: dict[str, Any],
+        payload: Mapping[str, Any],
         *,
         method: str,
         lookback: int | None,
@@ -139,15 +140,47 @@ class ChunkContext:
         }
 
 
-# A step's per-position metrics for one portfolio, column-wise: attname → one value per position,
-# "position_id" included, in the portfolio's row order (the same for every step).
-MetricColumns = dict[str, list[Any]]
 Build = Callable[[uuid.UUID, PortfolioSlice], tuple[list[Row], MetricColumns | None]]
 
 
-def _results_write(rows: list[Row]) -> int:
-    with transaction.atomic():
-        return persist.portfolio_results_upsert(rows=rows)
+def step_run(spec: ResultSpec[Any, Any], context: ChunkContext, recorder: JobRecorder) -> int:
+    """Run one kind over a chunk: skip the portfolios whose inputs failed, ``prepare`` once, ``build`` each
+    portfolio in isolation, then hand every success to the writer in one bulk write (``spec.write``); the
+    jobs are recorded completed once that write has committed. Returns the rows submitted."""
+    step = spec.name
+    runnable: list[uuid.UUID] = []
+    for pid in context.slices:
+        started = time.perf_counter()
+        blocked = recorder.blocked_by(pid, step)
+        if blocked is not None:
+            reason = f"skipped: its input step '{blocked}' failed for this portfolio"
+        elif spec.needs_factor_model and context.stage is None:
+            reason = "skipped: no factor model for this date (the factor_model job failed or did not run)"
+        else:
+            runnable.append(pid)
+            continue
+        recorder.record(step=step, portfolio_id=pid, status=RunStatus.SKIPPED, started=started, error=reason)
+    prepared: Any = None
+    if runnable:
+        started = time.perf_counter()
+        try:
+            prepared = spec.prepare(context)
+        except Exception as exc:
+            # Work shared by the whole chunk failed: every portfolio of it fails this step.
+            logger.error(
+                "Step %s failed for a chunk of %d portfolios:\n%s", step, len(runnable), traceback.format_exc()
+            )
+            for pid in runnable:
+                recorder.record(
+                    step=step, portfolio_id=pid, status=RunStatus.FAILED, started=started, error=error_text(exc)
+                )
+            runnable = []
+
+    def build(pid: uuid.UUID, part: PortfolioSlice) -> tuple[list[Row], MetricColumns | None]:
+        payload = spec.build(context, part, prepared)
+        return spec.rows(context, part, payload, prepared), spec.metric_columns(context, part, payload, prepared)
+
+    return _per_portfolio(context, recorder, step, build, spec.write, runnable)
 
 
 def _per_portfolio(
@@ -155,33 +188,16 @@ def _per_portfolio(
     recorder: JobRecorder,
     step: str,
     build: Build,
-    write: Callable[[list[Row]], int] = _results_write,
+    write: Callable[[list[Row]], int],
+    portfolio_ids: list[uuid.UUID],
 ) -> int:
     """Build ``step`` for each portfolio (isolated), then hand every success to the writer in one bulk
     write; the jobs are recorded completed once that write has committed. Returns the rows submitted."""
     results: list[Row] = []
     succeeded: list[tuple[uuid.UUID, float, int]] = []  # (portfolio, compute seconds, rows)
-    for pid, part in context.slices.items():
+    for pid in portfolio_ids:
+        part = context.slices[pid]
         started = time.perf_counter()
-        blocked = recorder.blocked_by(pid, step)
-        if blocked is not None:
-            recorder.record(
-                step=step,
-                portfolio_id=pid,
-                status=RunStatus.SKIPPED,
-                started=started,
-                error=f"skipped: its input step '{blocked}' failed for this portfolio",
-            )
-            continue
-        if step in NEEDS_SYMBOL_STAGE and context.stage is None:
-            recorder.record(
-                step=step,
-                portfolio_id=pid,
-                status=RunStatus.SKIPPED,
-                started=started,
-                error="skipped: no factor model for this date (the factor_model job failed or did not run)",
-            )
-            continue
         try:
             objects, metrics = build(pid, part)
         except Exception as exc:
@@ -227,285 +243,6 @@ def _per_portfolio(
 
     context.writer.submit(store, on_done=on_done, on_error=on_error)
     return len(results)
-
-
-# Stored precision: money to the cent, prices and vols to 6 decimals, Greeks to 8.
-MONEY_COLUMNS = frozenset(
-    {"market_value", "cost_basis", "unrealised_pnl", "delta_exposure", "dollar_delta", "dollar_gamma"}
-    | {f"position_{n}" for n in GREEK_NAMES}
-)
-
-
-def _column(frame: Columns, name: str) -> list[float | None]:
-    """A float column as JSON-safe rounded Python values (NaN → None), at the precision of its kind."""
-    digits = 2 if name in MONEY_COLUMNS else 8 if name in GREEK_NAMES else 6
-    return compute.rounded_list(np.asarray(frame[name], dtype=float), digits)
-
-
-def _aggregation(context: ChunkContext, recorder: JobRecorder) -> int:
-    def build(pid: uuid.UUID, part: PortfolioSlice) -> tuple[list[Row], MetricColumns]:
-        values = np.asarray(part.state["market_value"], dtype=float)
-        if len(values) and not np.isfinite(values).any():
-            raise RuntimeError(
-                "no prices for any position on or before this date; run `python manage.py sync_market_data`"
-            )
-        payload = compute.overview_payload(positions=part.positions, state=part.state, info=part.info)
-        state = part.state
-        columns = {
-            name: _column(state, source)
-            for name, source in (
-                ("price", "price"),
-                ("underlying_price", "spot"),
-                ("market_value", "market_value"),
-                ("cost_basis", "cost_basis"),
-                ("unrealised_pnl", "unrealised_pnl"),
-                ("delta_exposure", "delta_exposure"),
-            )
-        }
-        metrics = {
-            "position_id": state["position_id"].tolist(),
-            "price_date": state["price_day"].tolist(),
-            "price_source": state["price_source"].tolist(),
-            "is_expired": np.asarray(state["expired"], dtype=bool).tolist(),
-            **columns,
-        }
-        result = context.result(
-            pid,
-            ResultKind.OVERVIEW,
-            payload,
-            method="mark-to-market at last close",
-            lookback=None,
-            inputs={"positions": len(state)},
-        )
-        return [result], metrics
-
-    return _per_portfolio(context, recorder, "aggregation", build)
-
-
-def _greeks(context: ChunkContext, recorder: JobRecorder) -> int:
-    market = context.market
-
-    def build(pid: uuid.UUID, part: PortfolioSlice) -> tuple[list[Row], MetricColumns]:
-        state, positions = part.state, part.positions
-        payload = compute.greeks_payload(positions=positions, state=state, rate=market.rate, div_yield=market.div_yield)
-        names = [*GREEK_NAMES, *(f"position_{n}" for n in GREEK_NAMES), "dollar_delta", "dollar_gamma"]
-        columns = {name: _column(state, name) for name in names}
-        vol, years, spot = _column(state, "vol"), _column(state, "years"), _column(state, "spot")
-        strike = _column(positions, "strike")
-        sources = state["vol_source"].tolist()
-        metrics = {
-            "position_id": state["position_id"].tolist(),
-            "implied_vol": vol,
-            "implied_vol_source": sources,
-            "years_to_expiry": years,
-            **columns,
-            "greeks_inputs": [
-                {
-                    "spot": spot[k],
-                    "strike": strike[k],
-                    "years_to_expiry": years[k],
-                    "implied_vol": vol[k],
-                    "implied_vol_source": sources[k],
-                    "rate": market.rate,
-                    "div_yield": market.div_yield,
-                }
-                if is_option
-                else {}
-                for k, is_option in enumerate(np.asarray(positions["is_option"], dtype=bool).tolist())
-            ],
-        }
-        result = context.result(
-            pid,
-            ResultKind.GREEKS,
-            payload,
-            method="Black-Scholes-Merton (analytic)",
-            lookback=compute.REALISED_VOL_DAYS,
-            inputs={
-                "rate": market.rate,
-                "div_yield": market.div_yield,
-                "vol_fallback": "realised volatility of the underlying, 252 daily log returns",
-            },
-        )
-        return [result], metrics
-
-    return _per_portfolio(context, recorder, "greeks", build)
-
-
-def _factors(context: ChunkContext, recorder: JobRecorder) -> int:
-    stage = context.stage
-
-    def build(pid: uuid.UUID, part: PortfolioSlice) -> tuple[list[Row], MetricColumns]:
-        payload = compute.factor_exposure_payload(
-            positions=part.positions, state=part.state, info=part.info, stage=stage
-        )
-        metrics = {
-            "position_id": part.state["position_id"].tolist(),
-            "factor_betas": [row["betas"] for row in payload["positions"]],
-            "factor_exposures": [row["exposures"] for row in payload["positions"]],
-        }
-        result = context.result(
-            pid,
-            ResultKind.FACTOR_EXPOSURE,
-            payload,
-            method="OLS factor betas (styles as spreads over SPY, rates = TLT) × delta exposure",
-            lookback=FACTOR_LOOKBACK_DAYS,
-            inputs={"condition_number": stage.condition_number, "observations": stage.n_observations},
-        )
-        return [result], metrics
-
-    return _per_portfolio(context, recorder, "factors", build)
-
-
-def _market_scenarios(context: ChunkContext, recorder: JobRecorder) -> int:
-    market = context.market
-    pnl = compute.market_scenario_pnl(
-        positions=context.positions, state=context.state, rate=market.rate, div_yield=market.div_yield
-    )
-
-    def build(pid: uuid.UUID, part: PortfolioSlice) -> tuple[list[Row], None]:
-        payload = compute.market_scenarios_payload(positions=part.positions, info=part.info, pnl=pnl[:, part.rows])
-        return [
-            context.result(
-                pid,
-                ResultKind.MARKET_SCENARIOS,
-                payload,
-                method="univariate market beta; options fully repriced (BSM)",
-                lookback=FACTOR_LOOKBACK_DAYS,
-                inputs={"shocks": list(compute.scenarios.MARKET_SHOCKS)},
-            )
-        ], None
-
-    return _per_portfolio(context, recorder, "market_scenarios", build)
-
-
-def _stress(context: ChunkContext, recorder: JobRecorder) -> int:
-    market = context.market
-    catalog = [
-        {
-            "id": s.pk,
-            "name": s.name,
-            "category": s.category,
-            "severity": s.severity,
-            "shocks": s.shocks,
-            "implied_vol_shift": s.implied_vol_shift,
-        }
-        for s in stress_scenarios_active()
-    ]
-    # Scenario factor shocks do not depend on the portfolio: solve them once per chunk.
-    solved = compute.scenario_shocks_compute(catalog=catalog, stage=context.stage) if context.stage else []
-    arrays = (
-        compute.stress_arrays_compute(
-            positions=context.positions,
-            state=context.state,
-            shocks=solved,
-            rate=market.rate,
-            div_yield=market.div_yield,
-        )
-        if context.stage
-        else None
-    )
-
-    def build(pid: uuid.UUID, part: PortfolioSlice) -> tuple[list[Row], None]:
-        if not catalog:
-            raise RuntimeError("no active stress scenarios; run `python manage.py migrate` to seed the catalog")
-        payload = compute.stress_payload(positions=part.positions, info=part.info, arrays=arrays, rows=part.rows)
-        return [
-            context.result(
-                pid,
-                ResultKind.STRESS_TEST,
-                payload,
-                method="factor betas × proxy shocks; conditioned on the factor covariance; options repriced",
-                lookback=FACTOR_LOOKBACK_DAYS,
-                inputs={"scenarios": len(catalog), "rate_proxy_duration": compute.RATE_PROXY_DURATION},
-            )
-        ], None
-
-    return _per_portfolio(context, recorder, "stress_tests", build)
-
-
-def _correlations(context: ChunkContext, recorder: JobRecorder) -> int:
-    held = sorted(set(context.positions["price_symbol"]) & set(context.market.prices.columns))
-    window = compute.correlation_window(prices=context.market.prices[held])
-
-    def build(pid: uuid.UUID, part: PortfolioSlice) -> tuple[list[Row], None]:
-        payload = compute.correlations_payload(
-            positions=part.positions, state=part.state, window=window, sectors=context.market.sectors
-        )
-        return [
-            context.result(
-                pid,
-                ResultKind.CORRELATIONS,
-                payload,
-                method="Pearson on daily log returns",
-                lookback=compute.CORRELATION_WINDOW_DAYS,
-                inputs={"min_weight": compute.CORRELATION_MIN_WEIGHT, "cluster_threshold": compute.CLUSTER_THRESHOLD},
-            )
-        ], None
-
-    return _per_portfolio(context, recorder, "correlations", build)
-
-
-def _var(context: ChunkContext, recorder: JobRecorder) -> int:
-    market = context.market
-    # Every position of the chunk revalued under each historical day once; portfolios take their columns.
-    pnl = (
-        compute.historical_pnl_compute(
-            positions=context.positions,
-            state=context.state,
-            stage=context.stage,
-            rate=market.rate,
-            div_yield=market.div_yield,
-        )
-        if context.stage
-        else None
-    )
-
-    def build(pid: uuid.UUID, part: PortfolioSlice) -> tuple[list[Row], None]:
-        payload = compute.var_payload(
-            positions=part.positions, state=part.state, stage=context.stage, scenario_pnl=pnl[:, part.rows]
-        )
-        return [
-            context.result(
-                pid,
-                ResultKind.VAR,
-                payload,
-                method="historical simulation (options revalued) and parametric (factor covariance)",
-                lookback=compute.VAR_LOOKBACK_DAYS,
-                inputs={"confidences": list(compute.VAR_CONFIDENCES)},
-            )
-        ], None
-
-    return _per_portfolio(context, recorder, "var", build)
-
-
-def _snapshots(context: ChunkContext, recorder: JobRecorder) -> int:
-    from analytics.services.snapshots import snapshot_rows
-
-    rows_by_portfolio = snapshot_rows(context=context)
-
-    def build(pid: uuid.UUID, part: PortfolioSlice) -> tuple[list[Row], None]:
-        row = rows_by_portfolio[pid]
-        if isinstance(row, Exception):
-            raise row
-        return [row], None
-
-    def write(rows: list[Row]) -> int:
-        with transaction.atomic():
-            return persist.snapshots_upsert(rows=rows)
-
-    return _per_portfolio(context, recorder, "snapshots", build, write)
-
-
-STEP_RUNNERS: dict[str, Callable[[ChunkContext, JobRecorder], int]] = {
-    "aggregation": _aggregation,
-    "greeks": _greeks,
-    "factors": _factors,
-    "market_scenarios": _market_scenarios,
-    "stress_tests": _stress,
-    "snapshots": _snapshots,
-    "correlations": _correlations,
-    "var": _var,
-}
 
 
 def position_metrics_flush(context: ChunkContext, recorder: JobRecorder) -> int:

@@ -11,9 +11,9 @@ from django.core.management.base import CommandError
 from django.db import connection, connections
 
 from analytics.models import BatchJob, PortfolioResult, PortfolioSnapshot, PositionMetrics, RunStatus
+from analytics.results import spec_for
 from analytics.services import batch as batch_service
-from analytics.services import compute
-from analytics.services.batch import PORTFOLIO_STEPS, batch_run
+from analytics.services.batch import batch_run, portfolio_steps
 from analytics.services.locking import ADVISORY_NAMESPACE, BatchLocked, batch_lock
 from conftest import ANALYTICS_AS_OF
 from portfolios.models import Portfolio
@@ -36,8 +36,8 @@ def test_every_portfolio_gets_every_step_in_order(analytics_demo):
     jobs = list(run.jobs.order_by("sequence"))
     steps_in_order = [j.step for j in jobs if j.portfolio_id is not None]
     first_seen = list(dict.fromkeys(steps_in_order))
-    assert first_seen == list(PORTFOLIO_STEPS)
-    for step in PORTFOLIO_STEPS:
+    assert first_seen == list(portfolio_steps())
+    for step in portfolio_steps():
         assert run.jobs.filter(step=step, status=RunStatus.COMPLETED).count() == 3, step
     assert run.jobs.get(step="factor_model").status == RunStatus.COMPLETED
     assert PortfolioResult.objects.filter(as_of=ANALYTICS_AS_OF).count() == 3 * 7
@@ -47,33 +47,34 @@ def test_every_portfolio_gets_every_step_in_order(analytics_demo):
 
 
 def test_a_failing_portfolio_is_recorded_and_the_others_proceed(analytics_demo, monkeypatch):
-    original = compute.overview_payload
+    overview = spec_for("overview")
+    original = overview.build
 
-    def explode_for_hedge_fund(*, positions, state, info):
-        if str(info.id) == HEDGE_FUND:
+    def explode_for_hedge_fund(chunk, part, prepared):
+        if str(part.info.id) == HEDGE_FUND:
             raise RuntimeError("injected failure")
-        return original(positions=positions, state=state, info=info)
+        return original(chunk, part, prepared)
 
-    monkeypatch.setattr(compute, "overview_payload", explode_for_hedge_fund)
-    outcome = batch_run(as_of=ANALYTICS_AS_OF, steps=list(PORTFOLIO_STEPS), trigger="test")
+    monkeypatch.setattr(overview, "build", explode_for_hedge_fund)
+    outcome = batch_run(as_of=ANALYTICS_AS_OF, steps=list(portfolio_steps()), trigger="test")
     run = outcome.run
     assert run.status == RunStatus.PARTIAL and not outcome.ok
-    failed = run.jobs.get(step="aggregation", portfolio_id=HEDGE_FUND)
+    failed = run.jobs.get(step="overview", portfolio_id=HEDGE_FUND)
     assert failed.status == RunStatus.FAILED and "injected failure" in failed.error_summary
-    for step in ("greeks", "factors", "market_scenarios", "stress_tests", "snapshots", "correlations", "var"):
+    for step in ("greeks", "factor_exposures", "market_risk", "stress_test", "snapshots", "correlations", "var"):
         job = run.jobs.get(step=step, portfolio_id=HEDGE_FUND)
         assert job.status == RunStatus.SKIPPED, step
         assert "failed" in job.error_summary
     others = run.jobs.exclude(portfolio_id=HEDGE_FUND).exclude(portfolio__isnull=True)
     assert set(others.values_list("status", flat=True)) == {RunStatus.COMPLETED}
-    assert others.count() == 2 * len(PORTFOLIO_STEPS)
+    assert others.count() == 2 * len(portfolio_steps())
 
 
 def test_run_batch_exits_non_zero_when_a_job_failed(analytics_demo, monkeypatch):
-    def explode(**kwargs):
+    def explode(chunk, part, prepared):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(compute, "var_payload", explode)
+    monkeypatch.setattr(spec_for("var"), "build", explode)
     out = StringIO()
     with pytest.raises(CommandError, match="3 job"):
         call_command("run_batch", "--date", ANALYTICS_AS_OF.isoformat(), "--skip-sync", "--skip-reports", stdout=out)
@@ -87,7 +88,7 @@ def test_a_rerun_replaces_results_without_duplicates_and_identical_values(analyt
         PortfolioSnapshot.objects.count(),
     )
     before = _result_table()
-    batch_run(as_of=ANALYTICS_AS_OF, steps=list(PORTFOLIO_STEPS), trigger="test")
+    batch_run(as_of=ANALYTICS_AS_OF, steps=list(portfolio_steps()), trigger="test")
     after_counts = (PortfolioResult.objects.count(), PositionMetrics.objects.count(), PortfolioSnapshot.objects.count())
     assert after_counts == before_counts
     assert _result_table() == before
@@ -155,7 +156,7 @@ def test_the_market_data_step_failing_leaves_steps_running_on_cached_prices_flag
     jobs = {j.step: j for j in outcome.run.jobs.all()}
     assert jobs["market_data"].status == RunStatus.FAILED
     assert "provider unreachable" in jobs["market_data"].error_summary
-    assert jobs["aggregation"].status == RunStatus.COMPLETED
+    assert jobs["overview"].status == RunStatus.COMPLETED
     assert outcome.run.status == RunStatus.PARTIAL
 
 
@@ -183,10 +184,10 @@ def test_cluster_fan_out_in_sync_mode_gives_the_inline_results(analytics_demo, m
 
     inline = _result_table()
     monkeypatch.setattr(Conf, "SYNC", True)
-    outcome = batch_run(as_of=ANALYTICS_AS_OF, steps=list(PORTFOLIO_STEPS), trigger="test", use_cluster=True)
+    outcome = batch_run(as_of=ANALYTICS_AS_OF, steps=list(portfolio_steps()), trigger="test", use_cluster=True)
     assert outcome.run.mode == "cluster"
     assert outcome.ok, outcome.run.error_summary
-    assert BatchJob.objects.filter(run=outcome.run, step="aggregation", status=RunStatus.COMPLETED).count() == 3
+    assert BatchJob.objects.filter(run=outcome.run, step="overview", status=RunStatus.COMPLETED).count() == 3
     assert _result_table() == inline
 
 
@@ -194,14 +195,14 @@ def test_batch_history_lists_runs_and_failed_jobs(analytics_demo):
     out = StringIO()
     call_command("batch_history", "--jobs", stdout=out)
     text = out.getvalue()
-    assert str(analytics_demo.run.pk) in text and "completed" in text and "stress_tests" in text
+    assert str(analytics_demo.run.pk) in text and "completed" in text and "stress_test" in text
 
 
 def test_chunking_gives_the_same_numbers(analytics_demo, monkeypatch):
     inline = _result_table()
     PortfolioResult.objects.all().delete()
     monkeypatch.setattr(batch_service, "CHUNK_SIZE", 1)
-    outcome = batch_run(as_of=ANALYTICS_AS_OF, steps=list(PORTFOLIO_STEPS), trigger="test")
+    outcome = batch_run(as_of=ANALYTICS_AS_OF, steps=list(portfolio_steps()), trigger="test")
     assert outcome.ok, outcome.run.error_summary
     assert _result_table() == inline
 

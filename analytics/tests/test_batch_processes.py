@@ -72,7 +72,7 @@ def test_a_run_killed_mid_way_then_rerun_matches_an_uninterrupted_run(prepared_d
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and process.poll() is None:
         try:
-            if _count(killed, "analytics_batchjob", "WHERE step = 'aggregation'") >= 1:
+            if _count(killed, "analytics_batchjob", "WHERE step = 'overview'") >= 1:
                 break
         except sqlite3.OperationalError:
             pass
@@ -96,14 +96,14 @@ def test_a_real_qcluster_of_two_workers_gives_the_inline_results(demo_data):
     if connection.vendor != "postgresql" or not os.environ.get("REDIS_URL"):
         pytest.skip("the real-cluster test runs on PostgreSQL + Redis (set DATABASE_URL and REDIS_URL)")
     from analytics.models import PortfolioResult
-    from analytics.services.batch import PORTFOLIO_STEPS, batch_run
+    from analytics.services.batch import batch_run, portfolio_steps
     from analytics.services.catalog import stress_scenarios_seed
     from conftest import ANALYTICS_AS_OF
     from marketdata.services import prices_sync
 
     stress_scenarios_seed()  # an earlier transactional test may have emptied the migration-seeded catalog
     prices_sync(backfill_days=300, as_of=ANALYTICS_AS_OF, provider="simulated")
-    batch_run(as_of=ANALYTICS_AS_OF, steps=list(PORTFOLIO_STEPS), trigger="test")
+    batch_run(as_of=ANALYTICS_AS_OF, steps=list(portfolio_steps()), trigger="test")
     inline = sorted((str(r.portfolio_id), r.kind, repr(r.payload)) for r in PortfolioResult.objects.all())
 
     settings_dict = connection.settings_dict
@@ -135,7 +135,7 @@ def test_a_real_qcluster_of_two_workers_gives_the_inline_results(demo_data):
         Conf.PREFIX = Conf.CLUSTER_NAME = cluster_name
         Conf.Q_STAT = f"django_q:{cluster_name}:cluster"
         settings.Q_CLUSTER["name"] = cluster_name
-        outcome = batch_run(as_of=ANALYTICS_AS_OF, steps=list(PORTFOLIO_STEPS), trigger="test", use_cluster=True)
+        outcome = batch_run(as_of=ANALYTICS_AS_OF, steps=list(portfolio_steps()), trigger="test", use_cluster=True)
     finally:
         Conf.PREFIX, Conf.Q_STAT, Conf.CLUSTER_NAME = previous
         settings.Q_CLUSTER["name"] = previous[2]

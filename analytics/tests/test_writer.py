@@ -62,7 +62,7 @@ def _stored() -> dict[str, list[tuple]]:
 def test_background_writes_store_what_inline_writes_store_and_a_failed_write_is_not_completed(
     settings, monkeypatch
 ) -> None:
-    from analytics.services.batch import PORTFOLIO_STEPS, batch_run
+    from analytics.services.batch import batch_run, portfolio_steps
     from marketdata.services import prices_sync
     from portfolios.demo import demo_seed
 
@@ -71,7 +71,7 @@ def test_background_writes_store_what_inline_writes_store_and_a_failed_write_is_
 
     settings.BATCH_BACKGROUND_WRITES = False
     assert ResultWriter.for_batch().background is False
-    inline = batch_run(as_of=ANALYTICS_AS_OF, steps=list(PORTFOLIO_STEPS), trigger="test")
+    inline = batch_run(as_of=ANALYTICS_AS_OF, steps=list(portfolio_steps()), trigger="test")
     assert inline.ok
     stored_inline = _stored()
     PortfolioResult.objects.all().delete()
@@ -80,7 +80,7 @@ def test_background_writes_store_what_inline_writes_store_and_a_failed_write_is_
 
     settings.BATCH_BACKGROUND_WRITES = True
     assert ResultWriter.for_batch().background is True
-    background = batch_run(as_of=ANALYTICS_AS_OF, steps=list(PORTFOLIO_STEPS), trigger="test")
+    background = batch_run(as_of=ANALYTICS_AS_OF, steps=list(portfolio_steps()), trigger="test")
     assert background.ok
     assert _stored() == stored_inline
     assert len(stored_inline["results"]) == 3 * 7 and len(stored_inline["metrics"]) == 63
@@ -95,7 +95,7 @@ def test_background_writes_store_what_inline_writes_store_and_a_failed_write_is_
     monkeypatch.setattr(persist, "portfolio_results_upsert", refuse_var)
     PortfolioResult.objects.filter(kind__in=["var", "greeks"]).delete()
     PositionMetrics.objects.all().delete()
-    failed = batch_run(as_of=ANALYTICS_AS_OF, steps=list(PORTFOLIO_STEPS), trigger="test")
+    failed = batch_run(as_of=ANALYTICS_AS_OF, steps=list(portfolio_steps()), trigger="test")
     assert not failed.ok
     for step in ("var", "greeks"):
         jobs = BatchJob.objects.filter(run=failed.run, step=step)

@@ -1,6 +1,7 @@
 """The report document: everything a report shows, read from stored analytics, as plain JSON data.
 
-Only selectors are used (``analytics.selectors``, ``portfolios.selectors``): a report never
+There is one section per registered result kind (``analytics.results``: its name is the section's
+key) and the positions table. Only selectors and the kinds' reads are used: a report never
 recomputes a number. Stored payloads are copied as they are, so the JSON report equals what the
 API serves. A section that was never computed is ``{"status": "not_computed", "command": ...}``
 — never zeros.
@@ -17,20 +18,15 @@ from typing import Any
 from django.utils import timezone
 from django.utils.text import slugify
 
-from analytics.models import SNAPSHOT_VALUE_FIELDS, PortfolioResult, PortfolioSnapshot, PositionMetrics, ResultKind
-from analytics.selectors import (
-    RESULT_COMMANDS,
-    portfolio_result_latest,
-    portfolio_results_latest,
-    position_metrics_latest,
-    provenance,
-    snapshots_for_portfolio,
-)
+from analytics.models import PortfolioResult, PortfolioSnapshot, PositionMetrics
+from analytics.results import registry
+from analytics.results.base import ResultSpec
+from analytics.selectors import portfolio_results_latest, position_metrics_latest, provenance
 from marketdata.factors import FACTOR_NAMES
 from portfolios.models import Portfolio, Position
 from portfolios.selectors import positions_open
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: sections named after the result kinds, each kind's stored data under "payload"
 BATCH_COMMAND = "python manage.py run_batch"
 
 DATA_SOURCE_LABELS: dict[str, str] = {
@@ -41,35 +37,28 @@ DATA_SOURCE_LABELS: dict[str, str] = {
 }
 
 
+POSITIONS = "positions"
+POSITIONS_RANK = 30  # after the overview (10) and the daily snapshot (20), before the other kinds (100)
+
+
 @dataclass(frozen=True)
 class SectionSpec:
+    """A report section: one per registered result kind (``kind``), and the positions table."""
+
     key: str
     title: str
-    kind: str | None  # the PortfolioResult kind, None for snapshot/positions
+    kind: ResultSpec[Any, Any] | None  # None for the positions table, which reads the position metrics
     command: str
+    rank: int
 
 
-SECTIONS: tuple[SectionSpec, ...] = (
-    SectionSpec("overview", "Exposures", ResultKind.OVERVIEW, RESULT_COMMANDS[ResultKind.OVERVIEW]),
-    SectionSpec("snapshot", "Daily snapshot", None, BATCH_COMMAND),
-    SectionSpec("positions", "Positions", None, BATCH_COMMAND),
-    SectionSpec("greeks", "Options Greeks", ResultKind.GREEKS, RESULT_COMMANDS[ResultKind.GREEKS]),
-    SectionSpec(
-        "factor_exposure", "Factor exposures", ResultKind.FACTOR_EXPOSURE, RESULT_COMMANDS[ResultKind.FACTOR_EXPOSURE]
-    ),
-    SectionSpec(
-        "market_scenarios",
-        "Market scenarios",
-        ResultKind.MARKET_SCENARIOS,
-        RESULT_COMMANDS[ResultKind.MARKET_SCENARIOS],
-    ),
-    SectionSpec("stress_test", "Stress tests", ResultKind.STRESS_TEST, RESULT_COMMANDS[ResultKind.STRESS_TEST]),
-    SectionSpec("correlations", "Correlations", ResultKind.CORRELATIONS, RESULT_COMMANDS[ResultKind.CORRELATIONS]),
-    SectionSpec("var", "Value at risk", ResultKind.VAR, RESULT_COMMANDS[ResultKind.VAR]),
-)
-SECTION_BY_KEY = {spec.key: spec for spec in SECTIONS}
+def report_sections() -> list[SectionSpec]:
+    """The report's sections in order: by the kinds' ``report_rank``, then in step order."""
+    sections = [SectionSpec(spec.name, spec.title, spec, spec.command, spec.report_rank) for spec in registry.specs()]
+    sections.append(SectionSpec(POSITIONS, "Positions", None, BATCH_COMMAND, POSITIONS_RANK))
+    return sorted(sections, key=lambda section: section.rank)
 
-SNAPSHOT_FIELDS = SNAPSHOT_VALUE_FIELDS
+
 POSITION_METRIC_FIELDS = (
     "price",
     "price_date",
@@ -168,7 +157,7 @@ def _position_rows(
 
 
 def _factor_list(factor_payload: dict[str, Any] | None, metrics: dict[uuid.UUID, PositionMetrics]) -> list[str]:
-    factors = list((factor_payload or {}).get("factors") or FACTOR_NAMES)
+    factors = list((factor_payload["factors"] if factor_payload else None) or FACTOR_NAMES)
     for metric in metrics.values():
         factors += [f for f in metric.factor_betas if f not in factors]
     return factors
@@ -177,13 +166,8 @@ def _factor_list(factor_payload: dict[str, Any] | None, metrics: dict[uuid.UUID,
 def report_as_of_resolve(*, portfolio_id: uuid.UUID | str) -> dt.date:
     """The newest day with stored analytics for the portfolio, else the latest completed session."""
     dates = [
-        result.as_of
-        for kind in ResultKind.values
-        if (result := portfolio_result_latest(portfolio_id=portfolio_id, kind=kind)) is not None
+        stored.as_of for spec in registry.specs() if (stored := spec.latest(portfolio_id=portfolio_id)) is not None
     ]
-    snapshot = snapshots_for_portfolio(portfolio_id=portfolio_id).last()
-    if snapshot is not None:
-        dates.append(snapshot.as_of)
     if dates:
         return max(dates)
     from marketdata.calendar import latest_completed_session
@@ -194,33 +178,31 @@ def report_as_of_resolve(*, portfolio_id: uuid.UUID | str) -> dt.date:
 def report_document_build(*, portfolio: Portfolio, as_of: dt.date) -> dict[str, Any]:
     """The whole report as JSON data; ``as_of`` picks the newest stored result on or before it."""
     sections: dict[str, dict[str, Any]] = {}
-    results: dict[str, PortfolioResult] = {}
+    kinds = [section for section in report_sections() if section.kind is not None]
     stored = portfolio_results_latest(
-        portfolio_id=portfolio.id, as_of=as_of, kinds=[spec.kind for spec in SECTIONS if spec.kind is not None]
+        portfolio_id=portfolio.id,
+        as_of=as_of,
+        kinds=[s.key for s in kinds if s.kind is not None and s.kind.series_item_type is None],
     )
-    for spec in SECTIONS:
-        if spec.kind is None:
+    payloads: dict[str, Any] = {}
+    for section in kinds:
+        spec = section.kind
+        assert spec is not None
+        row = (
+            stored.get(spec.name)
+            if spec.series_item_type is None
+            else spec.latest(portfolio_id=portfolio.id, as_of=as_of)
+        )
+        if row is None:
+            sections[section.key] = _missing(section, as_of)
             continue
-        result = stored.get(spec.kind)
-        if result is None:
-            sections[spec.key] = _missing(spec, as_of)
-            continue
-        results[spec.key] = result
-        sections[spec.key] = {**_found(spec, result, as_of), "payload": result.payload}
+        payloads[section.key] = payload = spec.payload_of(row)
+        sections[section.key] = {**_found(section, row, as_of), "payload": payload}
 
-    spec = SECTION_BY_KEY["snapshot"]
-    snapshot = snapshots_for_portfolio(portfolio_id=portfolio.id, end=as_of).last()
-    if snapshot is None:
-        sections["snapshot"] = _missing(spec, as_of)
-    else:
-        values = {field: getattr(snapshot, field) for field in SNAPSHOT_FIELDS}
-        sections["snapshot"] = {**_found(spec, snapshot, as_of), "values": values}
-
-    spec = SECTION_BY_KEY["positions"]
+    spec = next(section for section in report_sections() if section.key == POSITIONS)
     positions = list(positions_open(portfolio_ids=[portfolio.id]))
     metrics = position_metrics_latest(portfolio_id=portfolio.id, as_of=as_of)
-    factor_result = results.get("factor_exposure")
-    factors = _factor_list(factor_result.payload if factor_result else None, metrics)
+    factors = _factor_list(payloads.get("factor_exposures"), metrics)
     rows = _position_rows(positions, metrics, factors)
     if metrics:
         positions_section: dict[str, Any] = {
@@ -236,9 +218,9 @@ def report_document_build(*, portfolio: Portfolio, as_of: dt.date) -> dict[str, 
             spec, as_of, f"no stored position metrics (prices, Greeks, betas) on or before {as_of.isoformat()}."
         )
     positions_section.update({"factors": factors, "rows": rows})
-    sections["positions"] = positions_section
+    sections[POSITIONS] = positions_section
 
-    ordered = {spec.key: sections[spec.key] for spec in SECTIONS}
+    ordered = {section.key: sections[section.key] for section in report_sections()}
     sources = sorted(
         {
             source.strip()

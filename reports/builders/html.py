@@ -10,7 +10,7 @@ from django.conf import settings
 from django.template import Context, Engine
 from django.utils.safestring import mark_safe
 
-from reports.builders.charts import CHARTS
+from reports.builders.charts import chart_svg
 from reports.builders.present import report_sections_present
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "templates"
@@ -37,12 +37,9 @@ def report_template_engine() -> Engine:
 def render_html(document: dict[str, Any]) -> str:
     sections = []
     for view in report_sections_present(document):
-        chart = None
-        if view.computed and view.key in CHARTS:
-            svg = CHARTS[view.key](document["sections"][view.key]["payload"])
-            # Built by reports.builders.svg, which escapes every piece of text: safe to inline.
-            chart = mark_safe(svg) if svg else None
-        sections.append({"view": view, "chart": chart})
+        drawn = [svg for chart in view.charts if (svg := chart_svg(chart))]
+        # Built by reports.builders.svg, which escapes every piece of text: safe to inline.
+        sections.append({"view": view, "chart": mark_safe("".join(drawn)) if drawn else None})
     context = {
         "document": document,
         "portfolio": document["portfolio"],

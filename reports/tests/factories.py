@@ -1,4 +1,4 @@
-"""Hand-made stored analytics (payloads in the shapes documented in ``analytics.selectors``)."""
+"""Hand-made stored analytics, each payload of its kind's declared type (``analytics.results.<kind>``)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from analytics.models import PortfolioResult, PortfolioSnapshot, PositionMetrics, ResultKind
+from analytics.models import PortfolioResult, PortfolioSnapshot, PositionMetrics
 from portfolios.models import AssetClass, Portfolio, Position, Tag
 
 AS_OF = dt.date(2026, 11, 20)
@@ -145,10 +145,10 @@ def stress_payload() -> dict[str, Any]:
 
 
 def payloads() -> dict[str, dict[str, Any]]:
-    """Every kind except market_scenarios (left out to exercise the "not computed" path)."""
+    """Every kind stored as a result except market_risk (left out to exercise the "not computed" path)."""
     return {
-        ResultKind.OVERVIEW: overview_payload(),
-        ResultKind.GREEKS: {
+        "overview": overview_payload(),
+        "greeks": {
             "totals": {
                 "delta": 173.45678,
                 "gamma": 0.8123,
@@ -157,10 +157,11 @@ def payloads() -> dict[str, dict[str, Any]]:
                 "rho": 12.0,
                 "dollar_delta": 87144.789,
                 "dollar_gamma": 1234.5,
+                "stock_share_delta": 50.0,
             },
             "positions": [],
         },
-        ResultKind.FACTOR_EXPOSURE: {
+        "factor_exposures": {
             "factors": FACTORS,
             "portfolio_betas": {f: 0.1 + 0.2 * (i + 1) for i, f in enumerate(FACTORS)},
             "dollar_exposures": {f: 1000.123 * (i + 1) for i, f in enumerate(FACTORS)},
@@ -170,20 +171,22 @@ def payloads() -> dict[str, dict[str, Any]]:
             "condition_number": 3.21,
             "positions": [],
             "quality_flags": {"AAPL": "ok", "XOM": "limited"},
+            "excluded": [],
         },
-        ResultKind.STRESS_TEST: stress_payload(),
-        ResultKind.CORRELATIONS: {
+        "stress_test": stress_payload(),
+        "correlations": {
             "symbols": ["AAPL", "SPY", "XOM"],
             "matrix": [[1.0, 0.61, -0.2], [0.61, 1.0, 0.1], [-0.2, 0.1, 1.0]],
             "window_days": 90,
             "min_weight": 0.01,
+            "cluster_threshold": 0.7,
             "clusters": [{"name": "Cluster 1", "symbols": ["AAPL", "SPY"], "average_correlation": 0.61}],
             "average_abs_correlation": 0.30333333333333334,
             "diversification_score": 0.69666,
             "effective_positions": 2.4,
             "excluded": [],
         },
-        ResultKind.VAR: {
+        "var": {
             "horizon_days": 1,
             "historical": {"var_95": 1234.56, "es_95": 1500.1, "var_99": 2000.2, "es_99": 2500.3, "observations": 252},
             "parametric": {"var_95": 1200.0, "es_95": 1480.0, "var_99": 1900.0, "es_99": 2300.0},
@@ -201,12 +204,12 @@ def payloads() -> dict[str, dict[str, Any]]:
 
 
 METHODS = {
-    ResultKind.OVERVIEW: "aggregation",
-    ResultKind.GREEKS: "black_scholes_merton",
-    ResultKind.FACTOR_EXPOSURE: "ols_spreads_over_market",
-    ResultKind.STRESS_TEST: "factor_conditional_repricing",
-    ResultKind.CORRELATIONS: "pearson_log_returns",
-    ResultKind.VAR: "historical_and_parametric",
+    "overview": "aggregation",
+    "greeks": "black_scholes_merton",
+    "factor_exposures": "ols_spreads_over_market",
+    "stress_test": "factor_conditional_repricing",
+    "correlations": "pearson_log_returns",
+    "var": "historical_and_parametric",
 }
 
 

@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from typing import Any
 
 import pytest
 
-from reports.builders.charts import (
-    CHARTS,
-    WORST,
-    correlation_heatmap,
-    exposures_chart,
-    factor_betas_chart,
-    money_tick,
-    stress_chart,
-)
+from analytics.results import spec_for
+from reports.builders.charts import WORST, chart_svg, money_tick
 from reports.builders.svg import (
     DIVERGING_STOPS,
     MISSING_COLOUR,
@@ -32,6 +26,33 @@ from reports.builders.svg import (
 from reports.tests.factories import FACTORS, payloads
 
 NS = "{http://www.w3.org/2000/svg}"
+CHART_KINDS = ("overview", "factor_exposures", "stress_test", "correlations")
+
+
+def chart(kind: str, payload: dict[str, Any]) -> str | None:
+    """The first chart a kind's report section declares for ``payload``, drawn (None when none is drawn)."""
+    drawn = [svg for c in spec_for(kind).report(payload).charts if (svg := chart_svg(c))]
+    return drawn[0] if drawn else None
+
+
+def exposures_chart(payload: dict[str, Any]) -> str | None:
+    return chart("overview", payload)
+
+
+def factor_betas_chart(payload: dict[str, Any]) -> str | None:
+    return chart("factor_exposures", payload)
+
+
+def stress_chart(payload: dict[str, Any]) -> str | None:
+    return chart("stress_test", payload)
+
+
+def correlation_heatmap(payload: dict[str, Any]) -> str | None:
+    return chart("correlations", payload)
+
+
+def scenario(sid: str, name: str, pnl: float | None) -> dict[str, Any]:
+    return {**payloads()["stress_test"]["scenarios"][0], "id": sid, "name": name, "conditioned_pnl": pnl}
 
 
 def parse(svg: str) -> ET.Element:
@@ -56,8 +77,8 @@ def texts(root: ET.Element) -> list[str]:
 
 def test_each_report_chart_is_well_formed_and_accessible():
     stored = payloads()
-    for key, chart in CHARTS.items():
-        root = parse(chart(stored[key]))
+    for kind in CHART_KINDS:
+        root = parse(chart(kind, stored[kind]))
         assert root.get("role") == "img"
         children = list(root)
         assert children[0].tag == f"{NS}title" and children[0].text == root.get("aria-label")
@@ -78,14 +99,16 @@ def test_the_exposures_chart_has_a_bar_per_value_with_its_amount():
     ]
     assert "-$5,055" in texts(root) and "Delta-adjusted" in texts(root)
     assert bars[1].get("fill") == "#c62828"  # the short (negative) bar
-    assert exposures_chart({"long_exposure": None, "gross_exposure": "n/a"}) is None
+    exposures = ("long_exposure", "short_exposure", "gross_exposure", "net_exposure", "delta_adjusted_exposure")
+    assert exposures_chart({**payload, **dict.fromkeys(exposures)}) is None
 
 
 def test_the_factor_betas_chart_has_a_bar_per_factor_in_order():
-    root = parse(factor_betas_chart(payloads()["factor_exposure"]))
+    payload = payloads()["factor_exposures"]
+    root = parse(factor_betas_chart(payload))
     bars = marks(root, "bar")
     assert [tooltip(b).split(":")[0] for b in bars] == FACTORS
-    assert factor_betas_chart({"factors": ["market"], "portfolio_betas": {}}) is None
+    assert factor_betas_chart({**payload, "factors": ["market"], "portfolio_betas": {}}) is None
 
 
 def test_the_worst_stress_scenario_is_on_top_and_highlighted():
@@ -105,12 +128,14 @@ def test_the_worst_stress_scenario_is_on_top_and_highlighted():
 
 def test_the_stress_chart_falls_back_to_the_lowest_pnl_when_no_worst_is_stored():
     payload = {
+        **payloads()["stress_test"],
         "scenarios": [
-            {"id": "a", "name": "Mild", "conditioned_pnl": -10.0},
-            {"id": "b", "name": "Rally", "conditioned_pnl": 50.0},
-            {"id": "c", "name": "Severe", "conditioned_pnl": -90.0},
-            {"id": "d", "name": "Unpriced", "conditioned_pnl": None},
-        ]
+            scenario("a", "Mild", -10.0),
+            scenario("b", "Rally", 50.0),
+            scenario("c", "Severe", -90.0),
+            scenario("d", "Unpriced", None),
+        ],
+        "worst": None,
     }
     bars = marks(parse(stress_chart(payload)), "bar")
     assert [tooltip(b).split(":")[0] for b in bars] == ["Severe", "Mild", "Rally"]
@@ -137,13 +162,15 @@ def test_the_heatmap_draws_missing_values_grey_and_rejects_bad_shapes():
     assert tooltip(cells[1]) == "A × B: n/a"
     with pytest.raises(ValueError):
         heatmap(key="h", title="t", labels=["A", "B"], matrix=[[1.0]])
-    assert correlation_heatmap({"symbols": ["A"], "matrix": [[1.0]]}) is None
-    assert correlation_heatmap({"symbols": ["A", "B"], "matrix": [[1.0, 0.5], [0.5]]}) is None
+    correlations = payloads()["correlations"]
+    assert correlation_heatmap({**correlations, "symbols": ["A"], "matrix": [[1.0]]}) is None
+    assert correlation_heatmap({**correlations, "symbols": ["A", "B"], "matrix": [[1.0, 0.5], [0.5]]}) is None
 
 
 def test_symbols_and_names_are_escaped():
     nasty = "S&P <500> \"x\" 'y'"
     payload = {
+        **payloads()["correlations"],
         "symbols": [nasty, "</svg><script>alert(1)</script>"],
         "matrix": [[1.0, -0.5], [-0.5, 1.0]],
     }
@@ -152,7 +179,7 @@ def test_symbols_and_names_are_escaped():
     root = parse(svg)
     assert nasty in texts(root)
     assert tooltip(marks(root, "cell")[1]) == f"{nasty} × </svg><script>alert(1)</script>: -0.50"
-    stress = stress_chart({"scenarios": [{"id": "x", "name": "Crash & <burn>", "conditioned_pnl": -1.0}]})
+    stress = stress_chart({**payloads()["stress_test"], "scenarios": [scenario("x", "Crash & <burn>", -1.0)]})
     assert "Crash & <burn>" in texts(parse(stress))
     title = bar_chart(key="k", title='A "quoted" & <b>', bars=[Bar("a", 1, "#000", "1")], tick_format=str)
     assert parse(title).get("aria-label") == 'A "quoted" & <b>'
@@ -170,8 +197,8 @@ def test_long_labels_are_truncated_but_kept_whole_in_the_tooltip():
 
 def test_charts_are_deterministic_and_their_ids_do_not_collide():
     stored = payloads()
-    first = [chart(stored[key]) for key, chart in CHARTS.items()]
-    assert first == [chart(stored[key]) for key, chart in CHARTS.items()]
+    first = [chart(kind, stored[kind]) for kind in CHART_KINDS]
+    assert first == [chart(kind, stored[kind]) for kind in CHART_KINDS]
     ids = [el.get("id") for svg in first for el in parse(svg).iter() if el.get("id")]
     assert len(ids) == len(set(ids))
 

@@ -14,8 +14,8 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from analytics.models import PortfolioResult, ResultKind
-from analytics.selectors import RESULT_COMMANDS
+from analytics.models import PortfolioResult
+from analytics.results import registry, spec_for
 from core.errors import ApplicationError, NotFoundError
 from reports.services import report_generate, reports_generate_all
 from reports.tests.factories import AS_OF, FACTORS, analytics_create, payloads
@@ -60,7 +60,7 @@ def test_json_numbers_equal_the_stored_payloads_exactly(report, stored):
         assert section["provenance"]["data_source"] == "simulated"
         assert section["provenance"]["lookback_days"] == 252
         assert section["provenance"]["method"] == stored["results"][kind].method
-    snapshot = document["sections"]["snapshot"]["values"]
+    snapshot = document["sections"]["snapshots"]["payload"]
     assert snapshot["delta_adjusted_exposure"] == stored["snapshot"].delta_adjusted_exposure
     assert snapshot["daily_return"] == 0.012345
     rows = {row["symbol"]: row for row in document["sections"]["positions"]["rows"]}
@@ -111,7 +111,7 @@ def test_html_embeds_server_rendered_charts_and_names_the_data_source(report):
     assert html.count("<svg") == 4  # exposures, factor betas, stress, correlation heatmap
     assert "Data source: simulated (offline simulated market data)" in html
     assert "<script" not in html
-    for section in ("overview", "factor_exposure", "stress_test", "correlations"):
+    for section in ("overview", "factor_exposures", "stress_test", "correlations"):
         start = html.index(f'<section id="{section}">')
         assert "<svg" in html[start : html.index("</section>", start)]
     # the worst scenario is highlighted in the table and coloured apart in the chart
@@ -153,10 +153,11 @@ def test_markdown_names_the_source_and_each_sections_provenance(report):
 
 
 def test_a_section_never_computed_says_so_with_its_command(report):
-    command = RESULT_COMMANDS[ResultKind.MARKET_SCENARIOS]
-    assert report.missing_sections == ["market_scenarios"]
+    command = spec_for("market_risk").command
+    assert command == "python manage.py run_batch --steps market_risk"
+    assert report.missing_sections == ["market_risk"]
     document = read_json(report)
-    section = document["sections"]["market_scenarios"]
+    section = document["sections"]["market_risk"]
     assert section == {
         "status": "not_computed",
         "title": "Market scenarios",
@@ -167,7 +168,7 @@ def test_a_section_never_computed_says_so_with_its_command(report):
     block = md[md.index("## Market scenarios") : md.index("## Stress tests")]
     assert "Not computed" in block and f"`{command}`" in block and "$0" not in block
     html = report.paths["html"].read_text()
-    block = html[html.index('<section id="market_scenarios">') : html.index('<section id="stress_test">')]
+    block = html[html.index('<section id="market_risk">') : html.index('<section id="stress_test">')]
     assert "Not computed" in block and command in block
 
 
@@ -187,12 +188,12 @@ def test_a_portfolio_without_analytics_lists_positions_but_no_numbers(portfolio,
 
 def test_as_of_picks_the_newest_result_on_or_before_it(portfolio, stored, tmp_path):
     later = AS_OF.replace(day=23)
-    newer = {**payloads()[ResultKind.VAR], "horizon_days": 1, "historical": {"var_95": 9.5, "observations": 10}}
+    newer = {**payloads()["var"], "horizon_days": 1, "historical": {"var_95": 9.5, "observations": 10}}
     PortfolioResult.objects.create(
-        portfolio=portfolio, kind=ResultKind.VAR, payload=newer, as_of=later, method="m", data_source="simulated"
+        portfolio=portfolio, kind="var", payload=newer, as_of=later, method="m", data_source="simulated"
     )
     old = read_json(report_generate(portfolio_id=portfolio.id, as_of=AS_OF, formats=("json",), output_dir=tmp_path))
-    assert old["sections"]["var"]["payload"] == payloads()[ResultKind.VAR]
+    assert old["sections"]["var"]["payload"] == payloads()["var"]
     default = report_generate(portfolio_id=portfolio.id, formats=("json",), output_dir=tmp_path)
     assert default.as_of == later and default.directory.name == "owner-book_2026-11-23"
     document = read_json(default)
@@ -201,7 +202,7 @@ def test_as_of_picks_the_newest_result_on_or_before_it(portfolio, stored, tmp_pa
 
 
 def test_a_rerun_replaces_the_files_and_leaves_no_temporary_folder(portfolio, stored, report, tmp_path):
-    result = PortfolioResult.objects.get(portfolio=portfolio, kind=ResultKind.VAR)
+    result = PortfolioResult.objects.get(portfolio=portfolio, kind="var")
     result.payload = {**result.payload, "horizon_days": 10}
     result.save()
     again = report_generate(portfolio_id=portfolio.id, as_of=AS_OF, output_dir=tmp_path)
@@ -249,7 +250,7 @@ def test_the_command_prints_each_file_written(portfolio, stored, tmp_path):
     out, _ = run("--portfolio", str(portfolio.id), "--date", "2026-11-20", "--output-dir", str(tmp_path))
     for name in FILES:
         assert f"wrote {tmp_path / 'owner-book_2026-11-20' / name}" in out
-    assert "data source: simulated" in out and "not computed: market_scenarios" in out
+    assert "data source: simulated" in out and "not computed: market_risk" in out
     assert "1 report(s) written, 0 failed." in out
 
 
@@ -284,7 +285,7 @@ def test_reports_match_the_stored_analytics_of_the_demo(request, tmp_path: Path)
         request.getfixturevalue("analytics_demo")
     except pytest.FixtureLookupError:
         pytest.skip("the root conftest has no `analytics_demo` fixture yet (demo seeded + prices synced + batch run)")
-    from analytics.selectors import portfolio_result_latest, position_metrics_latest
+    from analytics.selectors import position_metrics_latest
     from portfolios.selectors import portfolios_all
 
     results = reports_generate_all(output_dir=tmp_path)
@@ -294,13 +295,13 @@ def test_reports_match_the_stored_analytics_of_the_demo(request, tmp_path: Path)
         assert document["data_source"] == "simulated"
         assert "Data source: simulated (offline simulated market data)" in result.paths["html"].read_text()
         assert "<svg" in result.paths["html"].read_text()
-        for kind in ResultKind.values:
-            stored = portfolio_result_latest(portfolio_id=result.portfolio_id, kind=kind, as_of=result.as_of)
-            section = document["sections"][kind]
+        for spec in registry.specs():
+            stored = spec.latest(portfolio_id=result.portfolio_id, as_of=result.as_of)
+            section = document["sections"][spec.name]
             if stored is None:
                 assert section["status"] == "not_computed"
             else:
-                assert section["payload"] == stored.payload
+                assert section["payload"] == spec.payload_of(stored)
         metrics = position_metrics_latest(portfolio_id=result.portfolio_id, as_of=result.as_of)
         rows = list(csv.DictReader(StringIO(result.paths["csv"].read_text())))
         portfolio = portfolios_all().get(pk=result.portfolio_id)

@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from analytics.models import PortfolioResult, ResultKind
+from analytics.models import PortfolioResult
 from core.testing import bearer_client
 from portfolios.demo import demo_portfolio_id
 from portfolios.models import Portfolio, User
@@ -69,7 +69,7 @@ def test_the_dashboard_shows_the_apis_figures_and_orders_stress_worst_first(hedg
     assert rows[0] == stress["worst"]["id"]
 
     # Delta-adjusted leverage: the result's own figure when stored, else exposure ÷ equity, labelled.
-    payload = PortfolioResult.objects.get(portfolio_id=pid, kind=ResultKind.OVERVIEW).payload
+    payload = PortfolioResult.objects.get(portfolio_id=pid, kind="overview").payload
     expected = payload.get("delta_adjusted_leverage") or payload["delta_adjusted_exposure"] / payload["equity_balance"]
     assert _figure(html, "delta_adjusted_leverage") == f"{expected:.2f}×"
 

@@ -146,10 +146,11 @@ def test_the_chat_page_lists_past_conversations_and_shows_the_open_one(owner_web
 def test_the_dashboard_and_positions_pages_take_a_fixed_number_of_queries(
     owner_web: Client, book: Portfolio, django_assert_max_num_queries
 ) -> None:
-    # session, user, portfolio, results (one query for every kind), snapshots, last batch run (its jobs
+    # session, user, portfolio, results (one query for every kind), snapshots, the overview answer's
+    # snapshot (the API's own code), last batch run (its jobs
     # are one more when there is one), the
     # portfolio menu: independent of how many positions, scenarios or snapshots there are.
-    with django_assert_max_num_queries(7):
+    with django_assert_max_num_queries(8):
         assert owner_web.get(reverse("web:dashboard", args=[book.pk])).status_code == 200
     # session, user, portfolio, filter options (three), positions, their tags, prices, metrics, menu,
     # the newest metrics day

@@ -7,8 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from analytics import selectors as analytics_selectors
-from analytics.api.serializers import overview_output
-from analytics.models import ResultKind
+from analytics.results import spec_for
 from portfolios.models import Portfolio
 from portfolios.selectors import portfolios_for_user
 from web.dashboard import dashboard_present
@@ -19,13 +18,14 @@ from web.views.common import portfolio_page
 @login_required
 def portfolio_list(request: HttpRequest) -> HttpResponse:
     """The caller's portfolios with each one's headline figures (the API overview's)."""
+    overview_spec = spec_for("overview")
     rows = []
     for portfolio in portfolios_for_user(user=request.user):  # type: ignore[arg-type]
-        overview = analytics_selectors.portfolio_result_latest(portfolio_id=portfolio.pk, kind=ResultKind.OVERVIEW)
+        overview = analytics_selectors.portfolio_result_latest(portfolio_id=portfolio.pk, kind=overview_spec.name)
         body = None
         if overview is not None:
-            snapshot = analytics_selectors.snapshots_for_portfolio(portfolio_id=portfolio.pk, end=overview.as_of).last()
-            body = overview_output(portfolio=portfolio, result=overview, snapshot=snapshot)
+            overview.portfolio = portfolio
+            body = {**overview_spec.api_extra(overview), "provenance": analytics_selectors.provenance(overview)}
         rows.append({"portfolio": portfolio, "overview": body})
     return render(request, "web/portfolio_list.html", {"rows": rows})
 

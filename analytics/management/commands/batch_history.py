@@ -7,6 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from analytics.selectors import batch_jobs_for_run, batch_runs_recent
+from analytics.services.jobs import step_label
 
 
 class Command(BaseCommand):
@@ -39,6 +40,6 @@ class Command(BaseCommand):
                 if options["jobs"] or job.status in ("failed", "skipped"):
                     target = job.portfolio.name if job.portfolio else "all"
                     self.stdout.write(
-                        f"    {job.step:<17} {target[:40]:<40} {job.status:<10} {job.duration_ms or 0:>8.1f}ms "
-                        f"rows={job.rows_written} {job.error_summary[:120]}"
+                        f"    {job.step:<17} {step_label(job.step)[:28]:<28} {target[:40]:<40} {job.status:<10} "
+                        f"{job.duration_ms or 0:>8.1f}ms rows={job.rows_written} {job.error_summary[:120]}"
                     )

@@ -8,7 +8,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from analytics.services.batch import STEPS, batch_run, steps_normalise
+from analytics.results import registry
+from analytics.services.batch import batch_run, steps_all, steps_resolve
 from analytics.services.locking import BatchLocked
 from marketdata.calendar import is_trading_day, latest_completed_session
 
@@ -18,14 +19,18 @@ class Command(BaseCommand):
     # nothing the batch uses; `manage.py check` and `doctor` run them.
     requires_system_checks: list[str] = []
     help = (
-        "Run the daily batch for a trading day: " + ", ".join(STEPS) + ". "
+        "Run the daily batch for a trading day: " + ", ".join(steps_all()) + ". "
         "Exit code 1 when any job failed. Safe to rerun: results for a portfolio and date are replaced."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--portfolio", action="append", help="Portfolio id (repeatable). Default: all.")
         parser.add_argument("--date", help="As-of trading day YYYY-MM-DD (default: the latest completed session).")
-        parser.add_argument("--steps", help=f"Comma-separated subset of: {','.join(STEPS)}.")
+        earlier = ", ".join(f"{old}={new}" for old, new in sorted(registry.aliases().items()))
+        parser.add_argument(
+            "--steps",
+            help=f"Comma-separated subset of: {','.join(steps_all())}. Earlier names still accepted: {earlier}.",
+        )
         parser.add_argument("--skip-batch", action="store_true", help="Reports only.")
         parser.add_argument("--skip-reports", action="store_true", help="Everything but the reports.")
         parser.add_argument("--skip-sync", action="store_true", help="Do not sync market data (use cached prices).")
@@ -34,9 +39,13 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         as_of = self._as_of(options["date"])
         try:
-            steps = steps_normalise(options["steps"].split(",") if options["steps"] else None)
+            steps, notes = steps_resolve(
+                [s.strip() for s in options["steps"].split(",") if s.strip()] if options["steps"] else None
+            )
         except ValueError as exc:
             raise CommandError(str(exc)) from None
+        for note in notes:
+            self.stdout.write(self.style.WARNING(f"Note: {note}."))
         if options["skip_batch"]:
             steps = [s for s in steps if s == "reports"]
         if options["skip_reports"]:

@@ -10,10 +10,12 @@ import math
 import pytest
 from rest_framework.test import APIClient
 
-from analytics.api.serializers import OverviewOutputSerializer
-from analytics.models import PortfolioResult, PortfolioSnapshot, PositionMetrics, ResultKind
+from analytics.api.serializers import result_output_serializer
+from analytics.models import PortfolioResult, PortfolioSnapshot, PositionMetrics
+from analytics.results import spec_for
 from conftest import ANALYTICS_AS_OF
 from core.testing import assert_error, login
+from core.typed_serializers import typed_dict_errors
 
 DEMO_PORTFOLIO_ID = "1d8ddd95-3b45-0ac5-35bf-cf81af94a5fe"  # demo_individual's
 PROVENANCE_KEYS = {
@@ -73,10 +75,12 @@ def test_the_daily_guide_walks_from_login_to_every_analytics_answer_with_stored_
     factors = response.json()
 
     # --- overview: the stored payload, and independent arithmetic ------------------------------
-    documented = OverviewOutputSerializer(data=overview)
+    serializer = result_output_serializer(spec_for("overview"))
+    documented = serializer(data=overview)
     assert documented.is_valid(), documented.errors  # the hand-built body has the documented shape
-    assert set(overview) == set(OverviewOutputSerializer().fields)
-    payload = stored(ResultKind.OVERVIEW).payload
+    assert set(overview) == set(serializer().fields)
+    payload = stored("overview").payload
+    assert overview["data"] == payload and overview["kind"] == "overview"
     equity = payload["equity_balance"]
     exposures = overview["exposures"]
     assert overview["portfolio"]["id"] == DEMO_PORTFOLIO_ID
@@ -101,7 +105,7 @@ def test_the_daily_guide_walks_from_login_to_every_analytics_answer_with_stored_
     assert overview["pnl"]["daily"] == snapshot.daily_pnl
     assert overview["pnl"]["cumulative"] == snapshot.cumulative_pnl
     assert overview["pnl"]["as_of"] == ANALYTICS_AS_OF.isoformat()
-    assert_provenance(overview["provenance"], stored(ResultKind.OVERVIEW))
+    assert_provenance(overview["provenance"], stored("overview"))
 
     metrics = list(PositionMetrics.objects.filter(portfolio_id=DEMO_PORTFOLIO_ID, as_of=ANALYTICS_AS_OF))
     values = [m.market_value for m in metrics if m.market_value is not None]
@@ -128,9 +132,11 @@ def test_the_daily_guide_walks_from_login_to_every_analytics_answer_with_stored_
         assert block["factor_betas"] == row.factor_betas
 
     # --- factor exposures ----------------------------------------------------------------------
-    factor_result = stored(ResultKind.FACTOR_EXPOSURE)
+    factor_result = stored("factor_exposures")
     assert factors["portfolio_id"] == DEMO_PORTFOLIO_ID
-    assert factors["kind"] == "factor_exposure"
+    assert factors["kind"] == "factor_exposures"
+    canonical = client.get(f"/api/v1/analytics/portfolios/{DEMO_PORTFOLIO_ID}/factor_exposures")
+    assert canonical.status_code == 200 and canonical.json() == factors  # the earlier URL answers the same
     assert factors["data"] == factor_result.payload
     assert_provenance(factors["provenance"], factor_result)
     assert set(factors["data"]["portfolio_betas"]) >= {"market"}
@@ -138,20 +144,19 @@ def test_the_daily_guide_walks_from_login_to_every_analytics_answer_with_stored_
     assert {p["position_id"] for p in factors["data"]["positions"]} <= {p["id"] for p in positions}
 
     # --- every other result: stored payload with its provenance ---------------------------------
-    for name, kind in [
-        ("greeks", ResultKind.GREEKS),
-        ("stress_test", ResultKind.STRESS_TEST),
-        ("correlations", ResultKind.CORRELATIONS),
-        ("var", ResultKind.VAR),
-        ("market_risk", ResultKind.MARKET_SCENARIOS),
-    ]:
+    for name in ("overview", "greeks", "factor_exposures", "stress_test", "correlations", "var", "market_risk"):
         response = client.get(f"/api/v1/analytics/portfolios/{DEMO_PORTFOLIO_ID}/{name}")
         assert response.status_code == 200, (name, response.content)
         body = response.json()
-        result = stored(kind)
-        assert (body["portfolio_id"], body["kind"]) == (DEMO_PORTFOLIO_ID, kind), name
+        result = stored(name)
+        assert (body["portfolio_id"], body["kind"]) == (DEMO_PORTFOLIO_ID, name), name
         assert body["data"] == result.payload, name
         assert_provenance(body["provenance"], result)
+        spec = spec_for(name)  # the answer is what the schema documents, field by field
+        assert typed_dict_errors(spec.payload_type, body["data"]) == [], name
+        documented = result_output_serializer(spec)(data=body)
+        assert documented.is_valid(), (name, documented.errors)
+        assert set(body) == set(documented.fields), name
 
     market = client.get(f"/api/v1/analytics/portfolios/{DEMO_PORTFOLIO_ID}/market_risk").json()
     shocks = sorted(s["shock"] for s in market["data"]["scenarios"])
@@ -173,6 +178,7 @@ def test_the_daily_guide_walks_from_login_to_every_analytics_answer_with_stored_
     page = response.json()
     assert page["count"] == 1
     row = page["results"][0]
+    assert typed_dict_errors(spec_for("snapshots").series_item_type, row) == []
     assert row["as_of"] == ANALYTICS_AS_OF.isoformat()
     assert row["gross_exposure"] == snapshot.gross_exposure
     assert row["provenance"]["data_source"] == "simulated"

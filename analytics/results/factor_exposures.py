@@ -1,0 +1,210 @@
+"""``factor_exposures``: the portfolio's betas and dollar exposures to the 7 factors and rates.
+
+Each position's dollar exposure to a factor = its delta exposure × the beta of its price symbol
+(the underlying for options) from the day's factor model: styles are spreads over SPY, rates are
+TLT's return. Portfolio betas are the dollar exposures per unit of the basis — the equity balance
+when set, else the gross exposure. Betas are never capped; a position without a usable beta is
+left out of the sums and listed in ``excluded``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
+
+import numpy as np
+
+from analytics.results.base import AgentTool, MetricColumns, Need, ResultSpec
+from analytics.results.common import rounded, rounded_list
+from analytics.results.presentation import Bar, BarChart, ReportSection, Table, finite, money, num, text
+from analytics.results.registry import register
+from analytics.results.tooling import abs_key, truncate
+from marketdata.factors import FACTOR_LOOKBACK_DAYS, FACTOR_NAMES
+
+if TYPE_CHECKING:
+    from analytics.services.steps import ChunkContext, PortfolioSlice
+    from portfolios.models import Portfolio
+
+MAX_FACTOR_POSITIONS = 50
+
+
+class FactorPosition(TypedDict):
+    """One position's betas (of its price symbol) and dollar exposures.
+
+    quality: ok (≥252 observations), limited (60–251), insufficient (<60) or no_data.
+    """
+
+    position_id: str
+    symbol: str
+    price_symbol: str
+    delta_exposure: float | None
+    betas: dict[str, float | None]
+    exposures: dict[str, float]
+    quality: str
+
+
+class FactorExposuresPayload(TypedDict):
+    """Betas per unit of ``basis_value`` and dollar exposures (USD) per factor.
+
+    beta_basis: equity_balance when the portfolio has one, else gross_exposure.
+    market_beta_univariate: Σ delta exposure × univariate beta to SPY, per unit of the basis.
+    condition_number: Of the day's factor return matrix (large = collinear factors).
+    quality_flags: Price symbols whose betas are not of quality ok.
+    excluded: Price symbols left out of the sums (no usable beta or exposure).
+    """
+
+    factors: list[str]
+    portfolio_betas: dict[str, float | None]
+    dollar_exposures: dict[str, float | None]
+    beta_basis: Literal["equity_balance", "gross_exposure"]
+    basis_value: float | None
+    market_beta_univariate: float | None
+    condition_number: float | None
+    positions: list[FactorPosition]
+    quality_flags: dict[str, str]
+    excluded: list[str]
+
+
+class FactorExposures(ResultSpec[FactorExposuresPayload, None]):
+    name = "factor_exposures"
+    title = "Factor exposures"
+    payload_type = FactorExposuresPayload
+    aliases = ("factors", "factor_exposure")
+    depends_on = ("overview", "greeks")
+    needs = frozenset({Need.FACTOR_MODEL})
+    method = "OLS factor betas (styles as spreads over SPY, rates = TLT) × delta exposure"
+    lookback_days = FACTOR_LOOKBACK_DAYS
+    summary = "Portfolio and per-position factor betas and dollar exposures"
+    description = "Betas to the 7 style factors and rates, and dollar exposures, of the portfolio and each position."
+    legacy_paths = ("data/portfolios/{portfolio_id}/factor_exposures",)
+    tool = AgentTool(
+        description=(
+            "Portfolio factor betas (market, value, growth, momentum, quality, size, low volatility, interest rate), "
+            "dollar exposure per factor, the beta basis, condition number, data-quality flags and optionally the "
+            "positions with the largest exposures."
+        ),
+        properties={
+            "include_positions": {"type": "boolean", "default": False},
+            "limit": {"type": "integer", "minimum": 1, "maximum": MAX_FACTOR_POSITIONS, "default": 10},
+        },
+        limits={"rows": MAX_FACTOR_POSITIONS},
+    )
+
+    def build(self, chunk: ChunkContext, part: PortfolioSlice, prepared: None) -> FactorExposuresPayload:
+        stage, state, positions, info = chunk.stage, part.state, part.positions, part.info
+        assert stage is not None  # the runner skips kinds needing the factor model without one
+        betas = state["beta_matrix"]
+        delta_exposure = np.asarray(state["delta_exposure"], dtype=float)
+        usable = np.isfinite(delta_exposure) & np.all(np.isfinite(betas), axis=1)
+        exposure_matrix = np.where(usable[:, None], delta_exposure[:, None] * betas, 0.0)
+        dollar = exposure_matrix.sum(axis=0)
+        market_value = np.asarray(state["market_value"], dtype=float)
+        gross = float(np.nansum(np.abs(np.where(np.isfinite(market_value), market_value, 0.0))))
+        basis_name: Literal["equity_balance", "gross_exposure"]
+        if info.equity_balance:
+            basis_name, basis = "equity_balance", info.equity_balance
+        else:
+            basis_name, basis = "gross_exposure", gross
+        market_beta = np.asarray(state["market_beta"], dtype=float)
+        univariate = float(np.nansum(np.where(usable, delta_exposure * market_beta, 0.0))) / basis if basis else None
+        beta_rows = np.round(betas, 4).tolist()
+        exposure_rows = np.round(exposure_matrix, 2).tolist()
+        rows: list[FactorPosition] = [
+            {
+                "position_id": position_id,
+                "symbol": symbol,
+                "price_symbol": price_symbol,
+                "delta_exposure": delta,
+                "betas": {f: (b if math.isfinite(b) else None) for f, b in zip(FACTOR_NAMES, beta_row, strict=True)},
+                "exposures": dict(zip(FACTOR_NAMES, exposure_row, strict=True)) if ok else {},
+                "quality": quality,
+            }
+            for position_id, symbol, price_symbol, delta, beta_row, exposure_row, ok, quality in zip(
+                positions["position_key"].tolist(),
+                positions["symbol"].tolist(),
+                positions["price_symbol"].tolist(),
+                rounded_list(delta_exposure),
+                beta_rows,
+                exposure_rows,
+                usable.tolist(),
+                state["beta_quality"].tolist(),
+                strict=True,
+            )
+        ]
+        return {
+            "factors": list(FACTOR_NAMES),
+            "portfolio_betas": {
+                f: rounded(d / basis, 4) if basis else None for f, d in zip(FACTOR_NAMES, dollar, strict=True)
+            },
+            "dollar_exposures": {f: rounded(d) for f, d in zip(FACTOR_NAMES, dollar, strict=True)},
+            "beta_basis": basis_name,
+            "basis_value": rounded(basis),
+            "market_beta_univariate": rounded(univariate, 4),
+            "condition_number": rounded(stage.condition_number, 3),
+            "positions": rows,
+            "quality_flags": {r["price_symbol"]: r["quality"] for r in rows if r["quality"] != "ok"},
+            "excluded": sorted({r["price_symbol"] for r, ok in zip(rows, usable, strict=True) if not ok}),
+        }
+
+    def inputs(self, chunk: ChunkContext, part: PortfolioSlice, prepared: None) -> dict[str, Any]:
+        assert chunk.stage is not None
+        return {"condition_number": chunk.stage.condition_number, "observations": chunk.stage.n_observations}
+
+    def metric_columns(
+        self, chunk: ChunkContext, part: PortfolioSlice, payload: FactorExposuresPayload, prepared: None
+    ) -> MetricColumns:
+        return {
+            "position_id": part.state["position_id"].tolist(),
+            "factor_betas": [row["betas"] for row in payload["positions"]],
+            "factor_exposures": [row["exposures"] for row in payload["positions"]],
+        }
+
+    def tool_data(
+        self, payload: FactorExposuresPayload, args: dict[str, Any], portfolio: Portfolio
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        data: dict[str, Any] = {
+            "factors": payload["factors"],
+            "portfolio_betas": payload["portfolio_betas"],
+            "dollar_exposures": payload["dollar_exposures"],
+            "beta_basis": payload["beta_basis"],
+            "basis_value": payload["basis_value"],
+            "market_beta_univariate": payload["market_beta_univariate"],
+            "condition_number": payload["condition_number"],
+            "quality_flags": payload["quality_flags"],
+        }
+        marker: dict[str, Any] = {"truncated": False}
+        if args.get("include_positions"):
+            positions = sorted(payload["positions"], key=abs_key("delta_exposure"))
+            data["positions"], marker = truncate(positions, int(args.get("limit", 10)))
+        return data, marker
+
+    def report(self, payload: FactorExposuresPayload) -> ReportSection:
+        betas, dollars = payload["portfolio_betas"], payload["dollar_exposures"]
+        factors = payload["factors"] or list(betas)
+        section = ReportSection(
+            facts=[
+                ("Beta basis", (text(payload["beta_basis"]), " (", money(payload["basis_value"]), ")")),
+                ("Market beta (univariate)", num(payload["market_beta_univariate"])),
+                ("Factor matrix condition number", num(payload["condition_number"], decimals=1)),
+            ],
+            tables=[
+                Table(
+                    ["Factor", "Portfolio beta", "Dollar exposure"],
+                    [[f, num(betas.get(f)), money(dollars.get(f))] for f in factors],
+                )
+            ],
+        )
+        flags = {s: q for s, q in payload["quality_flags"].items() if q != "ok"}
+        if flags:
+            section.note = "Betas with limited history: " + ", ".join(f"{s} ({q})" for s, q in sorted(flags.items()))
+        bars = [
+            Bar(str(factor), value, "neutral" if value >= 0 else "negative")
+            for factor in factors
+            if (value := finite(betas.get(factor))) is not None
+        ]
+        if bars:
+            section.charts.append(BarChart(key="factor-betas", title="Portfolio factor betas", bars=bars))
+        return section
+
+
+SPEC = register(FactorExposures())

@@ -1,0 +1,205 @@
+"""``var``: 1-day value at risk and expected shortfall at 95% and 99%, historical and parametric.
+
+Historical: today's positions revalued under each of the last 252 days' returns (stocks × the day's
+return of their symbol; options fully repriced at spot × (1 + r)); VaR/ES are the loss quantile and
+the mean loss beyond it. Parametric: normal, from the factor covariance of the dollar factor
+exposures plus each symbol's specific variance. All figures are positive USD losses; per-position
+contributions sum to the totals.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, TypedDict
+
+import numpy as np
+
+from analytics.engines import var
+from analytics.results.base import AgentTool, Need, ResultSpec
+from analytics.results.common import rounded, rounded_list
+from analytics.results.presentation import ReportSection, Table, money, text
+from analytics.results.registry import register
+from analytics.results.tooling import truncate
+from analytics.services import compute
+
+if TYPE_CHECKING:
+    from analytics.services.steps import ChunkContext, PortfolioSlice
+    from portfolios.models import Portfolio
+
+LOOKBACK_DAYS = 252
+CONFIDENCES = (0.95, 0.99)
+MAX_CONTRIBUTIONS = 50
+
+
+class VarFigures(TypedDict):
+    """VaR and expected shortfall (positive USD losses) at 95% and 99%."""
+
+    var_95: float | None
+    es_95: float | None
+    var_99: float | None
+    es_99: float | None
+
+
+class HistoricalVar(VarFigures):
+    observations: int
+
+
+class VarContribution(TypedDict):
+    """One position's share of the 99% figures (the contributions sum to the totals)."""
+
+    position_id: str
+    symbol: str
+    historical_var_99: float | None
+    historical_es_99: float | None
+    parametric_var_99: float | None
+
+
+class VarPayload(TypedDict):
+    horizon_days: int
+    historical: HistoricalVar
+    parametric: VarFigures
+    contributions: list[VarContribution]
+
+
+class Var(ResultSpec[VarPayload, np.ndarray | None]):
+    name = "var"
+    title = "Value at risk"
+    payload_type = VarPayload
+    depends_on = ("greeks", "factor_exposures")
+    needs = frozenset({Need.FACTOR_MODEL})
+    method = "historical simulation (options revalued) and parametric (factor covariance)"
+    lookback_days = LOOKBACK_DAYS
+    summary = "Value at risk and expected shortfall"
+    description = "1-day historical and parametric VaR/ES at 95% and 99% (positive USD losses), per position."
+    tool = AgentTool(
+        description=(
+            "One-day Value at Risk and expected shortfall at 95% and 99% (historical and parametric, positive USD "
+            "losses, also as % of equity) and the positions contributing most to the 99% historical VaR."
+        ),
+        properties={"limit": {"type": "integer", "minimum": 1, "maximum": MAX_CONTRIBUTIONS, "default": 10}},
+        limits={"rows": MAX_CONTRIBUTIONS},
+    )
+
+    def prepare(self, chunk: ChunkContext) -> np.ndarray | None:
+        """Every position of the chunk revalued under each historical day, once: P&L (days × positions), USD.
+
+        A missing return counts as 0 (no move)."""
+        if chunk.stage is None:
+            return None
+        market = chunk.market
+        book = compute.position_book(chunk.positions, chunk.state, market.rate, market.div_yield)
+        returns = chunk.stage.returns.iloc[-LOOKBACK_DAYS:]
+        symbol_returns = returns.reindex(columns=chunk.positions["price_symbol"].to_numpy()).to_numpy(dtype=float)
+        symbol_returns = np.where(np.isfinite(symbol_returns), symbol_returns, 0.0)
+        pnl = var.historical_position_pnl(returns=symbol_returns, book=book)
+        return np.where(np.isfinite(pnl), pnl, 0.0)
+
+    def build(self, chunk: ChunkContext, part: PortfolioSlice, prepared: np.ndarray | None) -> VarPayload:
+        stage, positions, state = chunk.stage, part.positions, part.state
+        assert stage is not None and prepared is not None  # the runner skips it without the factor model
+        scenario_pnl = prepared[:, part.rows]
+        historical = {c: var.historical_var(scenario_pnl, confidence=c) for c in CONFIDENCES}
+        betas = state["beta_matrix"]
+        delta_exposure = np.nan_to_num(np.asarray(state["delta_exposure"], dtype=float))
+        usable = np.all(np.isfinite(betas), axis=1)
+        exposure_matrix = np.where(usable[:, None], delta_exposure[:, None] * np.nan_to_num(betas), 0.0)
+        residual = np.asarray(state["residual_vol"], dtype=float)
+        # Positions on one symbol share its idiosyncratic shock (a stock and its hedging put offset).
+        specific = var.specific_covariance(
+            dollar_exposure=delta_exposure,
+            residual_vol=np.where(np.isfinite(residual), residual, 0.0),
+            group=positions["price_symbol"],
+        )
+        parametric = {
+            c: var.parametric_var(
+                exposures=exposure_matrix, factor_cov=stage.factor_cov_matrix, specific_var=specific, confidence=c
+            )
+            for c in CONFIDENCES
+        }
+        historical_var = rounded_list(historical[0.99].component_var)
+        historical_es = rounded_list(historical[0.99].component_es)
+        parametric_var = rounded_list(parametric[0.99].component_var)
+        contributions: list[VarContribution] = [
+            {
+                "position_id": pid,
+                "symbol": sym,
+                "historical_var_99": historical_var[i],
+                "historical_es_99": historical_es[i],
+                "parametric_var_99": parametric_var[i],
+            }
+            for i, (pid, sym) in enumerate(
+                zip(positions["position_key"].tolist(), positions["symbol"].tolist(), strict=True)
+            )
+        ]
+        return {
+            "horizon_days": 1,
+            "historical": {
+                "var_95": rounded(historical[0.95].var),
+                "es_95": rounded(historical[0.95].es),
+                "var_99": rounded(historical[0.99].var),
+                "es_99": rounded(historical[0.99].es),
+                "observations": int(scenario_pnl.shape[0]),
+            },
+            "parametric": {
+                "var_95": rounded(parametric[0.95].var),
+                "es_95": rounded(parametric[0.95].es),
+                "var_99": rounded(parametric[0.99].var),
+                "es_99": rounded(parametric[0.99].es),
+            },
+            "contributions": contributions,
+        }
+
+    def inputs(self, chunk: ChunkContext, part: PortfolioSlice, prepared: np.ndarray | None) -> dict[str, Any]:
+        return {"confidences": list(CONFIDENCES)}
+
+    def tool_data(
+        self, payload: VarPayload, args: dict[str, Any], portfolio: Portfolio
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        contributions = sorted(payload["contributions"], key=lambda c: -(c["historical_var_99"] or 0.0))
+        kept, marker = truncate(contributions, int(args.get("limit", 10)))
+        equity = float(portfolio.equity_balance) if portfolio.equity_balance is not None else None
+        historical = payload["historical"]
+        as_pct = {k: v / equity for k, v in historical.items() if k != "observations" and v is not None and equity}
+        data = {
+            "horizon_days": payload["horizon_days"],
+            "historical": historical,
+            "parametric": payload["parametric"],
+            "historical_pct_of_equity": as_pct,
+            "equity_balance": equity,
+            "contributions": kept,
+        }
+        return data, marker
+
+    def report(self, payload: VarPayload) -> ReportSection:
+        historical, parametric = payload["historical"], payload["parametric"]
+        section = ReportSection(
+            facts=[
+                ("Horizon", (text(payload["horizon_days"]), " day(s)")),
+                ("Historical observations", text(historical["observations"])),
+            ],
+            tables=[
+                Table(
+                    ["Method", "VaR 95%", "ES 95%", "VaR 99%", "ES 99%"],
+                    [
+                        ["Historical", *(money(historical[k]) for k in ("var_95", "es_95", "var_99", "es_99"))],  # type: ignore[literal-required]
+                        ["Parametric", *(money(parametric[k]) for k in ("var_95", "es_95", "var_99", "es_99"))],  # type: ignore[literal-required]
+                    ],
+                )
+            ],
+        )
+        contributions = sorted(payload["contributions"], key=lambda c: -(c["historical_var_99"] or 0.0))[:10]
+        if contributions:
+            rows = [
+                [
+                    text(c["symbol"]),
+                    money(c["historical_var_99"]),
+                    money(c["historical_es_99"]),
+                    money(c["parametric_var_99"]),
+                ]
+                for c in contributions
+            ]
+            headers = ["Symbol", "Historical VaR 99%", "Historical ES 99%", "Parametric VaR 99%"]
+            section.tables.append(Table(headers, rows, title="Largest contributions"))
+        return section
+
+
+SPEC = register(Var())
