@@ -12,15 +12,16 @@ command that computes it, as the API's ``not_computed`` error does.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.utils.safestring import mark_safe
 
 from analytics import selectors
 from analytics.engines.drawdown import drawdown_from_pnl, max_drawdown
-from analytics.models import BatchJob, BatchRun, PortfolioResult, PortfolioSnapshot, RunStatus
+from analytics.models import BatchJob, BatchRun, PortfolioResult, RunStatus
 from analytics.results import spec_for
 from analytics.results.presentation import Heatmap
 from marketdata.factors import FACTOR_PROXIES, RATE_FACTOR, RATE_PROXY
@@ -54,7 +55,17 @@ OVERVIEW, GREEKS, FACTORS, MARKET, STRESS, CORRELATIONS, VAR = (
     "correlations",
     "var",
 )
-HISTORY_FIELDS = ("as_of", "total_value", "equity", "daily_pnl", "daily_return", "cumulative_pnl", "data_source")
+
+
+class HistoryDay(NamedTuple):
+    """One stored snapshot, as the chart needs it (plain tuples: 252 model instances cost more)."""
+
+    as_of: dt.date
+    total_value: float
+    equity: float | None
+    daily_pnl: float | None
+    cumulative_pnl: float | None
+    data_source: str
 
 
 def _finite(value: Any) -> float | None:
@@ -309,7 +320,7 @@ def _greeks(result: PortfolioResult | None) -> dict[str, Any]:
     return {"totals": totals, "option_count": len(options)}
 
 
-def _history(snapshots: list[PortfolioSnapshot]) -> dict[str, Any]:
+def _history(snapshots: list[HistoryDay]) -> dict[str, Any]:
     """The chart's series (oldest first) and the deepest drawdown of the cumulative P&L."""
     if not snapshots:
         return {}
@@ -364,7 +375,10 @@ def _batch(run: BatchRun | None, jobs: list[BatchJob]) -> dict[str, Any]:
 def dashboard_present(*, portfolio: Portfolio) -> dict[str, Any]:
     """Everything the dashboard shows for ``portfolio``, read from stored results (a few queries)."""
     results = selectors.portfolio_results_latest(portfolio_id=portfolio.pk)
-    snapshots = list(selectors.snapshots_for_portfolio(portfolio_id=portfolio.pk).only(*HISTORY_FIELDS))
+    snapshots = [
+        HistoryDay(*row)
+        for row in selectors.snapshots_for_portfolio(portfolio_id=portfolio.pk).values_list(*HistoryDay._fields)
+    ]
     overview = results.get(OVERVIEW)
     if overview is not None:
         overview.portfolio = portfolio  # the API answer names it; it is already loaded
