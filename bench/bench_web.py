@@ -6,7 +6,10 @@ signs in through the login form at ``/`` (session cookie and CSRF, as a browser 
 1. server time: ``--requests`` sequential GETs of the dashboard after a warm-up; the server's own
    duration of each comes from its access log (``logs/access.log`` lines: method, path, status, ms),
    next to the client's round trip on loopback; p50 / p95 / max;
-2. page weight and paint: headless Chromium (Debian's ``chromium`` + ``chromium-driver``) loads the
+2. server CPU time: the same page rendered in this process through Django's test client, timed with
+   ``time.process_time`` — the work per request whatever else the machine is doing (on a shared
+   2-core machine at a load average of 8+ the wall times above are mostly waiting for a core);
+3. page weight and paint: headless Chromium (Debian's ``chromium`` + ``chromium-driver``) loads the
    page ``--loads`` times with its cache disabled; page weight is the sum of the document's and every
    resource's transfer size (Resource Timing), first contentful paint from Paint Timing, and the
    largest contentful paint (the modern measure of the "first meaningful paint" Chromium retired).
@@ -29,6 +32,7 @@ import shutil
 import socket
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.parse
@@ -52,7 +56,7 @@ def free_port() -> int:
 def start_daphne(port: int, log_dir: Path) -> subprocess.Popen:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "sigmasight.settings", "LOG_DIR": str(log_dir)}
     process = subprocess.Popen(
-        [str(Path(os.sys.executable).with_name("daphne")), "-b", HOST, "-p", str(port), "sigmasight.asgi:application"],
+        [str(Path(sys.executable).with_name("daphne")), "-b", HOST, "-p", str(port), "sigmasight.asgi:application"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     deadline = time.monotonic() + 60
@@ -102,6 +106,30 @@ def server_times(opener: urllib.request.OpenerDirector, base: str, log: Path, co
         pattern = re.compile(rf"GET {re.escape(PATH)} 200 ([0-9.]+)ms")
         server = [float(m.group(1)) for line in handle if (m := pattern.search(line))]
     return {"server": server, "client": client}
+
+
+def cpu_times(count: int) -> list[float]:
+    """CPU milliseconds per dashboard rendered in-process (test client, the same database and settings)."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sigmasight.settings")
+    sys.path.insert(0, str(ROOT))  # this checkout's apps, not an installed copy's
+    import django
+
+    django.setup()
+    from django.test import Client
+
+    from portfolios.models import User
+
+    client = Client()
+    client.force_login(User.objects.get(email=EMAIL))
+    for _ in range(10):
+        client.get(PATH)
+    times = []
+    for _ in range(count):
+        started = time.process_time()
+        response = client.get(PATH)
+        assert response.status_code == 200, (response.status_code, response.content[:300])
+        times.append((time.process_time() - started) * 1000)
+    return times
 
 
 def browser_loads(base: str, jar: http.cookiejar.CookieJar, loads: int) -> list[dict[str, float]]:
@@ -171,6 +199,8 @@ def main() -> None:
         finally:
             process.terminate()
             process.wait(timeout=10)
+        os.environ["LOG_DIR"] = tmp
+        cpu = cpu_times(min(args.requests, 100))
     server, client = times["server"], times["client"]
     print(f"host: {platform.node()} · {os.cpu_count()} cores · load average {os.getloadavg()[0]:.2f} (1 min)")
     print(f"database: {os.environ.get('DATABASE_URL', 'sqlite (default)').split('@')[-1]}")
@@ -182,6 +212,9 @@ def main() -> None:
     print(
         f"  client round trip:        p50 {statistics.median(client):.1f} ms · p95 {percentile(client, 95):.1f} ms"
         f" · max {max(client):.1f} ms"
+    )
+    print(
+        f"  server CPU per request (in-process): p50 {statistics.median(cpu):.1f} ms · p95 {percentile(cpu, 95):.1f} ms"
     )
     if loads:
         weight = max(m["weight"] for m in loads)
