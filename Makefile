@@ -2,13 +2,14 @@
 #   make demo   install, migrate, seed, load prices, run the batch, then serve on 127.0.0.1:8000
 #               (make demo SERVE=0 runs the same path without starting the server)
 #   make test   ruff and the pytest suite (SQLite by default; set DATABASE_URL/REDIS_URL for PostgreSQL/Redis)
+# Generated files (database, logs, reports, archives, the demo's local SECRET_KEY) live in var/ (DATA_DIR).
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 SERVE ?= 1
 PYTEST_ARGS ?=
 
-.PHONY: install demo test lint format clean serve doctor
+.PHONY: install demo test lint lint-deploy format clean serve dev stop doctor
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "SigmaSight needs Python >= 3.11"'
@@ -25,12 +26,24 @@ demo: install
 serve: install
 	$(PY) manage.py serve
 
+# Development: one daphne process (HTTP and websockets) that restarts when the code changes.
+dev: install
+	$(PY) manage.py serve --reload
+
+stop: install
+	$(PY) manage.py stop
+
 doctor: install
 	$(PY) manage.py doctor
 
-lint: install
+lint: install lint-deploy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+# The Docker files, checked without Docker: hadolint, and the Compose file against the vendored spec schema.
+lint-deploy: install
+	$(VENV)/bin/hadolint Dockerfile
+	$(VENV)/bin/check-jsonschema --schemafile .ci/schemas/compose-spec.json docker-compose.yml
 
 format: install
 	$(VENV)/bin/ruff format .
@@ -41,4 +54,4 @@ test: install
 	FAST_PASSWORD_HASHER=1 $(PY) -m pytest $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) db.sqlite3 logs .pytest_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.http import HttpRequest
+from django.utils.text import Truncator
 
 from agent.models import Conversation, Message
+
+MESSAGE_PREVIEW_CHARS = 80
 
 
 class MessageInline(admin.TabularInline):
@@ -48,6 +51,7 @@ class MessageAdmin(admin.ModelAdmin):
         "conversation",
         "sequence",
         "role",
+        "text",
         "provider",
         "model",
         "first_token_ms",
@@ -60,6 +64,11 @@ class MessageAdmin(admin.ModelAdmin):
     search_fields = ["content", "conversation__id", "conversation__user__email"]
     list_select_related = ["conversation"]
     readonly_fields = [f.name for f in Message._meta.fields]
+
+    @admin.display(description="message")
+    def text(self, obj: Message) -> str:
+        """The message itself, cut to one line of the list (the full text is on the message's page)."""
+        return Truncator(" ".join(obj.content.split())).chars(MESSAGE_PREVIEW_CHARS)
 
     @admin.display(boolean=True, description="error")
     def has_error(self, obj: Message) -> bool:

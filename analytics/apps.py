@@ -13,10 +13,12 @@ class AnalyticsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from core.doctor import register_doctor_check
         from core.health import register_health_check
 
         register_health_check("last_batch", _check_last_batch)
         register_health_check("market_data", _check_market_data)
+        register_doctor_check("last batch", "analytics.doctor.check_last_batch", order=60, takes_now=True)
 
 
 # Imported when /health runs, not at start-up: every management command starts faster.

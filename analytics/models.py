@@ -124,6 +124,7 @@ class PositionMetrics(Provenance):
     factor_exposures = models.JSONField(default=dict, blank=True, help_text="Dollar exposure per factor.")
 
     class Meta:
+        verbose_name_plural = "position metrics"  # not Django's default "position metricss"
         ordering = ["portfolio_id", "position_id", "-as_of"]
         constraints = [models.UniqueConstraint(fields=["position", "as_of"], name="position_metrics_unique")]
         indexes = [models.Index(fields=["portfolio", "as_of"])]

@@ -1,9 +1,14 @@
-"""The daily pre-flight checklist as plain functions (``python manage.py doctor`` prints them).
+"""The daily pre-flight checklist (``python manage.py doctor`` prints it), assembled from every app.
 
 Each check returns a :class:`CheckResult` — ``OK``, ``WARN`` (works, but something needs doing)
 or ``FAIL`` (the day cannot run) — with a one-line detail and, when not OK, a hint naming the
 command that fixes it. A check that raises (a missing table, an import that does not resolve)
 is a ``FAIL`` carrying the error: the doctor never passes a check it could not run.
+
+Core owns the infrastructure checks (database, migrations, leftovers of the old file layout, the
+server's port). Every app registers its own — ``register_doctor_check`` in its ``AppConfig.ready``,
+as it registers its ``/health`` checks — by dotted path, so nothing is imported before the doctor
+runs and core never imports an app. ``order`` places a check in the list.
 """
 
 from __future__ import annotations
@@ -12,10 +17,11 @@ import datetime as dt
 import socket
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.utils.module_loading import import_string
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 DEFAULT_HOST = "127.0.0.1"
@@ -41,12 +47,39 @@ class CheckResult:
         return asdict(self)
 
 
-def _listed(items: list[str], limit: int = 10) -> str:
+@dataclass(frozen=True)
+class DoctorCheck:
+    """A registered check: ``path`` names a function returning a :class:`CheckResult`."""
+
+    name: str
+    path: str
+    order: int
+    needs_database: bool = True
+    takes_now: bool = False
+
+
+_REGISTRY: dict[str, DoctorCheck] = {}
+
+
+def register_doctor_check(
+    name: str, path: str, *, order: int, needs_database: bool = True, takes_now: bool = False
+) -> None:
+    """Add (or replace) a check. ``needs_database``: FAIL as "not checked" when the database is down;
+    ``takes_now``: the function accepts ``now=`` (the clock, injectable for tests)."""
+    _REGISTRY[name] = DoctorCheck(name, path, order, needs_database, takes_now)
+
+
+def registered_checks() -> list[DoctorCheck]:
+    return sorted(_REGISTRY.values(), key=lambda c: (c.order, c.name))
+
+
+def listed(items: list[str], limit: int = 10) -> str:
     shown = ", ".join(items[:limit])
     return shown + (f" … (+{len(items) - limit} more)" if len(items) > limit else "")
 
 
-def _expected_session(now: dt.datetime | None) -> dt.date:
+def expected_session(now: dt.datetime | None) -> dt.date:
+    """The latest completed NYSE session at ``now`` (default: the real clock)."""
     from marketdata.calendar import latest_completed_session
 
     return latest_completed_session(now=now)
@@ -85,196 +118,42 @@ def check_migrations() -> CheckResult:
     plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
     if plan:
         names = [f"{migration.app_label}.{migration.name}" for migration, _backwards in plan]
-        return CheckResult("migrations", FAIL, f"{len(names)} unapplied: {_listed(names, 5)}", HINT_MIGRATE)
+        return CheckResult("migrations", FAIL, f"{len(names)} unapplied: {listed(names, 5)}", HINT_MIGRATE)
     applied = len(executor.loader.applied_migrations)
     return CheckResult("migrations", OK, f"all applied ({applied} migrations)")
 
 
-# --- data -------------------------------------------------------------------------------------
-
-
-def check_demo_data() -> CheckResult:
-    """The 3 demo users, their 3 portfolios and 63 positions (WARN when absent or incomplete)."""
-    from django.contrib.auth import get_user_model
-
-    from portfolios.demo import demo_portfolio_id, load_fixture
-    from portfolios.selectors import portfolios_all, positions_open
-
-    users = load_fixture()["users"]
-    emails = [u["email"].lower() for u in users]
-    expected = (len(users), len(users), sum(len(u["portfolio"]["positions"]) for u in users))
-    ids = [demo_portfolio_id(email) for email in emails]
-    found = (
-        get_user_model().objects.filter(email__in=emails).count(),
-        portfolios_all().filter(id__in=ids).count(),
-        positions_open(portfolio_ids=ids).count(),
-    )
-    detail = f"{found[0]} users, {found[1]} portfolios, {found[2]} positions"
-    if found == expected:
-        return CheckResult("demo data", OK, detail)
-    if not any(found):
-        return CheckResult("demo data", WARN, "demo data not seeded", HINT_SEED)
-    want = f"{expected[0]} users, {expected[1]} portfolios, {expected[2]} positions"
-    return CheckResult("demo data", WARN, f"incomplete: {detail} (expected {want})", HINT_SEED)
-
-
-def _needed_symbols() -> tuple[list[str], list[str]]:
-    from marketdata.factors import FACTOR_SYMBOLS
-    from portfolios.selectors import held_symbols
-
-    held = [s.upper() for s in held_symbols()]
-    return held, [s for s in FACTOR_SYMBOLS if s not in held]
-
-
-def check_market_data_freshness(*, now: dt.datetime | None = None) -> CheckResult:
-    """The newest stored bar is the latest completed NYSE session (today only after the close)."""
-    from marketdata.selectors import market_data_summary
-
-    expected = _expected_session(now)
-    summary = market_data_summary(jump_lookback_days=0, as_of=expected)
-    name = "market data freshness"
-    if not summary.records or summary.last_date is None:
-        return CheckResult(name, WARN, "no prices stored", f"{HINT_SYNC} --backfill 252")
-    if summary.last_date < expected:
-        from marketdata.calendar import trading_days
-
-        behind = len(trading_days(start=summary.last_date, end=expected)) - 1
+def check_old_file_layout() -> CheckResult:
+    """Files where earlier versions wrote them (before the data folder) are not read any more: say so."""
+    base = Path(settings.BASE_DIR)
+    data = Path(settings.DATA_DIR)
+    name = "data folder"
+    leftovers = []
+    database = settings.DATABASES["default"]
+    old_db = base / "db.sqlite3"
+    if old_db.is_file() and str(database["NAME"]) != str(old_db):
+        leftovers.append(f"{old_db.name} (the database in use is {database['NAME']})")
+    if (base / "logs").is_dir() and Path(settings.LOG_DIR) != base / "logs":
+        leftovers.append("logs/")
+    old_reports = [p.name for p in (base / "reports").glob("*_20[0-9][0-9]-[0-9][0-9]-[0-9][0-9]") if p.is_dir()]
+    if old_reports:
+        leftovers.append(f"{len(old_reports)} report folder(s) in reports/")
+    if leftovers:
         return CheckResult(
             name,
             WARN,
-            f"stale: latest bar {summary.last_date}, latest completed session {expected} ({behind} sessions behind)",
-            HINT_SYNC,
+            f"not used since generated files moved to {data}: {', '.join(leftovers)}",
+            f"move what you want to keep into {data} (e.g. mv db.sqlite3 {data}/), then delete the rest",
         )
-    held, factors = _needed_symbols()
-    stale = [s for s in (*held, *factors) if s in summary.stale_symbols]
-    source = summary.data_source
-    if stale:
-        return CheckResult(
-            name,
-            WARN,
-            f"latest bar {summary.last_date} but {len(stale)} needed symbols lag: {_listed(stale)}",
-            HINT_SYNC,
-        )
-    return CheckResult(name, OK, f"latest bar {summary.last_date} = latest completed session (source: {source})")
-
-
-def check_market_data_coverage(*, now: dt.datetime | None = None) -> CheckResult:
-    """Every held symbol (options: their underlying) and every factor ETF has a stored price."""
-    from marketdata.selectors import latest_closes
-
-    held, factors = _needed_symbols()
-    symbols = [*held, *factors]
-    closes = latest_closes(symbols=symbols, as_of=_expected_session(now))
-    missing = [s for s in symbols if s not in closes]
-    name = "market data coverage"
-    if missing:
-        return CheckResult(
-            name, WARN, f"{len(missing)} of {len(symbols)} symbols have no price: {_listed(missing)}", HINT_SYNC
-        )
-    return CheckResult(
-        name, OK, f"all {len(symbols)} symbols priced ({len(held)} held + {len(factors)} factor proxies not held)"
-    )
-
-
-def check_factor_data(*, now: dt.datetime | None = None) -> CheckResult:
-    """Each factor proxy has a full regression window of daily bars (252 sessions)."""
-    from marketdata.factors import FACTOR_LOOKBACK_DAYS, FACTOR_SYMBOLS
-    from marketdata.selectors import symbols_with_history
-
-    counts = symbols_with_history(
-        symbols=list(FACTOR_SYMBOLS), min_days=FACTOR_LOOKBACK_DAYS, as_of=_expected_session(now)
-    )
-    short = [
-        f"{s} {counts.get(s, 0)}/{FACTOR_LOOKBACK_DAYS}"
-        for s in FACTOR_SYMBOLS
-        if counts.get(s, 0) < FACTOR_LOOKBACK_DAYS
-    ]
-    name = "factor data"
-    if short:
-        return CheckResult(
-            name, WARN, f"{len(short)} factor symbols short of history: {_listed(short)}", HINT_FACTOR_DATA
-        )
-    return CheckResult(name, OK, f"all {len(FACTOR_SYMBOLS)} factor symbols have ≥{FACTOR_LOOKBACK_DAYS} sessions")
-
-
-def check_last_batch(*, now: dt.datetime | None = None) -> CheckResult:
-    """The last batch run: FAIL when it failed, WARN when none, partial, unfinished or for an older day."""
-    from analytics.models import RunStatus
-    from analytics.selectors import batch_run_latest
-
-    run = batch_run_latest()
-    name = "last batch"
-    if run is None:
-        return CheckResult(name, WARN, "no batch has run yet", HINT_BATCH)
-    when = f" at {run.finished_at:%Y-%m-%d %H:%M} UTC" if run.finished_at else ""
-    took = f", {run.duration_ms / 1000:.1f} s" if run.duration_ms is not None else ""
-    summary = f"{run.status} for {run.as_of}{when}{took}"
-    error = f": {run.error_summary.strip()[:200]}" if run.error_summary.strip() else ""
-    if run.status == RunStatus.FAILED:
-        return CheckResult(name, FAIL, summary + error, HINT_BATCH)
-    if run.status != RunStatus.COMPLETED:
-        return CheckResult(name, WARN, summary + error, HINT_BATCH)
-    expected = _expected_session(now)
-    if run.as_of < expected:
-        return CheckResult(name, WARN, f"{summary}; latest completed session is {expected}", HINT_BATCH)
-    return CheckResult(name, OK, summary)
-
-
-# --- configuration and runtime ----------------------------------------------------------------
-
-
-def _safe_url(url: str) -> str:
-    """A URL without user info (a password in OPENAI_BASE_URL never reaches the output)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}{parts.path}"
-
-
-def check_market_data_provider() -> CheckResult:
-    """The configured provider can run: simulated/csv need nothing, fmp/polygon need their key."""
-    provider = settings.MARKET_DATA_PROVIDER
-    name = "market data provider"
-    if provider == "simulated":
-        return CheckResult(name, OK, "simulated (offline)")
-    if provider == "csv":
-        return CheckResult(name, OK, "csv (prices loaded with python manage.py import_prices)")
-    key_name = {"fmp": "FMP_API_KEY", "polygon": "POLYGON_API_KEY"}[provider]
-    if not getattr(settings, key_name, ""):
-        return CheckResult(
-            name,
-            FAIL,
-            f"{provider} selected but {key_name} is not set",
-            f"set {key_name} in .env, or MARKET_DATA_PROVIDER=simulated for offline data",
-        )
-    plan = f", plan {settings.POLYGON_PLAN}" if provider == "polygon" else ""
-    return CheckResult(name, OK, f"{provider} ({key_name} configured{plan})")
-
-
-def check_agent_provider() -> CheckResult:
-    """The agent's LLM: local needs nothing; openai needs a key or an OpenAI-compatible base URL."""
-    provider = settings.AGENT_PROVIDER
-    name = "agent provider"
-    if provider == "local":
-        return CheckResult(name, OK, "local (offline, no LLM key needed)")
-    base_url = settings.OPENAI_BASE_URL
-    model = settings.OPENAI_MODEL
-    if settings.OPENAI_API_KEY:
-        where = f" at {_safe_url(base_url)}" if base_url else ""
-        return CheckResult(name, OK, f"openai, model {model}{where} (OPENAI_API_KEY configured)")
-    if base_url:
-        return CheckResult(name, OK, f"openai-compatible server at {_safe_url(base_url)}, model {model} (no key)")
-    return CheckResult(
-        name,
-        FAIL,
-        "AGENT_PROVIDER=openai but neither OPENAI_API_KEY nor OPENAI_BASE_URL is set",
-        "set OPENAI_API_KEY (or OPENAI_BASE_URL for a local OpenAI-compatible server), or AGENT_PROVIDER=local",
-    )
+    return CheckResult(name, OK, f"{data}")
 
 
 def check_port(*, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, timeout: float = 2.0) -> CheckResult:
-    """Port free (OK), or held by a SigmaSight that answers ``/health`` (OK "serving"), or by something else."""
+    """Port free (OK), or held by a SigmaSight on our database that answers ``/health`` (OK "serving"), or not."""
     import requests
+    from django.db import connection
+
+    from core.health import database_fingerprint
 
     name = f"port {port}"
     try:
@@ -283,43 +162,52 @@ def check_port(*, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, timeout: f
     except OSError:
         return CheckResult(name, OK, f"free ({host}:{port})")
     url = f"http://{host}:{port}/health"
-    other = f"run it on another port: daphne -b {host} -p {port + 1} sigmasight.asgi:application"
+    other = f"run it on another port: python manage.py serve --port {port + 1}"
     hint = f"another program holds {host}:{port}: stop it (lsof -i :{port}) or {other}"
     try:
         response = requests.get(url, timeout=timeout)
         body: Any = response.json()
     except (requests.RequestException, ValueError) as exc:
         return CheckResult(name, WARN, f"held by another program ({exc.__class__.__name__} on GET /health)", hint)
-    if not isinstance(body, dict) or "status" not in body or "checks" not in body:
+    if not isinstance(body, dict) or "status" not in body or not isinstance(body.get("checks"), dict):
         return CheckResult(name, WARN, f"held by another program (GET /health gave HTTP {response.status_code})", hint)
     status = body["status"]
+    if status == "unhealthy":
+        failing = sorted(k for k, v in body["checks"].items() if isinstance(v, dict) and v.get("status") != "ok")
+        return CheckResult(name, FAIL, f"serving, but /health says unhealthy ({', '.join(failing)})", f"see {url}")
+    # Healthy or degraded says nothing about *which* database it serves: compare with ours.
+    theirs = body["checks"].get("database")
+    theirs = theirs if isinstance(theirs, dict) else {}
+    ours = database_fingerprint(connection.settings_dict)
+    restart = "stop it (python manage.py stop) and serve again with this configuration, or fix DATABASE_URL here"
+    if "id" not in theirs:
+        return CheckResult(
+            name,
+            WARN,
+            f"serving: SigmaSight at http://{host}:{port}/ is {status}, but its /health does not say which "
+            "database it uses, so it may not be this one",
+            restart,
+        )
+    if theirs["id"] != ours:
+        return CheckResult(
+            name,
+            WARN,
+            f"serving on another database: the server uses {theirs.get('vendor', '?')} ({theirs['id']}), "
+            f"this configuration {connection.vendor} ({ours})",
+            restart,
+        )
     if status == "healthy":
-        return CheckResult(name, OK, f"serving: SigmaSight at http://{host}:{port}/ is healthy")
+        return CheckResult(name, OK, f"serving: SigmaSight at http://{host}:{port}/ is healthy, on this database")
     failing = sorted(k for k, v in body["checks"].items() if isinstance(v, dict) and v.get("status") != "ok")
-    detail = f"serving, but /health says {status} ({', '.join(failing) or 'no detail'})"
-    level = FAIL if status == "unhealthy" else WARN
-    return CheckResult(name, level, detail, f"see {url}")
+    return CheckResult(name, WARN, f"serving, but /health says {status} ({', '.join(failing) or 'no detail'})")
+
+
+register_doctor_check("database", "core.doctor.check_database", order=0, needs_database=False)
+register_doctor_check("migrations", "core.doctor.check_migrations", order=10)
+register_doctor_check("data folder", "core.doctor.check_old_file_layout", order=95, needs_database=False)
 
 
 # --- the checklist ----------------------------------------------------------------------------
-
-DATABASE_CHECKS = (
-    "check_migrations",
-    "check_demo_data",
-    "check_market_data_freshness",
-    "check_market_data_coverage",
-    "check_factor_data",
-    "check_last_batch",
-)
-CHECK_NAMES = {
-    "check_migrations": "migrations",
-    "check_demo_data": "demo data",
-    "check_market_data_freshness": "market data freshness",
-    "check_market_data_coverage": "market data coverage",
-    "check_factor_data": "factor data",
-    "check_last_batch": "last batch",
-}
-TAKES_NOW = {"check_market_data_freshness", "check_market_data_coverage", "check_factor_data", "check_last_batch"}
 
 
 def _guarded(name: str, call: Callable[[], CheckResult]) -> CheckResult:
@@ -331,23 +219,27 @@ def _guarded(name: str, call: Callable[[], CheckResult]) -> CheckResult:
         return CheckResult(name, FAIL, f"check failed: {exc.__class__.__name__}: {str(exc).strip()[:200]}")
 
 
+def _call(check: DoctorCheck, now: dt.datetime | None) -> CheckResult:
+    function = import_string(check.path)
+    return function(now=now) if check.takes_now else function()
+
+
 def doctor_run(
     *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, now: dt.datetime | None = None
 ) -> list[CheckResult]:
-    """Every check in checklist order. When the database is down, the checks that need it FAIL as skipped."""
-    checks = globals()
-    results = [_guarded("database", checks["check_database"])]
-    database_up = results[0].status == OK
-    for function in DATABASE_CHECKS:
-        name = CHECK_NAMES[function]
-        if not database_up:
-            results.append(CheckResult(name, FAIL, "not checked: database unreachable", "fix the database first"))
+    """Every registered check in order, then the port. When the database is down, the checks that need it
+    FAIL as "not checked"."""
+    results: list[CheckResult] = []
+    database_up = True
+    for check in registered_checks():
+        if check.needs_database and not database_up:
+            results.append(CheckResult(check.name, FAIL, "not checked: database unreachable", "fix the database first"))
             continue
-        kwargs = {"now": now} if function in TAKES_NOW else {}
-        results.append(_guarded(name, lambda f=function, k=kwargs: checks[f](**k)))
-    results.append(_guarded("market data provider", checks["check_market_data_provider"]))
-    results.append(_guarded("agent provider", checks["check_agent_provider"]))
-    results.append(_guarded(f"port {port}", lambda: checks["check_port"](host=host, port=port)))
+        result = _guarded(check.name, lambda c=check: _call(c, now))
+        if check.name == "database":
+            database_up = result.status == OK
+        results.append(result)
+    results.append(_guarded(f"port {port}", lambda: check_port(host=host, port=port)))
     return results
 
 

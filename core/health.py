@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -16,6 +17,16 @@ from django.views.decorators.csrf import csrf_exempt
 Check = Callable[[], dict[str, Any]]
 
 
+def database_fingerprint(db: Mapping[str, Any]) -> str:
+    """A short digest of which database a settings dict points at (engine, host, port, name; no credentials).
+
+    ``/health`` shows it so that ``manage.py doctor`` can tell whether the server on a port uses the
+    same database as its own configuration, without this public endpoint naming hosts or file paths.
+    """
+    where = "|".join(str(db.get(key) or "") for key in ("ENGINE", "HOST", "PORT", "NAME"))
+    return hashlib.sha256(where.encode()).hexdigest()[:12]
+
+
 def check_database() -> dict[str, Any]:
     started = time.perf_counter()
     with connection.cursor() as cursor:
@@ -24,6 +35,7 @@ def check_database() -> dict[str, Any]:
     return {
         "status": "ok",
         "vendor": connection.vendor,
+        "id": database_fingerprint(connection.settings_dict),
         "ms": round((time.perf_counter() - started) * 1000, 1),
     }
 

@@ -8,7 +8,7 @@ The calendar is built for 2000-01-01 … 2035-12-31. Future holidays come from e
 rules; the simulated provider anchors its series on these sessions, so the window is fixed rather
 than "today + 1 year" (which would move every day). Building it costs about 0.3 s, so the table of
 sessions and closes is cached on disk per exchange_calendars version (``CALENDAR_CACHE_DIR``,
-default the system temporary folder) and every command after the first starts without it — and
+default ``<DATA_DIR>/cache``) and every command after the first starts without it — and
 without importing exchange_calendars at all (0.1–0.2 s with its pandas machinery): the library is
 loaded only to build the table when the cache file is missing, stale or unreadable.
 """
@@ -59,8 +59,19 @@ def _library_version() -> str:
         return "unknown"
 
 
+def _cache_folder() -> Path:
+    """``CALENDAR_CACHE_DIR`` from the environment, else the setting (``<DATA_DIR>/cache``), else the temp folder."""
+    if os.environ.get("CALENDAR_CACHE_DIR"):
+        return Path(os.environ["CALENDAR_CACHE_DIR"])
+    from django.conf import settings
+
+    if settings.configured and getattr(settings, "CALENDAR_CACHE_DIR", None):
+        return Path(settings.CALENDAR_CACHE_DIR)
+    return Path(tempfile.gettempdir())
+
+
 def _cache_path() -> Path:
-    folder = Path(os.environ.get("CALENDAR_CACHE_DIR") or tempfile.gettempdir())
+    folder = _cache_folder()
     version = _library_version()
     return folder / f"sigmasight-{CALENDAR_NAME}-{version}-{CALENDAR_START}-{CALENDAR_END}.json"
 

@@ -112,3 +112,73 @@ def env_redis_url(name: str) -> str:
     if url and not url.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError(name, f"expected redis://host:port/db, got {url!r}")
     return url
+
+
+def env_path(name: str, default: Path, *, base: Path | None = None) -> Path:
+    """A folder or file path; ``~`` is expanded and a relative value is taken from ``base`` (the project
+    folder, so that ``DATA_DIR=var`` means the same wherever the command is started from)."""
+    raw = env_str(name)
+    if not raw:
+        return default
+    if "\x00" in raw:
+        raise ConfigError(name, "contains a NUL character")
+    path = Path(raw).expanduser()
+    return path if path.is_absolute() else (base or Path.cwd()) / path
+
+
+# --- SECRET_KEY ---------------------------------------------------------------------------------
+# Django signs sessions, CSRF tokens and (through simplejwt) every access and refresh token with
+# SECRET_KEY, so a key that is public (committed, documented, shared between installations) lets
+# anyone forge a login. Outside DEBUG there is therefore no default: the key comes from the
+# environment, or from a file of random bytes that `manage.py demo` creates once per installation.
+
+# Used only with DEBUG on. Public on purpose: the "django-insecure-" prefix makes `check --deploy` flag it.
+DEBUG_SECRET_KEY = "django-insecure-sigmasight-debug-only-key-never-use-in-production-0123456789"  # noqa: S105
+SECRET_KEY_MIN_LENGTH = 50  # Django's own deploy check (security.W009) asks for at least 50 characters
+SECRET_KEY_FILENAME = "secret_key"  # noqa: S105  (a file name in DATA_DIR, not a key)
+MISSING_KEY_HELP = (
+    "set SECRET_KEY in the environment or in .env (generate one with: "
+    "python -c 'import secrets; print(secrets.token_urlsafe(50))'), or run `python manage.py demo` "
+    "(`make demo`), which creates a local key file for this installation"
+)
+
+
+def secret_key_file_read(path: Path) -> str:
+    """The key kept in ``path`` by :func:`secret_key_file_ensure`, or ``""`` when there is none."""
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return ""
+    except OSError as exc:
+        raise ConfigError("SECRET_KEY", f"cannot read the local key file {path}: {exc.strerror}") from None
+
+
+def secret_key_file_ensure(path: Path) -> bool:
+    """Create ``path`` with a new random key (owner-only permissions) unless it exists; True if created."""
+    import secrets
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        # O_EXCL: two demos started at once never overwrite each other's key.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(secrets.token_urlsafe(SECRET_KEY_MIN_LENGTH) + "\n")
+    return True
+
+
+def data_dir(base_dir: Path) -> Path:
+    """``DATA_DIR``: where everything SigmaSight generates lives (default ``<project>/var``)."""
+    return env_path("DATA_DIR", base_dir / "var", base=base_dir)
+
+
+def demo_secret_key_ensure(base_dir: Path) -> bool:
+    """Before ``manage.py demo`` loads the settings: create the local key file unless a key is set.
+
+    Reads ``.env`` first (a key or ``DATA_DIR`` there counts). Returns True if a file was created.
+    """
+    load_dotenv(base_dir / ".env")
+    if env_str("SECRET_KEY"):
+        return False
+    return secret_key_file_ensure(data_dir(base_dir) / SECRET_KEY_FILENAME)

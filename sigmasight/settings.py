@@ -1,6 +1,6 @@
 """Django settings for SigmaSight, read from the environment and an optional ``.env`` file.
 
-With no environment at all SigmaSight runs embedded: SQLite in the project directory, the ORM
+With no environment at all SigmaSight runs embedded: SQLite in the data folder (``var/``), the ORM
 broker for django-q2, the in-memory channel layer, simulated market data and the local agent.
 ``DATABASE_URL`` and ``REDIS_URL`` switch to PostgreSQL and Redis. Every variable is listed in the
 README's configuration table; a bad value stops start-up with a message naming the variable.
@@ -12,28 +12,55 @@ from datetime import timedelta
 from pathlib import Path
 
 from sigmasight.env import (
+    DEBUG_SECRET_KEY,
+    MISSING_KEY_HELP,
+    SECRET_KEY_FILENAME,
     ConfigError,
+    data_dir,
     env_bool,
     env_choice,
     env_database,
     env_float,
     env_int,
     env_list,
+    env_path,
     env_redis_url,
     env_str,
     load_dotenv,
+    secret_key_file_read,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 load_dotenv(BASE_DIR / ".env")
 
+# --- Generated files ------------------------------------------------------------------------
+# Everything SigmaSight writes — the SQLite database, logs, reports, caches, pid files, archives and
+# the demo's local key — lives under one git-ignored data folder (default var/), never inside a
+# Python package. Each location can also be moved on its own.
+DATA_DIR = data_dir(BASE_DIR)
+LOG_DIR = env_path("LOG_DIR", DATA_DIR / "logs", base=BASE_DIR)
+REPORTS_DIR = env_path("REPORTS_DIR", DATA_DIR / "reports", base=BASE_DIR)
+CALENDAR_CACHE_DIR = env_path("CALENDAR_CACHE_DIR", DATA_DIR / "cache", base=BASE_DIR)
+ARCHIVE_DIR = env_path("ARCHIVE_DIR", DATA_DIR / "archive", base=BASE_DIR)
+# Pid files of `serve` and `worker` (read by `stop`). Per machine/container: pids mean nothing elsewhere.
+RUN_DIR = env_path("RUN_DIR", DATA_DIR / "run", base=BASE_DIR)
+SECRET_KEY_FILE = DATA_DIR / SECRET_KEY_FILENAME
+for _name, _folder in (("DATA_DIR", DATA_DIR), ("LOG_DIR", LOG_DIR)):
+    try:
+        _folder.mkdir(parents=True, exist_ok=True)
+    except OSError as _exc:
+        raise ConfigError(_name, f"cannot create {_folder}: {_exc.strerror}") from None
+
 DEBUG = env_bool("DEBUG", False)
-SECRET_KEY = env_str("SECRET_KEY")
+# No usable default outside DEBUG (see sigmasight/env.py): the environment, else the key file that
+# `manage.py demo` creates for this installation, else start-up stops with a message naming SECRET_KEY.
+SECRET_KEY = env_str("SECRET_KEY") or secret_key_file_read(SECRET_KEY_FILE)
+KEY_ORIGIN = "environment" if env_str("SECRET_KEY") else "file" if SECRET_KEY else "debug default"
 if not SECRET_KEY:
-    if not DEBUG and env_bool("REQUIRE_SECRET_KEY", False):
-        raise ConfigError("SECRET_KEY", "must be set when REQUIRE_SECRET_KEY is true")
-    # Local/demo default only; production sets SECRET_KEY (docker-compose.yml does).
-    SECRET_KEY = "sigmasight-insecure-local-key-change-me-0123456789abcdef"  # noqa: S105
+    if not DEBUG:
+        raise ConfigError("SECRET_KEY", f"not set; {MISSING_KEY_HELP}")
+    # Public, so only ever used with DEBUG on; Django's deploy check flags its prefix (security.W009).
+    SECRET_KEY = DEBUG_SECRET_KEY
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
@@ -94,7 +121,7 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------------------------
-DATABASES = {"default": env_database("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+DATABASES = {"default": env_database("DATABASE_URL", f"sqlite:///{DATA_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # WAL lets the API read while the batch writes; the timeout rides out short write locks.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
@@ -203,7 +230,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 SERVE_STATIC = env_bool("SERVE_STATIC", True)
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# `collectstatic` gathers the static files here (the Docker image sets /app/staticfiles, outside the data volume).
+STATIC_ROOT = env_path("STATIC_ROOT", DATA_DIR / "static", base=BASE_DIR)
 
 # --- Domain settings ------------------------------------------------------------------------
 MARKET_DATA_PROVIDER = env_choice("MARKET_DATA_PROVIDER", "simulated", ("simulated", "fmp", "polygon", "csv"))
@@ -235,12 +263,10 @@ OPENAI_TIMEOUT_S = env_float("OPENAI_TIMEOUT_S", 30.0, minimum=1.0)
 OPENAI_MAX_RETRIES = env_int("OPENAI_MAX_RETRIES", 2, minimum=0)
 OPENAI_RETRY_BACKOFF_S = env_float("OPENAI_RETRY_BACKOFF_S", 0.5, minimum=0.0)
 
-# Reports land in reports/<portfolio-slug>_<date>/ beside the reports app unless REPORTS_DIR says otherwise.
-REPORTS_DIR = Path(env_str("REPORTS_DIR") or (BASE_DIR / "reports"))
-
 # --- Logging --------------------------------------------------------------------------------
-LOG_DIR = Path(env_str("LOG_DIR") or (BASE_DIR / "logs"))
-LOG_DIR.mkdir(parents=True, exist_ok=True)
+# Rotating files under LOG_DIR (see "Generated files" above). Every line goes through SafeFormatter:
+# control characters in a message (a "%0a" in a requested path, an escape sequence in a user agent)
+# are escaped, so each record is one line that starts with its timestamp and no input can forge one.
 LOG_LEVEL = env_choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper()
 
 
@@ -259,11 +285,13 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
-        "access": {"format": "%(asctime)s %(message)s"},
+        "plain": {"class": "core.logformat.SafeFormatter", "format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "access": {"class": "core.logformat.SafeFormatter", "format": "%(asctime)s %(message)s"},
     },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "level": "WARNING"},
+        # The worker's start, stop and task lines on its terminal (and in `docker compose logs`), not only in app.log.
+        "console_info": {"class": "logging.StreamHandler", "formatter": "plain", "level": "INFO"},
         "app": _rotating("app.log"),
         "market_data": _rotating("market_data.log"),
         "agent": _rotating("agent.log"),
@@ -275,7 +303,7 @@ LOGGING = {
         "sigmasight.marketdata": {"handlers": ["market_data", "app"], "level": LOG_LEVEL, "propagate": False},
         "sigmasight.agent": {"handlers": ["agent", "app"], "level": LOG_LEVEL, "propagate": False},
         "sigmasight.access": {"handlers": ["access"], "level": "INFO", "propagate": False},
-        "django_q": {"handlers": ["app"], "level": "INFO", "propagate": False},
+        "django-q": {"handlers": ["app", "console_info"], "level": "INFO", "propagate": False},
     },
 }
 

@@ -32,3 +32,12 @@ def test_the_schema_documents_the_agent_endpoints(api):
     text = response.content.decode()
     for path in ("/api/v1/agent/chat", "/api/v1/agent/chat/stream", "/api/v1/agent/sessions", "/api/v1/agent/tools"):
         assert path in text
+
+
+def test_the_message_list_shows_each_messages_text(staff_client, owner, portfolio):
+    question = "Which position has the largest\nexposure?"
+    answer = chat_complete(user=owner, message=question, portfolio_id=portfolio.id)
+    listing = staff_client.get("/admin/agent/message/").content.decode()
+    assert "Which position has the largest exposure?" in listing  # on one line
+    reply = " ".join(answer["reply"].split())
+    assert reply[:40] in listing

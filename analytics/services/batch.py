@@ -213,8 +213,10 @@ def _run_locked(
         market = _load_market(positions=positions, as_of=as_of)
         run.data_source = market.data_source
         run.save(update_fields=["data_source"])
-        if any(registry.spec_for(kind).uses_symbol_stage for kind in kinds):
-            say("factors: fitting the factor model for every symbol")
+        users = [kind for kind in kinds if registry.spec_for(kind).uses_symbol_stage]
+        if users:
+            # Not "factors: …": the fit runs for whichever of these steps were asked, the factors step or not.
+            say(f"factor model: fitting every symbol's betas (for {', '.join(users)})")
             _symbol_stage_step(run=run, recorder=recorder, market=market)
         chunks = [ids[i : i + CHUNK_SIZE] for i in range(0, len(ids), CHUNK_SIZE)]
         if use_cluster:

@@ -19,33 +19,64 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import OperationalError
 
-from analytics.models import BatchRun, RunStatus
 from core import doctor
 from core.doctor import FAIL, OK, WARN, CheckResult
-from marketdata.calendar import last_trading_days
-from marketdata.factors import FACTOR_SYMBOLS
-from marketdata.models import PriceBar
-from portfolios.models import Position
+from core.health import database_fingerprint
 
 pytestmark = pytest.mark.django_db
 
 # Friday 2026-11-20, 22:00 UTC = 17:00 in New York: that day's session is complete.
 NOW = dt.datetime(2026, 11, 20, 22, 0, tzinfo=dt.UTC)
-SESSION = dt.date(2026, 11, 20)
-
-
-def bars(symbols: list[str] | tuple[str, ...], *, days: int, end: dt.date = SESSION) -> None:
-    PriceBar.objects.bulk_create(
-        PriceBar(symbol=s, date=d, open=10, high=11, low=9, close=10, adj_close=10, volume=1, source="simulated")
-        for s in symbols
-        for d in last_trading_days(count=days, as_of=end)
-    )
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+# --- the registry -----------------------------------------------------------------------------
+
+
+def test_every_app_registers_its_checks_in_checklist_order():
+    names = [r.name for r in doctor.doctor_run(port=free_port(), now=NOW)]
+    assert names[:1] == ["database"] and names[-1].startswith("port ")
+    assert names[1:-1] == [
+        "migrations",
+        "demo data",
+        "market data freshness",
+        "market data coverage",
+        "factor data",
+        "last batch",
+        "market data provider",
+        "agent provider",
+        "data folder",
+    ]
+    paths = {c.name: c.path for c in doctor.registered_checks()}
+    assert paths["demo data"].startswith("portfolios.") and paths["last batch"].startswith("analytics.")
+
+
+def test_core_imports_no_app_to_assemble_the_checklist():
+    source = Path(doctor.__file__).read_text()
+    for app in ("portfolios", "analytics", "agent", "reports"):
+        assert f"from {app}" not in source and f"import {app}" not in source
+
+
+def test_a_registered_check_runs_and_one_that_raises_is_a_fail(monkeypatch):
+    monkeypatch.setattr(doctor, "_REGISTRY", dict(doctor._REGISTRY))
+    doctor.register_doctor_check("extra", "core.tests.test_doctor.extra_check", order=91, needs_database=False)
+    doctor.register_doctor_check("broken", "core.tests.test_doctor.broken_check", order=92)
+    results = {r.name: r for r in doctor.doctor_run(port=free_port(), now=NOW)}
+    assert results["extra"] == CheckResult("extra", WARN, "from a test", "do something")
+    assert results["broken"].status == FAIL and "ZeroDivisionError" in results["broken"].detail
+
+
+def extra_check() -> CheckResult:
+    return CheckResult("extra", WARN, "from a test", "do something")
+
+
+def broken_check() -> CheckResult:
+    return CheckResult("broken", OK, str(1 / 0))
 
 
 # --- database and migrations ------------------------------------------------------------------
@@ -87,80 +118,6 @@ def test_an_unapplied_migration_fails_with_the_migrate_hint(monkeypatch):
     assert result.hint == "python manage.py migrate"
 
 
-# --- demo data --------------------------------------------------------------------------------
-
-
-def test_demo_data_absent_warns_with_the_seed_hint():
-    result = doctor.check_demo_data()
-    assert (result.status, result.hint) == (WARN, "python manage.py seed_demo")
-
-
-def test_demo_data_present_is_ok(demo_data):
-    result = doctor.check_demo_data()
-    assert (result.status, result.detail) == (OK, "3 users, 3 portfolios, 63 positions")
-
-
-def test_incomplete_demo_data_warns(demo_data):
-    Position.objects.filter(portfolio__user__email="demo_individual@sigmasight.com").first().delete()
-    result = doctor.check_demo_data()
-    assert result.status == WARN and "62 positions" in result.detail and "expected" in result.detail
-
-
-# --- market data ------------------------------------------------------------------------------
-
-
-def test_no_prices_warns_with_the_sync_hint():
-    result = doctor.check_market_data_freshness(now=NOW)
-    assert result.status == WARN and result.hint.startswith("python manage.py sync_market_data")
-
-
-def test_prices_up_to_the_latest_completed_session_are_fresh():
-    bars(FACTOR_SYMBOLS, days=3)
-    result = doctor.check_market_data_freshness(now=NOW)
-    assert result.status == OK and "2026-11-20" in result.detail and "simulated" in result.detail
-
-
-def test_prices_behind_the_latest_completed_session_are_stale():
-    bars(FACTOR_SYMBOLS, days=3, end=dt.date(2026, 11, 18))
-    result = doctor.check_market_data_freshness(now=NOW)
-    assert result.status == WARN and "2 sessions behind" in result.detail
-    assert result.hint == "python manage.py sync_market_data"
-    # Before Friday's close the latest completed session is Thursday: one session behind.
-    thursday_evening = dt.datetime(2026, 11, 20, 15, 0, tzinfo=dt.UTC)
-    assert "1 sessions behind" in doctor.check_market_data_freshness(now=thursday_evening).detail
-
-
-def test_a_held_symbol_lagging_behind_warns(portfolio):
-    Position.objects.create(
-        portfolio=portfolio, symbol="AAPL", position_type="LONG", quantity=1, entry_price=1, entry_date=SESSION
-    )
-    bars(FACTOR_SYMBOLS, days=2)
-    bars(["AAPL"], days=2, end=dt.date(2026, 11, 19))
-    result = doctor.check_market_data_freshness(now=NOW)
-    assert result.status == WARN and "AAPL" in result.detail
-
-
-def test_coverage_lists_held_symbols_and_factor_etfs_without_a_price(portfolio):
-    Position.objects.create(
-        portfolio=portfolio, symbol="AAPL", position_type="LONG", quantity=1, entry_price=1, entry_date=SESSION
-    )
-    bars([s for s in FACTOR_SYMBOLS if s != "TLT"], days=1)
-    result = doctor.check_market_data_coverage(now=NOW)
-    assert result.status == WARN and "2 of 9 symbols have no price: AAPL, TLT" in result.detail
-    assert result.hint == "python manage.py sync_market_data"
-    bars(["AAPL", "TLT"], days=1)
-    assert doctor.check_market_data_coverage(now=NOW).status == OK
-
-
-def test_factor_data_needs_252_sessions_per_factor_symbol():
-    bars(FACTOR_SYMBOLS, days=252)
-    assert doctor.check_factor_data(now=NOW).status == OK
-    PriceBar.objects.filter(symbol="MTUM").order_by("date").first().delete()
-    result = doctor.check_factor_data(now=NOW)
-    assert result.status == WARN and "MTUM 251/252" in result.detail
-    assert result.hint == "python manage.py sync_market_data --ensure-factor-data"
-
-
 def test_a_market_data_function_that_does_not_import_fails_the_check(monkeypatch):
     monkeypatch.setitem(sys.modules, "marketdata.selectors", None)  # makes ``from marketdata.selectors import`` fail
     results = {r.name: r for r in doctor.doctor_run(port=free_port(), now=NOW)}
@@ -168,78 +125,23 @@ def test_a_market_data_function_that_does_not_import_fails_the_check(monkeypatch
         assert results[name].status == FAIL and "import" in results[name].detail
 
 
-# --- last batch -------------------------------------------------------------------------------
+# --- files from the layout before the data folder ---------------------------------------------
 
 
-def batch(status: str, *, as_of: dt.date = SESSION, error: str = "") -> BatchRun:
-    return BatchRun.objects.create(as_of=as_of, status=status, error_summary=error, duration_ms=12_300)
+def test_the_data_folder_is_ok_when_nothing_is_left_in_the_old_places(settings, tmp_path):
+    settings.BASE_DIR = tmp_path
+    assert doctor.check_old_file_layout().status == OK
 
 
-def test_no_batch_warns_with_the_run_batch_hint():
-    result = doctor.check_last_batch(now=NOW)
-    assert (result.status, result.hint) == (WARN, "python manage.py run_batch")
-
-
-def test_a_failed_batch_fails_with_its_error():
-    batch(RunStatus.FAILED, error="prices: provider down")
-    result = doctor.check_last_batch(now=NOW)
-    assert result.status == FAIL and "prices: provider down" in result.detail
-    assert result.hint == "python manage.py run_batch"
-
-
-def test_a_partial_batch_warns():
-    batch(RunStatus.PARTIAL, error="1 of 3 portfolios failed")
-    result = doctor.check_last_batch(now=NOW)
-    assert result.status == WARN and "partial" in result.detail
-
-
-def test_a_completed_batch_is_ok_unless_it_is_for_an_older_session():
-    batch(RunStatus.COMPLETED, as_of=dt.date(2026, 11, 19))
-    result = doctor.check_last_batch(now=NOW)
-    assert result.status == WARN and "latest completed session is 2026-11-20" in result.detail
-    batch(RunStatus.COMPLETED)
-    result = doctor.check_last_batch(now=NOW)
-    assert result.status == OK and "completed for 2026-11-20" in result.detail and "12.3 s" in result.detail
-
-
-# --- providers --------------------------------------------------------------------------------
-
-
-def test_simulated_market_data_needs_no_key(settings):
-    settings.MARKET_DATA_PROVIDER = "simulated"
-    assert doctor.check_market_data_provider() == CheckResult("market data provider", OK, "simulated (offline)")
-
-
-@pytest.mark.parametrize(("provider", "key"), [("fmp", "FMP_API_KEY"), ("polygon", "POLYGON_API_KEY")])
-def test_a_vendor_without_its_key_fails_and_with_it_is_ok(settings, provider, key):
-    settings.MARKET_DATA_PROVIDER = provider
-    setattr(settings, key, "")
-    result = doctor.check_market_data_provider()
-    assert result.status == FAIL and key in result.detail and key in result.hint
-    setattr(settings, key, "secret-key-value")
-    result = doctor.check_market_data_provider()
-    assert result.status == OK and "secret-key-value" not in result.detail
-
-
-def test_the_local_agent_needs_no_key(settings):
-    settings.AGENT_PROVIDER = "local"
-    assert doctor.check_agent_provider().status == OK
-
-
-def test_openai_without_key_or_base_url_fails(settings):
-    settings.AGENT_PROVIDER, settings.OPENAI_API_KEY, settings.OPENAI_BASE_URL = "openai", "", None
-    result = doctor.check_agent_provider()
-    assert result.status == FAIL and "OPENAI_API_KEY" in result.hint
-
-
-def test_openai_with_a_base_url_or_a_key_is_ok_and_hides_credentials(settings):
-    settings.AGENT_PROVIDER, settings.OPENAI_API_KEY = "openai", ""
-    settings.OPENAI_BASE_URL = "http://user:hunter2@127.0.0.1:11434/v1"
-    result = doctor.check_agent_provider()
-    assert result.status == OK and "http://127.0.0.1:11434/v1" in result.detail and "hunter2" not in result.detail
-    settings.OPENAI_API_KEY, settings.OPENAI_BASE_URL = "sk-test-123", None
-    result = doctor.check_agent_provider()
-    assert result.status == OK and "sk-test" not in result.detail
+def test_files_left_where_earlier_versions_wrote_them_are_pointed_out(settings, tmp_path):
+    settings.BASE_DIR = tmp_path
+    (tmp_path / "db.sqlite3").write_bytes(b"")
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "reports" / "demo-book_2026-11-20").mkdir(parents=True)
+    result = doctor.check_old_file_layout()
+    assert result.status == WARN
+    assert "db.sqlite3" in result.detail and "logs/" in result.detail and "1 report folder(s)" in result.detail
+    assert str(settings.DATA_DIR) in result.hint
 
 
 # --- port -------------------------------------------------------------------------------------
@@ -249,6 +151,7 @@ def test_openai_with_a_base_url_or_a_key_is_ok_and_hides_credentials(settings):
 def http_server(request) -> Iterator[int]:
     """A local HTTP server on a free port answering GET /health with ``request.param`` (status, body)."""
     status, body = request.param
+    body = body() if callable(body) else body
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -275,10 +178,55 @@ def test_a_free_port_is_ok():
     assert doctor.check_port(port=port) == CheckResult(f"port {port}", OK, f"free (127.0.0.1:{port})")
 
 
-@pytest.mark.parametrize("http_server", [(200, json.dumps({"status": "healthy", "checks": {}}))], indirect=True)
-def test_a_healthy_sigmasight_on_the_port_is_serving(http_server):
+def _health(status: str = "healthy", **database: str) -> str:
+    return json.dumps(
+        {"status": status, "checks": {"database": {"status": "ok", **database}, "cache": {"status": "ok"}}}
+    )
+
+
+def _ours() -> str:
+    from django.db import connection
+
+    return _health(vendor=connection.vendor, id=database_fingerprint(connection.settings_dict))
+
+
+def _elsewhere() -> str:
+    return _health(vendor="sqlite", id=database_fingerprint({"ENGINE": "sqlite3", "NAME": "/elsewhere/db.sqlite3"}))
+
+
+@pytest.mark.parametrize("http_server", [(200, _ours)], indirect=True)
+def test_a_healthy_sigmasight_on_our_database_is_serving(http_server):
     result = doctor.check_port(port=http_server)
-    assert result.status == OK and result.detail.startswith("serving")
+    assert result.status == OK and result.detail.startswith("serving") and "on this database" in result.detail
+
+
+@pytest.mark.parametrize("http_server", [(200, _elsewhere)], indirect=True)
+def test_a_healthy_sigmasight_on_another_database_is_not_called_healthy(http_server):
+    """The issue's case: doctor on PostgreSQL, the server on :8000 on SQLite."""
+    result = doctor.check_port(port=http_server)
+    assert result.status == WARN and "serving on another database" in result.detail
+    assert "healthy" not in result.detail and "manage.py stop" in result.hint
+
+
+@pytest.mark.parametrize("http_server", [(200, lambda: _health())], indirect=True)
+def test_a_server_whose_health_does_not_name_its_database_is_not_called_ours(http_server):
+    result = doctor.check_port(port=http_server)
+    assert result.status == WARN and "does not say which database" in result.detail
+
+
+def test_our_health_endpoint_carries_the_database_fingerprint_and_no_location(client):
+    from django.db import connection
+
+    database = client.get("/health").json()["checks"]["database"]
+    assert database["id"] == database_fingerprint(connection.settings_dict)
+    assert str(connection.settings_dict["NAME"]) not in json.dumps(database)
+
+
+def test_fingerprints_differ_by_database_and_ignore_credentials():
+    base = {"ENGINE": "django.db.backends.postgresql", "HOST": "db", "PORT": 5432, "NAME": "sigmasight"}
+    assert database_fingerprint(base) == database_fingerprint({**base, "USER": "x", "PASSWORD": "y"})
+    assert database_fingerprint(base) != database_fingerprint({**base, "NAME": "other"})
+    assert database_fingerprint(base) != database_fingerprint({**base, "HOST": "db2"})
 
 
 @pytest.mark.parametrize(
@@ -334,7 +282,7 @@ def test_the_command_prints_one_line_per_check_with_hints_and_a_summary(settings
     assert "[WARN] last batch — no batch has run yet" in lines
     assert "[ OK ] market data provider — simulated (offline)" in lines
     assert lines[-1].endswith("0 FAIL")
-    assert sum(line.startswith(("[ OK ]", "[WARN]", "[FAIL]")) for line in lines) == 10
+    assert sum(line.startswith(("[ OK ]", "[WARN]", "[FAIL]")) for line in lines) == 11
 
 
 def test_the_command_fails_when_a_check_fails(settings):

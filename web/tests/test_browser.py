@@ -5,7 +5,8 @@ A module-scoped fixture builds a demo database the way ``make demo`` does (``man
 --no-serve`` into a temporary SQLite file: seed, a year of simulated prices, the batch, snapshots),
 starts daphne on a free port with ``DATABASE_URL`` pointing at it (pytest-django's live server is
 WSGI, without websockets), and logs in through the API for the reference figures. Every page is
-saved as a screenshot under ``var/screenshots/`` (git-ignored; ``WEB_SCREENSHOT_DIR`` overrides) and
+saved as a screenshot under ``artifacts/screenshots/`` (git-ignored, kept after the run for CI to collect;
+``WEB_SCREENSHOT_DIR`` overrides) and
 its browser console must stay free of errors.
 
 Skipped, with the reason, only where Chromium is not installed; under CI (``CI=true``) a missing
@@ -34,7 +35,7 @@ from portfolios.demo import demo_portfolio_id
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = Path(os.environ.get("WEB_SCREENSHOT_DIR") or ROOT / "var" / "screenshots")
+SCREENSHOTS = Path(os.environ.get("WEB_SCREENSHOT_DIR") or ROOT / "artifacts" / "screenshots")
 HEDGE_FUND = "demo_hedgefundstyle@sigmasight.com"
 HNW = "demo_hnw@sigmasight.com"
 INDIVIDUAL = "demo_individual@sigmasight.com"

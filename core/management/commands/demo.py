@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -34,6 +35,8 @@ class Command(BaseCommand):
         self.stdout.write(f"    ({time.perf_counter() - started:.1f}s)")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if settings.KEY_ORIGIN == "file":  # created by manage.py before the settings loaded
+            self.stdout.write(f"SECRET_KEY: this installation's random key, kept in {settings.SECRET_KEY_FILE}")
         started = self.step("Applying migrations")
         call_command("migrate", interactive=False, verbosity=0)
         self.done(started)
