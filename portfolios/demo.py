@@ -2,11 +2,31 @@
 
 Seeding is idempotent: ids are deterministic (portfolio id = UUID of md5("<email>_portfolio"),
 position id = UUID of md5("<email>_position_<n>")), passwords are only reset when they no longer
-match, and a second run on the same day leaves every row as it was. Only demo users are touched.
+match, and a second run in the same calendar month leaves every row as it was. Only demo users and
+their demo positions are touched: a position or tag a user added is never changed or deleted.
 
-Options in the file carry expiries in the past (``original_expiry``). They are rolled forward
-to standard monthly expiries 2 to 10 months after the seeding date, keeping their order and
-spacing: the earliest original expiry goes 2 months out, later ones keep their month gaps.
+Anchoring. The fixture was written at early-2024 prices. The seed anchors the book to the latest
+month-end session before the seeding date (``demo_anchor``), so the demo looks like a book a few
+months old on whatever day it is run, in the simulated world the prices come from:
+
+- Entry dates keep the fixture's spacing, the latest one ``ENTRY_LAG_DAYS`` (14) before the anchor —
+  entries fall 2 to 14 weeks back (the session on or before each date).
+- Entry prices are the simulated close on the entry date; an option's entry price is its simulated
+  quote (the mid) on its entry date.
+- Sizes are the fixture's *dollar* sizes: a stock keeps its dollar value at entry (fixture quantity ×
+  fixture entry price ÷ today's entry price, rounded to whole shares) and an option its premium
+  (fixture contracts × fixture premium ÷ the simulated premium at entry, whole contracts). The
+  fixture's share counts were sized at early-2024 prices; re-used at other price levels they would
+  leave the hedge fund 5-6× delta-adjusted and its options far in or out of the money.
+- Strikes keep the fixture's moneyness: strike = spot at entry × (fixture strike ÷ the underlying's
+  early-2024 reference price), rounded to the listed strike grid (``strike_step``), so strikes are
+  near the money when the option is bought.
+- Options expire on standard monthly expiries 2 to 10 months after the seeding month, keeping the
+  fixture's order and spacing: the earliest original expiry goes 2 months out, later ones keep their
+  month gaps (third Fridays; VIX on its Wednesday).
+
+Prices come from the ``simulated`` provider in the configured ``SIMULATED_WORLD`` whatever
+``MARKET_DATA_PROVIDER`` is: the demo is a simulated book.
 """
 
 from __future__ import annotations
@@ -16,14 +36,14 @@ import datetime as dt
 import hashlib
 import json
 import uuid
-from dataclasses import dataclass
-from decimal import Decimal
+from dataclasses import dataclass, replace
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
 from django.db import transaction
 
-from portfolios.models import Portfolio, Position, Tag, TagType, User
+from portfolios.models import Portfolio, Position, TagType, User
 from portfolios.services import tags_get_or_create
 from portfolios.validation import position_input_from_raw
 
@@ -35,6 +55,7 @@ STRATEGY_TAGS = {"Options Overlay", "Long Momentum", "Short Value Traps", "Risk 
 INDEX_UNDERLYINGS = {"VIX"}
 MIN_ROLL_MONTHS = 2
 MAX_ROLL_MONTHS = 10
+ENTRY_LAG_DAYS = 14
 
 
 def deterministic_uuid(key: str) -> uuid.UUID:
@@ -72,6 +93,44 @@ def rolled_expiry(*, original: dt.date, earliest_original: dt.date, seeded_on: d
     return vix_expiry(year, month) if underlying in INDEX_UNDERLYINGS else third_friday(year, month)
 
 
+def demo_anchor(seeded_on: dt.date) -> dt.date:
+    """The session the demo book is anchored to: the last session of the month before ``seeded_on``'s."""
+    from marketdata.calendar import session_on_or_before
+
+    return session_on_or_before(seeded_on.replace(day=1) - dt.timedelta(days=1))
+
+
+def demo_entry_date(*, fixture_entry: dt.date, fixture_last_entry: dt.date, anchor: dt.date) -> dt.date:
+    """The anchored entry date: the fixture's spacing kept, the latest entry ``ENTRY_LAG_DAYS`` before ``anchor``."""
+    from marketdata.calendar import session_on_or_before
+
+    return session_on_or_before(anchor - dt.timedelta(days=ENTRY_LAG_DAYS) - (fixture_last_entry - fixture_entry))
+
+
+def strike_step(*, spot: float, underlying: str) -> Decimal:
+    """The listed strike grid near ``spot``: VIX 1 point; equities 0.5 under $25, 1 under $200, 5 under
+    $1,000, else 10."""
+    if underlying in INDEX_UNDERLYINGS:
+        return Decimal("1")
+    for limit, step in ((25, "0.5"), (200, "1"), (1000, "5")):
+        if spot < limit:
+            return Decimal(step)
+    return Decimal("10")
+
+
+def demo_strike(*, fixture_strike: float, reference_price: float, spot: float, underlying: str) -> Decimal:
+    """spot × (fixture strike ÷ reference price), on the strike grid (half up), at least one step."""
+    step = strike_step(spot=spot, underlying=underlying)
+    raw = Decimal(str(spot * fixture_strike / reference_price))
+    return max(step, (raw / step).quantize(Decimal("1"), rounding=ROUND_HALF_UP) * step)
+
+
+def _resized(*, fixture_quantity: Decimal, fixture_price: Decimal, price: Decimal) -> Decimal:
+    """The whole quantity with the fixture's dollar size at ``price`` (sign kept, at least 1)."""
+    size = (abs(fixture_quantity) * fixture_price / price).quantize(Decimal("1"), rounding=ROUND_HALF_UP)
+    return max(Decimal("1"), size) * (1 if fixture_quantity > 0 else -1)
+
+
 def load_fixture(path: Path = DEMO_FIXTURE) -> dict[str, Any]:
     with path.open(encoding="utf-8") as handle:
         return json.load(handle)
@@ -81,30 +140,95 @@ def load_fixture(path: Path = DEMO_FIXTURE) -> dict[str, Any]:
 class SeedResult:
     users: int
     portfolios: int
-    positions: int
-    positions_removed: int
+    positions: int  # demo positions created or refreshed
+    user_positions: int  # positions users added to demo portfolios: kept as they are
 
 
-def _position_fields(raw: dict[str, Any], expiry: dt.date | None) -> dict[str, Any]:
-    option_type = raw.get("option_type")
-    if option_type:
-        fields = {
+class _SimulatedPrices:
+    """Closes and option premiums from the simulated provider, one provider call per symbol and date."""
+
+    def __init__(self) -> None:
+        from marketdata.providers import get_provider
+
+        self.provider = get_provider("simulated")
+        self._closes: dict[tuple[str, dt.date], Decimal] = {}
+
+    def close(self, symbol: str, day: dt.date) -> Decimal:
+        key = (symbol, day)
+        if key not in self._closes:
+            [bar] = self.provider.daily_bars(symbol=symbol, start=day, end=day)
+            self._closes[key] = Decimal(str(bar.close))
+        return self._closes[key]
+
+    def premium(self, contract: str, day: dt.date) -> Decimal:
+        quote = self.provider.option_quote(contract=contract, as_of=day)
+        return Decimal(str(quote.last))
+
+
+@dataclass(frozen=True)
+class _Anchoring:
+    """What every position of one seed shares: the seeding date, the anchor, the fixture's dates."""
+
+    seeded_on: dt.date
+    anchor: dt.date
+    fixture_last_entry: dt.date
+    earliest_original_expiry: dt.date | None
+    prices: _SimulatedPrices
+
+
+def _position_fields(raw: dict[str, Any], anchoring: _Anchoring) -> dict[str, Any]:
+    """The demo position's fields, anchored (see the module doc)."""
+    from marketdata.providers.simulated import symbol_spec
+    from portfolios.validation import occ_symbol
+
+    prices = anchoring.prices
+    entry_date = demo_entry_date(
+        fixture_entry=dt.date.fromisoformat(raw["entry_date"]),
+        fixture_last_entry=anchoring.fixture_last_entry,
+        anchor=anchoring.anchor,
+    )
+    fixture_quantity = Decimal(str(raw["quantity"]))
+    fixture_price = Decimal(str(raw["entry_price"]))
+    if raw.get("option_type"):
+        underlying = raw["underlying_symbol"]
+        assert anchoring.earliest_original_expiry is not None
+        expiry = rolled_expiry(
+            original=dt.date.fromisoformat(raw["original_expiry"]),
+            earliest_original=anchoring.earliest_original_expiry,
+            seeded_on=anchoring.seeded_on,
+            underlying=underlying,
+        )
+        spot = prices.close(underlying, entry_date)
+        strike = demo_strike(
+            fixture_strike=float(raw["strike"]),
+            reference_price=symbol_spec(underlying).reference_price,
+            spot=float(spot),
+            underlying=underlying,
+        )
+        is_call = raw["option_type"] == "call"
+        contract = occ_symbol(underlying=underlying, expiration=expiry, is_call=is_call, strike=strike)
+        premium = max(prices.premium(contract, entry_date), Decimal("0.01"))
+        return {
             "symbol": "",
             "position_type": raw["position_type"],
-            "underlying_symbol": raw["underlying_symbol"],
-            "strike": raw["strike"],
+            "underlying_symbol": underlying,
+            "strike": strike,
             "expiration": expiry,
             "multiplier": raw.get("multiplier", 100),
+            "quantity": _resized(fixture_quantity=fixture_quantity, fixture_price=fixture_price, price=premium),
+            "entry_price": premium,
+            "entry_date": entry_date,
         }
-    else:
-        quantity = Decimal(str(raw["quantity"]))
-        fields = {
-            "symbol": raw["symbol"],
-            "position_type": raw.get("position_type") or ("LONG" if quantity > 0 else "SHORT"),
-            "asset_class": raw.get("asset_class", "stock"),
-        }
-    fields.update(quantity=raw["quantity"], entry_price=raw["entry_price"], entry_date=raw["entry_date"])
-    return fields
+    price = prices.close(raw["symbol"], entry_date)
+    quantity = _resized(fixture_quantity=fixture_quantity, fixture_price=fixture_price, price=price)
+    return {
+        "symbol": raw["symbol"],
+        "position_type": raw.get("position_type") or ("LONG" if quantity > 0 else "SHORT"),
+        "asset_class": raw.get("asset_class", "stock"),
+        "quantity": quantity,
+        "entry_price": price,
+        "entry_date": entry_date,
+    }
 
 
 def _update_changed(obj: Portfolio | Position, values: dict[str, Any], *, created: bool) -> None:
@@ -120,9 +244,21 @@ def _update_changed(obj: Portfolio | Position, values: dict[str, Any], *, create
 
 @transaction.atomic
 def demo_seed(*, seeded_on: dt.date, fixture: Path = DEMO_FIXTURE) -> SeedResult:
-    """Create or refresh the demo users, portfolios, tags and positions; idempotent."""
+    """Create or refresh the demo users, portfolios, tags and positions, anchored to ``seeded_on``.
+
+    Idempotent within a calendar month. Positions and tags that users added are kept untouched:
+    the seed only creates or refreshes the fixture's own positions (deterministic ids).
+    """
     data = load_fixture(fixture)
-    position_count = removed = 0
+    every_position = [p for u in data["users"] for p in u["portfolio"]["positions"]]
+    anchoring = _Anchoring(
+        seeded_on=seeded_on,
+        anchor=demo_anchor(seeded_on),
+        fixture_last_entry=max(dt.date.fromisoformat(p["entry_date"]) for p in every_position),
+        earliest_original_expiry=None,
+        prices=_SimulatedPrices(),
+    )
+    position_count = user_positions = 0
     for user_data in data["users"]:
         email = user_data["email"].lower()
         user, _ = User.objects.get_or_create(email=email, defaults={"full_name": user_data["full_name"]})
@@ -145,7 +281,7 @@ def demo_seed(*, seeded_on: dt.date, fixture: Path = DEMO_FIXTURE) -> SeedResult
         _update_changed(portfolio, portfolio_values, created=created)
         raw_positions = spec["positions"]
         originals = [dt.date.fromisoformat(p["original_expiry"]) for p in raw_positions if p.get("original_expiry")]
-        earliest = min(originals) if originals else None
+        portfolio_anchoring = replace(anchoring, earliest_original_expiry=min(originals) if originals else None)
 
         tag_names = [name for p in raw_positions for name in p.get("tags", [])]
         strategy = [n for n in dict.fromkeys(tag_names) if n in STRATEGY_TAGS]
@@ -153,17 +289,9 @@ def demo_seed(*, seeded_on: dt.date, fixture: Path = DEMO_FIXTURE) -> SeedResult
         tags = {t.name: t for t in tags_get_or_create(user=user, names=regular)}
         tags |= {t.name: t for t in tags_get_or_create(user=user, names=strategy, tag_type=TagType.STRATEGY)}
 
-        keep: list[uuid.UUID] = []
+        demo_ids: list[uuid.UUID] = []
         for index, raw in enumerate(raw_positions):
-            expiry = None
-            if raw.get("original_expiry") and earliest is not None:
-                expiry = rolled_expiry(
-                    original=dt.date.fromisoformat(raw["original_expiry"]),
-                    earliest_original=earliest,
-                    seeded_on=seeded_on,
-                    underlying=raw["underlying_symbol"],
-                )
-            checked = position_input_from_raw(_position_fields(raw, expiry))
+            checked = position_input_from_raw(_position_fields(raw, portfolio_anchoring))
             position_id = deterministic_uuid(f"{email}_position_{index}")
             values = {
                 "portfolio": portfolio,
@@ -174,17 +302,15 @@ def demo_seed(*, seeded_on: dt.date, fixture: Path = DEMO_FIXTURE) -> SeedResult
             wanted_tags = {tags[n].pk for n in raw.get("tags", [])}
             if set(position.tags.values_list("pk", flat=True)) != wanted_tags:
                 position.tags.set(wanted_tags)
-            keep.append(position_id)
-        position_count += len(keep)
-        removed += (
-            Position.objects.filter(portfolio=portfolio).exclude(id__in=keep).delete()[1].get("portfolios.Position", 0)
-        )
-        Tag.objects.filter(user=user).exclude(name__in=tags).filter(positions__isnull=True).delete()
+            demo_ids.append(position_id)
+        position_count += len(demo_ids)
+        # Positions a user added to a demo portfolio are theirs: counted, never changed or removed.
+        user_positions += Position.objects.filter(portfolio=portfolio).exclude(id__in=demo_ids).count()
     return SeedResult(
         users=len(data["users"]),
         portfolios=len(data["users"]),
         positions=position_count,
-        positions_removed=removed,
+        user_positions=user_positions,
     )
 
 

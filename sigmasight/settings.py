@@ -235,6 +235,9 @@ STATIC_ROOT = env_path("STATIC_ROOT", DATA_DIR / "static", base=BASE_DIR)
 
 # --- Domain settings ------------------------------------------------------------------------
 MARKET_DATA_PROVIDER = env_choice("MARKET_DATA_PROVIDER", "simulated", ("simulated", "fmp", "polygon", "csv"))
+# The simulated provider's world: "market" (realistic, the demo's) or "factor_test" (a controlled world
+# with 2% of the idiosyncratic risk, in which regressions recover the true loadings; for tests).
+SIMULATED_WORLD = env_choice("SIMULATED_WORLD", "market", ("market", "factor_test"))
 FMP_API_KEY = env_str("FMP_API_KEY")
 FMP_BASE_URL = env_str("FMP_BASE_URL", "https://financialmodelingprep.com").rstrip("/")
 POLYGON_API_KEY = env_str("POLYGON_API_KEY")

@@ -17,10 +17,14 @@ in each module's docstring; the headline ones:
   ``group_totals`` (by tag or underlying).
 - ``book`` — ``PositionBook``: the positions the revaluation engines take (quantity, multiplier,
   price, option fields, rate, dividend yield as length-N arrays).
-- ``scenarios`` — ``MARKET_SHOCKS``, ``underlying_shocked_spots``, ``option_repricing_pnl``,
+- ``scenarios`` — ``MARKET_SHOCKS``, ``shocked_price_ratio`` (β × shock down to −50 %, then
+  exponential: no price ever ≤ 0), ``underlying_shocked_spots``, ``option_repricing_pnl``,
   ``scenario_pnl`` (stocks by beta, options fully repriced).
 - ``stress`` — ``proxy_shock_vector``, ``conditional_fill``, ``direct_factor_shocks``,
   ``conditioned_factor_shocks``, ``scenario_factor_shocks``, ``stress_pnl`` → ``StressResult``.
+- ``volatility_index`` — VIX options: ``forward`` / ``forward_vol`` of a log-OU index,
+  ``black76_price``, ``option_price``, ``option_delta`` (per index point of spot), ``shocked_level``
+  (log-return or stated-vol-shift shocks, floored).
 - ``correlations`` — ``log_returns``, ``correlation_matrix``, ``pairwise_pearson``, ``correlation_clusters``,
   ``average_abs_correlation``, ``effective_positions``, ``diversification_score``.
 - ``var`` — ``historical_var``, ``parametric_var`` → ``VarResult`` (1-day, positive losses,

@@ -12,14 +12,18 @@ The model's factors are market = r_SPY, style = r_ETF − r_SPY (spreads) and in
 - ``direct_factor_shocks``: only what the scenario states; an unshocked style proxy is assumed to
   move with the market (spread 0), unshocked rates don't move.
 - ``conditioned_factor_shocks``: unshocked proxies get their conditional mean given the shocked
-  ones under a zero-mean Gaussian with the proxies' return covariance. Conditioning is done in
+  ones under a zero-mean Gaussian with the proxies' return covariance. A factor *stated* as 0.0 is
+  a shock like any other: its proxy is held still (a 0 % total return) and conditions the others —
+  it is not filled (catalog version 2 holds the market at 0.0 in its two rotation scenarios, so
+  "small caps outperform 10 %" is IWM +10 % against a flat SPY, not a broad rally). Conditioning is done in
   **proxy space** because that is where the catalog's numbers live: "value −30 %" is a statement
   about VTV's total return, and VTV's co-movement with SPY, USMV, TLT… is what the historical
   covariance of proxy returns measures. The conditioned proxy returns are then converted to
   spreads exactly like observed data, so the betas see inputs of the kind they were fitted on.
 
 There is no correlation "cascade" on top of the betas (the original double-counted), no loss cap
-and no clipping: a short book can lose more than its value.
+and no clipping: a short book can lose more than its value. Prices cannot go below zero: a linear
+return under −50 % continues exponentially (``scenarios.shocked_price_ratio``).
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from analytics.engines.book import PositionBook
-from analytics.engines.scenarios import option_repricing_pnl
+from analytics.engines.scenarios import option_repricing_pnl, shocked_price_ratio
 from marketdata.factors import (
     FACTOR_NAMES,
     FACTOR_PROXIES,
@@ -57,12 +61,13 @@ class StressResult:
 
     - ``position_pnl``: (N,) total P&L per position.
     - ``factor_pnl``: DataFrame N × (K + 1): columns are the factors plus ``"implied_vol"``; each row
-      sums to ``position_pnl``. Stocks: mv × β_k f_k. Options: the spot-driven part of the repriced
-      P&L, [V(S(1+R), σ') − V(S, σ')] × q × m, allocated to factors in proportion to β_k f_k / R
+      sums to ``position_pnl``. Stocks: mv × β_k f_k × (ratio(R) − 1)/R, i.e. mv × β_k f_k while R ≥
+      −50 % (``scenarios.shocked_price_ratio``). Options: the spot-driven part of the repriced P&L,
+      [V(S·ratio(R), σ') − V(S, σ')] × q × m, allocated to factors in proportion to β_k f_k / R
       (R = Σ β_k f_k), and the vol-driven part [V(S, σ') − V(S, σ)] × q × m in ``implied_vol``.
     - ``factor_totals``: Series K + 1, column sums of ``factor_pnl``.
     - ``total``: Σ position_pnl.
-    - ``underlying_return``: (N,) R per position.
+    - ``underlying_return``: (N,) R per position — the linear return; the price moves by ratio(R) − 1.
     """
 
     position_pnl: FloatArray
@@ -169,9 +174,11 @@ def stress_pnl(
     position's price symbol (an option uses its underlying's betas; columns in ``factor_shocks``
     order, or a DataFrame whose columns are aligned to it). NaN betas count as 0 exposure to that factor.
 
-    Stocks: mv × R with R = Σ_k β_k f_k, mv = quantity × price × multiplier (signed).
-    Options: full BSM repricing at spot × (1 + R) (floored > 0), vol + vol_shift (floored at 0.01),
-    years unchanged, minus the current model value, × quantity × multiplier; expired → 0.
+    Stocks: mv × (ratio(R) − 1) with R = Σ_k β_k f_k — mv × R while R ≥ −50 %, then the
+    exponential continuation of ``scenarios.shocked_price_ratio``, so no shocked price is ≤ 0;
+    mv = quantity × price × multiplier (signed). Options: full BSM repricing at spot × ratio(R),
+    vol + vol_shift (floored at 0.01), years unchanged, minus the current model value, × quantity ×
+    multiplier; expired → 0.
     """
     names = list(factor_shocks.index)
     if isinstance(betas, pd.DataFrame):
@@ -183,8 +190,13 @@ def stress_pnl(
     n = b.shape[0]
     contrib = b * f[None, :]  # N × K: β_k f_k
     r = contrib.sum(axis=1)
+    # The price moves by shocked_price_ratio(R) − 1: R itself down to −50 %, then exponentially
+    # (never to 0). Each factor keeps its share β_k f_k / R of the move.
+    moved = shocked_price_ratio(r) - 1.0
+    nonzero = np.abs(r) > 1e-14
+    scale = np.where(nonzero, moved / np.where(nonzero, r, 1.0), 1.0)
 
-    factor_part = np.where(book.is_option[:, None], 0.0, book.market_value[:, None] * contrib)
+    factor_part = np.where(book.is_option[:, None], 0.0, book.market_value[:, None] * contrib * scale[:, None])
     vol_part = np.zeros(n)
     if book.is_option.any():
         sel, options = book.options()

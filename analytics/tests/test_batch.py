@@ -217,3 +217,32 @@ def test_the_stress_catalog_holds_the_22_scenarios_and_reseeding_keeps_admin_edi
     assert stress_scenarios_seed() == 1
     assert StressScenario.objects.count() == 22
     assert StressScenario.objects.get(pk="market_crash_35").implied_vol_shift == 0.5
+
+
+def test_catalog_version_2_is_loaded_by_a_migration_that_keeps_admin_edits(db):
+    import importlib
+
+    from django.apps import apps
+
+    from analytics.models import StressScenario
+
+    migration = importlib.import_module("analytics.migrations.0007_stress_catalog_v2")
+    # A fresh database is at version 2: the rotations hold the market at 0.0.
+    assert StressScenario.objects.get(pk="value_rotation_20").shocks["market"] == 0.0
+    assert StressScenario.objects.get(pk="small_cap_outperformance_10").shocks["market"] == 0.0
+    # A database seeded from version 1 (no market shock), where an admin set one on the size rotation:
+    for pk in ("value_rotation_20", "small_cap_outperformance_10"):
+        row = StressScenario.objects.get(pk=pk)
+        row.shocks = {k: v for k, v in row.shocks.items() if k != "market"}
+        row.save()
+    edited = StressScenario.objects.get(pk="small_cap_outperformance_10")
+    edited.shocks = {**edited.shocks, "market": 0.02, "size": 0.12}
+    edited.save()
+    migration.apply_v2(apps, None)
+    assert StressScenario.objects.get(pk="value_rotation_20").shocks == {"value": 0.2, "growth": -0.1, "market": 0.0}
+    assert StressScenario.objects.get(pk="small_cap_outperformance_10").shocks == {"size": 0.12, "market": 0.02}
+    migration.apply_v2(apps, None)  # running it again changes nothing
+    assert StressScenario.objects.get(pk="value_rotation_20").shocks["market"] == 0.0
+    migration.revert_v2(apps, None)
+    assert "market" not in StressScenario.objects.get(pk="value_rotation_20").shocks
+    assert StressScenario.objects.get(pk="small_cap_outperformance_10").shocks["market"] == 0.02

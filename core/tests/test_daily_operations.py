@@ -88,7 +88,7 @@ def test_every_daily_operations_command_runs_against_a_fresh_demo(tmp_path) -> N
     assert '"status": "healthy"' in output
     assert f"port {port} — serving: SigmaSight at http://127.0.0.1:{port}/ is healthy, on this database" in output
     assert "Imported 5 bars for 1 symbols" in output
-    assert "factor model: fitting every symbol's betas (for stress_tests, var)" in output
+    assert "factor model: fitting every symbol's betas (for stress_test, var)" in output
     assert '"access_token"' not in output  # the token went into $TOKEN, not onto the screen
     assert '"reply"' in output and "event: done" in output
     assert re.search(r"serve \(pid \d+\) stopped", output) and re.search(r"worker \(pid \d+\) stopped", output)

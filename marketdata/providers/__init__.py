@@ -24,7 +24,7 @@ def get_provider(name: str | None = None) -> Provider:
     if name == "simulated":
         from marketdata.providers.simulated import SimulatedProvider
 
-        return SimulatedProvider()
+        return SimulatedProvider(world=settings.SIMULATED_WORLD)
     if name == "fmp":
         from marketdata.providers.fmp import FMPProvider
 

@@ -13,18 +13,13 @@ import numpy as np
 import pytest
 
 from marketdata.calendar import last_trading_days
-from marketdata.factors import FACTOR_NAMES
 from marketdata.models import PriceBar
 from marketdata.providers.base import Bar, BarColumns
 from marketdata.providers.simulated import (
-    VIX_MARKET_SENSITIVITY,
-    VIX_MEAN_LEVEL,
-    VIX_NOISE,
-    VIX_REVERSION,
     SimulatedProvider,
     _anchor,
-    _factor_matrix,
     _seed,
+    _series,
     _unit,
     symbol_spec,
 )
@@ -37,27 +32,16 @@ SYMBOLS = ["AAPL", "FXNAX", "VIX", "SPY", "BRK-B", "ZZFAST1", "ZZFAST2"]
 
 
 def _reference_bars(symbol: str, start: date, end: date) -> list[Bar]:
-    """The simulated bars as the model computed them before the fast path (the whole series at once)."""
+    """The simulated bars as the model computed them before the fast path (the whole series at once).
+
+    Closes and returns come from the model's series (the world model is tested in test_simulated);
+    open, high, low and volume are rebuilt here over the whole calendar, then sliced.
+    """
     spec = symbol_spec(symbol)
-    sessions, ref_index = _anchor()
+    sessions, _ = _anchor()
     n = len(sessions)
-    factors = _factor_matrix()
-    rng = np.random.default_rng(_seed(symbol))
-    if spec.model == "vix_ou":
-        noise = rng.standard_normal(n) * VIX_NOISE
-        log_level = np.empty(n)
-        x = mu = math.log(VIX_MEAN_LEVEL)
-        for i in range(n):
-            x = x + VIX_REVERSION * (mu - x) + VIX_MARKET_SENSITIVITY * factors[i, 0] + noise[i]
-            log_level[i] = x
-        close = np.clip(np.exp(log_level), 9.0, 90.0)
-        returns = np.concatenate([[0.0], close[1:] / close[:-1] - 1.0])
-    else:
-        betas = np.array([spec.loadings[name] for name in FACTOR_NAMES])
-        eps = rng.standard_normal(n) * (spec.idio_vol_annual / math.sqrt(252))
-        returns = np.maximum(spec.alpha_annual / 252 + factors @ betas + eps, -0.9)
-        growth = np.cumprod(1.0 + returns)
-        close = spec.reference_price * growth / growth[ref_index]
+    series = _series(symbol)
+    close, returns = np.asarray(series.close_raw), np.asarray(series.returns)
     daily_vol = float(np.std(returns[1:])) or 0.001
     ohlc = np.random.default_rng(_seed(symbol + ":ohlc"))
     previous = np.concatenate([[close[0] / (1.0 + returns[0])], close[:-1]])

@@ -9,7 +9,7 @@ import pytest
 
 from analytics.engines.black_scholes import bsm_greeks
 from analytics.engines.book import PositionBook
-from analytics.engines.scenarios import MARKET_SHOCKS, scenario_pnl, underlying_shocked_spots
+from analytics.engines.scenarios import MARKET_SHOCKS, scenario_pnl, shocked_price_ratio, underlying_shocked_spots
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -39,7 +39,8 @@ def test_shocks_constant_covers_plus_minus_5_10_20() -> None:
 
 def test_shocked_spots_move_by_beta_and_stay_positive() -> None:
     np.testing.assert_allclose(underlying_shocked_spots(np.array([100.0, 50.0]), np.array([1.5, 2.0]), -0.1), [85, 40])
-    assert underlying_shocked_spots(100.0, 6.0, -0.2) > 0  # −120 % would be negative: floored
+    # β 6, −20 %: linear −120 % would be negative; 0.5 e^{(−1.2 + 0.5)/0.5} = 0.5 e^{−1.4} = 0.1232985.
+    assert underlying_shocked_spots(100.0, 6.0, -0.2) == pytest.approx(12.32985, abs=1e-5)
 
 
 def test_stock_pnl_is_linear_in_beta_and_shock() -> None:
@@ -84,3 +85,37 @@ def test_vol_shift_raises_long_option_value_and_is_floored() -> None:
         shocks=[0.0], book=BOOK, market_beta=BETA, vol_shift=-5.0
     )  # vol floored at 1 point, still prices
     assert np.isfinite(crushed).all()
+
+
+def test_the_price_ratio_is_linear_down_to_minus_half_then_exponential_and_always_positive() -> None:
+    r = np.array([0.9, 0.0, -0.4, -0.5, -0.6, -1.0, -2.0, -50.0])
+    # Hand-computed: 1 + R above −0.5; 0.5 e^{2(R + 0.5)} below.
+    expected = [1.9, 1.0, 0.6, 0.5, 0.5 * np.exp(-0.2), 0.5 * np.exp(-1.0), 0.5 * np.exp(-3.0), 0.5 * np.exp(-99.0)]
+    np.testing.assert_allclose(shocked_price_ratio(r), expected, rtol=1e-12)
+    assert (shocked_price_ratio(np.linspace(-100, 10, 10_001)) > 0).all()
+    # Continuous, with a continuous slope (1) at the floor; increasing everywhere.
+    h = 1e-7
+    assert (shocked_price_ratio(-0.5) - shocked_price_ratio(-0.5 - h)) / h == pytest.approx(1.0, rel=1e-5)
+    assert (np.diff(shocked_price_ratio(np.linspace(-5, 2, 701))) > 0).all()
+
+
+def test_a_high_beta_stock_in_a_crash_loses_less_than_its_value_and_its_put_is_priced_at_a_positive_spot() -> None:
+    book = PositionBook.of(
+        quantity=[100.0, 1.0],
+        multiplier=[1.0, 100.0],
+        price=[50.0, 5.0],
+        is_option=[False, True],
+        is_call=[False, False],
+        spot=[50.0, 50.0],
+        strike=[0.0, 45.0],
+        years=[0.0, 0.25],
+        vol=[0.0, 0.5],
+        rate=0.04,
+        div_yield=0.0,
+    )
+    pnl = scenario_pnl(shocks=[-0.20], book=book, market_beta=[6.0, 6.0])
+    ratio = 0.5 * np.exp(-1.4)
+    assert pnl[0, 0] == pytest.approx(5_000 * (ratio - 1.0))  # −4,383.5, not −6,000
+    base = vollib_price("p", 50.0, 45.0, 0.25, 0.04, 0.5, 0.0)
+    shocked = vollib_price("p", 50.0 * ratio, 45.0, 0.25, 0.04, 0.5, 0.0)
+    assert pnl[0, 1] == pytest.approx((shocked - base) * 100, rel=1e-8)

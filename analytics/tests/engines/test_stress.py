@@ -25,7 +25,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     from py_vollib.black_scholes_merton import black_scholes_merton as vollib_price
 
-CATALOG = Path("/work/shared/data/stress_scenarios.json")
+CATALOG = Path(__file__).resolve().parents[2] / "fixtures" / "stress_scenarios.json"  # the project's copy
 K = len(FACTOR_NAMES)
 
 
@@ -225,3 +225,66 @@ def test_betas_as_dataframe_are_aligned_to_the_shock_order() -> None:
         book=PositionBook.of(quantity=[10.0], multiplier=[1.0], price=[100.0], **_stock_kwargs(1)),
     )
     assert res.total == pytest.approx(1_000 * (-0.1 + 0.2 * -0.17))
+
+
+def _three_proxy_cov() -> pd.DataFrame:
+    """SPY, IWM and VTV correlated (σ 1, 1.2, 0.9; ρ 0.75, 0.8, 0.7); the other proxies independent."""
+    symbols = list(FACTOR_SYMBOLS)
+    cov = pd.DataFrame(np.eye(len(symbols)), index=symbols, columns=symbols)
+    cov.loc["IWM", "IWM"] = 1.44
+    cov.loc["VTV", "VTV"] = 0.81
+    cov.loc["SPY", "IWM"] = cov.loc["IWM", "SPY"] = 0.9
+    cov.loc["SPY", "VTV"] = cov.loc["VTV", "SPY"] = 0.72
+    cov.loc["IWM", "VTV"] = cov.loc["VTV", "IWM"] = 0.756
+    return cov
+
+
+def test_a_factor_given_as_zero_is_held_still_not_filled_hand_computed() -> None:
+    cov = _three_proxy_cov()
+    # Version 1 "small caps outperform 10 %": only IWM known. E[SPY | IWM] = 0.9/1.44 × 10 % = 6.25 %:
+    # a broad rally. VTV = 0.756/1.44 × 10 % = 5.25 % → value spread −1 %; size spread 3.75 %.
+    v1 = conditioned_factor_shocks({"size": 0.10}, cov)
+    assert v1["market"] == pytest.approx(0.0625)
+    assert v1["size"] == pytest.approx(0.0375)
+    assert v1["value"] == pytest.approx(-0.01)
+    # Version 2 holds the market at 0.0: SPY is known (0), not filled. With x_k = (SPY 0, IWM 0.1):
+    # Σ_kk⁻¹ x_k = [[1.44, −0.9], [−0.9, 1]] / 0.63 · (0, 0.1) = (−0.142857, 0.158730);
+    # VTV = 0.72 × (−0.142857) + 0.756 × 0.158730 = 0.017143.
+    v2 = conditioned_factor_shocks({"size": 0.10, "market": 0.0}, cov)
+    assert v2["market"] == 0.0
+    assert v2["size"] == pytest.approx(0.10)
+    assert v2["value"] == pytest.approx(0.72 * -0.09 / 0.63 + 0.756 * 0.1 / 0.63, rel=1e-9)
+    assert v2["value"] == pytest.approx(0.017143, abs=1e-6)
+    assert v2["growth"] == 0.0 and v2["interest_rate"] == 0.0  # independent proxies: nothing to infer
+    # A style given as 0.0 is held still too: VTV stays flat while SPY falls 20 % (value spread +20 %).
+    held = conditioned_factor_shocks({"market": -0.20, "value": 0.0}, cov)
+    assert held["value"] == pytest.approx(0.20)
+    assert conditioned_factor_shocks({"market": -0.20}, cov)["value"] == pytest.approx(-0.144 + 0.20)
+
+
+def test_catalog_version_2_holds_the_market_still_in_the_rotations() -> None:
+    catalog = json.loads(CATALOG.read_text())
+    assert catalog["version"] == 2
+    by_id = {s["id"]: s for s in catalog["scenarios"]}
+    assert by_id["value_rotation_20"]["shocks"]["market"] == 0.0
+    assert by_id["small_cap_outperformance_10"]["shocks"]["market"] == 0.0
+    f = conditioned_factor_shocks(by_id["small_cap_outperformance_10"]["shocks"], _proxy_cov())
+    assert f["market"] == 0.0 and f["size"] == pytest.approx(0.10)
+
+
+def test_a_deep_linear_loss_continues_exponentially_and_never_reaches_zero() -> None:
+    # Long 100 shares at 50 (mv 5,000) with β_mkt 3 and β_size 0.5; market −45 %, size −10 %:
+    # R = −1.35 − 0.05 = −1.40 (linear: the price would be −20). ratio = 0.5 e^{(−1.40 + 0.5)/0.5}
+    # = 0.5 e^{−1.8} = 0.0826494 → P&L = 5,000 × (0.0826494 − 1) = −4,586.753.
+    f = pd.Series(0.0, index=list(FACTOR_NAMES))
+    f["market"], f["size"] = -0.45, -0.10
+    betas = np.zeros((1, K))
+    betas[0, 0], betas[0, FACTOR_NAMES.index("size")] = 3.0, 0.5
+    book = PositionBook.of(quantity=[100.0], multiplier=[1.0], price=[50.0], **_stock_kwargs(1))
+    res = stress_pnl(factor_shocks=f, betas=betas, book=book)
+    assert res.total == pytest.approx(5_000 * (0.5 * np.exp(-1.8) - 1.0), rel=1e-12)
+    assert res.total == pytest.approx(-4_586.753, abs=1e-3)
+    assert res.total > -5_000  # the price stays above 0
+    # Each factor keeps its share of the move: market 1.35/1.40, size 0.05/1.40.
+    assert res.factor_totals["market"] == pytest.approx(res.total * 1.35 / 1.40)
+    assert res.factor_totals["size"] == pytest.approx(res.total * 0.05 / 1.40)

@@ -13,12 +13,14 @@ from portfolios.demo import demo_seed
 
 class Command(BaseCommand):
     help = (
-        "Create or refresh the 3 demo users (password demo12345), their 3 portfolios and 63 positions. "
-        "Idempotent: a second run changes nothing. Options are rolled to expiries 2-10 months out."
+        "Create or refresh the 3 demo users (password demo12345), their 3 portfolios and 63 positions, "
+        "anchored to the latest month-end: entries a few months back at simulated prices, options near the "
+        "money on monthly expiries 2-10 months out. Idempotent within a month; positions and tags users "
+        "added are never changed or removed."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--date", help="Seeding date YYYY-MM-DD for the option roll-forward (default: today).")
+        parser.add_argument("--date", help="Seeding date YYYY-MM-DD the demo is anchored to (default: today).")
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -29,6 +31,7 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo data ready: {result.users} users, {result.portfolios} portfolios, "
-                f"{result.positions} positions ({result.positions_removed} stale removed)."
+                f"{result.positions} positions; {result.user_positions} positions added by users kept "
+                "(never changed or removed)."
             )
         )
