@@ -1,9 +1,10 @@
 """The chat websocket (``/ws/agent/chat/``): a thin async adapter over :func:`agent.services.chat_run`.
 
 Authentication: a simplejwt access token in the query string (``?token=…``) or as a subprotocol
-(``Sec-WebSocket-Protocol: bearer, <token>`` — the server answers ``bearer``). A missing or bad
-token is accepted then closed at once with code 4401, so that the client sees a clear reason
-rather than a bare handshake failure. The client sends
+(``Sec-WebSocket-Protocol: bearer, <token>`` — the server answers ``bearer``); without a token, the
+web app's login session cookie, from a page of this site only (``core.websocket_auth.websocket_session_user``).
+A missing or bad token (or no session) is accepted then closed at once with code 4401, so that the
+client sees a clear reason rather than a bare handshake failure. The client sends
 ``{"type": "message", "message", "portfolio_id", "session_id"?, "mode"?}`` and receives the events
 of the SSE stream (start, token, tool_call, tool_result, heartbeat, error, done). One answer at a
 time per socket; a question while one is streaming gets an ``error`` event with code ``busy``.
@@ -28,6 +29,7 @@ from agent import streaming
 from agent.api.throttling import agent_throttle_check
 from agent.services import chat_run
 from core.errors import ApplicationError
+from core.websocket_auth import websocket_session_user
 
 logger = logging.getLogger("sigmasight.agent")
 
@@ -71,10 +73,10 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     async def connect(self) -> None:
         token, subprotocol = _token_from_scope(self.scope)
-        self.user = await _user_for_token(token) if token else None
+        self.user = await _user_for_token(token) if token else await websocket_session_user(self.scope)
         await self.accept(subprotocol=subprotocol)
         if self.user is None:
-            logger.info("websocket refused: missing or invalid token")
+            logger.info("websocket refused: missing or invalid token, no same-origin session")
             await self.send_json(
                 {"type": "error", "code": "not_authenticated", "message": "A valid token is required."}
             )

@@ -173,3 +173,18 @@ def portfolio_result_for_user(
     if as_of is not None:
         queryset = queryset.filter(as_of__lte=as_of)
     return queryset.order_by("-as_of").first()
+
+
+def batch_run_latest_for_portfolio(*, portfolio_id: uuid.UUID | str) -> tuple[BatchRun | None, list[BatchJob]]:
+    """The newest batch run that had a job for this portfolio (a run over all portfolios counts), with
+    that portfolio's jobs in it — (None, []) when no run has included it. Two queries."""
+    job = (
+        BatchJob.objects.filter(portfolio_id=portfolio_id)
+        .select_related("run")
+        .order_by("-run__created_at", "-run_id")
+        .first()
+    )
+    if job is None:
+        return None, []
+    jobs = list(BatchJob.objects.filter(run_id=job.run_id, portfolio_id=portfolio_id).order_by("sequence", "id"))
+    return job.run, jobs

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, Q, QuerySet
 
 from core.exceptions import NotFoundError
-from portfolios.models import OPTION_TYPES, Portfolio, Position, User
+from portfolios.models import OPTION_TYPES, Portfolio, Position, PositionType, User
 
 
 def portfolios_for_user(*, user: User) -> QuerySet[Portfolio]:
@@ -165,3 +165,34 @@ def open_position_rows(*, portfolio_ids: list[uuid.UUID]) -> tuple[list[tuple], 
     for position_id, name in links.order_by("position_id", "tag__name"):
         tags.setdefault(position_id, []).append(name)
     return rows, tags
+
+
+@dataclass(frozen=True)
+class PositionFilterOptions:
+    """What a portfolio's positions can be filtered by: the types, tags and underlyings it holds."""
+
+    position_types: list[str]
+    tags: list[str]
+    underlyings: list[str]
+
+
+def position_filter_options(*, portfolio: Portfolio) -> PositionFilterOptions:
+    """Distinct position types, tag names and underlyings (an option's underlying, a stock's own
+    symbol) among the portfolio's positions, sorted; three small queries."""
+    positions = Position.objects.filter(portfolio=portfolio)
+    types = set(positions.values_list("position_type", flat=True).order_by().distinct())
+    tags = (
+        Position.tags.through.objects.filter(position__portfolio=portfolio)
+        .values_list("tag__name", flat=True)
+        .order_by("tag__name")
+        .distinct()
+    )
+    underlyings = {
+        underlying or symbol
+        for symbol, underlying in positions.values_list("symbol", "underlying_symbol").order_by().distinct()
+    }
+    return PositionFilterOptions(
+        position_types=[t for t in PositionType.values if t in types],
+        tags=list(tags),
+        underlyings=sorted(underlyings),
+    )

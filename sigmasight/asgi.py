@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 import os
-from typing import Any
+from typing import Any, cast
 
 from django.core.asgi import get_asgi_application
 
@@ -12,20 +12,22 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sigmasight.settings")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402  (needs Django set up first)
+from channels.sessions import SessionMiddlewareStack  # noqa: E402
 from django.conf import settings  # noqa: E402
-from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 from django.urls import get_resolver  # noqa: E402
 
 from core.asgi import PooledRequestThreads  # noqa: E402
 from sigmasight.routing import websocket_urlpatterns  # noqa: E402
 
-# The admin's CSS and JS (and Swagger UI's) come from the apps' static folders; daphne serves them
-# itself unless SERVE_STATIC is off (a proxy or CDN in front).
-http_app: Any = ASGIStaticFilesHandler(django_asgi_app) if settings.SERVE_STATIC else django_asgi_app
+# Static files (the web app's, the admin's, Swagger UI's) are served by WhiteNoise in the middleware
+# stack (core.middleware.StaticFilesMiddleware) unless SERVE_STATIC is off (a proxy or CDN in front).
 # Each request's synchronous parts run on a pooled thread that keeps its database connection,
 # instead of a new thread (and connection) per request: see core/asgi.py.
-http_app = PooledRequestThreads(http_app, size=settings.ASGI_REQUEST_THREADS)
-application = ProtocolTypeRouter({"http": http_app, "websocket": URLRouter(websocket_urlpatterns)})
+http_app = PooledRequestThreads(cast(Any, django_asgi_app), size=settings.ASGI_REQUEST_THREADS)
+# Websockets get the session cookie (read lazily), so that the web app's chat page is authenticated
+# by the login session; API clients keep authenticating with a token (agent/consumers.py).
+websocket_app = SessionMiddlewareStack(URLRouter(websocket_urlpatterns))
+application = ProtocolTypeRouter({"http": http_app, "websocket": websocket_app})
 
 # Everything loaded at start-up (Django, DRF, numpy, pandas, scipy, and every view through the URLconf,
 # which the first request would import anyway: ~150k objects) lives as long as the process. Frozen,

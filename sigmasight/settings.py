@@ -309,3 +309,24 @@ LOGGING = {
         "django-q": {"handlers": ["app", "console_info"], "level": "INFO", "propagate": False},
     },
 }
+
+# --- Web app (web/): pages for people on the same data, auth and selectors as the API ---------
+INSTALLED_APPS += ["django_htmx", "web"]
+# HtmxMiddleware only sets the lazy ``request.htmx`` (async-capable, no thread hand-off).
+MIDDLEWARE.append("django_htmx.middleware.HtmxMiddleware")
+if SERVE_STATIC:
+    # WhiteNoise (async-capable subclass): the collected, compressed files under STATIC_ROOT when
+    # `collectstatic` has run (the Docker image), else the apps' static folders directly.
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "core.middleware.StaticFilesMiddleware"
+    )
+WHITENOISE_USE_FINDERS = True
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+TEMPLATES[0]["OPTIONS"]["context_processors"].append("web.context.navigation")  # type: ignore[index]
+LOGIN_URL = "web:login"
+LOGIN_REDIRECT_URL = "web:portfolio_list"
+LOGOUT_REDIRECT_URL = "web:login"
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 12 * 3600, minimum=60)  # a working day

@@ -1,4 +1,4 @@
-"""URL map: admin, health, OpenAPI docs and the versioned API."""
+"""URL map: admin, health, OpenAPI docs, the versioned API and the web app's pages."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from core.health import health_view
+from web.urls import api_auth_urlpatterns
 
 handler400 = "core.errors.json_400"
 handler403 = "core.errors.json_403"
@@ -26,4 +27,7 @@ urlpatterns = [
     path("api/v1/", include("marketdata.api.urls")),
     path("api/v1/", include("analytics.api.urls")),
     path("api/v1/", include("agent.api.urls")),
+    # The web app: login at /, portfolios, dashboard, positions, chat; DRF's session login.
+    path("api-auth/", include((api_auth_urlpatterns, "rest_framework"))),
+    path("", include("web.urls")),
 ]
