@@ -209,7 +209,8 @@ def stress_pnl(
         level = book.spot[index_rows]
         stated = np.full(level.shape, np.nan if vol_shift is None else float(vol_shift))
         with np.errstate(invalid="ignore", divide="ignore"):
-            ratio[index_rows] = volatility_index.shocked_level(level=level, market_return=market, vol_shift=stated) / level
+            shocked = volatility_index.shocked_level(level=level, market_return=market, vol_shift=stated)
+            ratio[index_rows] = shocked / level
         # A volatility index's move is the market's (or the stated vol shift's), not its betas'.
         r[index_rows] = ratio[index_rows] - 1.0
         if vol_shift is None and MARKET_FACTOR in names:
@@ -227,7 +228,8 @@ def stress_pnl(
         sel, options = book.options()
         # A volatility-index option keeps its own vol: the stated shift moves the index level instead.
         own_shift = np.where(options.on_vol_index, 0.0, shift)
-        shifted = replace(options, vol=np.where(options.on_vol_index, options.vol, np.maximum(options.vol + shift, 0.01)))
+        shifted_vol = np.where(options.on_vol_index, options.vol, np.maximum(options.vol + shift, 0.01))
+        shifted = replace(options, vol=shifted_vol)
         # Vol-only part: V(S, σ') − V(S, σ); spot-driven part: V(S·ratio, σ') − V(S, σ').
         vol_only = option_repricing_pnl(options=options, vol_shift=own_shift)
         spot_driven = option_repricing_pnl(options=shifted, spot_ratio=ratio[sel])

@@ -164,7 +164,9 @@ def specific_covariance(*, dollar_exposure: ArrayLike, residual_vol: ArrayLike, 
     return np.where(same, np.outer(e, e), 0.0)
 
 
-def historical_position_pnl(*, returns: ArrayLike, book: PositionBook, vol_ratio: ArrayLike | None = None) -> FloatArray:
+def historical_position_pnl(
+    *, returns: ArrayLike, book: PositionBook, vol_ratio: ArrayLike | None = None
+) -> FloatArray:
     """Revalue today's positions under each historical day's returns → P&L (S × N), currency.
 
     ``returns``: (S × N) simple daily return of each position's price symbol (the underlying for an

@@ -3,8 +3,10 @@
 A scenario shocks some factor proxies (total returns) and the 10-year yield; the unshocked factors
 get their conditional expectation given the shocked ones (in proxy space, from the day's proxy
 covariance). Stocks move by their factor betas; options are repriced at the shocked spot and the
-shifted implied vol. No loss cap: ``losses_exceed_equity`` names the scenarios that lose more than
-the equity balance.
+shifted implied vol. A volatility index (VIX) moves by its own model, not its betas: the scenario's
+stated implied-vol shift sets its level, else the market factor's shock moves it through its log-level
+sensitivity; its options are repriced on the index's forward (``analytics.engines.volatility_index``).
+No loss cap: ``losses_exceed_equity`` names the scenarios that lose more than the equity balance.
 """
 
 from __future__ import annotations
@@ -83,6 +85,7 @@ class ScenarioShocks:
     direct: pd.Series
     conditioned: pd.Series
     vol_shift: float
+    stated_vol_shift: float | None = None  # as the catalog states it (None: none stated; moves a volatility index)
 
     @cached_property
     def direct_rounded(self) -> dict[str, float | None]:
@@ -109,6 +112,9 @@ def scenario_shocks_compute(*, catalog: list[dict[str, Any]], stage: compute.Sym
                     scenario["shocks"], stage.proxy_cov, duration=RATE_PROXY_DURATION
                 ),
                 vol_shift=float(scenario.get("implied_vol_shift") or 0.0),
+                stated_vol_shift=(
+                    None if scenario.get("implied_vol_shift") is None else float(scenario["implied_vol_shift"])
+                ),
             )
             for scenario in catalog
         ]
@@ -136,10 +142,9 @@ def stress_arrays_compute(
     betas = np.where(np.isfinite(betas), betas, 0.0)
     direct, conditioned, by_factor, columns = [], [], [], [str(f) for f in FACTOR_NAMES]
     for solved in shocks:
-        direct_pnl = stress.stress_pnl(factor_shocks=solved.direct, betas=betas, book=book, vol_shift=solved.vol_shift)
-        conditioned_pnl = stress.stress_pnl(
-            factor_shocks=solved.conditioned, betas=betas, book=book, vol_shift=solved.vol_shift
-        )
+        shift = solved.stated_vol_shift
+        direct_pnl = stress.stress_pnl(factor_shocks=solved.direct, betas=betas, book=book, vol_shift=shift)
+        conditioned_pnl = stress.stress_pnl(factor_shocks=solved.conditioned, betas=betas, book=book, vol_shift=shift)
         direct.append(np.nan_to_num(np.asarray(direct_pnl.position_pnl, dtype=float)))
         conditioned.append(np.nan_to_num(np.asarray(conditioned_pnl.position_pnl, dtype=float)))
         by_factor.append(np.nan_to_num(conditioned_pnl.factor_pnl.to_numpy(dtype=float)))

@@ -1018,6 +1018,7 @@ class SimulatedProvider(Provider):
     supports_options = True
     supports_profiles = True
     supports_columns = True
+    supports_option_history = True
 
     def __init__(self, *, world: str | None = None) -> None:
         self.world = world_get(world).name
