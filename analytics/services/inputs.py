@@ -43,6 +43,8 @@ POSITION_COLUMNS = (
     "strike",
     "expiration",
     "tags",
+    "exit_date",
+    "exit_price",
 )
 
 
@@ -65,13 +67,18 @@ def portfolios_load(*, portfolio_ids: Sequence[uuid.UUID] | None = None) -> dict
     }
 
 
-def positions_frame(*, portfolio_ids: Sequence[uuid.UUID]) -> pd.DataFrame:
-    """Open positions of these portfolios, one row each, numeric columns as float64.
+def positions_frame(
+    *, portfolio_ids: Sequence[uuid.UUID], as_of: dt.date | None = None, since: dt.date | None = None
+) -> pd.DataFrame:
+    """Positions of these portfolios — the open ones, or with ``as_of`` those held at its close (entered on
+    or before it and not exited before it; ``exit_date`` is the last day held), or with ``since`` too
+    those held on any day from ``since`` to ``as_of`` — one row each, numeric columns as float64
+    (``exit_price`` NaN and ``exit_date`` None while open).
 
     ``price_symbol`` is the symbol whose close drives the position (the underlying for options);
     ``quantity`` is signed (negative = short); ``strike`` is NaN and ``expiration`` None for stocks.
     """
-    raw_rows, tags = open_position_rows(portfolio_ids=list(portfolio_ids))
+    raw_rows, tags = open_position_rows(portfolio_ids=list(portfolio_ids), as_of=as_of, since=since)
     rows = []
     for (
         pk,
@@ -86,6 +93,8 @@ def positions_frame(*, portfolio_ids: Sequence[uuid.UUID]) -> pd.DataFrame:
         strike,
         expiration,
         underlying,
+        exit_date,
+        exit_price,
     ) in raw_rows:
         is_option = position_type in OPTION_TYPES
         rows.append(
@@ -105,6 +114,8 @@ def positions_frame(*, portfolio_ids: Sequence[uuid.UUID]) -> pd.DataFrame:
                 float(strike) if strike is not None else np.nan,
                 expiration,
                 tags.get(pk, []),
+                exit_date,
+                float(exit_price) if exit_price is not None else np.nan,
             )
         )
     frame = pd.DataFrame.from_records(rows, columns=list(POSITION_COLUMNS))
