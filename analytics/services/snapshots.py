@@ -1,10 +1,12 @@
 """Daily portfolio snapshots and their backfill from stored prices.
 
 Daily P&L comes from price changes: Σ quantity × multiplier × (P_t − P_{t−1}) — right for shorts
-(negative quantity) and options. P is the option's model value per share on each day at **that
-day's** implied vol (its last stored quote on or before the day), so a change of vol is P&L and a
-change of pricing method (quote mid vs model) never is; an option on its expiration day is marked at
-its intrinsic value. A position entered on the day starts from its entry price. Daily return =
+(negative quantity) and options. P is each day's own mark, the price its values use: the close for a
+stock; for an option its quote mid on that day (else its last trade), else its model value at **that
+day's** implied vol (the last quote stored on or before the day: a past day is never revalued at
+today's vol), and its intrinsic value on its expiration day. A position entered on the day starts
+from its entry price. Since values and P&L use the same marks, a day on which an option's mark
+changes source (a missing quote) shows the difference as P&L, as a book marked that way would. Daily return =
 daily P&L / equity balance when the portfolio has one, else / the previous day's gross exposure.
 Cumulative P&L chains the daily P&L onto the previous stored snapshot.
 
@@ -55,9 +57,10 @@ def market_at(market: MarketInputs, day: dt.date) -> MarketInputs:
 
 
 def _marks(state: Columns) -> np.ndarray:
-    """Per-share marks used for P&L: close for stocks, model value for options."""
-    is_option = np.asarray(state["is_option"], dtype=bool)
-    return np.where(is_option, np.asarray(state["model_price"], dtype=float), np.asarray(state["price"], dtype=float))
+    """Per-share marks used for P&L — the same prices the day's values use: close for stocks; for options
+    the day's quote mid (else last trade), else the model value at the day's implied vol, intrinsic on the
+    expiration day."""
+    return np.asarray(state["price"], dtype=float)
 
 
 def snapshot_values(
@@ -194,11 +197,11 @@ def snapshots_backfill(
             [previous_day is not None and x is not None and previous_day <= x < day for x in exit_dates], dtype=bool
         )
         for pid, index in groups.items():
-            rows = positions.index.get_indexer(index)
-            live = index[held[rows]]
+            at = positions.index.get_indexer(index)
+            live = index[held[at]]
             if not len(live):
                 continue
-            gone = exit_values[rows][left[rows]]
+            gone = exit_values[at][left[at]]
             values = snapshot_values(
                 positions=Columns.from_frame(positions.loc[live]),
                 state=Columns.from_frame(state.loc[live]),
@@ -222,7 +225,7 @@ def snapshots_backfill(
                         data_source=day_market.data_source,
                         method="backfill from stored prices",
                         lookback=None,
-                        inputs={"option_marks": "model value at each day's implied vol (last stored quote)"},
+                        inputs={"option_marks": "the day's quote mid, else model value at the day's implied vol"},
                         stale=stale,
                     ),
                 )
