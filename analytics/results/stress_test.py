@@ -5,7 +5,8 @@ get their conditional expectation given the shocked ones (in proxy space, from t
 covariance). Stocks move by their factor betas; options are repriced at the shocked spot and the
 shifted implied vol. A volatility index (VIX) moves by its own model, not its betas: the scenario's
 stated implied-vol shift sets its level, else the market factor's shock moves it through its log-level
-sensitivity; its options are repriced on the index's forward (``analytics.engines.volatility_index``).
+sensitivity (a shift of 0, the catalog's default, states none); its options are repriced on the index's
+forward (``analytics.engines.volatility_index``).
 No loss cap: ``losses_exceed_equity`` names the scenarios that lose more than the equity balance.
 """
 
@@ -85,7 +86,7 @@ class ScenarioShocks:
     direct: pd.Series
     conditioned: pd.Series
     vol_shift: float
-    stated_vol_shift: float | None = None  # as the catalog states it (None: none stated; moves a volatility index)
+    stated_vol_shift: float | None = None  # the catalog's shift when not 0 (it sets a volatility index's level)
 
     @cached_property
     def direct_rounded(self) -> dict[str, float | None]:
@@ -112,9 +113,8 @@ def scenario_shocks_compute(*, catalog: list[dict[str, Any]], stage: compute.Sym
                     scenario["shocks"], stage.proxy_cov, duration=RATE_PROXY_DURATION
                 ),
                 vol_shift=float(scenario.get("implied_vol_shift") or 0.0),
-                stated_vol_shift=(
-                    None if scenario.get("implied_vol_shift") is None else float(scenario["implied_vol_shift"])
-                ),
+                # A shift of 0 — the catalog's default — states nothing about a volatility index's level.
+                stated_vol_shift=float(scenario["implied_vol_shift"]) if scenario.get("implied_vol_shift") else None,
             )
             for scenario in catalog
         ]
