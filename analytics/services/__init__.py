@@ -4,4 +4,6 @@
 - ``compute``  — each step's computation over those frames (no ORM).
 - ``persist``  — bulk upserts of results with provenance.
 - ``batch``    — the daily orchestrator with run records, isolation, locking and fan-out.
+- ``expiries`` — options that expired settled as position changes (exercise, assignment, cash, worthless).
+- ``snapshots``— the day's snapshot values (P&L at each day's marks, flows) and their backfill.
 """
