@@ -70,8 +70,8 @@ def expiries_settle(*, as_of: dt.date) -> ExpiriesReport:
         symbols = sorted({o.underlying_symbol for o in options if o.expiration == expiration})
         found = latest_closes(symbols=symbols, as_of=expiration)
         for symbol in symbols:
-            close = found.get(symbol)
-            closes[(symbol, expiration)] = None if close is None else (close.date, close.close)
+            latest = found.get(symbol)
+            closes[(symbol, expiration)] = None if latest is None else (latest.date, latest.close)
     for option in options:
         assert option.expiration is not None  # an option always has one (database constraint)
         settlement_day = session_on_or_before(option.expiration)

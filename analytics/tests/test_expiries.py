@@ -150,8 +150,8 @@ def test_options_reconcile_across_their_expiration_date(portfolio) -> None:
     snapshots = {s.as_of: s for s in PortfolioSnapshot.objects.filter(portfolio=portfolio)}
     after = snapshots[DAYS[2]]
     assert after.flows == pytest.approx(flow, abs=0.02)
-    shares = {"SPY": 50 + 200 - 100, "AAPL": -100 + 200}
-    expected_pnl = sum(n * (close(s, DAYS[2]) - close(s, D)) for s, n in shares.items())
+    held = {"SPY": 50 + 200 - 100, "AAPL": -100 + 200}  # the stock and the delivered shares
+    expected_pnl = sum(n * (close(s, DAYS[2]) - close(s, D)) for s, n in held.items())
     assert after.daily_pnl == pytest.approx(expected_pnl, abs=0.02)
 
     # --- D + 2, a rerun of D + 1, and value change = P&L + flows every day ----------------------------
