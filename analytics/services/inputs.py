@@ -145,6 +145,7 @@ class MarketInputs:
     div_yield: float = DIVIDEND_YIELD
     sectors: dict[str, str] = field(default_factory=dict)
     option_quote_history: dict[str, list[market.OptionQuoteRow]] = field(default_factory=dict)
+    _quote_dates: dict[str, list[dt.date]] = field(default_factory=dict, repr=False, compare=False)
 
     def quotes_on(self, day: dt.date) -> dict[str, market.OptionQuoteRow]:
         """Each contract's quote as seen on ``day``: its last stored quote on or before ``day``; a contract
@@ -152,7 +153,10 @@ class MarketInputs:
         without quote history has only the quotes stored since the contract was held)."""
         out: dict[str, market.OptionQuoteRow] = {}
         for contract, rows in self.option_quote_history.items():
-            at = bisect_right([q.date for q in rows], day)
+            dates = self._quote_dates.get(contract)
+            if dates is None:
+                dates = self._quote_dates[contract] = [q.date for q in rows]
+            at = bisect_right(dates, day)
             out[contract] = rows[at - 1] if at else rows[0]
         for contract, quote in self.option_quotes.items():
             out.setdefault(contract, quote)

@@ -937,6 +937,13 @@ def vix_forward(*, spot: float, years: float) -> tuple[float, float]:
 
 def _systematic_variance(spec: SymbolSpec) -> float:
     """Annual variance of the symbol's factor part at the VIX mean level."""
+    return _systematic_variance_of(spec.symbol)
+
+
+@lru_cache(maxsize=1024)
+def _systematic_variance_of(symbol: str) -> float:
+    # Once per symbol: a quote history asks for it on every session.
+    spec = symbol_spec(symbol)
     betas = np.array([spec.loadings[name] for name in FACTOR_NAMES])
     return float(betas @ factor_covariance_daily() @ betas) * TRADING_DAYS_PER_YEAR
 
