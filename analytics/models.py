@@ -162,6 +162,7 @@ SNAPSHOT_VALUE_FIELDS: tuple[str, ...] = (
     "daily_pnl",
     "daily_return",
     "cumulative_pnl",
+    "flows",
     "portfolio_delta",
     "portfolio_gamma",
     "portfolio_theta",
@@ -185,6 +186,11 @@ class PortfolioSnapshot(Provenance):
     daily_pnl = models.FloatField(null=True)
     daily_return = models.FloatField(null=True)
     cumulative_pnl = models.FloatField(null=True)
+    flows = models.FloatField(
+        null=True,
+        help_text="Value moved into positions on the day: entries at their entry price minus exits (expiries "
+        "included) at their exit price; value change = daily P&L + flows.",
+    )
     portfolio_delta = models.FloatField(null=True)
     portfolio_gamma = models.FloatField(null=True)
     portfolio_theta = models.FloatField(null=True)

@@ -28,3 +28,7 @@ FACTOR_SYMBOLS: tuple[str, ...] = (*FACTOR_PROXIES.values(), RATE_PROXY)
 # Lookback for factor regressions, in trading days, and the minimum below which betas are flagged.
 FACTOR_LOOKBACK_DAYS = 252
 FACTOR_MIN_OBSERVATIONS = 60
+# Volatility indices: not stocks. Their level is quoted in vol points, mean-reverts and jumps when the
+# market falls; their options are priced on the index's forward and their scenario moves come from
+# their own model (``analytics.engines.volatility_index``), never from a linear beta.
+VOLATILITY_INDICES: frozenset[str] = frozenset({"VIX"})

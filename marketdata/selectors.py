@@ -171,6 +171,20 @@ def option_quotes_latest(*, contracts: Sequence[str], as_of: date) -> dict[str, 
     }
 
 
+def option_quote_history(*, contracts: Sequence[str], start: date, end: date) -> dict[str, list[OptionQuoteRow]]:
+    """Every stored quote of each contract on ``start``…``end``, oldest first (one query); contracts without
+    one are absent. The batch reads each day's implied vol from it (snapshots, historical VaR)."""
+    rows = (
+        OptionQuote.objects.filter(contract__in=_upper(contracts), date__gte=start, date__lte=end)
+        .order_by("contract", "date")
+        .values_list("contract", "date", "bid", "ask", "last", "implied_vol", "open_interest", "source")
+    )
+    history: dict[str, list[OptionQuoteRow]] = {}
+    for contract, day, bid, ask, last, iv, oi, source in rows:
+        history.setdefault(contract, []).append(OptionQuoteRow(contract, day, bid, ask, last, iv, oi, source))
+    return history
+
+
 def instruments_by_symbol(*, symbols: Sequence[str]) -> dict[str, Instrument]:
     """Stored instruments keyed by symbol (symbols without a profile are absent)."""
     return {i.symbol: i for i in Instrument.objects.filter(symbol__in=_upper(symbols)).order_by("symbol")}

@@ -45,6 +45,9 @@ logger = logging.getLogger("sigmasight.marketdata")
 
 Progress = Callable[[int, int, str], None]
 MAX_ERRORS_KEPT = 200
+# Sessions of option quotes a provider with quote history is asked for: a year of VaR days (252 vol
+# changes need 253 quotes) and of backfilled snapshots, plus margin.
+OPTION_HISTORY_SESSIONS = 260
 BAR_COLUMNS = ("symbol", "date", "open", "high", "low", "close", "adj_close", "volume", "source")
 
 
@@ -475,31 +478,41 @@ def _fetch_symbol(
     outcome.ok += 1
 
 
-def _sync_options(prov: Provider, as_of: date, run: SyncRun) -> int:
-    """Quotes for held option contracts on ``as_of`` that are not stored yet; returns rows written."""
+def _sync_options(prov: Provider, window: Sequence[date], run: SyncRun) -> int:
+    """Quotes for held option contracts not stored yet; returns rows written.
+
+    A provider that serves past quotes (``supports_option_history``, e.g. the simulated one) is asked
+    for every session of the sync window (its last ``OPTION_HISTORY_SESSIONS``) up to each contract's
+    expiry, so each day's implied vol is stored for snapshots and historical VaR; any other provider
+    for the window's last session only (its quotes build up day by day).
+    """
     if not prov.supports_options:
         return 0
     contracts = _held_option_contracts()
     if not contracts:
         return 0
+    as_of = window[-1]
+    sessions = list(window[-OPTION_HISTORY_SESSIONS:]) if prov.supports_option_history else [as_of]
     stored = set(
-        OptionQuote.objects.filter(contract__in=[c for c, _, _ in contracts], date=as_of)
+        OptionQuote.objects.filter(contract__in=[c for c, _, _ in contracts], date__gte=sessions[0], date__lte=as_of)
         .order_by()
-        .values_list("contract", flat=True)
+        .values_list("contract", "date")
     )
     quotes = []
     for contract, _underlying, expiry in contracts:
-        if contract in stored:
-            continue
         if expiry is not None and expiry < as_of:
             run.unavailable[contract] = f"expired on {expiry}"
-            continue
-        try:
-            quotes.append(prov.option_quote(contract=contract, as_of=as_of))
-        except SymbolUnavailable as exc:
-            run.unavailable[contract] = exc.reason
-        except ProviderError as exc:
-            run.failures[contract] = str(exc)[:500]
+        for day in sessions:
+            if (contract, day) in stored or (expiry is not None and expiry < day):
+                continue
+            try:
+                quotes.append(prov.option_quote(contract=contract, as_of=day))
+            except SymbolUnavailable as exc:
+                if day == as_of:
+                    run.unavailable[contract] = exc.reason
+            except ProviderError as exc:
+                run.failures[contract] = str(exc)[:500]
+                break
     objects = [
         OptionQuote(
             contract=q.contract,
@@ -637,7 +650,7 @@ def prices_sync(
     quotes_written = 0
     if not budget_gone:
         try:
-            quotes_written = _sync_options(prov, as_of, run)
+            quotes_written = _sync_options(prov, window, run)
             _sync_profiles(prov, universe, skip=set(outcome.failures) | set(outcome.unavailable))
         except RetryBudgetExhausted as exc:
             run.errors = [*run.errors, str(exc)]

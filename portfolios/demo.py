@@ -25,6 +25,10 @@ months old on whatever day it is run, in the simulated world the prices come fro
   fixture's order and spacing: the earliest original expiry goes 2 months out, later ones keep their
   month gaps (third Fridays; VIX on its Wednesday).
 
+A demo option that expired and was settled by the batch (closed, its delivered stock added) is
+rolled into a live option again by the next seed in another month; the stock its settlement
+delivered is removed with it (it is the batch's, not a position the user added).
+
 Prices come from the ``simulated`` provider in the configured ``SIMULATED_WORLD`` whatever
 ``MARKET_DATA_PROVIDER`` is: the demo is a simulated book.
 """
@@ -44,7 +48,7 @@ from typing import Any
 from django.db import transaction
 
 from portfolios.models import Portfolio, Position, TagType, User
-from portfolios.services import tags_get_or_create
+from portfolios.services import delivery_position_id, tags_get_or_create
 from portfolios.validation import position_input_from_raw
 
 DEMO_FIXTURE = Path(__file__).resolve().parent / "fixtures" / "demo_portfolios.json"
@@ -298,6 +302,10 @@ def demo_seed(*, seeded_on: dt.date, fixture: Path = DEMO_FIXTURE) -> SeedResult
                 **{f: getattr(checked, f) for f in checked.__dataclass_fields__},
             }
             position, created = Position.objects.get_or_create(id=position_id, defaults=values)
+            if not created and position.is_option and position.exit_date is not None:
+                # A demo option settled at expiry is rolled into a live one again: the stock its exercise
+                # or assignment delivered (the batch's, not the user's) goes with the settlement.
+                Position.objects.filter(id=delivery_position_id(position)).delete()
             _update_changed(position, values, created=created)
             wanted_tags = {tags[n].pk for n in raw.get("tags", [])}
             if set(position.tags.values_list("pk", flat=True)) != wanted_tags:

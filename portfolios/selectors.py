@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -132,6 +133,22 @@ def database_counts() -> DatabaseCounts:
     )
 
 
+def options_expired_open(*, before: dt.date) -> QuerySet[Position]:
+    """Option positions still open whose expiration is before ``before`` (to be settled), oldest expiry first."""
+    return (
+        Position.objects.filter(position_type__in=OPTION_TYPES, exit_date__isnull=True, expiration__lt=before)
+        .select_related("portfolio")
+        .order_by("expiration", "portfolio_id", "symbol", "id")
+    )
+
+
+def positions_exited(*, portfolio_ids: list[uuid.UUID], start: dt.date, end: dt.date) -> QuerySet[Position]:
+    """Positions whose last day held (``exit_date``) is in [``start``, ``end``): out of the book by ``end``."""
+    return Position.objects.filter(portfolio_id__in=portfolio_ids, exit_date__gte=start, exit_date__lt=end).order_by(
+        "portfolio_id", "symbol", "id"
+    )
+
+
 POSITION_ROW_FIELDS = (
     "id",
     "portfolio_id",
@@ -145,23 +162,44 @@ POSITION_ROW_FIELDS = (
     "strike",
     "expiration",
     "underlying_symbol",
+    "exit_date",
+    "exit_price",
 )
 
 
-def open_position_rows(*, portfolio_ids: list[uuid.UUID]) -> tuple[list[tuple], dict[uuid.UUID, list[str]]]:
-    """Open positions as plain tuples (``POSITION_ROW_FIELDS``) and their tag names, in two queries.
+def held_on(day: dt.date) -> Q:
+    """Positions held at the close of ``day``: entered on or before it, and not exited before it.
+
+    ``exit_date`` is the last day a position is held (an option that expires is held, at its intrinsic
+    value, through the close of its expiration day); ``entry_date`` the first. Without ``day``: the
+    open positions (no exit date)."""
+    return Q(entry_date__lte=day) & (Q(exit_date__isnull=True) | Q(exit_date__gte=day))
+
+
+def held_between(start: dt.date, end: dt.date) -> Q:
+    """Positions held at the close of at least one day from ``start`` to ``end`` (see ``held_on``)."""
+    return Q(entry_date__lte=end) & (Q(exit_date__isnull=True) | Q(exit_date__gte=start))
+
+
+def open_position_rows(
+    *, portfolio_ids: list[uuid.UUID], as_of: dt.date | None = None, since: dt.date | None = None
+) -> tuple[list[tuple], dict[uuid.UUID, list[str]]]:
+    """Positions as plain tuples (``POSITION_ROW_FIELDS``) and their tag names, in two queries: the open
+    ones, or with ``as_of`` those held at its close (``held_on``), or with ``since`` too those held on any
+    day from ``since`` to ``as_of``.
 
     For bulk numeric work: no model instances, no per-position prefetch.
     """
-    rows = list(
-        Position.objects.filter(portfolio_id__in=portfolio_ids, exit_date__isnull=True)
-        .order_by("portfolio_id", "symbol", "id")
-        .values_list(*POSITION_ROW_FIELDS)
-    )
+    if as_of is None:
+        condition = Q(exit_date__isnull=True)
+    else:
+        condition = held_on(as_of) if since is None else held_between(since, as_of)
+    held = Position.objects.filter(condition, portfolio_id__in=portfolio_ids)
+    rows = list(held.order_by("portfolio_id", "symbol", "id").values_list(*POSITION_ROW_FIELDS))
     tags: dict[uuid.UUID, list[str]] = {}
-    links = Position.tags.through.objects.filter(
-        position__portfolio_id__in=portfolio_ids, position__exit_date__isnull=True
-    ).values_list("position_id", "tag__name")
+    links = Position.tags.through.objects.filter(position_id__in=held.order_by().values("id")).values_list(
+        "position_id", "tag__name"
+    )
     for position_id, name in links.order_by("position_id", "tag__name"):
         tags.setdefault(position_id, []).append(name)
     return rows, tags

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import logging
+import uuid
 from collections.abc import Iterable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from portfolios.models import Portfolio, Position, Tag, TagType, User
+from portfolios.models import AssetClass, Portfolio, Position, PositionType, Tag, TagType, User
 from portfolios.validation import PositionInput, position_input_from_raw
 
 logger = logging.getLogger("sigmasight.portfolios")
@@ -125,6 +127,94 @@ def position_update(*, position: Position, tags: Iterable[str] | None = None, **
 
 def position_delete(*, position: Position) -> None:
     position.delete()
+
+
+def delivery_position_id(option: Position) -> uuid.UUID:
+    """The id of the stock position an option's exercise or assignment delivers (one per contract held)."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"sigmasight:delivery:{option.pk}:{option.symbol}")
+
+
+@dataclass(frozen=True)
+class ExpirySettlement:
+    """What settling one expired option did: ``outcome`` is ``exercised`` (a long option in the money),
+    ``assigned`` (a short one), ``cash_settled`` (in the money, no delivery) or ``expired_worthless``."""
+
+    option_id: uuid.UUID
+    outcome: str
+    exit_price: Decimal
+    delivered: Position | None
+
+
+@transaction.atomic
+def position_expiry_settle(
+    *,
+    option: Position,
+    settlement_price: Decimal,
+    delivery_date: dt.date | None,
+    asset_class: str = AssetClass.STOCK,
+) -> ExpirySettlement:
+    """Settle an option after its expiration: close it at its intrinsic value and deliver the stock.
+
+    ``settlement_price`` is the underlying's close on the expiration day. The option is closed with
+    ``exit_date`` = its expiration (the last day it is held) and ``exit_price`` = its intrinsic value per
+    share — max(S − K, 0) for a call, max(K − S, 0) for a put; 0 out of (or at) the money. In the money
+    with a ``delivery_date`` (physical settlement: equity options), a stock position of
+    quantity × multiplier shares — long for a long call or a short put, short for a long put or a short
+    call — is created, entered on ``delivery_date`` (the session after expiry) at the settlement price,
+    with the option's tags and a note naming the contract. ``delivery_date`` None: cash settlement
+    (index options), nothing delivered. Idempotent: an option already closed is left as it is and its
+    delivered position (if any) returned.
+    """
+    option = Position.objects.select_for_update().get(pk=option.pk)
+    if not option.is_option or option.expiration is None or option.strike is None:
+        raise ValidationError({"position": ["Only an option position can be settled at expiry."]})
+    delivered_id = delivery_position_id(option)
+    long_option = option.quantity > 0
+    if option.exit_date is not None:
+        existing = Position.objects.filter(pk=delivered_id).first()
+        outcome = "exercised" if long_option else "assigned"
+        if existing is None:
+            outcome = "cash_settled" if option.exit_price else "expired_worthless"
+        return ExpirySettlement(option.pk, outcome, option.exit_price or Decimal("0"), existing)
+    strike = option.strike
+    moneyness = settlement_price - strike if option.is_call else strike - settlement_price
+    intrinsic = max(moneyness, Decimal("0"))
+    option.exit_date = option.expiration
+    option.exit_price = intrinsic
+    in_the_money = intrinsic > 0
+    delivered = None
+    if not in_the_money:
+        outcome = "expired_worthless"
+        note = f"Expired worthless on {option.expiration} ({option.underlying_symbol} {settlement_price}; K {strike})."
+    elif delivery_date is None:
+        outcome = "cash_settled"
+        note = f"Cash-settled on {option.expiration} at {intrinsic} ({option.underlying_symbol} {settlement_price})."
+    else:
+        outcome = "exercised" if long_option else "assigned"
+        shares = option.quantity * option.multiplier * (1 if option.is_call else -1)
+        note = (
+            f"{outcome.capitalize()} on {option.expiration} ({option.underlying_symbol} {settlement_price}): "
+            f"{abs(shares):f} shares {'received' if shares > 0 else 'delivered'} at strike {strike}."
+        )
+        delivered, _ = Position.objects.get_or_create(
+            pk=delivered_id,
+            defaults={
+                "portfolio_id": option.portfolio_id,
+                "symbol": option.underlying_symbol,
+                "position_type": PositionType.LONG if shares > 0 else PositionType.SHORT,
+                "asset_class": asset_class,
+                "quantity": shares,
+                "entry_price": settlement_price,
+                "entry_date": delivery_date,
+                "notes": f"Delivered by the {'exercise' if long_option else 'assignment'} of {option.symbol} on "
+                f"{option.expiration} (strike {strike}; settlement close {settlement_price}).",
+            },
+        )
+        delivered.tags.set(option.tags.all())
+    option.notes = f"{option.notes}\n{note}".strip()
+    option.save(update_fields=["exit_date", "exit_price", "notes", "updated_at"])
+    logger.info("Settled %s (%s) in portfolio %s: %s", option.symbol, option.pk, option.portfolio_id, outcome)
+    return ExpirySettlement(option.pk, outcome, intrinsic, delivered)
 
 
 class CsvImportError(ValidationError):

@@ -22,6 +22,11 @@ Outputs are **per share** (one underlying share, i.e. before the contract multip
 Expired contracts (``years <= 0``) are not priced: every output is NaN and ``expired`` is True.
 Contracts with a non-positive or non-finite vol, spot or strike (or non-finite rates) are NaN with
 ``invalid`` True. The caller decides what an expired contract is worth (e.g. intrinsic at settlement).
+
+At expiry: ``intrinsic_value`` (max(S − K, 0) / max(K − S, 0)) and ``expiry_greeks``, the Greeks of an
+option on its expiration day at the close — worth its intrinsic value, delta 1 (call) or −1 (put) per
+share when strictly in the money (S > K / S < K, the moneyness at which it is exercised), else 0;
+gamma, theta, vega and rho 0 (nothing is left to decay or to depend on vol or rates).
 """
 
 from __future__ import annotations
@@ -307,6 +312,38 @@ def implied_vol(
     flat = result.ravel()
     flat[idx] = out
     return flat.reshape(s.shape)
+
+
+def intrinsic_value(*, spot: ArrayLike, strike: ArrayLike, is_call: ArrayLike) -> FloatArray:
+    """Value at expiry per share: max(S − K, 0) for a call, max(K − S, 0) for a put (broadcasts; NaN in, NaN out)."""
+    s, k = np.asarray(spot, dtype=float), np.asarray(strike, dtype=float)
+    return np.where(np.asarray(is_call, dtype=bool), np.maximum(s - k, 0.0), np.maximum(k - s, 0.0))
+
+
+def expiry_greeks(*, spot: ArrayLike, strike: ArrayLike, is_call: ArrayLike) -> Greeks:
+    """Per-share value and Greeks of options on their expiration day, at the close (module doc).
+
+    price = intrinsic value; delta = 1 for a call with S > K, −1 for a put with S < K, else 0 (at the
+    money it expires unexercised); gamma = theta = vega = rho = 0. ``expired`` is False; ``invalid``
+    where spot or strike is not a positive finite number (every output NaN there).
+    """
+    s, k, c = np.broadcast_arrays(
+        np.asarray(spot, dtype=float), np.asarray(strike, dtype=float), np.asarray(is_call, dtype=bool)
+    )
+    with np.errstate(invalid="ignore"):
+        invalid = ~np.isfinite(s) | ~np.isfinite(k) | (s <= 0) | (k <= 0)
+        delta = np.where(c, (s > k).astype(float), -(s < k).astype(float))
+    zero = np.where(invalid, np.nan, 0.0)
+    return Greeks(
+        price=np.where(invalid, np.nan, intrinsic_value(spot=s, strike=k, is_call=c)),
+        delta=np.where(invalid, np.nan, delta),
+        gamma=zero,
+        theta=zero.copy(),
+        vega=zero.copy(),
+        rho=zero.copy(),
+        expired=np.zeros(s.shape, dtype=bool),
+        invalid=invalid,
+    )
 
 
 def position_greeks(

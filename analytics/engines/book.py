@@ -35,6 +35,17 @@ class PositionBook:
     vol: FloatArray
     rate: FloatArray
     div_yield: FloatArray
+    vol_index: BoolArray | None = None  # None: no volatility-index position (all False)
+
+    def __post_init__(self) -> None:
+        if self.vol_index is None:
+            object.__setattr__(self, "vol_index", np.zeros(self.quantity.shape[0], dtype=bool))
+
+    @property
+    def on_vol_index(self) -> BoolArray:
+        """``vol_index`` as a boolean array (never None)."""
+        assert self.vol_index is not None  # set by __post_init__
+        return self.vol_index
 
     @classmethod
     def of(
@@ -51,6 +62,7 @@ class PositionBook:
         vol: ArrayLike,
         rate: ArrayLike,
         div_yield: ArrayLike,
+        vol_index: ArrayLike = False,
     ) -> PositionBook:
         """A book from array-likes; scalars (e.g. one ``rate``) are broadcast to the N of ``quantity``."""
         n = np.atleast_1d(np.asarray(quantity)).shape[0]
@@ -73,6 +85,7 @@ class PositionBook:
             vol=floats(vol),
             rate=floats(rate),
             div_yield=floats(div_yield),
+            vol_index=flags(vol_index),
         )
 
     def __len__(self) -> int:

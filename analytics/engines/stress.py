@@ -4,7 +4,9 @@ Scenario shocks (``stress_scenarios.json``) are **total returns of the factor pr
 scenario — market = SPY, value = VTV, growth = VUG, momentum = MTUM, quality = QUAL, size = IWM,
 low_volatility = USMV — except ``interest_rate``, an absolute change of the 10-year yield (0.01 =
 100 bp), which becomes a TLT return of −duration × Δy. The optional ``implied_vol_shift`` is an
-absolute vol change applied when repricing options.
+absolute vol change applied when repricing options. A volatility index (VIX) has its own model
+(``analytics.engines.volatility_index``): the stated vol shift sets its level (V + 100 × shift),
+otherwise the market factor's shock moves it by a log-level sensitivity; never through its betas.
 
 The model's factors are market = r_SPY, style = r_ETF − r_SPY (spreads) and interest_rate = r_TLT
 (``analytics.engines.factors``), so a scenario is converted to factor space before it meets betas:
@@ -35,6 +37,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from analytics.engines import volatility_index
 from analytics.engines.book import PositionBook
 from analytics.engines.factors import FactorSet
 from analytics.engines.scenarios import option_repricing_pnl, shocked_price_ratio
@@ -159,7 +162,8 @@ def stress_pnl(
     factor_shocks: pd.Series,
     betas: ArrayLike | pd.DataFrame,
     book: PositionBook,
-    vol_shift: float = 0.0,
+    vol_shift: float | None = None,
+    market_factor: str = "market",
 ) -> StressResult:
     """P&L of the N positions of ``book`` under factor shocks f (K), with the betas (N × K) of each
     position's price symbol (an option uses its underlying's betas; columns in ``factor_shocks``
@@ -167,9 +171,16 @@ def stress_pnl(
 
     Stocks: mv × (ratio(R) − 1) with R = Σ_k β_k f_k — mv × R while R ≥ −50 %, then the
     exponential continuation of ``scenarios.shocked_price_ratio``, so no shocked price is ≤ 0;
-    mv = quantity × price × multiplier (signed). Options: full BSM repricing at spot × ratio(R),
-    vol + vol_shift (floored at 0.01), years unchanged, minus the current model value, × quantity ×
-    multiplier; expired → 0.
+    mv = quantity × price × multiplier (signed). Options: full repricing (``scenarios.option_value``)
+    at spot × ratio(R), vol + ``vol_shift`` (floored at 0.01), years unchanged, minus the current model
+    value, × quantity × multiplier.
+
+    ``vol_shift`` is the scenario's implied-vol shift as stated (None: it states none, 0 for the
+    options). A volatility index (``book.vol_index``) is not moved by its betas: its level is
+    ``volatility_index.shocked_level`` — V + 100 × ``vol_shift`` when the scenario states one (its P&L
+    then goes to ``implied_vol``), else moved by the market factor's shock through the index's
+    log-level sensitivity (its P&L goes to the market factor, named ``market_factor`` in
+    ``factor_shocks``); its options keep their own vol.
     """
     names = list(factor_shocks.index)
     if isinstance(betas, pd.DataFrame):
@@ -179,29 +190,50 @@ def stress_pnl(
     b = np.atleast_2d(np.nan_to_num(b, nan=0.0))
     f = factor_shocks.to_numpy(dtype=float)
     n = b.shape[0]
-    contrib = b * f[None, :]  # N × K: β_k f_k
+    on_index = book.on_vol_index
+    contrib = np.where(on_index[:, None], 0.0, b * f[None, :])  # N × K: β_k f_k
     r = contrib.sum(axis=1)
     # The price moves by shocked_price_ratio(R) − 1: R itself down to −50 %, then exponentially
     # (never to 0). Each factor keeps its share β_k f_k / R of the move.
-    moved = shocked_price_ratio(r) - 1.0
+    ratio = shocked_price_ratio(r)
+    index_rows = np.flatnonzero(on_index)
+    if index_rows.size:
+        market = float(factor_shocks.get(market_factor, 0.0))
+        level = book.spot[index_rows]
+        stated = np.full(level.shape, np.nan if vol_shift is None else float(vol_shift))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            shocked = volatility_index.shocked_level(level=level, market_return=market, vol_shift=stated)
+            ratio[index_rows] = shocked / level
+        # A volatility index's move is the market's (or the stated vol shift's), not its betas'.
+        r[index_rows] = ratio[index_rows] - 1.0
+        if vol_shift is None and market_factor in names:
+            contrib[index_rows, names.index(market_factor)] = r[index_rows]
+    moved = ratio - 1.0
     nonzero = np.abs(r) > 1e-14
     scale = np.where(nonzero, moved / np.where(nonzero, r, 1.0), 1.0)
 
     factor_part = np.where(book.is_option[:, None], 0.0, book.market_value[:, None] * contrib * scale[:, None])
     vol_part = np.zeros(n)
+    index_by_vol = on_index & (vol_shift is not None)
+    vol_part = np.where(index_by_vol & ~book.is_option, book.market_value * moved, vol_part)
+    shift = 0.0 if vol_shift is None else float(vol_shift)
     if book.is_option.any():
         sel, options = book.options()
-        shifted = replace(options, vol=np.maximum(options.vol + vol_shift, 0.01))
-        # Vol-only part: V(S, σ') − V(S, σ); spot-driven part: V(S(1+R), σ') − V(S, σ').
-        vol_only = option_repricing_pnl(underlying_return=0.0, options=options, vol_shift=vol_shift)
-        spot_driven = option_repricing_pnl(underlying_return=r[sel], options=shifted)
+        # A volatility-index option keeps its own vol: the stated shift moves the index level instead.
+        own_shift = np.where(options.on_vol_index, 0.0, shift)
+        shifted_vol = np.where(options.on_vol_index, options.vol, np.maximum(options.vol + shift, 0.01))
+        shifted = replace(options, vol=shifted_vol)
+        # Vol-only part: V(S, σ') − V(S, σ); spot-driven part: V(S·ratio, σ') − V(S, σ').
+        vol_only = option_repricing_pnl(options=options, vol_shift=own_shift)
+        spot_driven = option_repricing_pnl(options=shifted, spot_ratio=ratio[sel])
         # Allocate the spot-driven P&L across factors in proportion to β_k f_k / R. When R is ~0 the
         # spot-driven P&L is ~0 too, so nothing is allocated.
         r_sel = r[sel]
         safe = np.abs(r_sel) > 1e-14
         share = np.where(safe[:, None], contrib[sel] / np.where(safe, r_sel, 1.0)[:, None], 0.0)
-        factor_part[sel] = share * spot_driven[:, None]
-        vol_part[sel] = vol_only + np.where(safe, 0.0, spot_driven)
+        by_vol = index_by_vol[sel]
+        factor_part[sel] = np.where(by_vol[:, None], 0.0, share * spot_driven[:, None])
+        vol_part[sel] = vol_only + np.where(safe & ~by_vol, 0.0, spot_driven)
     breakdown = pd.DataFrame(np.column_stack([factor_part, vol_part]), columns=[*names, VOL_BUCKET])
     position = breakdown.to_numpy().sum(axis=1)
     return StressResult(

@@ -130,16 +130,22 @@ def exposure_totals(
 @dataclass
 class GroupTotals:
     """The positions of one group (a tag, an underlying): Σ market value, Σ |market value|, Σ delta
-    exposure and how many positions (currency; positions without a price add 0 to the sums)."""
+    exposure, Σ share delta (shares of the underlying: meaningful only for a group of one underlying) and
+    how many positions (currency; positions without a price add 0 to the sums)."""
 
     market_value: float = 0.0
     gross: float = 0.0
     delta_exposure: float = 0.0
+    share_delta: float = 0.0
     count: int = 0
 
 
 def totals_by_group(
-    *, groups: Iterable[Sequence[str]], market_value: ArrayLike, delta_exposure: ArrayLike
+    *,
+    groups: Iterable[Sequence[str]],
+    market_value: ArrayLike,
+    delta_exposure: ArrayLike,
+    share_delta: ArrayLike | None = None,
 ) -> dict[str, GroupTotals]:
     """Totals per group name, sorted by name. ``groups`` gives each position its group names: a position
     in several groups (several tags) counts fully in each, so overlapping groups need not add up to the
@@ -147,8 +153,9 @@ def totals_by_group(
     on a portfolio's rows."""
     mv = np.nan_to_num(np.asarray(market_value, dtype=float), nan=0.0).tolist()
     dd = np.nan_to_num(np.asarray(delta_exposure, dtype=float), nan=0.0).tolist()
+    shares = [0.0] * len(mv) if share_delta is None else np.nan_to_num(np.asarray(share_delta, dtype=float)).tolist()
     totals: dict[str, GroupTotals] = {}
-    for names, value, delta in zip(groups, mv, dd, strict=True):
+    for names, value, delta, share in zip(groups, mv, dd, shares, strict=True):
         for name in names:
             group = totals.get(name)
             if group is None:
@@ -156,5 +163,6 @@ def totals_by_group(
             group.market_value += value
             group.gross += abs(value)
             group.delta_exposure += delta
+            group.share_delta += share
             group.count += 1
     return dict(sorted(totals.items()))

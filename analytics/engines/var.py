@@ -19,7 +19,7 @@ import numpy.typing as npt
 from scipy.special import ndtri  # the standard normal quantile; scipy.stats costs 0.6 s to import
 
 from analytics.engines.book import PositionBook
-from analytics.engines.scenarios import option_repricing_pnl
+from analytics.engines.scenarios import option_repricing_pnl, shocked_price_ratio
 
 FloatArray = npt.NDArray[np.float64]
 ArrayLike = npt.ArrayLike
@@ -164,17 +164,30 @@ def specific_covariance(*, dollar_exposure: ArrayLike, residual_vol: ArrayLike, 
     return np.where(same, np.outer(e, e), 0.0)
 
 
-def historical_position_pnl(*, returns: ArrayLike, book: PositionBook) -> FloatArray:
+def historical_position_pnl(
+    *, returns: ArrayLike, book: PositionBook, vol_ratio: ArrayLike | None = None
+) -> FloatArray:
     """Revalue today's positions under each historical day's returns → P&L (S × N), currency.
 
     ``returns``: (S × N) simple daily return of each position's price symbol (the underlying for an
-    option) on each historical day. Stocks: mv × r. Options: full BSM repricing with spot × (1 + r)
-    (floored > 0), vol, years, rate unchanged (an instantaneous move), minus the current model value,
-    × quantity × multiplier; expired options give 0. NaN returns give NaN P&L (handled by the caller).
+    option) on each historical day. ``vol_ratio``: (S × N) the day's implied-vol change of each
+    option as a ratio σ_t / σ_{t−1} (1 = unchanged; None: vols held): the option is revalued at today's
+    vol × that ratio — a relative (sticky-strike) vol move, never below 1 vol point.
+    Stocks: mv × r. Options: full repricing (``scenarios.option_value``: BSM, Black-76 on the forward
+    for a volatility index, intrinsic at expiry) at spot × (1 + r) (an index exactly; other
+    underlyings through ``shocked_price_ratio``, which is 1 + r down to −50 %), years, rate unchanged
+    (an instantaneous move), minus the current model value, × quantity × multiplier. NaN returns give
+    NaN P&L (handled by the caller).
     """
     r = np.atleast_2d(np.asarray(returns, dtype=float))
     out = np.where(book.is_option[None, :], 0.0, book.market_value[None, :] * r)
     if book.is_option.any():
         rows, options = book.options()
-        out[:, rows] = option_repricing_pnl(underlying_return=r[:, rows], options=options)
+        moves = r[:, rows]
+        ratio = np.where(options.on_vol_index[None, :], 1.0 + moves, shocked_price_ratio(moves))
+        vol_shift: FloatArray | float = 0.0
+        if vol_ratio is not None:
+            vr = np.atleast_2d(np.asarray(vol_ratio, dtype=float))[:, rows]
+            vol_shift = options.vol[None, :] * (np.where(np.isfinite(vr), vr, 1.0) - 1.0)
+        out[:, rows] = option_repricing_pnl(options=options, spot_ratio=ratio, vol_shift=vol_shift)
     return out

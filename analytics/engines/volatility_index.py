@@ -29,6 +29,13 @@ Delta is taken with respect to the **spot index** (what a scenario or a beta mov
 ``∂F/∂V = e^{−κT} F / V``, so ``Δ = e^{−rT} N(d1) e^{−κT} F / V`` for a call and
 ``e^{−rT} (N(d1) − 1) e^{−κT} F / V`` for a put — per index point, per unit of the option.
 
+The other Greeks (``option_greeks``), per unit of the option: gamma ``∂Δ/∂V`` (analytic, with
+``∂²F/∂V² = e^{−κT}(e^{−κT} − 1) F / V²``); vega per vol point of the Black-76 vol,
+``e^{−rT} F φ(d1) √T × 0.01``; rho per 1 % of rate, ``−T × value × 0.01`` (the forward does not
+depend on the rate: it is the expected level); theta per calendar day by repricing one day later
+with the spot index and the quoted vol held (the model's own vol at the shorter expiry when no vol is
+given) — it includes the forward's drift toward the long-run level, which a mean-reverting index has.
+
 Defaults ``DEFAULT_MEAN_LEVEL`` (17.5), ``DEFAULT_REVERSION`` (6.38 a year: 2.5 % of the gap a session)
 and ``DEFAULT_LOG_VOL`` (1.05) are the simulated world's (``marketdata.providers.simulated``); with
 real data, fit them or pass a traded futures curve as ``forward``.
@@ -183,6 +190,70 @@ def option_delta(
         delta = np.exp(-r * t) * n1 * np.exp(-model.reversion * t) * f / s
     valid = (t > 0) & (s > 0) & (k > 0) & (sigma > 0)
     return np.where(valid, delta, np.nan)
+
+
+@dataclass(frozen=True)
+class IndexOptionGreeks:
+    """Value and Greeks per unit of volatility-index options (module doc): ``price`` in index points,
+    ``delta`` / ``gamma`` per index point of the spot, ``theta`` per calendar day, ``vega`` per vol point,
+    ``rho`` per 1 % of rate. NaN once expired (``years <= 0``) or for invalid inputs."""
+
+    price: FloatArray
+    delta: FloatArray
+    gamma: FloatArray
+    theta: FloatArray
+    vega: FloatArray
+    rho: FloatArray
+
+
+def option_greeks(
+    *,
+    spot: ArrayLike,
+    strike: ArrayLike,
+    years: ArrayLike,
+    rate: ArrayLike,
+    is_call: ArrayLike,
+    vol: ArrayLike | None = None,
+    model: VolIndexModel = DEFAULT_MODEL,
+) -> IndexOptionGreeks:
+    """Value, delta, gamma, theta, vega and rho of options on the index (see the module doc for each)."""
+    s, k, t, r = (np.asarray(a, dtype=float) for a in (spot, strike, years, rate))
+    call = np.asarray(is_call, dtype=bool)
+    sigma = forward_vol(t, model) if vol is None else np.asarray(vol, dtype=float)
+    s, k, t, r, sigma, call = np.broadcast_arrays(s, k, t, r, sigma, call)
+    valid = (t > 0) & (s > 0) & (k > 0) & (sigma > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f = forward(s, t, model)
+        decay = np.exp(-model.reversion * t)
+        df_ds = decay * f / s
+        d2f_ds2 = decay * (decay - 1.0) * f / (s * s)
+        sd = sigma * np.sqrt(t)
+        d1 = (np.log(f / k) + 0.5 * sd * sd) / sd
+        disc = np.exp(-r * t)
+        n1 = np.where(call, ndtr(d1), ndtr(d1) - 1.0)
+        pdf = np.exp(-0.5 * d1 * d1) / np.sqrt(2.0 * np.pi)
+        price = black76_price(forward=f, strike=k, years=t, vol=sigma, rate=r, is_call=call)
+        delta = disc * n1 * df_ds
+        gamma = disc * (pdf * df_ds * df_ds / (f * sd) + n1 * d2f_ds2)
+        vega = disc * f * pdf * np.sqrt(t) * 0.01
+        rho = -t * price * 0.01
+        later = np.maximum(t - 1.0 / 365.0, 0.0)
+        tomorrow = option_price(
+            spot=s, strike=k, years=later, rate=r, is_call=call, vol=None if vol is None else sigma, model=model
+        )
+        theta = tomorrow - price
+
+    def masked(a: FloatArray) -> FloatArray:
+        return np.where(valid, a, np.nan)
+
+    return IndexOptionGreeks(
+        price=masked(price),
+        delta=masked(delta),
+        gamma=masked(gamma),
+        theta=masked(theta),
+        vega=masked(vega),
+        rho=masked(rho),
+    )
 
 
 def shocked_level(

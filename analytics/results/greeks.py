@@ -3,12 +3,22 @@
 Per-share Greeks (``delta`` … ``rho``): theta per calendar day, vega per vol point, rho per 1% of
 rate. Position Greeks multiply by signed quantity × multiplier; dollar delta = delta × quantity ×
 multiplier × spot. Each row carries the inputs that produced it (spot, strike, years to expiry,
-implied vol and its source, rate, dividend yield). Expired options are listed, not priced.
+implied vol and its source, rate, dividend yield). Expired options are listed, not priced; an option
+on its expiration day has its intrinsic value and delta 1 / −1 / 0 by moneyness. A volatility-index
+option (VIX) has the Greeks of Black-76 on the index's forward (``engines.volatility_index``): delta
+and gamma per index point of the spot index.
+
+Share deltas only add up within one underlying: ``by_underlying`` gives, per underlying, the share
+delta (stock held + the options' delta × contracts × multiplier), the dollar delta, gamma and dollar
+gamma, and the options' theta, vega and rho. The portfolio ``totals`` add only what is in dollars
+(dollar delta, dollar gamma, theta, vega, rho); ``totals.delta``, ``totals.gamma`` and
+``totals.stock_share_delta`` add shares of different underlyings and are **deprecated** (kept for
+compatibility; use ``by_underlying``).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 import numpy as np
 
@@ -29,9 +39,12 @@ MAX_GREEK_POSITIONS = 50
 
 
 class GreekTotals(TypedDict):
-    """Sums over the live options (USD except delta, in shares; gamma per $1 of the underlying).
+    """Sums over the live options, in USD (theta per day, vega per vol point, rho per 1% of rate).
 
-    stock_share_delta: Shares of stock held (delta 1 each), apart from the options' delta.
+    delta: Deprecated: the options' share deltas added across different underlyings (not a risk
+        figure); use by_underlying.
+    gamma: Deprecated: the options' gamma in shares per $1 added across underlyings; use by_underlying.
+    stock_share_delta: Deprecated: shares of stock held, added across underlyings; use by_underlying.
     """
 
     delta: float | None
@@ -75,9 +88,37 @@ class GreeksPosition(TypedDict):
     dollar_gamma: float | None
 
 
+class UnderlyingGreeks(TypedDict):
+    """The Greeks of one underlying's positions (its stock and its live options).
+
+    share_delta: Shares of this underlying: stock held + Σ option delta × contracts × multiplier.
+    stock_shares: Shares of stock held (delta 1 each).
+    option_share_delta: Σ option delta × contracts × multiplier, in shares.
+    dollar_delta: share_delta × spot (USD).
+    gamma: Σ option gamma × contracts × multiplier: change of share_delta per $1 (per index point) of spot.
+    dollar_gamma: P&L from gamma alone for a 1% move of the underlying (USD).
+    theta: USD per calendar day. vega: USD per vol point. rho: USD per 1% of rate.
+    """
+
+    spot: float | None
+    share_delta: float | None
+    stock_shares: float | None
+    option_share_delta: float | None
+    dollar_delta: float | None
+    gamma: float | None
+    dollar_gamma: float | None
+    theta: float | None
+    vega: float | None
+    rho: float | None
+    options: int
+
+
 class GreeksPayload(TypedDict):
+    """by_underlying: Per-underlying share and dollar delta and the options' Greeks (absent before they were added)."""
+
     totals: GreekTotals
     positions: list[GreeksPosition]
+    by_underlying: NotRequired[dict[str, UnderlyingGreeks]]
 
 
 TOOL_POSITION_FIELDS = (
@@ -131,6 +172,7 @@ class Greeks(ResultSpec[GreeksPayload, None]):
             "stock_share_delta": total("position_delta", 4, ~options),
         }
         idx = np.flatnonzero(options)
+        by_underlying = _by_underlying(positions, state, live)
 
         def take(frame: Columns, name: str) -> list[Any]:
             return frame[name][idx].tolist()
@@ -186,7 +228,7 @@ class Greeks(ResultSpec[GreeksPayload, None]):
                 )
             )
         ]
-        return {"totals": totals, "positions": rows}
+        return {"totals": totals, "positions": rows, "by_underlying": by_underlying}
 
     def inputs(self, chunk: ChunkContext, part: PortfolioSlice, prepared: None) -> dict[str, Any]:
         return {
@@ -230,14 +272,21 @@ class Greeks(ResultSpec[GreeksPayload, None]):
         positions = sorted(payload["positions"], key=abs_key("dollar_delta"))
         kept, marker = truncate(positions, int(args.get("limit", 10)))
         rows = [{key: row[key] for key in TOOL_POSITION_FIELDS} for row in kept]
-        return {"totals": payload["totals"], "positions": rows}, marker
+        underlyings = sorted(
+            (payload.get("by_underlying") or {}).items(), key=lambda item: -abs(item[1]["dollar_delta"] or 0.0)
+        )
+        return {
+            "totals": payload["totals"],
+            "totals_note": "delta, gamma and stock_share_delta add shares of different underlyings (deprecated); "
+            "by_underlying has the share and dollar delta of each underlying",
+            "by_underlying": dict(underlyings[: int(args.get("limit", 10))]),
+            "positions": rows,
+        }, marker
 
     def report(self, payload: GreeksPayload) -> ReportSection:
         totals = payload["totals"]
         section = ReportSection(
             facts=[
-                ("Delta (shares)", num(totals["delta"])),
-                ("Gamma", num(totals["gamma"], decimals=4)),
                 ("Theta ($/day)", money(totals["theta"], decimals=2)),
                 ("Vega ($/vol point)", money(totals["vega"], decimals=2)),
                 ("Rho ($/1% rate)", money(totals["rho"], decimals=2)),
@@ -245,6 +294,27 @@ class Greeks(ResultSpec[GreeksPayload, None]):
                 ("Dollar gamma", money(totals["dollar_gamma"])),
             ]
         )
+        underlyings = payload.get("by_underlying") or {}
+        if underlyings:
+            section.tables.append(
+                Table(
+                    ["Underlying", "Spot", "Share delta", "Dollar delta", "Gamma (shares/$1)", "Dollar gamma (1%)"],
+                    [
+                        [
+                            text(symbol),
+                            money(u["spot"], decimals=2),
+                            num(u["share_delta"]),
+                            money(u["dollar_delta"]),
+                            num(u["gamma"], decimals=4),
+                            money(u["dollar_gamma"]),
+                        ]
+                        for symbol, u in sorted(
+                            underlyings.items(), key=lambda item: -abs(item[1]["dollar_delta"] or 0)
+                        )
+                    ],
+                    title="By underlying (share deltas add up only within one underlying)",
+                )
+            )
         rows: list[list[Any]] = []
         for p in payload["positions"]:
             if p["expired"]:
@@ -270,6 +340,48 @@ class Greeks(ResultSpec[GreeksPayload, None]):
             headers = ["Symbol", "Type", "Qty", "Strike", "Expiry", "Spot", "Implied vol (source)", "Delta/share"]
             section.tables.append(Table([*headers, "Position delta", "Position gamma", "Theta/day", "$ delta"], rows))
         return section
+
+
+def _by_underlying(positions: Columns, state: Columns, live: np.ndarray) -> dict[str, UnderlyingGreeks]:
+    """Per underlying: stock shares, the live options' share delta and Greeks, and the dollar figures."""
+    options = np.asarray(positions["is_option"], dtype=bool)
+    spot = np.asarray(state["spot"], dtype=float)
+    stock = ~options & np.isfinite(spot)
+
+    def column(name: str, mask: np.ndarray) -> np.ndarray:
+        values = np.asarray(state[name], dtype=float)
+        return np.where(mask & np.isfinite(values), values, 0.0)
+
+    stock_shares = column("position_delta", stock)
+    option_delta = column("position_delta", live)
+    sums = {
+        "gamma": column("position_gamma", live),
+        "dollar_gamma": column("dollar_gamma", live),
+        "theta": column("position_theta", live),
+        "vega": column("position_vega", live),
+        "rho": column("position_rho", live),
+    }
+    out: dict[str, UnderlyingGreeks] = {}
+    symbols = np.asarray(positions["price_symbol"], dtype=object)
+    for symbol in sorted(set(symbols[stock | live].tolist())):
+        rows = symbols == symbol
+        level = spot[rows][np.isfinite(spot[rows])]
+        price = float(level[0]) if level.size else float("nan")
+        shares = float(stock_shares[rows].sum()) + float(option_delta[rows].sum())
+        out[symbol] = {
+            "spot": rounded(price, 4),
+            "share_delta": rounded(shares, 4),
+            "stock_shares": rounded(stock_shares[rows].sum(), 4),
+            "option_share_delta": rounded(option_delta[rows].sum(), 4),
+            "dollar_delta": rounded(shares * price),
+            "gamma": rounded(sums["gamma"][rows].sum(), 6),
+            "dollar_gamma": rounded(sums["dollar_gamma"][rows].sum()),
+            "theta": rounded(sums["theta"][rows].sum()),
+            "vega": rounded(sums["vega"][rows].sum()),
+            "rho": rounded(sums["rho"][rows].sum()),
+            "options": int((live & rows).sum()),
+        }
+    return out
 
 
 SPEC = register(Greeks())

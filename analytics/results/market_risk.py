@@ -1,8 +1,10 @@
 """``market_risk``: P&L of the portfolio for market moves of ±5/10/20%, options fully repriced.
 
-A stock moves by its univariate beta to SPY × the market move; an option is repriced (BSM) at its
-underlying's shocked spot, never delta-approximated. The API answer adds the portfolio's market
-beta from the factor exposures of the same day or earlier.
+A stock moves by its univariate beta to SPY × the market move (no price ever ≤ 0); an option is
+repriced (BSM) at its underlying's shocked spot, never delta-approximated. A volatility index (VIX)
+moves by its own log-level sensitivity to the market, and its options are repriced by Black-76 on
+the index's forward (``analytics.engines.volatility_index``), whatever its fitted beta.
+The API answer adds the portfolio's market beta from the factor exposures of the same day or earlier.
 """
 
 from __future__ import annotations

@@ -4,12 +4,21 @@ Exposures come from each position's market value (quantity × price × multiplie
 and delta exposure (stocks: market value; options: dollar delta); see ``analytics.engines.valuation``.
 Positions without a price count in ``missing_prices`` and in none of the sums; expired options are
 listed and not valued.
+
+Leverage both ways, named plainly: ``gross_leverage`` = gross exposure (market values, options at
+their premium) ÷ equity; ``delta_adjusted_leverage`` = delta-adjusted gross exposure ÷ equity, where
+the delta-adjusted gross exposure is Σ over underlyings of |the underlying's net dollar delta| (a stock
+and the options on it net within their underlying, e.g. a covered call; different underlyings never
+net). ``leverage`` is kept for compatibility and is the gross one. Per underlying, ``by_underlying``
+gives the share delta (shares of stock + Σ option delta × contracts × multiplier, in shares of that
+underlying) and the dollar delta; there is no portfolio total in shares, which would add shares of
+different underlyings.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING, Annotated, Any, TypedDict
+from typing import TYPE_CHECKING, Annotated, Any, NotRequired, TypedDict
 
 import numpy as np
 
@@ -48,11 +57,18 @@ class TagTotals(TypedDict):
 
 
 class UnderlyingTotals(TypedDict):
-    """The positions on one underlying (the stock and its options)."""
+    """The positions on one underlying (the stock and its options).
+
+    delta_exposure: Dollar delta (stocks at market value, options at delta × contracts × multiplier × spot).
+    share_delta: Shares of this underlying: stock held + Σ option delta × contracts × multiplier.
+    dollar_delta: Same as delta_exposure, named as the Greeks name it.
+    """
 
     market_value: float | None
     delta_exposure: float | None
     count: int
+    share_delta: NotRequired[float | None]  # absent from results stored before they were added
+    dollar_delta: NotRequired[float | None]
 
 
 class OverviewPayload(TypedDict):
@@ -63,7 +79,10 @@ class OverviewPayload(TypedDict):
     short_exposure: Sum of the negative market values (negative).
     delta_adjusted_exposure: Stocks at market value plus options at dollar delta.
     cash: Equity − long + |short| (short-sale proceeds held as cash); null without equity.
-    leverage: Gross exposure / equity; null without a positive equity.
+    leverage: Gross exposure / equity (the same as gross_leverage; kept for compatibility).
+    gross_leverage: Gross exposure (options at premium) / equity; null without a positive equity.
+    delta_adjusted_gross_exposure: Σ over underlyings of |net dollar delta of the underlying|.
+    delta_adjusted_leverage: delta_adjusted_gross_exposure / equity; null without a positive equity.
     unrealised_pnl: Market value − cost basis of the priced positions.
     counts_by_type: Positions per type (LONG, SHORT, LC, LP, SC, SP).
     expired_options: Option symbols expired on or before as_of (not valued).
@@ -81,6 +100,9 @@ class OverviewPayload(TypedDict):
     stock_exposure: float | None
     cash: float | None
     leverage: float | None
+    gross_leverage: NotRequired[float | None]
+    delta_adjusted_gross_exposure: NotRequired[float | None]
+    delta_adjusted_leverage: NotRequired[float | None]
     cost_basis: float | None
     unrealised_pnl: float | None
     position_count: int
@@ -105,7 +127,8 @@ class OverviewExposures(TypedDict):
     short: Annotated[float | None, "Negative."]
     gross: float | None
     net: float | None
-    delta_adjusted: float | None
+    delta_adjusted: Annotated[float | None, "Net: Σ dollar delta."]
+    delta_adjusted_gross: Annotated[float | None, "Σ over underlyings of |net dollar delta|."]
     options: float | None
     stocks: float | None
 
@@ -129,7 +152,9 @@ class OverviewApi(TypedDict):
     value: Annotated[float | None, "Net market value of the positions."]
     equity_balance: float | None
     cash: Annotated[float | None, "equity − long + |short|."]
-    leverage: Annotated[float | None, "gross / equity."]
+    leverage: Annotated[float | None, "gross / equity (= gross_leverage, kept for compatibility)."]
+    gross_leverage: Annotated[float | None, "Gross exposure (options at premium) / equity."]
+    delta_adjusted_leverage: Annotated[float | None, "Σ over underlyings of |net dollar delta| / equity."]
     exposures: OverviewExposures
     pnl: OverviewPnl
     counts: OverviewCounts
@@ -156,9 +181,9 @@ class Overview(ResultSpec[OverviewPayload, None]):
     api_extra_type = OverviewApi
     tool = AgentTool(
         description=(
-            "Portfolio value, cash, leverage, exposures (long, short, gross, net, delta-adjusted), unrealised P&L, "
-            "position counts, exposure by tag and by underlying, and the latest daily snapshot (daily and "
-            "cumulative P&L)."
+            "Portfolio value, cash, gross and delta-adjusted leverage, exposures (long, short, gross, net, "
+            "delta-adjusted), unrealised P&L, position counts, exposure by tag and by underlying (with share and "
+            "dollar delta), and the latest daily snapshot (daily and cumulative P&L)."
         ),
         limits={"underlyings": MAX_UNDERLYINGS},
         aliases=("get_portfolio_overview",),
@@ -180,10 +205,19 @@ class Overview(ResultSpec[OverviewPayload, None]):
             is_option=np.asarray(positions["is_option"], dtype=bool),
             equity_balance=part.info.equity_balance,
         )
+        position_delta = np.asarray(state["position_delta"], dtype=float)
+        share_delta = np.where(priced & np.isfinite(position_delta), position_delta, 0.0)
         by_tag = valuation.totals_by_group(groups=positions["tags"], market_value=mv, delta_exposure=delta_exposure)
         by_underlying = valuation.totals_by_group(
-            groups=[[s] for s in positions["price_symbol"].tolist()], market_value=mv, delta_exposure=delta_exposure
+            groups=[[s] for s in positions["price_symbol"].tolist()],
+            market_value=mv,
+            delta_exposure=delta_exposure,
+            share_delta=share_delta,
         )
+        equity = part.info.equity_balance
+        # Options net with their own underlying's stock (a covered call), different underlyings never net.
+        delta_gross = float(sum(abs(t.delta_exposure) for t in by_underlying.values()))
+        positive_equity = equity is not None and equity > 0
         counts = sorted(Counter(positions["position_type"].tolist()).items())
         expired = np.asarray(state["expired"], dtype=bool)
         cost = np.asarray(state["cost_basis"], dtype=float)
@@ -200,6 +234,9 @@ class Overview(ResultSpec[OverviewPayload, None]):
             "stock_exposure": rounded(totals.stocks),
             "cash": rounded(totals.cash),
             "leverage": rounded(totals.leverage, 4),
+            "gross_leverage": rounded(totals.leverage, 4),
+            "delta_adjusted_gross_exposure": rounded(delta_gross),
+            "delta_adjusted_leverage": rounded(delta_gross / equity, 4) if positive_equity and equity else None,
             "cost_basis": rounded(np.nansum(np.where(priced, cost, 0.0))),
             "unrealised_pnl": rounded(np.nansum(np.where(priced, pnl, 0.0))),
             "position_count": len(positions),
@@ -213,6 +250,8 @@ class Overview(ResultSpec[OverviewPayload, None]):
                     "market_value": rounded(t.market_value),
                     "delta_exposure": rounded(t.delta_exposure),
                     "count": t.count,
+                    "share_delta": rounded(t.share_delta, 4),
+                    "dollar_delta": rounded(t.delta_exposure),
                 }
                 for symbol, t in by_underlying.items()
             },
@@ -258,12 +297,15 @@ class Overview(ResultSpec[OverviewPayload, None]):
             "equity_balance": p["equity_balance"],
             "cash": p["cash"],
             "leverage": p["leverage"],
+            "gross_leverage": p.get("gross_leverage", p["leverage"]),
+            "delta_adjusted_leverage": p.get("delta_adjusted_leverage"),
             "exposures": {
                 "long": p["long_exposure"],
                 "short": p["short_exposure"],
                 "gross": p["gross_exposure"],
                 "net": p["net_exposure"],
                 "delta_adjusted": p["delta_adjusted_exposure"],
+                "delta_adjusted_gross": p.get("delta_adjusted_gross_exposure"),
                 "options": p["options_exposure"],
                 "stocks": p["stock_exposure"],
             },
@@ -285,7 +327,7 @@ class Overview(ResultSpec[OverviewPayload, None]):
         from analytics.selectors import snapshot_latest
 
         data: dict[str, Any] = {
-            key: payload[key]  # type: ignore[literal-required]
+            key: payload.get(key)
             for key in (
                 "equity_balance",
                 "market_value",
@@ -298,6 +340,9 @@ class Overview(ResultSpec[OverviewPayload, None]):
                 "stock_exposure",
                 "cash",
                 "leverage",
+                "gross_leverage",
+                "delta_adjusted_gross_exposure",
+                "delta_adjusted_leverage",
                 "cost_basis",
                 "unrealised_pnl",
                 "position_count",
@@ -337,7 +382,9 @@ class Overview(ResultSpec[OverviewPayload, None]):
                 ("Stock exposure", money(payload["stock_exposure"])),
                 ("Options exposure", money(payload["options_exposure"])),
                 ("Cash", money(payload["cash"])),
-                ("Leverage", ratio(payload["leverage"])),
+                ("Gross leverage (gross / equity)", ratio(payload.get("gross_leverage", payload["leverage"]))),
+                ("Delta-adjusted gross exposure", money(payload.get("delta_adjusted_gross_exposure"))),
+                ("Delta-adjusted leverage", ratio(payload.get("delta_adjusted_leverage"))),
                 ("Cost basis", money(payload["cost_basis"])),
                 ("Unrealised P&L", money(payload["unrealised_pnl"])),
                 ("Positions", text(payload["position_count"])),

@@ -11,12 +11,12 @@ days (paginated, ``?start=&end=``), and ``backfill_snapshots`` rebuilds past day
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from analytics.results.base import AgentTool, ResultSpec, Row
 from analytics.results.common import Provenance, rounded
-from analytics.results.presentation import ReportSection, money, num, pct, text
+from analytics.results.presentation import ReportSection, money, pct, text
 from analytics.results.registry import register
 from analytics.results.tooling import not_computed, truncate
 from core.typed_serializers import IsoDate
@@ -44,7 +44,11 @@ class SnapshotPayload(TypedDict):
     daily_pnl: Σ quantity × multiplier × (mark − previous mark); null on the first day.
     daily_return: Daily P&L / equity balance (or / previous gross exposure without one), decimal.
     cumulative_pnl: Daily P&L chained onto the previous stored snapshot.
-    portfolio_delta: Shares (stocks) plus the options' position deltas.
+    flows: Value moved into positions on the day: entries at entry price − exits at exit price (an
+        expired option leaves at its intrinsic value); total value change = daily P&L + flows.
+    portfolio_delta: Deprecated: adds share deltas of different underlyings, not a risk figure (kept
+        for compatibility); use the greeks result's by_underlying.
+    portfolio_gamma: Deprecated for the same reason; use the greeks result's by_underlying.
     """
 
     total_value: float
@@ -58,6 +62,7 @@ class SnapshotPayload(TypedDict):
     daily_pnl: float | None
     daily_return: float | None
     cumulative_pnl: float | None
+    flows: float | None
     portfolio_delta: float | None
     portfolio_gamma: float | None
     portfolio_theta: float | None
@@ -80,6 +85,9 @@ class SnapshotChunk:
     previous_day: dt.date | None
     previous_state: Columns | None
     cumulative_before: dict[uuid.UUID, float]
+    # Σ quantity × multiplier × exit price of the positions that left each portfolio's book since the
+    # previous session (None where one of them has no exit price).
+    exits: dict[uuid.UUID, float | None] = field(default_factory=dict)
 
 
 def snapshot_tool_row(snapshot: PortfolioSnapshot) -> dict[str, Any]:
@@ -145,10 +153,22 @@ class Snapshots(ResultSpec[SnapshotPayload, SnapshotChunk]):
         before = PortfolioSnapshot.objects.filter(
             portfolio_id__in=list(chunk.slices), as_of=Subquery(newest_before)
         ).order_by("portfolio_id")
+        exits: dict[uuid.UUID, float | None] = {}
+        if previous_day is not None:
+            from portfolios.selectors import positions_exited
+
+            gone = positions_exited(portfolio_ids=list(chunk.slices), start=previous_day, end=market.as_of)
+            for pid, quantity, multiplier, price in gone.values_list(
+                "portfolio_id", "quantity", "multiplier", "exit_price"
+            ):
+                value = None if price is None else float(quantity * multiplier * price)
+                held = exits.get(pid, 0.0)
+                exits[pid] = None if value is None or held is None else held + value
         return SnapshotChunk(
             previous_day=previous_day,
             previous_state=previous_state,
             cumulative_before={s.portfolio_id: s.cumulative_pnl or 0.0 for s in before},
+            exits=exits,
         )
 
     def build(self, chunk: ChunkContext, part: PortfolioSlice, prepared: SnapshotChunk) -> SnapshotPayload:
@@ -160,6 +180,8 @@ class Snapshots(ResultSpec[SnapshotPayload, SnapshotChunk]):
             previous=None if prepared.previous_state is None else prepared.previous_state.rows(part.rows),
             equity=part.info.equity_balance,
             day=chunk.market.as_of,
+            previous_day=prepared.previous_day,
+            exits=prepared.exits.get(part.info.id, 0.0),
         )
         carried = prepared.cumulative_before.get(part.info.id, 0.0)
         values["cumulative_pnl"] = round(carried + (values["daily_pnl"] or 0.0), 2)
@@ -262,13 +284,10 @@ class Snapshots(ResultSpec[SnapshotPayload, SnapshotChunk]):
                 ("Daily P&L", money(payload["daily_pnl"])),
                 ("Daily return", pct(payload["daily_return"], decimals=2)),
                 ("Cumulative P&L", money(payload["cumulative_pnl"])),
+                ("Flows (entries − exits)", money(payload.get("flows"))),
                 ("Long / short exposure", (money(payload["long_exposure"]), " / ", money(payload["short_exposure"]))),
                 ("Gross / net exposure", (money(payload["gross_exposure"]), " / ", money(payload["net_exposure"]))),
                 ("Delta-adjusted exposure", money(payload["delta_adjusted_exposure"])),
-                (
-                    "Portfolio delta / gamma",
-                    (num(payload["portfolio_delta"]), " / ", num(payload["portfolio_gamma"], decimals=4)),
-                ),
                 (
                     "Portfolio theta / vega",
                     (

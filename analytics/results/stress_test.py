@@ -3,8 +3,11 @@
 A scenario shocks some factor proxies (total returns) and the 10-year yield; the unshocked factors
 get their conditional expectation given the shocked ones (in proxy space, from the day's proxy
 covariance). Stocks move by their factor betas; options are repriced at the shocked spot and the
-shifted implied vol. No loss cap: ``losses_exceed_equity`` names the scenarios that lose more than
-the equity balance.
+shifted implied vol. A volatility index (VIX) moves by its own model, not its betas: the scenario's
+stated implied-vol shift sets its level, else the market factor's shock moves it through its log-level
+sensitivity (a shift of 0, the catalog's default, states none); its options are repriced on the index's
+forward (``analytics.engines.volatility_index``).
+No loss cap: ``losses_exceed_equity`` names the scenarios that lose more than the equity balance.
 """
 
 from __future__ import annotations
@@ -83,6 +86,7 @@ class ScenarioShocks:
     direct: pd.Series
     conditioned: pd.Series
     vol_shift: float
+    stated_vol_shift: float | None = None  # the catalog's shift when not 0 (it sets a volatility index's level)
 
     @cached_property
     def direct_rounded(self) -> dict[str, float | None]:
@@ -107,6 +111,8 @@ def scenario_shocks_compute(*, catalog: list[dict[str, Any]], stage: compute.Sym
                 direct=stress.direct_factor_shocks(scenario["shocks"], compute.FACTOR_SET),
                 conditioned=stress.conditioned_factor_shocks(scenario["shocks"], stage.proxy_cov, compute.FACTOR_SET),
                 vol_shift=float(scenario.get("implied_vol_shift") or 0.0),
+                # A shift of 0 — the catalog's default — states nothing about a volatility index's level.
+                stated_vol_shift=float(scenario["implied_vol_shift"]) if scenario.get("implied_vol_shift") else None,
             )
             for scenario in catalog
         ]
@@ -134,9 +140,13 @@ def stress_arrays_compute(
     betas = np.where(np.isfinite(betas), betas, 0.0)
     direct, conditioned, by_factor, columns = [], [], [], [str(f) for f in FACTOR_NAMES]
     for solved in shocks:
-        direct_pnl = stress.stress_pnl(factor_shocks=solved.direct, betas=betas, book=book, vol_shift=solved.vol_shift)
+        shift = solved.stated_vol_shift
+        market = compute.FACTOR_SET.market
+        direct_pnl = stress.stress_pnl(
+            factor_shocks=solved.direct, betas=betas, book=book, vol_shift=shift, market_factor=market
+        )
         conditioned_pnl = stress.stress_pnl(
-            factor_shocks=solved.conditioned, betas=betas, book=book, vol_shift=solved.vol_shift
+            factor_shocks=solved.conditioned, betas=betas, book=book, vol_shift=shift, market_factor=market
         )
         direct.append(np.nan_to_num(np.asarray(direct_pnl.position_pnl, dtype=float)))
         conditioned.append(np.nan_to_num(np.asarray(conditioned_pnl.position_pnl, dtype=float)))

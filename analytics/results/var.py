@@ -1,15 +1,25 @@
 """``var``: 1-day value at risk and expected shortfall at 95% and 99%, historical and parametric.
 
-Historical: today's positions revalued under each of the last 252 days' returns (stocks × the day's
-return of their symbol; options fully repriced at spot × (1 + r)); VaR/ES are the loss quantile and
-the mean loss beyond it. Parametric: normal, from the factor covariance of the dollar factor
-exposures plus each symbol's specific variance. All figures are positive USD losses; per-position
-contributions sum to the totals.
+Historical: today's positions revalued under each of the last 252 days' returns and implied-vol
+changes (stocks × the day's return of their symbol; options fully repriced at spot × (1 + r) and at
+today's implied vol × that day's vol change σ_t/σ_{t−1} from the stored quotes — the contract's own,
+else the mean of its underlying's other contracts, else none; a volatility index's options on the
+index's own forward model); VaR/ES are the loss quantile and the mean loss beyond it.
+
+Quantile convention (``QUANTILE_CONVENTION``, stated in every payload): with S scenarios sorted from
+worst to best portfolio P&L, the tail is the k = ceil(S × (1 − c)) worst (k = 13 at 95 % and 3 at 99 %
+of 252 days); VaR is the loss of the k-th worst scenario — an order statistic, **no interpolation**
+between scenarios — and ES the mean loss of the k worst. Per-position contributions at 95 % and
+99 % sum to the portfolio figures: ES exactly by the tail scenarios' mean; VaR by a kernel average
+of the scenarios ranked around the k-th, rescaled to the VaR (``analytics.engines.var``).
+
+Parametric: normal, from the factor covariance of the dollar factor exposures plus each symbol's
+specific variance (Euler contributions). All figures are positive USD losses.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 import numpy as np
 
@@ -27,6 +37,10 @@ if TYPE_CHECKING:
 
 LOOKBACK_DAYS = 252
 CONFIDENCES = (0.95, 0.99)
+QUANTILE_CONVENTION = (
+    "historical: the k = ceil(S x (1 - c)) worst of S daily scenarios form the tail; VaR = loss of the k-th worst "
+    "(an order statistic, no interpolation), ES = mean loss of the k worst; parametric: normal, zero mean"
+)
 MAX_CONTRIBUTIONS = 50
 
 
@@ -44,17 +58,23 @@ class HistoricalVar(VarFigures):
 
 
 class VarContribution(TypedDict):
-    """One position's share of the 99% figures (the contributions sum to the totals)."""
+    """One position's share of the 95% and 99% figures (each column sums to its portfolio figure)."""
 
     position_id: str
     symbol: str
     historical_var_99: float | None
     historical_es_99: float | None
     parametric_var_99: float | None
+    historical_var_95: NotRequired[float | None]  # absent from results stored before they were added
+    historical_es_95: NotRequired[float | None]
+    parametric_var_95: NotRequired[float | None]
 
 
 class VarPayload(TypedDict):
+    """quantile_convention: How the historical quantile is taken (order statistic, no interpolation)."""
+
     horizon_days: int
+    quantile_convention: NotRequired[str]
     historical: HistoricalVar
     parametric: VarFigures
     contributions: list[VarContribution]
@@ -73,7 +93,8 @@ class Var(ResultSpec[VarPayload, np.ndarray | None]):
     tool = AgentTool(
         description=(
             "One-day Value at Risk and expected shortfall at 95% and 99% (historical and parametric, positive USD "
-            "losses, also as % of equity) and the positions contributing most to the 99% historical VaR."
+            "losses, also as % of equity), the quantile convention, and the positions contributing most to the 99% "
+            "historical VaR with their 95% and 99% contributions."
         ),
         properties={"limit": {"type": "integer", "minimum": 1, "maximum": MAX_CONTRIBUTIONS, "default": 10}},
         limits={"rows": MAX_CONTRIBUTIONS},
@@ -90,7 +111,9 @@ class Var(ResultSpec[VarPayload, np.ndarray | None]):
         returns = chunk.stage.returns.iloc[-LOOKBACK_DAYS:]
         symbol_returns = returns.reindex(columns=chunk.positions["price_symbol"].to_numpy()).to_numpy(dtype=float)
         symbol_returns = np.where(np.isfinite(symbol_returns), symbol_returns, 0.0)
-        pnl = var.historical_position_pnl(returns=symbol_returns, book=book)
+        # Each historical day moves implied vols too, by that day's stored vol change.
+        vol_ratio = compute.implied_vol_ratios(market=market, positions=chunk.positions, dates=returns.index)
+        pnl = var.historical_position_pnl(returns=symbol_returns, book=book, vol_ratio=vol_ratio)
         return np.where(np.isfinite(pnl), pnl, 0.0)
 
     def build(self, chunk: ChunkContext, part: PortfolioSlice, prepared: np.ndarray | None) -> VarPayload:
@@ -115,16 +138,19 @@ class Var(ResultSpec[VarPayload, np.ndarray | None]):
             )
             for c in CONFIDENCES
         }
-        historical_var = rounded_list(historical[0.99].component_var)
-        historical_es = rounded_list(historical[0.99].component_es)
-        parametric_var = rounded_list(parametric[0.99].component_var)
+        historical_var = {c: rounded_list(historical[c].component_var) for c in CONFIDENCES}
+        historical_es = {c: rounded_list(historical[c].component_es) for c in CONFIDENCES}
+        parametric_var = {c: rounded_list(parametric[c].component_var) for c in CONFIDENCES}
         contributions: list[VarContribution] = [
             {
                 "position_id": pid,
                 "symbol": sym,
-                "historical_var_99": historical_var[i],
-                "historical_es_99": historical_es[i],
-                "parametric_var_99": parametric_var[i],
+                "historical_var_99": historical_var[0.99][i],
+                "historical_es_99": historical_es[0.99][i],
+                "parametric_var_99": parametric_var[0.99][i],
+                "historical_var_95": historical_var[0.95][i],
+                "historical_es_95": historical_es[0.95][i],
+                "parametric_var_95": parametric_var[0.95][i],
             }
             for i, (pid, sym) in enumerate(
                 zip(positions["position_key"].tolist(), positions["symbol"].tolist(), strict=True)
@@ -132,6 +158,7 @@ class Var(ResultSpec[VarPayload, np.ndarray | None]):
         ]
         return {
             "horizon_days": 1,
+            "quantile_convention": QUANTILE_CONVENTION,
             "historical": {
                 "var_95": rounded(historical[0.95].var),
                 "es_95": rounded(historical[0.95].es),
@@ -149,7 +176,13 @@ class Var(ResultSpec[VarPayload, np.ndarray | None]):
         }
 
     def inputs(self, chunk: ChunkContext, part: PortfolioSlice, prepared: np.ndarray | None) -> dict[str, Any]:
-        return {"confidences": list(CONFIDENCES)}
+        scenarios = LOOKBACK_DAYS if prepared is None else int(prepared.shape[0])
+        return {
+            "confidences": list(CONFIDENCES),
+            "quantile_convention": QUANTILE_CONVENTION,
+            "tail_sizes": {str(c): var.tail_size(scenarios, c) for c in CONFIDENCES},
+            "vol_changes": "each day's implied-vol ratio from stored quotes (contract, else underlying mean, else 1)",
+        }
 
     def tool_data(
         self, payload: VarPayload, args: dict[str, Any], portfolio: Portfolio
@@ -163,6 +196,7 @@ class Var(ResultSpec[VarPayload, np.ndarray | None]):
         as_pct = {k: v / equity for k, v in figures.items() if v is not None and equity}
         data = {
             "horizon_days": payload["horizon_days"],
+            "quantile_convention": payload.get("quantile_convention", QUANTILE_CONVENTION),
             "historical": historical,
             "parametric": payload["parametric"],
             "historical_pct_of_equity": as_pct,
@@ -177,6 +211,7 @@ class Var(ResultSpec[VarPayload, np.ndarray | None]):
             facts=[
                 ("Horizon", (text(payload["horizon_days"]), " day(s)")),
                 ("Historical observations", text(historical["observations"])),
+                ("Quantile convention", text(payload.get("quantile_convention", QUANTILE_CONVENTION))),
             ],
             tables=[
                 Table(
@@ -193,13 +228,15 @@ class Var(ResultSpec[VarPayload, np.ndarray | None]):
             rows = [
                 [
                     text(c["symbol"]),
+                    money(c.get("historical_var_95")),
+                    money(c.get("historical_es_95")),
                     money(c["historical_var_99"]),
                     money(c["historical_es_99"]),
                     money(c["parametric_var_99"]),
                 ]
                 for c in contributions
             ]
-            headers = ["Symbol", "Historical VaR 99%", "Historical ES 99%", "Parametric VaR 99%"]
+            headers = ["Symbol", "Hist. VaR 95%", "Hist. ES 95%", "Hist. VaR 99%", "Hist. ES 99%", "Param. VaR 99%"]
             section.tables.append(Table(headers, rows, title="Largest contributions"))
         return section
 

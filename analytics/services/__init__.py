@@ -15,6 +15,7 @@ The daily batch, in the order a run goes through it:
 - ``columns``   — a frame's columns as numpy arrays, sliced per portfolio without copies.
 - ``writer``    — the background writer that stores a step's results while the next one computes.
 - ``persist``   — bulk upserts (COPY on PostgreSQL) of results, metrics and snapshots with provenance.
-- ``snapshots`` — a snapshot's values, and the backfill of past days from stored prices.
+- ``expiries``  — options that expired settled as position changes (exercise, assignment, cash, worthless).
+- ``snapshots`` — the day's snapshot values (P&L at each day's marks, flows) and their backfill.
 - ``catalog``   — the stress scenario catalog (seeded into ``StressScenario``).
 """

@@ -1,4 +1,5 @@
-"""The daily batch: market data, then every analytics step for every portfolio, then reports.
+"""The daily batch: market data, expired options settled, then every analytics step for every portfolio,
+then reports.
 
 A run is recorded in ``BatchRun`` with one ``BatchJob`` per step and portfolio (universe-level
 steps — the market data sync and the factor model — have no portfolio). A failing portfolio or
@@ -37,6 +38,7 @@ from analytics.selectors import factor_model_latest
 from analytics.services import compute, persist
 from analytics.services.inputs import MarketInputs, PortfolioInfo, market_inputs_load, portfolios_load, positions_frame
 from analytics.services.jobs import (
+    EXPIRIES_STEP,
     JobRecorder,
     error_text,
     needs_factor_model,
@@ -206,10 +208,14 @@ def _run_locked(
         say("market_data: syncing prices")
         _market_data_step(run=run, recorder=recorder, say=say, sync=market_data_sync)
 
+    if EXPIRIES_STEP in selected:
+        say("expiries: settling options that expired before this date")
+        _expiries_step(run=run, recorder=recorder, say=say)
+
     kinds = [s for s in selected if s in portfolio_steps()]
     ids = list(portfolios)
     if kinds and ids:
-        positions = positions_frame(portfolio_ids=ids)
+        positions = positions_frame(portfolio_ids=ids, as_of=as_of)
         market = _load_market(positions=positions, as_of=as_of)
         run.data_source = market.data_source
         run.save(update_fields=["data_source"])
@@ -305,6 +311,33 @@ def _market_data_step(
         say(f"market_data: FAILED ({job.error_summary}); continuing on cached prices")
 
 
+def _expiries_step(*, run: BatchRun, recorder: JobRecorder, say: Callable[[str], None]) -> None:
+    """Settle the options that expired before the run's date (``analytics.services.expiries``), across every
+    portfolio: a settlement is a position change, not one portfolio's result."""
+    from analytics.services.expiries import expiries_settle
+
+    started = time.perf_counter()
+    try:
+        report = expiries_settle(as_of=run.as_of)
+    except Exception as exc:
+        logger.exception("Settling expired options failed")
+        job = recorder.record_failure(step=EXPIRIES_STEP, started=started, exc=exc)
+        say(f"expiries: FAILED ({job.error_summary}); expired options stay open and show as expired")
+        return
+    unpriced = "; ".join(f"{c}: {why}" for c, why in sorted(report.unpriced.items()))
+    recorder.record(
+        step=EXPIRIES_STEP,
+        portfolio_id=None,
+        status=RunStatus.PARTIAL if report.unpriced else RunStatus.COMPLETED,
+        started=started,
+        rows=len(report.settled),
+        error=f"left open (no settlement close): {unpriced}"[:2000] if unpriced else "",
+        flush=True,
+    )
+    outcomes = ", ".join(f"{s.contract} {s.outcome}" for s in report.settled)
+    say(f"expiries: {len(report.settled)} settled" + (f" ({outcomes})" if outcomes else ""))
+
+
 def _load_market(*, positions: pd.DataFrame, as_of: dt.date) -> MarketInputs:
     symbols = positions["price_symbol"].dropna().unique().tolist() if len(positions) else []
     contracts = positions.loc[positions["is_option"].astype(bool), "symbol"].tolist() if len(positions) else []
@@ -392,7 +425,7 @@ def portfolio_chunk_run(
     portfolios = portfolios_load(portfolio_ids=portfolio_ids)
     positions = preloaded.positions if preloaded is not None else None
     if positions is None:
-        positions = positions_frame(portfolio_ids=list(portfolios))
+        positions = positions_frame(portfolio_ids=list(portfolios), as_of=as_of)
     if preloaded is not None:
         market, stage = preloaded.market, preloaded.stage
     else:

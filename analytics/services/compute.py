@@ -8,11 +8,18 @@ Conventions (USD; returns are simple daily decimals unless stated):
 - Stocks are priced at their last adjusted close on or before ``as_of``.
 - Options are valued per share at the quote mid (bid/ask both > 0) on ``as_of``, else the
   quote's last trade, else the Black–Scholes–Merton model price. Their implied volatility comes
-  from the provider's quote when present; otherwise the **fallback** is the underlying's
-  realised volatility: annualised standard deviation of its last 252 daily log returns
-  (``iv_source = "realised_vol_252d"``). Never a silent constant.
-- Time to expiry is ACT/365 from ``as_of``; an option whose expiration is on or before
-  ``as_of`` is expired: flagged, not priced, left out of exposures.
+  from the provider's quote when present (the last one on or before ``as_of``); otherwise the
+  **fallback** is the underlying's realised volatility: annualised standard deviation of its last
+  252 daily log returns (``iv_source = "realised_vol_252d"``). Never a silent constant.
+- Options on a volatility index (``marketdata.factors.VOLATILITY_INDICES``: VIX) are priced by
+  Black-76 on the index's mean-reverting forward (``analytics.engines.volatility_index``); their
+  quoted vol is a Black-76 vol, and without a quote the model's own forward vol is used
+  (``iv_source = "model:ou_forward_vol"``). Delta is per index point of the spot index.
+- Time to expiry is ACT/365 from ``as_of``. An option expiring **on** ``as_of`` is valued at the close
+  at its intrinsic value, with delta 1 (call) / −1 (put) when strictly in the money, else 0, and no
+  gamma, theta, vega or rho (``black_scholes.expiry_greeks``); price source ``intrinsic``. One whose
+  expiration is **before** ``as_of`` is expired: flagged, not priced, left out of exposures (the
+  batch's ``expiries`` step settles it first: ``analytics.services.expiries``).
 - Delta exposure: stocks their market value; options their dollar delta (delta × quantity ×
   multiplier × spot). Factor exposure of a position = delta exposure × betas of its price symbol.
 """
@@ -27,7 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analytics.engines import black_scholes, factors, valuation
+from analytics.engines import black_scholes, factors, valuation, volatility_index
 from analytics.engines.book import PositionBook
 from analytics.services.inputs import MarketInputs
 from marketdata.factors import (
@@ -40,6 +47,7 @@ from marketdata.factors import (
     RATE_PROXY,
     RATE_PROXY_DURATION,
     STYLE_FACTORS,
+    VOLATILITY_INDICES,
 )
 
 # The factor model the engines are given (they import no app; its definition is marketdata.factors).
@@ -168,9 +176,12 @@ def position_state_compute(*, positions: pd.DataFrame, market: MarketInputs, sta
     years = np.full(n, np.nan)
     for i in option_rows:
         years[i] = (expirations[i] - as_of).days / 365.0
-    expired = is_option & (years <= 0)
+    expired = is_option & (years < 0)
+    at_expiry = is_option & (years == 0)
+    on_index = is_option & positions["price_symbol"].isin(VOLATILITY_INDICES).to_numpy(dtype=bool)
 
-    # Implied vol: provider quote first, else realised vol of the underlying (documented fallback).
+    # Implied vol: provider quote first, else realised vol of the underlying (documented fallback); an
+    # index option without a quote takes its model's forward vol.
     vol = np.full(n, np.nan)
     vol_source = np.array([""] * n, dtype=object)
     quote_price = np.full(n, np.nan)
@@ -180,12 +191,16 @@ def position_state_compute(*, positions: pd.DataFrame, market: MarketInputs, sta
         .map(stage.realised_vol if stage is not None else pd.Series(dtype=float))
         .to_numpy(dtype=float)
     )
+    model_vol = volatility_index.forward_vol(np.where(on_index, np.maximum(years, 0.0), 1.0))
     contracts = positions["symbol"].to_numpy()
     for i in option_rows:
         quote = market.option_quotes.get(contracts[i])
         if quote is not None and quote.implied_vol and quote.implied_vol > 0:
             vol[i] = quote.implied_vol
             vol_source[i] = f"quote:{quote.source}:{quote.date.isoformat()}"
+        elif on_index[i]:
+            vol[i] = model_vol[i]
+            vol_source[i] = "model:ou_forward_vol"
         elif np.isfinite(realised[i]):
             vol[i] = realised[i]
             vol_source[i] = "realised_vol_252d"
@@ -207,13 +222,18 @@ def position_state_compute(*, positions: pd.DataFrame, market: MarketInputs, sta
         div_yield=market.div_yield,
         is_call=is_call,
     )
+    greeks = _special_greeks(greeks, on_index=on_index & ~expired & ~at_expiry, at_expiry=at_expiry, spot=spot,
+                             strike=strike, years=years, vol=vol, rate=market.rate, is_call=is_call)  # fmt: skip
     model_price = np.where(is_option & ~expired, greeks.price, np.nan)
+    # On its expiration day an option is worth its intrinsic value, whatever its last quote says.
+    quote_price = np.where(at_expiry, np.nan, quote_price)
     option_price = np.where(np.isfinite(quote_price), quote_price, model_price)
     price = np.where(is_option, option_price, spot)
     price = np.where(expired, np.nan, price)
+    model_name = np.where(at_expiry, "intrinsic", np.where(on_index, "black76_ou_forward", "bsm_model"))
     price_source = np.where(
         is_option,
-        np.where(np.isfinite(quote_price), quote_source, np.where(np.isfinite(model_price), "bsm_model", "")),
+        np.where(np.isfinite(quote_price), quote_source, np.where(np.isfinite(model_price), model_name, "")),
         np.where(np.isfinite(spot), "close", ""),
     )
 
@@ -237,6 +257,8 @@ def position_state_compute(*, positions: pd.DataFrame, market: MarketInputs, sta
     state["unrealised_pnl"] = values.unrealised_pnl
     state["delta_exposure"] = values.delta_exposure
     state["expired"] = expired
+    state["at_expiry"] = at_expiry
+    state["vol_index"] = on_index
     state["years"] = years
     state["vol"] = vol
     state["vol_source"] = vol_source
@@ -257,6 +279,78 @@ def position_state_compute(*, positions: pd.DataFrame, market: MarketInputs, sta
         quality = stage.fit.quality.reindex(positions["price_symbol"].to_numpy()).fillna("no_data")
         state["beta_quality"] = quality.to_numpy()
     return state
+
+
+def _special_greeks(
+    greeks: black_scholes.Greeks,
+    *,
+    on_index: np.ndarray,
+    at_expiry: np.ndarray,
+    spot: np.ndarray,
+    strike: np.ndarray,
+    years: np.ndarray,
+    vol: np.ndarray,
+    rate: float,
+    is_call: np.ndarray,
+) -> black_scholes.Greeks:
+    """The BSM Greeks with the rows that BSM does not describe replaced: volatility-index options
+    (``volatility_index.option_greeks``) and options on their expiration day (``expiry_greeks``)."""
+    if not (on_index.any() or at_expiry.any()):
+        return greeks
+    values = {name: np.array(getattr(greeks, name), dtype=float) for name in ("price", *GREEK_FIELDS)}
+    invalid = np.array(greeks.invalid)
+    expired = np.array(greeks.expired)
+    rows = np.flatnonzero(on_index)
+    if rows.size:
+        index = volatility_index.option_greeks(
+            spot=spot[rows], strike=strike[rows], years=years[rows], rate=rate, is_call=is_call[rows], vol=vol[rows]
+        )
+        for name in values:
+            values[name][rows] = getattr(index, name)
+        invalid[rows] = ~np.isfinite(index.price)
+    rows = np.flatnonzero(at_expiry)
+    if rows.size:
+        settled = black_scholes.expiry_greeks(spot=spot[rows], strike=strike[rows], is_call=is_call[rows])
+        for name in values:
+            values[name][rows] = getattr(settled, name)
+        expired[rows] = False
+        invalid[rows] = settled.invalid
+    return black_scholes.Greeks(**values, expired=expired, invalid=invalid)
+
+
+GREEK_FIELDS = ("delta", "gamma", "theta", "vega", "rho")
+
+
+def implied_vol_ratios(*, market: MarketInputs, positions: pd.DataFrame, dates: pd.Index) -> np.ndarray:
+    """Each option's implied-vol change on each of ``dates`` as a ratio σ_t / σ_{t−1} (T × N; 1 for stocks).
+
+    From the stored quotes (``market.option_quote_history``): the contract's own change from the
+    previous session; a day the contract has no pair of quotes takes the mean log change
+    of the other contracts on its underlying that day, else no change (1). Used by historical VaR
+    to move vols with each historical day.
+    """
+    n = len(positions)
+    out = np.ones((len(dates), n))
+    is_option = positions["is_option"].to_numpy(dtype=bool)
+    if not is_option.any() or not market.option_quote_history:
+        return out
+    contracts = positions["symbol"].to_numpy()[is_option]
+    underlyings = positions["price_symbol"].to_numpy()[is_option]
+    ivs = market.implied_vols(list(contracts))
+    if ivs.empty:
+        return out
+    with np.errstate(divide="ignore", invalid="ignore"):
+        changes = np.log(ivs).diff().reindex(pd.DatetimeIndex(dates))
+    by_underlying: dict[str, pd.Series] = {}
+    for underlying in set(underlyings):
+        same = [c for c, u in zip(contracts, underlyings, strict=True) if u == underlying]
+        by_underlying[underlying] = changes[list(dict.fromkeys(same))].mean(axis=1, skipna=True)
+    columns = []
+    for contract, underlying in zip(contracts, underlyings, strict=True):
+        own = changes[contract]
+        columns.append(own.fillna(by_underlying[underlying]).fillna(0.0).to_numpy(dtype=float))
+    out[:, np.flatnonzero(is_option)] = np.exp(np.column_stack(columns))
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -281,4 +375,5 @@ def position_book(positions: pd.DataFrame, state: pd.DataFrame, rate: float, div
         vol=state["vol"].to_numpy(dtype=float),
         rate=rate,
         div_yield=div_yield,
+        vol_index=state["vol_index"].to_numpy(dtype=bool),
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -22,6 +23,8 @@ from portfolios.selectors import open_position_rows
 
 # Calendar days of price history loaded: 252 trading days of returns plus margin for holidays.
 PRICE_HISTORY_CALENDAR_DAYS = 400
+# Calendar days of option quotes loaded: each day's implied vol over the 252 VaR days (and the snapshots).
+QUOTE_HISTORY_CALENDAR_DAYS = 380
 DIVIDEND_YIELD = 0.0  # Per-symbol dividend yields are not stored yet; BSM runs with q = 0 (recorded in inputs).
 
 POSITION_COLUMNS = (
@@ -40,6 +43,8 @@ POSITION_COLUMNS = (
     "strike",
     "expiration",
     "tags",
+    "exit_date",
+    "exit_price",
 )
 
 
@@ -62,13 +67,18 @@ def portfolios_load(*, portfolio_ids: Sequence[uuid.UUID] | None = None) -> dict
     }
 
 
-def positions_frame(*, portfolio_ids: Sequence[uuid.UUID]) -> pd.DataFrame:
-    """Open positions of these portfolios, one row each, numeric columns as float64.
+def positions_frame(
+    *, portfolio_ids: Sequence[uuid.UUID], as_of: dt.date | None = None, since: dt.date | None = None
+) -> pd.DataFrame:
+    """Positions of these portfolios — the open ones, or with ``as_of`` those held at its close (entered on
+    or before it and not exited before it; ``exit_date`` is the last day held), or with ``since`` too
+    those held on any day from ``since`` to ``as_of`` — one row each, numeric columns as float64
+    (``exit_price`` NaN and ``exit_date`` None while open).
 
     ``price_symbol`` is the symbol whose close drives the position (the underlying for options);
     ``quantity`` is signed (negative = short); ``strike`` is NaN and ``expiration`` None for stocks.
     """
-    raw_rows, tags = open_position_rows(portfolio_ids=list(portfolio_ids))
+    raw_rows, tags = open_position_rows(portfolio_ids=list(portfolio_ids), as_of=as_of, since=since)
     rows = []
     for (
         pk,
@@ -83,6 +93,8 @@ def positions_frame(*, portfolio_ids: Sequence[uuid.UUID]) -> pd.DataFrame:
         strike,
         expiration,
         underlying,
+        exit_date,
+        exit_price,
     ) in raw_rows:
         is_option = position_type in OPTION_TYPES
         rows.append(
@@ -102,6 +114,8 @@ def positions_frame(*, portfolio_ids: Sequence[uuid.UUID]) -> pd.DataFrame:
                 float(strike) if strike is not None else np.nan,
                 expiration,
                 tags.get(pk, []),
+                exit_date,
+                float(exit_price) if exit_price is not None else np.nan,
             )
         )
     frame = pd.DataFrame.from_records(rows, columns=list(POSITION_COLUMNS))
@@ -117,6 +131,8 @@ class MarketInputs:
     ``prices`` holds adjusted closes (T dates × S symbols, float64, NaN where missing) up to and
     including ``as_of``; ``spot`` is each symbol's last close on or before ``as_of`` and
     ``spot_date`` its date (a symbol whose last close is older than ``as_of`` is stale).
+    ``option_quotes`` is each contract's last quote on or before ``as_of``; ``option_quote_history``
+    every stored quote of the contracts over the price window, oldest first (each day's implied vol).
     """
 
     as_of: dt.date
@@ -128,6 +144,37 @@ class MarketInputs:
     rate: float
     div_yield: float = DIVIDEND_YIELD
     sectors: dict[str, str] = field(default_factory=dict)
+    option_quote_history: dict[str, list[market.OptionQuoteRow]] = field(default_factory=dict)
+    _quote_dates: dict[str, list[dt.date]] = field(default_factory=dict, repr=False, compare=False)
+
+    def quotes_on(self, day: dt.date) -> dict[str, market.OptionQuoteRow]:
+        """Each contract's quote as seen on ``day``: its last stored quote on or before ``day``; a contract
+        whose stored quotes all come later gets its first one (its implied vol carried back: a provider
+        without quote history has only the quotes stored since the contract was held)."""
+        out: dict[str, market.OptionQuoteRow] = {}
+        for contract, rows in self.option_quote_history.items():
+            dates = self._quote_dates.get(contract)
+            if dates is None:
+                dates = self._quote_dates[contract] = [q.date for q in rows]
+            at = bisect_right(dates, day)
+            out[contract] = rows[at - 1] if at else rows[0]
+        for contract, quote in self.option_quotes.items():
+            out.setdefault(contract, quote)
+        return out
+
+    def implied_vols(self, contracts: Sequence[str]) -> pd.DataFrame:
+        """Stored implied vols (dates × ``contracts``, annualised decimals, NaN where no quote), oldest first."""
+        data = {
+            c: pd.Series(
+                [q.implied_vol if q.implied_vol and q.implied_vol > 0 else np.nan for q in rows],
+                index=pd.DatetimeIndex([pd.Timestamp(q.date) for q in rows]),
+                dtype=float,
+            )
+            for c in dict.fromkeys(contracts)
+            if (rows := self.option_quote_history.get(c))
+        }
+        frame = pd.DataFrame(data) if data else pd.DataFrame(index=pd.DatetimeIndex([]))
+        return frame.reindex(columns=list(dict.fromkeys(contracts))).sort_index()
 
     @property
     def stale_symbols(self) -> list[str]:
@@ -163,6 +210,12 @@ def market_inputs_load(*, symbols: Sequence[str], option_contracts: Sequence[str
     prices = prices.reindex(columns=wanted)
     spot, last_valid = last_closes(prices)
     quotes = market.option_quotes_latest(contracts=list(option_contracts), as_of=as_of) if option_contracts else {}
+    quote_start = as_of - dt.timedelta(days=QUOTE_HISTORY_CALENDAR_DAYS)
+    history = (
+        market.option_quote_history(contracts=list(option_contracts), start=quote_start, end=as_of)
+        if option_contracts
+        else {}
+    )
     instruments = market.instruments_by_symbol(symbols=wanted)
     return MarketInputs(
         as_of=as_of,
@@ -173,4 +226,5 @@ def market_inputs_load(*, symbols: Sequence[str], option_contracts: Sequence[str
         option_quotes=quotes,
         rate=float(settings.RISK_FREE_RATE),
         sectors={s: (i.sector or "") for s, i in instruments.items()},
+        option_quote_history=history,
     )

@@ -23,6 +23,7 @@ from analytics.services.writer import ResultWriter
 logger = logging.getLogger("sigmasight.batch")
 
 MARKET_DATA_STEP = "market_data"
+EXPIRIES_STEP = "expiries"
 REPORTS_STEP = "reports"
 
 
@@ -32,8 +33,9 @@ def portfolio_steps() -> tuple[str, ...]:
 
 
 def steps_all() -> tuple[str, ...]:
-    """Every step of a run, in order: the market data sync, the result kinds, the reports."""
-    return (MARKET_DATA_STEP, *portfolio_steps(), REPORTS_STEP)
+    """Every step of a run, in order: the market data sync, the settlement of expired options, the result
+    kinds, the reports."""
+    return (MARKET_DATA_STEP, EXPIRIES_STEP, *portfolio_steps(), REPORTS_STEP)
 
 
 def depends_on(step: str) -> tuple[str, ...]:
@@ -50,6 +52,7 @@ def step_label(step: str) -> str:
     """How ``batch_history`` names a step: the kind's title, or the universe-level step's description."""
     universe = {
         MARKET_DATA_STEP: "Market data sync",
+        EXPIRIES_STEP: "Expired options settled",
         "factor_model": "Factor model (every symbol)",
         "position_metrics": "Per-position metrics",
         REPORTS_STEP: "Reports",

@@ -297,6 +297,9 @@ class StoredFit:
         symbols = [r.symbol for r in rows]
         self.betas = pd.DataFrame([r.betas for r in rows], index=symbols, columns=list(FACTOR_NAMES), dtype=float)
         self.quality = pd.Series([r.quality for r in rows], index=symbols, dtype=object)
+        self.r_squared = pd.Series(
+            [np.nan if r.r_squared is None else r.r_squared for r in rows], index=symbols, dtype=float
+        )
         self.residual_vol = pd.Series(
             [np.nan if r.residual_vol_annual is None else r.residual_vol_annual / math.sqrt(252) for r in rows],
             index=symbols,

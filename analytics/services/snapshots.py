@@ -1,10 +1,22 @@
 """Daily portfolio snapshots and their backfill from stored prices.
 
 Daily P&L comes from price changes: Σ quantity × multiplier × (P_t − P_{t−1}) — right for shorts
-(negative quantity) and options (P is the option's model value per share on both days, at the
-same implied vol, so a change of pricing method never shows as P&L). Daily return = daily P&L /
-equity balance when the portfolio has one, else / the previous day's gross exposure.
+(negative quantity) and options. P is each day's own mark, the price its values use: the close for a
+stock; for an option its quote mid on that day (else its last trade), else its model value at **that
+day's** implied vol (the last quote stored on or before the day: a past day is never revalued at
+today's vol), and its intrinsic value on its expiration day. A position entered on the day starts
+from its entry price. Since values and P&L use the same marks, a day on which an option's mark
+changes source (a missing quote) shows the difference as P&L, as a book marked that way would. Daily return =
+daily P&L / equity balance when the portfolio has one, else / the previous day's gross exposure.
 Cumulative P&L chains the daily P&L onto the previous stored snapshot.
+
+Flows: the value moved into positions on the day — Σ quantity × multiplier × entry price of the
+positions entered since the previous session, minus Σ quantity × multiplier × exit price of those
+held on the previous session and not on this one (an expired option leaves at its intrinsic value,
+the value it was marked at; its delivered stock enters at the close it settled at). So the change in
+total value = daily P&L + flows, every day, across an expiry too (there the flow is strike × shares,
+the cash paid or received on exercise). A position a user closes at a price other than its last
+mark shows the difference in neither (realised P&L is not tracked).
 """
 
 from __future__ import annotations
@@ -36,24 +48,35 @@ def market_at(market: MarketInputs, day: dt.date) -> MarketInputs:
         spot=spot,
         spot_date=last_valid,
         data_source=market.data_source,
-        option_quotes=market.option_quotes,
+        option_quotes=market.quotes_on(day),  # that day's quotes: each day's implied vol
         rate=market.rate,
         div_yield=market.div_yield,
         sectors=market.sectors,
+        option_quote_history=market.option_quote_history,
     )
 
 
 def _marks(state: Columns) -> np.ndarray:
-    """Per-share marks used for P&L: close for stocks, model value for options."""
-    is_option = np.asarray(state["is_option"], dtype=bool)
-    return np.where(is_option, np.asarray(state["model_price"], dtype=float), np.asarray(state["price"], dtype=float))
+    """Per-share marks used for P&L — the same prices the day's values use: close for stocks; for options
+    the day's quote mid (else last trade), else the model value at the day's implied vol, intrinsic on the
+    expiration day."""
+    return np.asarray(state["price"], dtype=float)
 
 
 def snapshot_values(
-    *, positions: Columns, state: Columns, previous: Columns | None, equity: float | None, day: dt.date
+    *,
+    positions: Columns,
+    state: Columns,
+    previous: Columns | None,
+    equity: float | None,
+    day: dt.date,
+    previous_day: dt.date | None = None,
+    exits: float | None = 0.0,
 ) -> SnapshotPayload:
-    """One portfolio's snapshot values on ``day`` (``previous``: its state on the previous session, for the P&L);
-    ``cumulative_pnl`` is left for the caller to chain."""
+    """One portfolio's snapshot values on ``day`` (``previous``: its state on the previous session
+    ``previous_day``, for the P&L; ``exits``: Σ quantity × multiplier × exit price of the positions that
+    left the book since then, None when one has no exit price); ``cumulative_pnl`` is left for the
+    caller to chain."""
     priced = np.isfinite(np.asarray(state["market_value"], dtype=float))
     mv = np.where(priced, np.asarray(state["market_value"], dtype=float), 0.0)
     delta_exposure = np.where(priced, np.asarray(state["delta_exposure"], dtype=float), 0.0)
@@ -65,9 +88,12 @@ def snapshot_values(
     )
     pnl: float | None = None
     daily_return: float | None = None
+    flows: float | None = None
     if previous is not None:
-        entered_today = np.array([d >= day for d in positions["entry_date"]], dtype=bool)
-        before = np.where(entered_today, np.asarray(positions["entry_price"], dtype=float), _marks(previous))
+        since = day if previous_day is None else previous_day + dt.timedelta(days=1)
+        entered_today = np.array([d >= since for d in positions["entry_date"]], dtype=bool)
+        entry_price = np.asarray(positions["entry_price"], dtype=float)
+        before = np.where(entered_today, entry_price, _marks(previous))
         per_position = valuation.daily_pnl(
             quantity=np.asarray(positions["quantity"], dtype=float),
             multiplier=np.asarray(positions["multiplier"], dtype=float),
@@ -75,6 +101,9 @@ def snapshot_values(
             price=_marks(state),
         )
         pnl = float(np.nansum(np.where(np.isfinite(per_position), per_position, 0.0)))
+        size = np.asarray(positions["quantity"], dtype=float) * np.asarray(positions["multiplier"], dtype=float)
+        entries = float(np.nansum(np.where(entered_today, size * entry_price, 0.0)))
+        flows = None if exits is None else entries - exits
         previous_mv = np.asarray(previous["market_value"], dtype=float)
         base = equity if equity else float(np.nansum(np.abs(previous_mv)))
         daily_return = pnl / base if base else None
@@ -90,6 +119,7 @@ def snapshot_values(
         "equity": equity,
         "daily_pnl": pnl,
         "daily_return": daily_return,
+        "flows": flows,
         "portfolio_delta": finite(np.nansum(np.asarray(state["position_delta"], dtype=float))),
         "portfolio_gamma": finite(np.nansum(np.asarray(state["position_gamma"], dtype=float)[live])),
         "portfolio_theta": finite(np.nansum(np.asarray(state["position_theta"], dtype=float)[live])),
@@ -124,9 +154,10 @@ def snapshots_backfill(
 ) -> int:
     """Rebuild ``days`` sessions of snapshots ending at ``end`` from stored prices; returns rows written.
 
-    Positions count from their entry date on. Options are marked at their model value with today's
-    implied-vol source on every day (historical quotes are not stored), which is stated in the
-    rows' ``inputs``. Cumulative P&L starts at 0 on the first backfilled day.
+    Positions count on the days they were held (entry date to exit date, closed ones included). Options
+    are marked at their model value at each day's implied vol (the last stored quote on or before the
+    day; a contract with only later quotes carries its first one back), as the rows' ``inputs`` state.
+    Cumulative P&L starts at 0 on the first backfilled day.
     """
     from analytics.services.inputs import market_inputs_load, portfolios_load, positions_frame
     from marketdata.calendar import last_trading_days, latest_completed_session
@@ -134,7 +165,7 @@ def snapshots_backfill(
     end = end or latest_completed_session()
     sessions = last_trading_days(count=days, as_of=end)
     portfolios = portfolios_load(portfolio_ids=portfolio_ids)
-    positions = positions_frame(portfolio_ids=list(portfolios))
+    positions = positions_frame(portfolio_ids=list(portfolios), as_of=end, since=sessions[0])
     if positions.empty:
         return 0
     market = market_inputs_load(
@@ -150,21 +181,35 @@ def snapshots_backfill(
     cumulative = dict.fromkeys(portfolios, 0.0)
     rows: list[PortfolioSnapshot] = []
     previous_state: pd.DataFrame | None = None
+    previous_day: dt.date | None = None
+    entry_dates = positions["entry_date"].to_numpy()
+    exit_dates = positions["exit_date"].to_numpy()
+    exit_values = (
+        positions["quantity"].to_numpy(dtype=float)
+        * positions["multiplier"].to_numpy(dtype=float)
+        * positions["exit_price"].to_numpy(dtype=float)
+    )
     for number, day in enumerate(sessions, start=1):
         day_market = market_at(market, day)
         state = compute.position_state_compute(positions=positions, market=day_market, stage=stage)
-        held = np.array([d <= day for d in positions["entry_date"]], dtype=bool)
+        held = np.array([e <= day and (x is None or x >= day) for e, x in zip(entry_dates, exit_dates, strict=True)])
+        left = np.array(
+            [previous_day is not None and x is not None and previous_day <= x < day for x in exit_dates], dtype=bool
+        )
         for pid, index in groups.items():
-            mask = held[positions.index.get_indexer(index)]
-            live = index[mask]
+            at = positions.index.get_indexer(index)
+            live = index[held[at]]
             if not len(live):
                 continue
+            gone = exit_values[at][left[at]]
             values = snapshot_values(
                 positions=Columns.from_frame(positions.loc[live]),
                 state=Columns.from_frame(state.loc[live]),
                 previous=None if previous_state is None else Columns.from_frame(previous_state.loc[live]),
                 equity=portfolios[pid].equity_balance,
                 day=day,
+                previous_day=previous_day,
+                exits=float(gone.sum()) if np.isfinite(gone).all() else None,
             )
             cumulative[pid] += values["daily_pnl"] or 0.0
             values["cumulative_pnl"] = round(cumulative[pid], 2)
@@ -180,12 +225,12 @@ def snapshots_backfill(
                         data_source=day_market.data_source,
                         method="backfill from stored prices",
                         lookback=None,
-                        inputs={"option_marks": "model value at today's implied-vol source"},
+                        inputs={"option_marks": "the day's quote mid, else model value at the day's implied vol"},
                         stale=stale,
                     ),
                 )
             )
-        previous_state = state
+        previous_state, previous_day = state, day
         if progress is not None and (number % 25 == 0 or number == len(sessions)):
             progress(number, len(sessions))
     from analytics.services.persist import snapshots_upsert

@@ -74,6 +74,8 @@ def _positions(portfolio_id: uuid.UUID) -> pd.DataFrame:
             option.get("strike", np.nan),
             option.get("expiration"),
             option.get("tags", []),
+            None,  # exit_date: open
+            np.nan,  # exit_price
         )
 
     rows = [
@@ -82,6 +84,7 @@ def _positions(portfolio_id: uuid.UUID) -> pd.DataFrame:
         row("SPY261218C00100000", "LC", 2.0, underlying="SPY", strike=100.0, expiration=dt.date(2026, 12, 18)),
         row("SPY261218P00095000", "SP", -3.0, underlying="SPY", strike=95.0, expiration=dt.date(2026, 12, 18)),
         row("SPY261120C00090000", "LC", 1.0, underlying="SPY", strike=90.0, expiration=AS_OF, tags=["Core"]),
+        row("SPY261119P00110000", "LP", 1.0, underlying="SPY", strike=110.0, expiration=dt.date(2026, 11, 19)),
     ]
     return pd.DataFrame.from_records(rows, columns=list(POSITION_COLUMNS))
 
@@ -140,10 +143,16 @@ def test_the_small_book_is_valued_as_expected(chunk: ChunkContext) -> None:
     part = next(iter(chunk.slices.values()))
     overview = registry.spec_for("overview").build(chunk, part, None)
     spot = chunk.market.spot
-    assert overview["position_count"] == 5
-    assert overview["expired_options"] == ["SPY261120C00090000"]
+    assert overview["position_count"] == 6
+    # Expired the day before: listed, not valued. Expiring on the as-of date: worth its intrinsic value.
+    assert overview["expired_options"] == ["SPY261119P00110000"]
     assert overview["stock_exposure"] == pytest.approx(100 * spot["AAPL"] + 50 * spot["XOM"], abs=0.01)
     assert overview["by_tag"]["Core"]["count"] == 2
     greeks = registry.spec_for("greeks").build(chunk, part, None)
     assert [row["symbol"] for row in greeks["positions"]][:2] == ["SPY261218C00100000", "SPY261218P00095000"]
+    expiring = next(row for row in greeks["positions"] if row["symbol"] == "SPY261120C00090000")
+    assert not expiring["expired"] and expiring["years_to_expiry"] == 0.0
+    assert expiring["delta"] == (1.0 if spot["SPY"] > 90.0 else 0.0) and expiring["gamma"] == 0.0
+    values = dict(zip(part.positions["symbol"].tolist(), part.state["market_value"].tolist(), strict=True))
+    assert values["SPY261120C00090000"] == pytest.approx(max(spot["SPY"] - 90.0, 0.0) * 100, abs=1e-9)
     assert greeks["totals"]["stock_share_delta"] == 50.0

@@ -132,6 +132,9 @@ class Provider(ABC):
     # Offline providers that can answer with numpy columns (``daily_bar_columns``) set this; the
     # sync then validates and stores whole arrays instead of one ``Bar`` at a time.
     supports_columns: bool = False
+    # Providers that can quote an option on a past session (``option_quote(as_of=<earlier day>)``) set
+    # this; the sync then stores each day's quote (and implied vol) over its window, not only today's.
+    supports_option_history: bool = False
 
     def start_run(self, *, retry_budget_s: float | None = None) -> None:  # noqa: B027 - optional hook
         """Called once at the start of a sync (HTTP providers reset their retry budget here)."""

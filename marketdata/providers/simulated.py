@@ -926,6 +926,13 @@ def vix_forward(*, spot: float, years: float) -> tuple[float, float]:
 
 def _systematic_variance(spec: SymbolSpec) -> float:
     """Annual variance of the symbol's factor part at the VIX mean level."""
+    return _systematic_variance_of(spec.symbol)
+
+
+@lru_cache(maxsize=1024)
+def _systematic_variance_of(symbol: str) -> float:
+    # Once per symbol: a quote history asks for it on every session.
+    spec = symbol_spec(symbol)
     betas = np.array([spec.loadings[name] for name in FACTOR_NAMES])
     return float(betas @ factor_covariance_daily() @ betas) * TRADING_DAYS_PER_YEAR
 
@@ -1007,6 +1014,7 @@ class SimulatedProvider(Provider):
     supports_options = True
     supports_profiles = True
     supports_columns = True
+    supports_option_history = True
 
     def __init__(self, *, world: str | None = None) -> None:
         self.world = world_get(world).name

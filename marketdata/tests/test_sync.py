@@ -36,7 +36,11 @@ def test_a_simulated_sync_stores_every_symbol_labelled_simulated_then_hits_the_c
     assert run.symbols_requested == len(universe) == run.symbols_ok
     assert run.rows_written == 5 * len(universe) == PriceBar.objects.count()
     assert set(PriceBar.objects.values_list("source", flat=True)) == {"simulated"}
-    assert run.option_quotes_written == 8 and OptionQuote.objects.filter(source="simulated", date=AS_OF).count() == 8
+    # The simulated provider quotes past sessions: each held contract's quote on every session of the window.
+    assert (
+        run.option_quotes_written == 8 * 5 and OptionQuote.objects.filter(source="simulated", date=AS_OF).count() == 8
+    )
+    assert set(OptionQuote.objects.values_list("date", flat=True)) == set(last_trading_days(count=5, as_of=AS_OF))
     assert Instrument.objects.get(symbol="FXNAX").asset_class == "mutual_fund"
     aapl = PriceBar.objects.get(symbol="AAPL", date=AS_OF)
     assert aapl.close == SIM.daily_bars(symbol="AAPL", start=AS_OF, end=AS_OF)[0].close

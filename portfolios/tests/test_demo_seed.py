@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import uuid
+from decimal import Decimal
 
 import pytest
 from django.core import serializers
@@ -15,7 +16,7 @@ from marketdata.calendar import is_trading_day
 from marketdata.providers.simulated import SimulatedProvider
 from portfolios.demo import demo_seed, load_fixture, rolled_expiry, third_friday, vix_expiry
 from portfolios.models import Portfolio, Position, Tag, User
-from portfolios.services import tags_get_or_create
+from portfolios.services import position_expiry_settle, tags_get_or_create
 
 SIM = SimulatedProvider()
 
@@ -176,6 +177,26 @@ def test_positions_and_tags_a_user_added_are_never_changed_or_removed(demo_data)
     assert serializers.serialize("json", [mine, tag, unused]) == snapshot
     assert list(mine.tags.all()) == [tag]
     assert Position.objects.count() == 64
+
+
+def test_a_settled_demo_option_rolls_again_without_the_stock_it_delivered(demo_data):
+    """The batch settled a demo option (closed, stock delivered); the next month's seed rolls the option into
+    a live one again and removes that delivered stock — the batch's, not a user's — keeping the user's."""
+    option = Position.objects.filter(position_type="LC").exclude(underlying_symbol="VIX").order_by("pk").first()
+    portfolio = option.portfolio
+    mine = Position.objects.create(
+        portfolio=portfolio, symbol="IBM", position_type="LONG", quantity=7, entry_price=150, entry_date=SEED_DATE
+    )
+    settled = position_expiry_settle(
+        option=option, settlement_price=option.strike + Decimal(10), delivery_date=option.expiration + dt.timedelta(1)
+    )
+    assert settled.outcome == "exercised" and settled.delivered is not None
+    assert Position.objects.count() == 63 + 2
+    demo_seed(seeded_on=dt.date(2027, 2, 3))
+    option.refresh_from_db()
+    assert option.exit_date is None and option.exit_price is None and option.expiration > dt.date(2027, 2, 3)
+    assert not Position.objects.filter(pk=settled.delivered.pk).exists()
+    assert Position.objects.filter(pk=mine.pk).exists() and Position.objects.count() == 63 + 1
 
 
 def test_the_seed_command_says_what_it_kept(demo_data, capsys):

@@ -89,13 +89,16 @@ def test_the_daily_guide_walks_from_login_to_every_analytics_answer_with_stored_
     assert overview["as_of"] == ANALYTICS_AS_OF.isoformat()
     assert overview["value"] == payload["market_value"]
     assert overview["cash"] == payload["cash"]
-    assert overview["leverage"] == payload["leverage"]
+    assert overview["leverage"] == payload["leverage"] == overview["gross_leverage"]
+    assert overview["gross_leverage"] == pytest.approx(payload["gross_exposure"] / equity, abs=1e-4)
+    assert overview["delta_adjusted_leverage"] == pytest.approx(exposures["delta_adjusted_gross"] / equity, abs=1e-4)
     assert exposures == {
         "long": payload["long_exposure"],
         "short": payload["short_exposure"],
         "gross": payload["gross_exposure"],
         "net": payload["net_exposure"],
         "delta_adjusted": payload["delta_adjusted_exposure"],
+        "delta_adjusted_gross": payload["delta_adjusted_gross_exposure"],
         "options": payload["options_exposure"],
         "stocks": payload["stock_exposure"],
     }

@@ -12,7 +12,14 @@ import warnings
 import numpy as np
 import pytest
 
-from analytics.engines.black_scholes import bsm_greeks, bsm_price, implied_vol, position_greeks
+from analytics.engines.black_scholes import (
+    bsm_greeks,
+    bsm_price,
+    expiry_greeks,
+    implied_vol,
+    intrinsic_value,
+    position_greeks,
+)
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -174,3 +181,19 @@ def test_dollar_gamma_is_the_second_order_pnl_of_a_one_percent_move() -> None:
     # (V(S+h) + V(S−h))/2 − V(S) ≈ ½ Γ h² per share.
     convexity = ((up + down) / 2 - g.price) * 10 * 100
     assert float(pos.dollar_gamma) == pytest.approx(float(convexity), rel=1e-3)
+
+
+def test_an_option_on_its_expiration_day_is_worth_its_intrinsic_value_with_a_unit_or_zero_delta() -> None:
+    spot = np.array([563.32, 540.0, 550.0, 95.0, 105.0, 100.0])
+    strike = np.array([550.0, 550.0, 550.0, 100.0, 100.0, 100.0])
+    is_call = np.array([True, True, True, False, False, False])
+    # Hand: call 563.32 − 550 = 13.32 in the money; OTM and at the money 0; put 100 − 95 = 5.
+    np.testing.assert_allclose(intrinsic_value(spot=spot, strike=strike, is_call=is_call), [13.32, 0, 0, 5, 0, 0])
+    g = expiry_greeks(spot=spot, strike=strike, is_call=is_call)
+    np.testing.assert_allclose(g.price, [13.32, 0, 0, 5, 0, 0])
+    np.testing.assert_array_equal(g.delta, [1.0, 0.0, 0.0, -1.0, 0.0, 0.0])  # at the money: not exercised
+    for name in ("gamma", "theta", "vega", "rho"):
+        np.testing.assert_array_equal(getattr(g, name), 0.0)
+    assert not g.expired.any() and not g.invalid.any()
+    bad = expiry_greeks(spot=np.nan, strike=100.0, is_call=True)
+    assert bool(bad.invalid) and np.isnan(bad.price) and np.isnan(bad.delta)

@@ -1,4 +1,4 @@
-"""Market-move scenarios: linear stocks, fully repriced options (convexity), expired options at 0."""
+"""Market-move scenarios: linear stocks, fully repriced options (convexity), options at expiry at intrinsic."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     from py_vollib.black_scholes_merton import black_scholes_merton as vollib_price
 
-# long 100 stock @ 50 beta 1.2 | short 200 stock @ 25 beta 0.8 | long 2 calls | short 3 puts | expired call
+# long 100 stock @ 50 beta 1.2 | short 200 stock @ 25 beta 0.8 | long 2 calls | short 3 puts | call at expiry
 POSITIONS = {
     "quantity": np.array([100.0, -200.0, 2.0, -3.0, 5.0]),
     "multiplier": np.array([1.0, 1.0, 100.0, 100.0, 100.0]),
@@ -71,9 +71,11 @@ def test_long_call_is_convex_and_short_put_loses_more_than_linear() -> None:
     assert pnl[0, 3] < linear_put_loss < 0
 
 
-def test_expired_options_contribute_zero() -> None:
+def test_an_option_at_expiry_moves_with_its_intrinsic_value() -> None:
     pnl = scenario_pnl(shocks=MARKET_SHOCKS, book=BOOK, market_beta=BETA)
-    np.testing.assert_array_equal(pnl[:, 4], 0.0)
+    # 5 calls struck at 90, spot 100, beta 1: worth 10 a share; after the move max(100(1 + m) − 90, 0).
+    expected = [(max(100 * (1 + m) - 90, 0.0) - 10.0) * 5 * 100 for m in MARKET_SHOCKS]
+    np.testing.assert_allclose(pnl[:, 4], expected, atol=1e-9)
 
 
 def test_vol_shift_raises_long_option_value_and_is_floored() -> None:

@@ -129,7 +129,7 @@ def test_historical_position_pnl_revalues_stocks_and_options() -> None:
         is_call=np.array([False, False, True]),
         spot=np.array([50.0, 50.0, 50.0]),
         strike=np.array([0.0, 48.0, 50.0]),
-        years=np.array([0.0, 0.2, 0.0]),  # the third is expired
+        years=np.array([0.0, 0.2, 0.0]),  # the third is at expiry (its underlying does not move: 0)
         vol=np.array([0.0, 0.4, 0.4]),
         rate=0.03,
         div_yield=0.0,

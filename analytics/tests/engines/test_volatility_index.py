@@ -23,6 +23,7 @@ from analytics.engines.volatility_index import (
     forward,
     forward_vol,
     option_delta,
+    option_greeks,
     option_price,
     shocked_level,
 )
@@ -30,6 +31,7 @@ from analytics.engines.volatility_index import (
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     from py_vollib.black import black as vollib_black
+    from py_vollib.black.greeks import analytical as vollib_greeks
 
 MODEL = VolIndexModel(mean_level=18.0, reversion=5.0, log_vol=1.0)
 
@@ -124,3 +126,39 @@ def test_the_defaults_are_the_simulated_worlds_and_price_its_quotes() -> None:
     spot, vol = quote.underlying_price, quote.implied_vol
     priced = option_price(spot=spot, strike=25.0, years=years, rate=simulated.SIM_RATE, is_call=True, vol=vol)
     assert float(priced) == pytest.approx(quote.last, abs=0.006)
+
+
+@pytest.mark.parametrize("is_call", [True, False])
+@pytest.mark.parametrize(("spot", "strike", "years", "vol"), [(14.5, 24.0, 0.167, 0.84), (30.0, 25.0, 0.4, 0.6)])
+def test_index_option_greeks_against_py_vollib_and_finite_differences(
+    is_call: bool, spot: float, strike: float, years: float, vol: float
+) -> None:
+    """Black-76 Greeks of py_vollib (with respect to the forward) carried to the spot index by the chain
+    rule through F(V) = exp(μ + e^{−κT}(ln V − μ) + v/2): ∂F/∂V = a F / V, ∂²F/∂V² = a (a − 1) F / V²."""
+    flag, rate = ("c" if is_call else "p"), 0.045
+    g = option_greeks(spot=spot, strike=strike, years=years, rate=rate, is_call=is_call, vol=vol, model=MODEL)
+    f = float(forward(spot, years, MODEL))
+    a = math.exp(-MODEL.reversion * years)
+    df, d2f = a * f / spot, a * (a - 1.0) * f / spot**2
+    assert float(g.price) == pytest.approx(vollib_black(flag, f, strike, years, rate, vol), rel=1e-10)
+    delta_f = vollib_greeks.delta(flag, f, strike, years, rate, vol)
+    assert float(g.delta) == pytest.approx(delta_f * df, rel=1e-9)
+    gamma_f = vollib_greeks.gamma(flag, f, strike, years, rate, vol)
+    assert float(g.gamma) == pytest.approx(gamma_f * df**2 + delta_f * d2f, rel=1e-8)
+    assert float(g.vega) == pytest.approx(vollib_greeks.vega(flag, f, strike, years, rate, vol), rel=1e-9)
+    assert float(g.rho) == pytest.approx(-years * float(g.price) * 0.01, rel=1e-12)
+    # Gamma is the slope of the delta; theta is tomorrow's price (spot and vol held) minus today's.
+    h = 1e-4
+    up, down = (
+        float(option_delta(spot=spot + s, strike=strike, years=years, rate=rate, is_call=is_call, vol=vol, model=MODEL))
+        for s in (h, -h)
+    )
+    assert float(g.gamma) == pytest.approx((up - down) / (2 * h), rel=1e-5)
+    later = years - 1 / 365
+    tomorrow = vollib_black(flag, float(forward(spot, later, MODEL)), strike, later, rate, vol)
+    assert float(g.theta) == pytest.approx(tomorrow - float(g.price), rel=1e-9)
+
+
+def test_index_option_greeks_are_nan_once_expired() -> None:
+    g = option_greeks(spot=18.0, strike=20.0, years=0.0, rate=0.04, is_call=True, model=MODEL)
+    assert all(np.isnan(getattr(g, name)) for name in ("price", "delta", "gamma", "theta", "vega", "rho"))
