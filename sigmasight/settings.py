@@ -248,6 +248,12 @@ MARKET_DATA_TIMEOUT_S = env_float("MARKET_DATA_TIMEOUT_S", 10.0, minimum=0.1)
 MARKET_DATA_RETRY_BUDGET_S = env_float("MARKET_DATA_RETRY_BUDGET_S", 30.0, minimum=0.0)
 MARKET_DATA_CSV_DIR = Path(env_str("MARKET_DATA_CSV_DIR") or (BASE_DIR / "data" / "prices"))
 RISK_FREE_RATE = env_float("RISK_FREE_RATE", 0.045, minimum=-0.05, maximum=0.5)
+# The risk model's covariance estimator (analytics.engines.covariance), named in the factor model's provenance:
+# equal_weighted (sample), ewma (RiskMetrics, factor and specific risk) or ledoit_wolf (shrunk factor covariance).
+RISK_COVARIANCE_ESTIMATOR = env_choice(
+    "RISK_COVARIANCE_ESTIMATOR", "equal_weighted", ("equal_weighted", "ewma", "ledoit_wolf")
+)
+RISK_EWMA_LAMBDA = env_float("RISK_EWMA_LAMBDA", 0.94, minimum=0.5, maximum=0.999)
 # PostgreSQL: the batch stores results on a writer thread while it computes the next step.
 BATCH_BACKGROUND_WRITES = env_bool("BATCH_BACKGROUND_WRITES", True)
 # `manage.py serve`: daphne processes sharing the listening socket (one Python process uses one core).

@@ -25,8 +25,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from django.conf import settings
 from django.utils import timezone
 
+from analytics.engines import covariance
 from analytics.models import (
     BatchJob,
     BatchRun,
@@ -348,14 +350,26 @@ def _symbol_stage_step(*, run: BatchRun, recorder: JobRecorder, market: MarketIn
     """Fit the factor model once for every symbol and store it (read back by every chunk)."""
     started = time.perf_counter()
     try:
-        stage = compute.symbol_stage_compute(market=market)
+        stage = compute.symbol_stage_compute(
+            market=market,
+            estimator=covariance.estimator_named(settings.RISK_COVARIANCE_ESTIMATOR),
+            ewma_lambda=settings.RISK_EWMA_LAMBDA,
+        )
         provenance = persist.provenance_fields(
             run=run,
             as_of=market.as_of,
             data_source=market.data_source,
-            method=f"OLS on {len(FACTOR_NAMES)} factors (styles as spreads over SPY, rates = TLT)",
+            method=(
+                f"OLS on {len(FACTOR_NAMES)} factors (styles as spreads over SPY, rates = TLT); "
+                f"covariance: {covariance.describe(stage.covariance_estimator, stage.ewma_lambda)}"
+            ),
             lookback=FACTOR_LOOKBACK_DAYS,
-            inputs={"observations": stage.n_observations, "condition_number": stage.condition_number},
+            inputs={
+                "observations": stage.n_observations,
+                "condition_number": stage.condition_number,
+                "covariance_estimator": stage.covariance_estimator,
+                "ewma_lambda": stage.ewma_lambda,
+            },
             stale=market.stale_symbols,
         )
         rows = persist.factor_fit_persist(stage=stage, as_of=run.as_of, provenance=provenance)
@@ -391,6 +405,10 @@ def symbol_stage_load(*, market: MarketInputs, as_of: dt.date) -> compute.Symbol
         proxy_cov=proxy_cov.reindex(index=proxy_cov.columns),
         condition_number=fit_row.condition_number,
         n_observations=fit_row.n_observations,
+        covariance_estimator=covariance.estimator_named(
+            (fit_row.inputs or {}).get("covariance_estimator", "equal_weighted")
+        ),
+        ewma_lambda=float((fit_row.inputs or {}).get("ewma_lambda", covariance.RISKMETRICS_LAMBDA)),
     )
 
 

@@ -26,6 +26,7 @@ Conventions (USD; returns are simple daily decimals unless stated):
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -34,7 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analytics.engines import black_scholes, factors, valuation, volatility_index
+from analytics.engines import black_scholes, covariance, factors, valuation, volatility_index
 from analytics.engines.book import PositionBook
 from analytics.services.inputs import MarketInputs
 from marketdata.factors import (
@@ -106,6 +107,9 @@ class SymbolStage:
     proxy_cov: pd.DataFrame
     condition_number: float
     n_observations: int
+    # How factor_cov and the fit's residual vols were estimated (``analytics.engines.covariance``).
+    covariance_estimator: covariance.Estimator = "equal_weighted"
+    ewma_lambda: float = covariance.RISKMETRICS_LAMBDA
     scenario_shocks_cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @cached_property
@@ -120,8 +124,17 @@ class SymbolStage:
         return table.reindex(symbols.to_numpy()).to_numpy(dtype=float)
 
 
-def symbol_stage_compute(*, market: MarketInputs) -> SymbolStage:
-    """Fit every symbol's factor betas over the last 252 trading days in one batched regression."""
+def symbol_stage_compute(
+    *,
+    market: MarketInputs,
+    estimator: covariance.Estimator = "equal_weighted",
+    ewma_lambda: float = covariance.RISKMETRICS_LAMBDA,
+) -> SymbolStage:
+    """Fit every symbol's factor betas over the last 252 trading days in one batched regression.
+
+    ``estimator`` picks the factor covariance (equal-weighted, EWMA or Ledoit–Wolf) and, for ``ewma``,
+    replaces each symbol's residual vol by the EWMA standard deviation of its regression residuals
+    (specific risk); the betas are OLS whatever the estimator."""
     prices = market.prices
     returns = prices.pct_change(fill_method=None).iloc[1:]
     log_returns = np.log(prices).diff().iloc[1:]
@@ -136,6 +149,17 @@ def symbol_stage_compute(*, market: MarketInputs) -> SymbolStage:
         )
     window = returns.reindex(factor_returns.index)
     fit = factors.fit_factor_betas(window, factor_returns, min_obs=FACTOR_MIN_OBSERVATIONS, ok_obs=FACTOR_LOOKBACK_DAYS)
+    factor_cov = pd.DataFrame(
+        covariance.factor_covariance(factor_returns.to_numpy(dtype=float), estimator=estimator, lam=ewma_lambda),
+        index=factor_returns.columns,
+        columns=factor_returns.columns,
+    )
+    if estimator == "ewma":
+        betas = fit.betas.reindex(index=window.columns, columns=factor_returns.columns)
+        residuals = window.to_numpy(dtype=float) - fit.alpha.reindex(window.columns).to_numpy(dtype=float)
+        residuals = residuals - factor_returns.to_numpy(dtype=float) @ betas.to_numpy(dtype=float).T
+        specific = pd.Series(covariance.ewma_volatility(residuals, lam=ewma_lambda), index=window.columns)
+        fit = dataclasses.replace(fit, residual_vol=specific.where(fit.residual_vol.reindex(window.columns).notna()))
     recent_log = log_returns.iloc[-REALISED_VOL_DAYS:]
     realised_vol = recent_log.std(ddof=1) * math.sqrt(252)
     return SymbolStage(
@@ -146,10 +170,12 @@ def symbol_stage_compute(*, market: MarketInputs) -> SymbolStage:
         proxy_returns=proxy_returns,
         fit=fit,
         univariate_beta=factors.univariate_beta(window, factor_returns["market"]),
-        factor_cov=factor_returns.cov(),
+        factor_cov=factor_cov,
         proxy_cov=proxy_returns.cov(),
         condition_number=float(fit.condition_number),
         n_observations=len(factor_returns),
+        covariance_estimator=estimator,
+        ewma_lambda=ewma_lambda,
     )
 
 
