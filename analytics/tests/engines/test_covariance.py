@@ -97,7 +97,7 @@ def test_factor_covariance_dispatches_on_the_name(returns: np.ndarray) -> None:
         covariance.factor_covariance(returns, estimator="ledoit_wolf"), LedoitWolf().fit(returns).covariance_
     )
     with pytest.raises(ValueError, match="unknown covariance estimator"):
-        covariance.factor_covariance(returns, estimator="bogus")  # type: ignore[arg-type]
+        covariance.factor_covariance(returns, estimator="bogus")
 
 
 def test_bad_inputs_are_refused() -> None:
