@@ -58,12 +58,14 @@ def universe_symbols() -> dict[str, str]:
     """Every symbol the platform prices, with its asset class.
 
     Symbols of open positions and option underlyings (``portfolios.selectors.held_symbols``), the
-    factor proxy ETFs and TLT. Sorted by symbol.
+    factor proxy ETFs and TLT, and the portfolios' benchmark symbols. Sorted by symbol.
     """
-    from portfolios.selectors import held_symbols
+    from portfolios.selectors import benchmark_symbols, held_symbols
 
     universe = dict.fromkeys(FACTOR_SYMBOLS, "etf")
     universe.update(held_symbols())
+    for symbol in benchmark_symbols():  # tracking error's benchmarks are priced like held symbols
+        universe.setdefault(symbol, "etf")
     return dict(sorted(universe.items()))
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
 from portfolios.models import Portfolio, Position, Tag, User
+from portfolios.services import benchmark_symbol_clean
 
 
 @admin.register(User)
@@ -50,9 +52,21 @@ class PositionInline(admin.TabularInline):
     show_change_link = True
 
 
+class PortfolioAdminForm(forms.ModelForm):
+    """The benchmark symbol validated as the API validates it (stored prices, upper case)."""
+
+    class Meta:
+        model = Portfolio
+        fields = ["user", "name", "description", "currency", "equity_balance", "benchmark_symbol"]
+
+    def clean_benchmark_symbol(self) -> str:
+        return benchmark_symbol_clean(self.cleaned_data.get("benchmark_symbol"))
+
+
 @admin.register(Portfolio)
 class PortfolioAdmin(admin.ModelAdmin):
-    list_display = ("name", "user", "equity_balance", "position_count", "created_at")
+    form = PortfolioAdminForm
+    list_display = ("name", "user", "equity_balance", "benchmark_symbol", "position_count", "created_at")
     list_select_related = ("user",)
     search_fields = ("name", "user__email", "id")
     list_filter = ("currency", "created_at")

@@ -65,8 +65,12 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.email
 
 
+DEFAULT_BENCHMARK = "SPY"
+
+
 class Portfolio(models.Model):
-    """A book of positions owned by one user; ``equity_balance`` is the user-supplied NAV in USD."""
+    """A book of positions owned by one user; ``equity_balance`` is the user-supplied NAV in USD;
+    ``benchmark_symbol`` the symbol its tracking error is measured against."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="portfolios")
@@ -75,6 +79,11 @@ class Portfolio(models.Model):
     currency = models.CharField(max_length=3, default="USD")
     equity_balance = models.DecimalField(
         max_digits=20, decimal_places=2, null=True, blank=True, help_text="Net asset value in USD, if known."
+    )
+    benchmark_symbol = models.CharField(
+        max_length=20,
+        default=DEFAULT_BENCHMARK,
+        help_text="Symbol the tracking error and active risk are measured against (any symbol with stored prices).",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

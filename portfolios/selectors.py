@@ -112,6 +112,11 @@ def held_symbols() -> dict[str, str]:
     return dict(sorted(symbols.items()))
 
 
+def benchmark_symbols() -> list[str]:
+    """The distinct benchmark symbols of every portfolio (tracking error's), sorted."""
+    return sorted(set(Portfolio.objects.order_by().values_list("benchmark_symbol", flat=True).distinct()))
+
+
 @dataclass(frozen=True)
 class DatabaseCounts:
     users: int

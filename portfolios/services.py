@@ -15,7 +15,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from portfolios.models import AssetClass, Portfolio, Position, PositionType, Tag, TagType, User
+from portfolios.models import DEFAULT_BENCHMARK, AssetClass, Portfolio, Position, PositionType, Tag, TagType, User
 from portfolios.validation import PositionInput, position_input_from_raw
 
 logger = logging.getLogger("sigmasight.portfolios")
@@ -25,6 +25,25 @@ CSV_REQUIRED_COLUMNS = ("symbol", "position_type", "quantity", "entry_price", "e
 CSV_MAX_ROWS = 5000
 
 
+def benchmark_symbol_clean(value: Any) -> str:
+    """A benchmark symbol, upper-cased: one with stored prices, or a factor proxy (always priced by the batch).
+
+    ValidationError naming ``benchmark_symbol`` otherwise."""
+    from marketdata.factors import FACTOR_SYMBOLS
+    from marketdata.models import PriceBar
+
+    symbol = str(value or "").strip().upper()
+    if not symbol:
+        raise ValidationError({"benchmark_symbol": ["benchmark_symbol must not be blank."]})
+    if len(symbol) > 20 or not all(c.isalnum() or c in ".-^" for c in symbol):
+        raise ValidationError({"benchmark_symbol": [f"{symbol[:40]!r} is not a symbol."]})
+    if symbol not in FACTOR_SYMBOLS and not PriceBar.objects.filter(symbol=symbol).exists():
+        raise ValidationError(
+            {"benchmark_symbol": [f"No prices are stored for {symbol!r}; sync them first or choose another symbol."]}
+        )
+    return symbol
+
+
 def portfolio_create(
     *,
     user: User,
@@ -32,6 +51,7 @@ def portfolio_create(
     description: str = "",
     equity_balance: Decimal | None = None,
     currency: str = "USD",
+    benchmark_symbol: str = DEFAULT_BENCHMARK,
 ) -> Portfolio:
     """Create a portfolio for ``user``; names are unique per user."""
     name = name.strip()
@@ -39,16 +59,22 @@ def portfolio_create(
         raise ValidationError({"name": ["name is required."]})
     if equity_balance is not None and equity_balance < 0:
         raise ValidationError({"equity_balance": ["equity_balance must not be negative."]})
+    benchmark_symbol = benchmark_symbol_clean(benchmark_symbol)
     if Portfolio.objects.filter(user=user, name=name).exists():
         raise ValidationError({"name": [f"You already have a portfolio named {name!r}."]})
     return Portfolio.objects.create(
-        user=user, name=name, description=description, equity_balance=equity_balance, currency=currency
+        user=user,
+        name=name,
+        description=description,
+        equity_balance=equity_balance,
+        currency=currency,
+        benchmark_symbol=benchmark_symbol,
     )
 
 
 def portfolio_update(*, portfolio: Portfolio, **changes: Any) -> Portfolio:
-    """Change name, description or equity balance of a portfolio."""
-    allowed = {"name", "description", "equity_balance"}
+    """Change name, description, equity balance or benchmark symbol of a portfolio."""
+    allowed = {"name", "description", "equity_balance", "benchmark_symbol"}
     unknown = set(changes) - allowed
     if unknown:
         raise ValidationError({field: ["This field cannot be changed."] for field in sorted(unknown)})
@@ -59,6 +85,8 @@ def portfolio_update(*, portfolio: Portfolio, **changes: Any) -> Portfolio:
         clash = Portfolio.objects.filter(user_id=portfolio.user_id, name=changes["name"]).exclude(pk=portfolio.pk)
         if clash.exists():
             raise ValidationError({"name": [f"You already have a portfolio named {changes['name']!r}."]})
+    if "benchmark_symbol" in changes:
+        changes["benchmark_symbol"] = benchmark_symbol_clean(changes["benchmark_symbol"])
     balance = changes.get("equity_balance")
     if balance is not None and balance < 0:
         raise ValidationError({"equity_balance": ["equity_balance must not be negative."]})

@@ -11,6 +11,7 @@ Importing this package registers the built-in kinds, in step order:
 - ``correlations`` — correlations, clusters, diversification
 - ``var`` — historical and parametric VaR and expected shortfall
 - ``risk_decomposition`` — predicted volatility: factor and specific, Euler per factor and position
+- ``tracking_error`` — ex-ante tracking error, active betas and contributions against the benchmark
 
 ``base`` defines the spec (read its docstring to add a kind), ``registry`` holds the registered
 kinds, ``presentation`` the report section types, ``common`` the helpers kinds share and
@@ -34,6 +35,7 @@ BUILT_IN = (
     "correlations",
     "var",
     "risk_decomposition",
+    "tracking_error",
 )
 for _module in BUILT_IN:  # each module registers its kind; a kind's dependencies come before it
     importlib.import_module(f"analytics.results.{_module}")

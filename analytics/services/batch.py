@@ -218,7 +218,7 @@ def _run_locked(
     ids = list(portfolios)
     if kinds and ids:
         positions = positions_frame(portfolio_ids=ids, as_of=as_of)
-        market = _load_market(positions=positions, as_of=as_of)
+        market = _load_market(positions=positions, as_of=as_of, portfolios=portfolios)
         run.data_source = market.data_source
         run.save(update_fields=["data_source"])
         users = [kind for kind in kinds if registry.spec_for(kind).uses_symbol_stage]
@@ -340,8 +340,12 @@ def _expiries_step(*, run: BatchRun, recorder: JobRecorder, say: Callable[[str],
     say(f"expiries: {len(report.settled)} settled" + (f" ({outcomes})" if outcomes else ""))
 
 
-def _load_market(*, positions: pd.DataFrame, as_of: dt.date) -> MarketInputs:
+def _load_market(
+    *, positions: pd.DataFrame, as_of: dt.date, portfolios: dict[uuid.UUID, PortfolioInfo] | None = None
+) -> MarketInputs:
+    """Prices of the held symbols, the factor proxies and the portfolios' benchmarks (the symbol stage's universe)."""
     symbols = positions["price_symbol"].dropna().unique().tolist() if len(positions) else []
+    symbols += sorted({p.benchmark_symbol for p in (portfolios or {}).values()} - set(symbols))
     contracts = positions.loc[positions["is_option"].astype(bool), "symbol"].tolist() if len(positions) else []
     return market_inputs_load(symbols=symbols, option_contracts=contracts, as_of=as_of)
 
@@ -447,7 +451,7 @@ def portfolio_chunk_run(
     if preloaded is not None:
         market, stage = preloaded.market, preloaded.stage
     else:
-        market = _load_market(positions=positions, as_of=as_of)
+        market = _load_market(positions=positions, as_of=as_of, portfolios=portfolios)
         stage = symbol_stage_load(market=market, as_of=as_of)
     state = compute.position_state_compute(positions=positions, market=market, stage=stage)
     own_writer = writer is None

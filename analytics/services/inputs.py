@@ -53,6 +53,7 @@ class PortfolioInfo:
     id: uuid.UUID
     name: str
     equity_balance: float | None
+    benchmark_symbol: str = "SPY"
 
 
 def portfolios_load(*, portfolio_ids: Sequence[uuid.UUID] | None = None) -> dict[uuid.UUID, PortfolioInfo]:
@@ -61,9 +62,12 @@ def portfolios_load(*, portfolio_ids: Sequence[uuid.UUID] | None = None) -> dict
         queryset = queryset.filter(pk__in=list(portfolio_ids))
     return {
         p.pk: PortfolioInfo(
-            id=p.pk, name=p.name, equity_balance=None if p.equity_balance is None else float(p.equity_balance)
+            id=p.pk,
+            name=p.name,
+            equity_balance=None if p.equity_balance is None else float(p.equity_balance),
+            benchmark_symbol=p.benchmark_symbol,
         )
-        for p in queryset.only("id", "name", "equity_balance")
+        for p in queryset.only("id", "name", "equity_balance", "benchmark_symbol")
     }
 
 

@@ -221,10 +221,18 @@ def test_the_built_in_kinds_and_their_step_graph() -> None:
         "correlations",
         "var",
         "risk_decomposition",
+        "tracking_error",
     )
     assert steps_all()[0] == "market_data" and steps_all()[-1] == "reports"
     assert depends_on("var") == ("greeks", "factor_exposures")
-    assert needs_factor_model() == {"factor_exposures", "market_risk", "stress_test", "var", "risk_decomposition"}
+    assert needs_factor_model() == {
+        "factor_exposures",
+        "market_risk",
+        "stress_test",
+        "var",
+        "risk_decomposition",
+        "tracking_error",
+    }
     for spec in registry.specs():  # every dependency runs before the kind that reads it
         assert all(portfolio_steps().index(d) < portfolio_steps().index(spec.name) for d in spec.depends_on)
     assert step_label("stress_test") == "Stress tests" and step_label("factor_model") == "Factor model (every symbol)"

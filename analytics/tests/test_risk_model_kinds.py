@@ -106,3 +106,62 @@ def test_the_decomposition_reconciles_and_matches_parametric_var(
     # The expired call carries no risk.
     expired = [p for p in payload["positions"] if p["symbol"] == "SPY261119P00110000"]
     assert expired and expired[0]["component"] == 0.0
+
+
+def _one_stock_chunk(stage: compute.SymbolStage, symbol: str, benchmark: str = "SPY") -> ChunkContext:
+    """100 shares of ``symbol`` with an equity balance equal to their value (weight 1)."""
+    market = _market()
+    info = PortfolioInfo(
+        id=uuid.uuid4(),
+        name="One stock",
+        equity_balance=100.0 * float(market.spot[symbol]),
+        benchmark_symbol=benchmark,
+    )
+    positions = _positions(info.id)
+    positions = positions[positions["symbol"] == "AAPL"].assign(symbol=symbol, price_symbol=symbol)
+    positions = positions.reset_index(drop=True)
+    state = compute.position_state_compute(positions=positions, market=market, stage=stage)
+    return ChunkContext.build(
+        run=None, market=market, stage=stage, positions=positions, state=state, portfolios={info.id: info}, writer=None
+    )
+
+
+def test_tracking_error_of_a_one_stock_book_by_hand(stages: dict[str, compute.SymbolStage]) -> None:
+    """Weight 1 in AAPL against SPY: active betas β_AAPL − β_SPY; TE² = aᵀ Σ a + s_AAPL² + s_SPY² (× 252)."""
+    stage = stages["equal_weighted"]
+    chunk = _one_stock_chunk(stage, "AAPL")
+    part = next(iter(chunk.slices.values()))
+    payload = registry.spec_for("tracking_error").build(chunk, part, None)
+
+    betas = stage.fit.betas.loc[["AAPL", "SPY"], list(FACTOR_NAMES)].to_numpy()
+    active = betas[0] - betas[1]
+    cov = stage.factor_cov.loc[list(FACTOR_NAMES), list(FACTOR_NAMES)].to_numpy()
+    s_a, s_b = stage.fit.residual_vol["AAPL"], stage.fit.residual_vol["SPY"]
+    expected = math.sqrt((active @ cov @ active + s_a**2 + s_b**2) * 252)
+    assert payload["tracking_error"] == pytest.approx(expected, abs=2e-6)
+    assert payload["tracking_error_usd"] == pytest.approx(expected * part.info.equity_balance, abs=0.05)
+    assert [f["active_beta"] for f in payload["factors"]] == pytest.approx(active.tolist(), abs=2e-6)
+    assert [f["benchmark_beta"] for f in payload["factors"]] == pytest.approx(betas[1].tolist(), abs=2e-6)
+    contributions = sum(f["contribution"] for f in payload["factors"]) + payload["specific_contribution"]
+    assert contributions == pytest.approx(payload["tracking_error"], abs=1e-5)
+    # Against the realised active returns of the fit window: the same order of magnitude (model, not sample).
+    returns = _market().prices.pct_change(fill_method=None).reindex(stage.factor_returns.index)
+    realised = (returns["AAPL"] - returns["SPY"]).std() * math.sqrt(252)
+    assert payload["tracking_error"] == pytest.approx(realised, rel=0.1)
+
+
+def test_a_book_holding_its_benchmark_has_no_tracking_error(db, stages: dict[str, compute.SymbolStage]) -> None:
+    chunk = _one_stock_chunk(stages["ewma"], "SPY")
+    part = next(iter(chunk.slices.values()))
+    payload = registry.spec_for("tracking_error").build(chunk, part, None)
+    assert payload["tracking_error"] == pytest.approx(0.0, abs=1e-6)
+    assert payload["benchmark_symbol"] == "SPY" and payload["covariance_estimator"] == "ewma"
+
+
+def test_a_benchmark_without_betas_fails_the_portfolio_with_a_clear_error(
+    stages: dict[str, compute.SymbolStage],
+) -> None:
+    chunk = _one_stock_chunk(stages["equal_weighted"], "AAPL", benchmark="NOSUCH")
+    part = next(iter(chunk.slices.values()))
+    with pytest.raises(ValueError, match="NOSUCH has no factor betas"):
+        registry.spec_for("tracking_error").build(chunk, part, None)

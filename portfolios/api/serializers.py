@@ -86,6 +86,7 @@ class PortfolioOutputSerializer(serializers.ModelSerializer):
             "description",
             "currency",
             "equity_balance",
+            "benchmark_symbol",
             "position_count",
             "created_at",
             "updated_at",
@@ -98,12 +99,18 @@ class PortfolioCreateInputSerializer(StrictInputSerializer):
     description = serializers.CharField(max_length=10_000, required=False, allow_blank=True, default="")
     currency = serializers.RegexField(r"^[A-Z]{3}$", required=False, default="USD", help_text="ISO 4217 code.")
     equity_balance = serializers.DecimalField(required=False, allow_null=True, default=None, **MONEY_IN)
+    benchmark_symbol = serializers.CharField(
+        max_length=20, required=False, default="SPY", help_text="Tracking-error benchmark: a symbol with stored prices."
+    )
 
 
 class PortfolioUpdateInputSerializer(StrictInputSerializer):
     name = serializers.CharField(max_length=200, required=False)
     description = serializers.CharField(max_length=10_000, required=False, allow_blank=True)
     equity_balance = serializers.DecimalField(required=False, allow_null=True, **MONEY_IN)
+    benchmark_symbol = serializers.CharField(
+        max_length=20, required=False, help_text="Tracking-error benchmark: a symbol with stored prices."
+    )
 
 
 # --- positions ------------------------------------------------------------------------------

@@ -274,3 +274,33 @@ def test_the_browsable_api_still_renders_html_for_a_browser(owner_client: APICli
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/html")
     assert portfolio.name in response.content.decode()
+
+
+def test_a_portfolio_is_benchmarked_against_spy_unless_told_otherwise(owner_client: APIClient) -> None:
+    response = owner_client.post(LIST_URL, {"name": "Core"}, format="json")
+
+    assert response.status_code == 201
+    assert response.json()["benchmark_symbol"] == "SPY"
+
+
+def test_the_benchmark_is_any_symbol_with_stored_prices(owner_client: APIClient, portfolio: Portfolio) -> None:
+    from marketdata.models import PriceBar
+
+    PriceBar.objects.create(
+        symbol="QQQ", date=dt.date(2026, 11, 20), open=1, high=1, low=1, close=1, adj_close=1, source="simulated"
+    )
+
+    response = owner_client.patch(detail_url(portfolio.pk), {"benchmark_symbol": "qqq"}, format="json")
+
+    assert response.status_code == 200
+    assert response.json()["benchmark_symbol"] == "QQQ"
+    portfolio.refresh_from_db()
+    assert portfolio.benchmark_symbol == "QQQ"
+
+
+@pytest.mark.parametrize("symbol", ["NOPRICES", "", "A B"])
+def test_a_benchmark_without_prices_is_a_400_naming_the_field(owner_client: APIClient, symbol: str) -> None:
+    response = owner_client.post(LIST_URL, {"name": "Bad", "benchmark_symbol": symbol}, format="json")
+
+    assert "benchmark_symbol" in assert_error(response, 400)["details"]
+    assert not Portfolio.objects.filter(name="Bad").exists()
