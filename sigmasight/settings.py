@@ -254,6 +254,12 @@ RISK_COVARIANCE_ESTIMATOR = env_choice(
     "RISK_COVARIANCE_ESTIMATOR", "equal_weighted", ("equal_weighted", "ewma", "ledoit_wolf")
 )
 RISK_EWMA_LAMBDA = env_float("RISK_EWMA_LAMBDA", 0.94, minimum=0.5, maximum=0.999)
+# Monte Carlo VaR/ES (the var kind): paths, the shocks' distribution (normal or Student-t with MONTE_CARLO_DOF
+# degrees of freedom), and the seed (the same seed gives the same figures).
+MONTE_CARLO_PATHS = env_int("MONTE_CARLO_PATHS", 10_000, minimum=1_000)
+MONTE_CARLO_DISTRIBUTION = env_choice("MONTE_CARLO_DISTRIBUTION", "normal", ("normal", "student_t"))
+MONTE_CARLO_DOF = env_float("MONTE_CARLO_DOF", 5.0, minimum=2.1, maximum=1000.0)
+MONTE_CARLO_SEED = env_int("MONTE_CARLO_SEED", 20240101, minimum=0)
 # PostgreSQL: the batch stores results on a writer thread while it computes the next step.
 BATCH_BACKGROUND_WRITES = env_bool("BATCH_BACKGROUND_WRITES", True)
 # `manage.py serve`: daphne processes sharing the listening socket (one Python process uses one core).

@@ -15,18 +15,27 @@ of the scenarios ranked around the k-th, rescaled to the VaR (``analytics.engine
 
 Parametric: normal, from the factor covariance of the dollar factor exposures plus each symbol's
 specific variance (Euler contributions). All figures are positive USD losses.
+
+Monte Carlo (``monte_carlo``, ``analytics.engines.monte_carlo``): ``MONTE_CARLO_PATHS`` (10,000) seeded
+paths of factor returns from the day's factor covariance plus each symbol's specific shock, normal
+or Student-t (``MONTE_CARLO_DISTRIBUTION``), every option fully repriced on every path; VaR/ES by
+the historical quantile convention over the paths, per-position contributions, and the simulation
+error as a Poisson-bootstrap 95 % interval and standard error of each figure.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 import numpy as np
+import pandas as pd
+from django.conf import settings
 
-from analytics.engines import var
+from analytics.engines import monte_carlo, var
 from analytics.results.base import AgentTool, Need, ResultSpec
 from analytics.results.common import rounded, rounded_list
-from analytics.results.presentation import ReportSection, Table, money, text
+from analytics.results.presentation import ReportSection, Table, money, pct, text
 from analytics.results.registry import register
 from analytics.results.tooling import truncate
 from analytics.services import compute
@@ -57,6 +66,35 @@ class HistoricalVar(VarFigures):
     observations: int
 
 
+class SimulationError(TypedDict):
+    """The Monte Carlo figures' simulation error at one confidence: Poisson-bootstrap 95% interval and
+    standard error (USD)."""
+
+    confidence: float
+    var_low: float | None
+    var_high: float | None
+    var_se: float | None
+    es_low: float | None
+    es_high: float | None
+    es_se: float | None
+
+
+class MonteCarloVar(VarFigures):
+    """Monte Carlo VaR/ES (positive USD losses) and how they were simulated.
+
+    distribution: normal or student_t (factor and specific shocks, same covariance).
+    dof: Student-t degrees of freedom (null for normal).
+    seed: The simulation's seed (same seed, same figures).
+    """
+
+    paths: int
+    distribution: str
+    dof: float | None
+    seed: int
+    bootstrap_replicates: int
+    simulation_error: list[SimulationError]
+
+
 class VarContribution(TypedDict):
     """One position's share of the 95% and 99% figures (each column sums to its portfolio figure)."""
 
@@ -68,6 +106,10 @@ class VarContribution(TypedDict):
     historical_var_95: NotRequired[float | None]  # absent from results stored before they were added
     historical_es_95: NotRequired[float | None]
     parametric_var_95: NotRequired[float | None]
+    monte_carlo_var_95: NotRequired[float | None]  # absent from results stored before Monte Carlo
+    monte_carlo_es_95: NotRequired[float | None]
+    monte_carlo_var_99: NotRequired[float | None]
+    monte_carlo_es_99: NotRequired[float | None]
 
 
 class VarPayload(TypedDict):
@@ -77,33 +119,61 @@ class VarPayload(TypedDict):
     quantile_convention: NotRequired[str]
     historical: HistoricalVar
     parametric: VarFigures
+    monte_carlo: NotRequired[MonteCarloVar]  # absent from results stored before it was added
     contributions: list[VarContribution]
 
 
-class Var(ResultSpec[VarPayload, np.ndarray | None]):
+@dataclass(frozen=True)
+class VarPrepared:
+    """A chunk's shared work: historical P&L (days × positions), Monte Carlo returns of each price symbol
+    (paths × symbols) with each position's column in it, and the chunk's book."""
+
+    historical: np.ndarray
+    simulated: np.ndarray
+    column: np.ndarray
+    book: Any  # engines.book.PositionBook
+
+
+def monte_carlo_settings() -> dict[str, Any]:
+    """The simulation's settings (``MONTE_CARLO_*``)."""
+    distribution = settings.MONTE_CARLO_DISTRIBUTION
+    return {
+        "paths": int(settings.MONTE_CARLO_PATHS),
+        "distribution": distribution,
+        "dof": float(settings.MONTE_CARLO_DOF) if distribution == "student_t" else None,
+        "seed": int(settings.MONTE_CARLO_SEED),
+    }
+
+
+class Var(ResultSpec[VarPayload, VarPrepared | None]):
     name = "var"
     title = "Value at risk"
     payload_type = VarPayload
     depends_on = ("greeks", "factor_exposures")
     needs = frozenset({Need.FACTOR_MODEL})
-    method = "historical simulation (options revalued) and parametric (factor covariance)"
+    method = (
+        "historical simulation (options revalued), parametric (factor covariance) and Monte Carlo (factor model, "
+        "options fully repriced on every path)"
+    )
     lookback_days = LOOKBACK_DAYS
     summary = "Value at risk and expected shortfall"
-    description = "1-day historical and parametric VaR/ES at 95% and 99% (positive USD losses), per position."
+    description = (
+        "1-day historical, parametric and Monte Carlo VaR/ES at 95% and 99% (positive USD losses), per position, "
+        "with the Monte Carlo simulation error."
+    )
     tool = AgentTool(
         description=(
-            "One-day Value at Risk and expected shortfall at 95% and 99% (historical and parametric, positive USD "
-            "losses, also as % of equity), the quantile convention, and the positions contributing most to the 99% "
-            "historical VaR with their 95% and 99% contributions."
+            "One-day Value at Risk and expected shortfall at 95% and 99% (historical, parametric and Monte Carlo with "
+            "its simulation error; positive USD losses, also as % of equity), the quantile convention, and the "
+            "positions contributing most to the 99% historical VaR with their 95% and 99% contributions."
         ),
         properties={"limit": {"type": "integer", "minimum": 1, "maximum": MAX_CONTRIBUTIONS, "default": 10}},
         limits={"rows": MAX_CONTRIBUTIONS},
     )
 
-    def prepare(self, chunk: ChunkContext) -> np.ndarray | None:
-        """Every position of the chunk revalued under each historical day, once: P&L (days × positions), USD.
-
-        A missing return counts as 0 (no move)."""
+    def prepare(self, chunk: ChunkContext) -> VarPrepared | None:
+        """Every position of the chunk revalued under each historical day, once: P&L (days × positions), USD
+        (a missing return counts as 0, no move); and the Monte Carlo paths of every price symbol of the chunk."""
         if chunk.stage is None:
             return None
         market = chunk.market
@@ -114,12 +184,27 @@ class Var(ResultSpec[VarPayload, np.ndarray | None]):
         # Each historical day moves implied vols too, by that day's stored vol change.
         vol_ratio = compute.implied_vol_ratios(market=market, positions=chunk.positions, dates=returns.index)
         pnl = var.historical_position_pnl(returns=symbol_returns, book=book, vol_ratio=vol_ratio)
-        return np.where(np.isfinite(pnl), pnl, 0.0)
+        price_symbols = chunk.positions["price_symbol"].astype(str).to_numpy()
+        symbols, column = np.unique(price_symbols, return_inverse=True)
+        mc = monte_carlo_settings()
+        simulated = monte_carlo.simulate_symbol_returns(
+            symbols=symbols.tolist(),
+            betas=chunk.stage.betas_for(pd.Series(symbols)),
+            residual_vol=chunk.stage.fit.residual_vol.reindex(symbols).to_numpy(dtype=float),
+            factor_cov=chunk.stage.factor_cov_matrix,
+            paths=mc["paths"],
+            distribution=mc["distribution"],
+            dof=mc["dof"] or 5.0,
+            seed=mc["seed"],
+        )
+        return VarPrepared(
+            historical=np.where(np.isfinite(pnl), pnl, 0.0), simulated=simulated, column=column, book=book
+        )
 
-    def build(self, chunk: ChunkContext, part: PortfolioSlice, prepared: np.ndarray | None) -> VarPayload:
+    def build(self, chunk: ChunkContext, part: PortfolioSlice, prepared: VarPrepared | None) -> VarPayload:
         stage, positions, state = chunk.stage, part.positions, part.state
         assert stage is not None and prepared is not None  # the runner skips it without the factor model
-        scenario_pnl = prepared[:, part.rows]
+        scenario_pnl = prepared.historical[:, part.rows]
         historical = {c: var.historical_var(scenario_pnl, confidence=c) for c in CONFIDENCES}
         betas = state["beta_matrix"]
         delta_exposure = np.nan_to_num(np.asarray(state["delta_exposure"], dtype=float))
@@ -138,6 +223,18 @@ class Var(ResultSpec[VarPayload, np.ndarray | None]):
             )
             for c in CONFIDENCES
         }
+        mc_settings = monte_carlo_settings()
+        rows = np.arange(len(prepared.column))[part.rows]
+        mc_pnl = monte_carlo.path_pnl(
+            returns=prepared.simulated[:, prepared.column[rows]], book=prepared.book.take(rows)
+        )
+        simulated = {c: var.historical_var(mc_pnl, confidence=c) for c in CONFIDENCES}
+        mc_total = mc_pnl.sum(axis=1)
+        errors = {
+            c: monte_carlo.bootstrap_interval(mc_total, confidence=c, seed=mc_settings["seed"]) for c in CONFIDENCES
+        }
+        mc_var = {c: rounded_list(simulated[c].component_var) for c in CONFIDENCES}
+        mc_es = {c: rounded_list(simulated[c].component_es) for c in CONFIDENCES}
         historical_var = {c: rounded_list(historical[c].component_var) for c in CONFIDENCES}
         historical_es = {c: rounded_list(historical[c].component_es) for c in CONFIDENCES}
         parametric_var = {c: rounded_list(parametric[c].component_var) for c in CONFIDENCES}
@@ -151,6 +248,10 @@ class Var(ResultSpec[VarPayload, np.ndarray | None]):
                 "historical_var_95": historical_var[0.95][i],
                 "historical_es_95": historical_es[0.95][i],
                 "parametric_var_95": parametric_var[0.95][i],
+                "monte_carlo_var_95": mc_var[0.95][i],
+                "monte_carlo_es_95": mc_es[0.95][i],
+                "monte_carlo_var_99": mc_var[0.99][i],
+                "monte_carlo_es_99": mc_es[0.99][i],
             }
             for i, (pid, sym) in enumerate(
                 zip(positions["position_key"].tolist(), positions["symbol"].tolist(), strict=True)
@@ -172,12 +273,38 @@ class Var(ResultSpec[VarPayload, np.ndarray | None]):
                 "var_99": rounded(parametric[0.99].var),
                 "es_99": rounded(parametric[0.99].es),
             },
+            "monte_carlo": {
+                "var_95": rounded(simulated[0.95].var),
+                "es_95": rounded(simulated[0.95].es),
+                "var_99": rounded(simulated[0.99].var),
+                "es_99": rounded(simulated[0.99].es),
+                "paths": int(mc_pnl.shape[0]),
+                "distribution": mc_settings["distribution"],
+                "dof": mc_settings["dof"],
+                "seed": mc_settings["seed"],
+                "bootstrap_replicates": monte_carlo.BOOTSTRAP_REPLICATES,
+                "simulation_error": [
+                    {
+                        "confidence": c,
+                        "var_low": rounded(errors[c].var_low),
+                        "var_high": rounded(errors[c].var_high),
+                        "var_se": rounded(errors[c].var_se),
+                        "es_low": rounded(errors[c].es_low),
+                        "es_high": rounded(errors[c].es_high),
+                        "es_se": rounded(errors[c].es_se),
+                    }
+                    for c in CONFIDENCES
+                ],
+            },
             "contributions": contributions,
         }
 
-    def inputs(self, chunk: ChunkContext, part: PortfolioSlice, prepared: np.ndarray | None) -> dict[str, Any]:
-        scenarios = LOOKBACK_DAYS if prepared is None else int(prepared.shape[0])
+    def inputs(self, chunk: ChunkContext, part: PortfolioSlice, prepared: VarPrepared | None) -> dict[str, Any]:
+        scenarios = LOOKBACK_DAYS if prepared is None else int(prepared.historical.shape[0])
+        stage = chunk.stage
         return {
+            "monte_carlo": monte_carlo_settings(),
+            "covariance_estimator": stage.covariance_estimator if stage is not None else "equal_weighted",
             "confidences": list(CONFIDENCES),
             "quantile_convention": QUANTILE_CONVENTION,
             "tail_sizes": {str(c): var.tail_size(scenarios, c) for c in CONFIDENCES},
@@ -199,6 +326,8 @@ class Var(ResultSpec[VarPayload, np.ndarray | None]):
             "quantile_convention": payload.get("quantile_convention", QUANTILE_CONVENTION),
             "historical": historical,
             "parametric": payload["parametric"],
+            "monte_carlo": {k: v for k, v in payload.get("monte_carlo", {}).items() if k != "simulation_error"},
+            "monte_carlo_simulation_error": payload.get("monte_carlo", {}).get("simulation_error", []),
             "historical_pct_of_equity": as_pct,
             "equity_balance": equity,
             "contributions": kept,
@@ -223,6 +352,33 @@ class Var(ResultSpec[VarPayload, np.ndarray | None]):
                 )
             ],
         )
+        simulated = payload.get("monte_carlo")
+        if simulated is not None:
+            figures = [money(simulated[k]) for k in ("var_95", "es_95", "var_99", "es_99")]  # type: ignore[literal-required]
+            section.tables[0] = Table(
+                section.tables[0].headers,
+                [*section.tables[0].rows, [f"Monte Carlo ({simulated['paths']:,} paths)", *figures]],
+            )
+            shocks = simulated["distribution"] + (f", {simulated['dof']:g} dof" if simulated["dof"] else "")
+            section.facts.append(("Monte Carlo shocks", text(shocks)))
+            section.tables.append(
+                Table(
+                    ["Confidence", "VaR", "VaR 95% interval", "VaR s.e.", "ES", "ES 95% interval", "ES s.e."],
+                    [
+                        [
+                            pct(e["confidence"], 0),
+                            money(simulated["var_95" if e["confidence"] == 0.95 else "var_99"]),
+                            (money(e["var_low"]), " – ", money(e["var_high"])),
+                            money(e["var_se"]),
+                            money(simulated["es_95" if e["confidence"] == 0.95 else "es_99"]),
+                            (money(e["es_low"]), " – ", money(e["es_high"])),
+                            money(e["es_se"]),
+                        ]
+                        for e in simulated["simulation_error"]
+                    ],
+                    title="Monte Carlo simulation error (Poisson bootstrap)",
+                )
+            )
         contributions = sorted(payload["contributions"], key=lambda c: -(c["historical_var_99"] or 0.0))[:10]
         if contributions:
             rows = [

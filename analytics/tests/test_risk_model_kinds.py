@@ -165,3 +165,27 @@ def test_a_benchmark_without_betas_fails_the_portfolio_with_a_clear_error(
     part = next(iter(chunk.slices.values()))
     with pytest.raises(ValueError, match="NOSUCH has no factor betas"):
         registry.spec_for("tracking_error").build(chunk, part, None)
+
+
+def test_the_var_kind_adds_monte_carlo_with_its_simulation_error(db, stages: dict[str, compute.SymbolStage]) -> None:
+    chunk = _chunk(stages["equal_weighted"])
+    part = next(iter(chunk.slices.values()))
+    spec = registry.spec_for("var")
+    prepared = spec.prepare(chunk)
+    payload = spec.build(chunk, part, prepared)
+    mc = payload["monte_carlo"]
+    assert mc["paths"] == 10_000 and mc["distribution"] == "normal" and mc["dof"] is None
+    for c, key in ((0.95, "95"), (0.99, "99")):
+        error = next(e for e in mc["simulation_error"] if e["confidence"] == c)
+        assert error["var_low"] <= mc[f"var_{key}"] <= error["var_high"]
+        assert error["es_low"] <= mc[f"es_{key}"] <= error["es_high"]
+        parts = [p[f"monte_carlo_var_{key}"] for p in payload["contributions"]]
+        assert sum(parts) == pytest.approx(mc[f"var_{key}"], abs=0.05)
+        assert sum(p[f"monte_carlo_es_{key}"] for p in payload["contributions"]) == pytest.approx(
+            mc[f"es_{key}"], abs=0.05
+        )
+    assert mc["es_99"] >= mc["var_99"] >= mc["var_95"] > 0
+    # The same seed gives the same figures; the historical and parametric fields are untouched.
+    assert spec.build(chunk, part, spec.prepare(chunk))["monte_carlo"] == mc
+    assert set(payload["historical"]) == {"var_95", "es_95", "var_99", "es_99", "observations"}
+    assert spec.inputs(chunk, part, prepared)["monte_carlo"]["seed"] == mc["seed"]
