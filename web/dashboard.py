@@ -269,6 +269,8 @@ def _var(result: PortfolioResult | None, equity: Any) -> dict[str, Any]:
                 "hist_es_pct": _share(historical.get(f"es_{level}"), equity),
                 "param_var_pct": _share(parametric.get(f"var_{level}"), equity),
                 "param_es_pct": _share(parametric.get(f"es_{level}"), equity),
+                "mc_var": (payload.get("monte_carlo") or {}).get(f"var_{level}"),
+                "mc_es": (payload.get("monte_carlo") or {}).get(f"es_{level}"),
             }
         )
     contributions = [c for c in payload.get("contributions") or [] if _finite(c.get("historical_var_99")) is not None]
@@ -278,6 +280,7 @@ def _var(result: PortfolioResult | None, equity: Any) -> dict[str, Any]:
     return {
         "rows": rows,
         "observations": historical.get("observations"),
+        "mc_paths": (payload.get("monte_carlo") or {}).get("paths"),
         "horizon_days": payload.get("horizon_days", 1),
         "contributors": [
             {
@@ -288,6 +291,38 @@ def _var(result: PortfolioResult | None, equity: Any) -> dict[str, Any]:
             for c in top
         ],
         "contributor_count": len(payload.get("contributions") or []),
+    }
+
+
+def _risk_decomposition(result: PortfolioResult | None) -> dict[str, Any]:
+    """Predicted volatility, its factor/specific split, each factor's and the top positions' contributions."""
+    if result is None:
+        return {}
+    payload = result.payload
+    factors = [f for f in payload.get("factors") or [] if _finite(f.get("contribution")) is not None]
+    factors.append({"factor": "specific", "contribution": payload.get("specific_contribution")})
+    largest = _max_abs([f["contribution"] for f in factors])
+    positions = sorted(payload.get("positions") or [], key=lambda p: -abs(p.get("component") or 0.0))
+    top = positions[:TOP_CONTRIBUTORS]
+    return {
+        **{k: payload.get(k) for k in ("total_vol", "total_vol_pct", "factor_vol", "specific_vol", "factor_share")},
+        "estimator": payload.get("covariance_estimator"),
+        "factors": [{**f, "max": largest} for f in factors],
+        "positions": [{**p, "max": _max_abs([t.get("component") for t in top])} for p in top],
+        "position_count": len(positions),
+    }
+
+
+def _tracking_error(result: PortfolioResult | None) -> dict[str, Any]:
+    """Ex-ante tracking error and the active betas against the benchmark."""
+    if result is None:
+        return {}
+    payload = result.payload
+    factors = payload.get("factors") or []
+    return {
+        **{k: payload.get(k) for k in ("benchmark_symbol", "tracking_error", "tracking_error_usd", "factor_te")},
+        "specific_te": payload.get("specific_te"),
+        "factors": [{**f, "max": _max_abs([g.get("active_beta") for g in factors])} for f in factors],
     }
 
 
@@ -405,6 +440,15 @@ def dashboard_present(*, portfolio: Portfolio) -> dict[str, Any]:
         "var": section("var", "Value at risk", VAR, _var(results.get(VAR), equity)),
         "correlations": section("correlations", "Correlations", CORRELATIONS, _correlations(results.get(CORRELATIONS))),
         "greeks": section("greeks", "Greeks", GREEKS, _greeks(results.get(GREEKS))),
+        "risk_decomposition": section(
+            "risk_decomposition",
+            "Risk decomposition",
+            "risk_decomposition",
+            _risk_decomposition(results.get("risk_decomposition")),
+        ),
+        "tracking_error": section(
+            "tracking_error", "Tracking error", "tracking_error", _tracking_error(results.get("tracking_error"))
+        ),
     }
     sources = sorted({r.data_source for r in results.values() if r.data_source})
     return {

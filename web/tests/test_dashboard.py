@@ -96,3 +96,20 @@ def test_formatting_used_by_the_dashboard_matches_the_figures_it_prints() -> Non
         "3.79×",
         "-1.00%",
     )
+
+
+@pytest.mark.slow
+def test_the_risk_model_panels_show_the_apis_figures(hedge_fund) -> None:
+    pid = hedge_fund["portfolio_id"]
+    html = hedge_fund["web"].get(reverse("web:dashboard", args=[pid])).content.decode()
+    api = hedge_fund["api"]
+    decomposition = api.get(f"/api/v1/analytics/portfolios/{pid}/risk_decomposition").json()
+    tracking = api.get(f"/api/v1/analytics/portfolios/{pid}/tracking_error").json()
+    var = api.get(f"/api/v1/analytics/portfolios/{pid}/var").json()["data"]
+
+    assert decomposition["provenance"]["inputs"]["covariance_estimator"] == "equal_weighted"
+    assert tracking["data"]["benchmark_symbol"] == "SPY"
+    assert _figure(html, "predicted_vol") == f"${decomposition['data']['total_vol']:,.0f}"
+    assert _figure(html, "tracking_error") == f"{tracking['data']['tracking_error'] * 100:.1f}%"
+    assert _figure(html, "mc_var_2") == f"${var['monte_carlo']['var_99']:,.0f}"
+    assert var["monte_carlo"]["paths"] == 10_000
