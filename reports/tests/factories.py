@@ -199,6 +199,104 @@ def payloads() -> dict[str, dict[str, Any]]:
                     "parametric_var_99": 1400.0,
                 }
             ],
+            "monte_carlo": {
+                "var_95": 1210.0,
+                "es_95": 1490.0,
+                "var_99": 1910.0,
+                "es_99": 2310.0,
+                "paths": 10000,
+                "distribution": "student_t",
+                "dof": 5.0,
+                "seed": 7,
+                "bootstrap_replicates": 200,
+                "simulation_error": [
+                    {
+                        "confidence": 0.95,
+                        "var_low": 1190.0,
+                        "var_high": 1230.0,
+                        "var_se": 10.0,
+                        "es_low": 1460.0,
+                        "es_high": 1520.0,
+                        "es_se": 15.0,
+                    },
+                    {
+                        "confidence": 0.99,
+                        "var_low": 1850.0,
+                        "var_high": 1970.0,
+                        "var_se": 30.0,
+                        "es_low": 2240.0,
+                        "es_high": 2380.0,
+                        "es_se": 35.0,
+                    },
+                ],
+            },
+        },
+        "risk_decomposition": {
+            "covariance_estimator": "ewma",
+            "basis_name": "equity_balance",
+            "basis": 100000.0,
+            "total_vol": 25000.0,
+            "total_vol_pct": 0.25,
+            "factor_vol": 20000.0,
+            "factor_vol_pct": 0.2,
+            "specific_vol": 15000.0,
+            "specific_vol_pct": 0.15,
+            "factor_share": 0.64,
+            "specific_contribution": 9000.0,
+            "factors": [
+                {
+                    "factor": f,
+                    "exposure": 1000.0,
+                    "factor_vol": 0.2,
+                    "contribution": 16000.0 if i == 0 else 0.0,
+                    "contribution_pct": 0.64 if i == 0 else 0.0,
+                }
+                for i, f in enumerate(FACTORS)
+            ],
+            "positions": [
+                {
+                    "position_id": "x",
+                    "symbol": "AAPL",
+                    "delta_exposure": 60000.0,
+                    "marginal": 0.3,
+                    "component": 18000.0,
+                    "component_factor": 12000.0,
+                    "component_specific": 6000.0,
+                    "component_pct": 0.72,
+                },
+                {
+                    "position_id": "y",
+                    "symbol": "XOM",
+                    "delta_exposure": -20000.0,
+                    "marginal": -0.35,
+                    "component": 7000.0,
+                    "component_factor": 4000.0,
+                    "component_specific": 3000.0,
+                    "component_pct": 0.28,
+                },
+            ],
+        },
+        "tracking_error": {
+            "benchmark_symbol": "SPY",
+            "covariance_estimator": "ewma",
+            "basis_name": "equity_balance",
+            "basis": 100000.0,
+            "tracking_error": 0.08,
+            "tracking_error_usd": 8000.0,
+            "factor_te": 0.06,
+            "specific_te": 0.052915,
+            "specific_contribution": 0.035,
+            "factors": [
+                {
+                    "factor": f,
+                    "portfolio_beta": 0.9 if i == 0 else 0.1,
+                    "benchmark_beta": 1.0 if i == 0 else 0.0,
+                    "active_beta": -0.1 if i == 0 else 0.1,
+                    "contribution": 0.045 if i == 0 else 0.0,
+                    "contribution_pct": 0.5625 if i == 0 else 0.0,
+                }
+                for i, f in enumerate(FACTORS)
+            ],
         },
     }
 
@@ -210,6 +308,8 @@ METHODS = {
     "stress_test": "factor_conditional_repricing",
     "correlations": "pearson_log_returns",
     "var": "historical_and_parametric",
+    "risk_decomposition": "factor_model_euler",
+    "tracking_error": "factor_model_active",
 }
 
 

@@ -108,7 +108,7 @@ def test_csv_has_one_row_per_position_with_the_stored_values(report, stored):
 
 def test_html_embeds_server_rendered_charts_and_names_the_data_source(report):
     html = report.paths["html"].read_text()
-    assert html.count("<svg") == 4  # exposures, factor betas, stress, correlation heatmap
+    assert html.count("<svg") == 6  # exposures, factor betas, stress, correlation heatmap, risk, active betas
     assert "Data source: simulated (offline simulated market data)" in html
     assert "<script" not in html
     for section in ("overview", "factor_exposures", "stress_test", "correlations"):
@@ -130,7 +130,7 @@ def test_html_escapes_text_that_comes_from_the_database(portfolio, stored, tmp_p
 def test_each_chart_inlined_in_the_html_is_well_formed_svg(report):
     html = report.paths["html"].read_text()
     charts = re.findall(r"<svg\b.*?</svg>", html, flags=re.DOTALL)
-    assert len(charts) == 4
+    assert len(charts) == 6
     roots = [ET.fromstring(svg) for svg in charts]  # noqa: S314 (our own output) — raises if malformed
     titles = [root.findtext("{http://www.w3.org/2000/svg}title") for root in roots]
     assert titles == [
@@ -138,6 +138,8 @@ def test_each_chart_inlined_in_the_html_is_well_formed_svg(report):
         "Portfolio factor betas",
         "Stress tests: conditioned P&L (worst in red)",
         "Correlation matrix",
+        "Contribution to predicted volatility (USD)",
+        "Active betas against the benchmark",
     ]
 
 
@@ -150,6 +152,10 @@ def test_markdown_names_the_source_and_each_sections_provenance(report):
     assert "- **Daily return:** 1.23%" in md
     assert "| **Global financial crisis** ◀ worst |" in md
     assert "Betas with limited history: XOM (limited)" in md
+    assert "- **Predicted volatility (annual):** $25,000" in md
+    assert "- **Tracking error (annual):** 8.00%" in md or "- **Tracking error (annual):** 8.0%" in md
+    assert "| Monte Carlo (10,000 paths) | $1,210 | $1,490 | $1,910 | $2,310 |" in md
+    assert "student_t, 5 dof" in md
 
 
 def test_a_section_never_computed_says_so_with_its_command(report):
