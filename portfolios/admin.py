@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.core.exceptions import ValidationError
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
@@ -60,7 +61,10 @@ class PortfolioAdminForm(forms.ModelForm):
         fields = ["user", "name", "description", "currency", "equity_balance", "benchmark_symbol"]
 
     def clean_benchmark_symbol(self) -> str:
-        return benchmark_symbol_clean(self.cleaned_data.get("benchmark_symbol"))
+        try:
+            return benchmark_symbol_clean(self.cleaned_data.get("benchmark_symbol"))
+        except ValidationError as exc:  # the service names the field; the form wants the field's messages
+            raise ValidationError(exc.message_dict["benchmark_symbol"]) from None
 
 
 @admin.register(Portfolio)

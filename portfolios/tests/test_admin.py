@@ -39,3 +39,14 @@ def test_the_portfolio_page_shows_its_positions_inline(client, staff_user, demo_
     url = reverse("admin:portfolios_portfolio_change", args=["1d8ddd95-3b45-0ac5-35bf-cf81af94a5fe"])
     body = client.get(url).content.decode()
     assert body.count('name="positions-') > 16 and "FXNAX" in body
+
+
+def test_the_admin_refuses_a_benchmark_without_prices_and_upper_cases_a_good_one(owner) -> None:
+    from portfolios.admin import PortfolioAdminForm
+
+    data = {"user": owner.pk, "name": "Benchmarked", "description": "", "currency": "USD", "equity_balance": ""}
+    bad = PortfolioAdminForm(data={**data, "benchmark_symbol": "NOPRICES"})
+    assert not bad.is_valid() and "No prices are stored" in bad.errors["benchmark_symbol"][0]
+    good = PortfolioAdminForm(data={**data, "benchmark_symbol": "iwm"})  # a factor proxy: always priced
+    assert good.is_valid(), good.errors
+    assert good.cleaned_data["benchmark_symbol"] == "IWM"
