@@ -248,6 +248,8 @@ MARKET_DATA_TIMEOUT_S = env_float("MARKET_DATA_TIMEOUT_S", 10.0, minimum=0.1)
 MARKET_DATA_RETRY_BUDGET_S = env_float("MARKET_DATA_RETRY_BUDGET_S", 30.0, minimum=0.0)
 MARKET_DATA_CSV_DIR = Path(env_str("MARKET_DATA_CSV_DIR") or (BASE_DIR / "data" / "prices"))
 RISK_FREE_RATE = env_float("RISK_FREE_RATE", 0.045, minimum=-0.05, maximum=0.5)
+# The liquidity kind: share of a symbol's 20-day average daily volume sold per day (0.20 = 20%).
+LIQUIDITY_PARTICIPATION = env_float("LIQUIDITY_PARTICIPATION", 0.20, minimum=0.001, maximum=1.0)
 # PostgreSQL: the batch stores results on a writer thread while it computes the next step.
 BATCH_BACKGROUND_WRITES = env_bool("BATCH_BACKGROUND_WRITES", True)
 # `manage.py serve`: daphne processes sharing the listening socket (one Python process uses one core).

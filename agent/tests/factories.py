@@ -124,9 +124,22 @@ def results_make(portfolio: Portfolio, *, scale: float = 1.0) -> dict[str, Any]:
              "historical_es_99": -350.0 * s, "parametric_var_99": -250.0 * s},
         ],
     }  # fmt: skip
+    liquidity = {
+        "participation_rate": 0.2, "adv_window_days": 20, "gross_value": 34000.0 * s,
+        "horizons": [{"days": 1, "share": 0.8, "value": 27200.0 * s}, {"days": 5, "share": 0.9, "value": 30600.0 * s},
+                     {"days": 20, "share": 0.9, "value": 30600.0 * s}],
+        "max_days_to_liquidate": 1.5, "no_volume_count": 1, "no_volume_share": 0.1,
+        "option_convention": "options: |contracts x multiplier x delta| underlying shares",
+        "positions": [
+            {"position_id": str(xom.id), "symbol": "XOM", "volume_symbol": "XOM", "shares": 50.0, "adv_shares": None,
+             "volume_days": 0, "days_to_liquidate": None, "gross_value": 6500.0 * s, "flag": "no_volume"},
+            {"position_id": str(aapl.id), "symbol": "AAPL", "volume_symbol": "AAPL", "shares": 100.0,
+             "adv_shares": 400.0, "volume_days": 20, "days_to_liquidate": 1.5, "gross_value": 25000.0 * s, "flag": ""},
+        ],
+    }  # fmt: skip
     payloads = {
         "overview": overview, "greeks": greeks, "factor_exposures": factor_exposure, "stress_test": stress,
-        "market_risk": market, "correlations": correlations, "var": var,
+        "market_risk": market, "correlations": correlations, "var": var, "liquidity": liquidity,
     }  # fmt: skip
     for kind, payload in payloads.items():
         PortfolioResult.objects.create(portfolio=portfolio, kind=kind, payload=payload, **_provenance())

@@ -200,6 +200,44 @@ def payloads() -> dict[str, dict[str, Any]]:
                 }
             ],
         },
+        "liquidity": {
+            "participation_rate": 0.2,
+            "adv_window_days": 20,
+            "gross_value": 26838.0,
+            "horizons": [
+                {"days": 1, "share": 0.75, "value": 20128.5},
+                {"days": 5, "share": 0.81, "value": 21738.78},
+                {"days": 20, "share": 0.81, "value": 21738.78},
+            ],
+            "max_days_to_liquidate": 2.5,
+            "no_volume_count": 1,
+            "no_volume_share": 0.188349,
+            "option_convention": "options: |contracts x multiplier x delta| underlying shares",
+            "positions": [
+                {
+                    "position_id": "z",
+                    "symbol": "XOM",
+                    "volume_symbol": "XOM",
+                    "shares": 50.0,
+                    "adv_shares": None,
+                    "volume_days": 0,
+                    "days_to_liquidate": None,
+                    "gross_value": 5055.0,
+                    "flag": "no_volume",
+                },
+                {
+                    "position_id": "x",
+                    "symbol": "AAPL",
+                    "volume_symbol": "AAPL",
+                    "shares": 100.0,
+                    "adv_shares": 200.0,
+                    "volume_days": 20,
+                    "days_to_liquidate": 2.5,
+                    "gross_value": 21783.0,
+                    "flag": "",
+                },
+            ],
+        },
     }
 
 
@@ -210,6 +248,7 @@ METHODS = {
     "stress_test": "factor_conditional_repricing",
     "correlations": "pearson_log_returns",
     "var": "historical_and_parametric",
+    "liquidity": "days to liquidate at a share of the 20-day average daily volume",
 }
 
 
