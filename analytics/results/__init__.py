@@ -11,6 +11,7 @@ Importing this package registers the built-in kinds, in step order:
 - ``correlations`` — correlations, clusters, diversification
 - ``var`` — historical and parametric VaR and expected shortfall
 - ``liquidity`` — days to liquidate at a share of the 20-day ADV, the liquidity profile
+- ``backtest`` — stored VaR against the next session's P&L: Kupiec, Christoffersen, Basel zones
 
 ``base`` defines the spec (read its docstring to add a kind), ``registry`` holds the registered
 kinds, ``presentation`` the report section types, ``common`` the helpers kinds share and
@@ -34,6 +35,7 @@ BUILT_IN = (
     "correlations",
     "var",
     "liquidity",
+    "backtest",
 )
 for _module in BUILT_IN:  # each module registers its kind; a kind's dependencies come before it
     importlib.import_module(f"analytics.results.{_module}")
