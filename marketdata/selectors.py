@@ -293,3 +293,27 @@ def market_data_summary(*, jump_lookback_days: int = 252, as_of: date | None = N
         option_quotes=OptionQuote.objects.count(),
         last_sync=last_sync_run(),
     )
+
+
+def daily_volumes(*, symbols: Sequence[str], start: date | None = None, end: date | None = None) -> pd.DataFrame:
+    """Traded volumes as a frame: DatetimeIndex "date" ascending × symbols (those with bars, in the asked order).
+
+    Values are float64 shares per session (0 for an index or a fund, which report none); a session a
+    symbol has no bar for is NaN. One query.
+    """
+    wanted = _upper(symbols)
+    queryset = PriceBar.objects.filter(symbol__in=wanted)
+    if start is not None:
+        queryset = queryset.filter(date__gte=start)
+    if end is not None:
+        queryset = queryset.filter(date__lte=end)
+    rows = list(queryset.order_by().values_list("date", "symbol", "volume"))
+    if not rows:
+        return pd.DataFrame(index=pd.DatetimeIndex([], name="date"), dtype="float64")
+    frame = pd.DataFrame(rows, columns=["date", "symbol", "volume"])
+    frame["date"] = pd.to_datetime(frame["date"])
+    wide = frame.pivot(index="date", columns="symbol", values="volume")  # noqa: PD010 - (symbol, date) is unique
+    wide.index = pd.DatetimeIndex(wide.index, name="date")
+    result = wide.sort_index()[[s for s in wanted if s in wide.columns]].astype("float64")
+    result.columns.name = None
+    return result

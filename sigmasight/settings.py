@@ -260,6 +260,8 @@ MONTE_CARLO_PATHS = env_int("MONTE_CARLO_PATHS", 10_000, minimum=1_000)
 MONTE_CARLO_DISTRIBUTION = env_choice("MONTE_CARLO_DISTRIBUTION", "normal", ("normal", "student_t"))
 MONTE_CARLO_DOF = env_float("MONTE_CARLO_DOF", 5.0, minimum=2.1, maximum=1000.0)
 MONTE_CARLO_SEED = env_int("MONTE_CARLO_SEED", 20240101, minimum=0)
+# The liquidity kind: share of a symbol's 20-day average daily volume sold per day (0.20 = 20%).
+LIQUIDITY_PARTICIPATION = env_float("LIQUIDITY_PARTICIPATION", 0.20, minimum=0.001, maximum=1.0)
 # PostgreSQL: the batch stores results on a writer thread while it computes the next step.
 BATCH_BACKGROUND_WRITES = env_bool("BATCH_BACKGROUND_WRITES", True)
 # `manage.py serve`: daphne processes sharing the listening socket (one Python process uses one core).

@@ -25,7 +25,7 @@ from django.utils.safestring import mark_safe
 from analytics import selectors
 from analytics.engines.drawdown import drawdown_from_pnl, max_drawdown
 from analytics.models import BatchJob, BatchRun, PortfolioResult, RunStatus
-from analytics.results import spec_for
+from analytics.results import spec_for, specs
 from analytics.results.presentation import Heatmap
 from marketdata.factors import FACTOR_PROXIES, RATE_FACTOR, RATE_PROXY
 from portfolios.models import Portfolio
@@ -450,6 +450,12 @@ def dashboard_present(*, portfolio: Portfolio) -> dict[str, Any]:
             "tracking_error", "Tracking error", "tracking_error", _tracking_error(results.get("tracking_error"))
         ),
     }
+    # Every other kind as its stored payload, under its own name (its partial shows it as stored).
+    shown = {s.kind for s in sections.values()}
+    for spec in specs():
+        if spec.name not in shown and spec.name not in sections and spec.series_item_type is None:
+            stored = results.get(spec.name)
+            sections[spec.name] = section(spec.name, spec.title, spec.name, dict(stored.payload) if stored else {})
     sources = sorted({r.data_source for r in results.values() if r.data_source})
     return {
         "headline": _headline(overview),

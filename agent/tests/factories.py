@@ -124,9 +124,39 @@ def results_make(portfolio: Portfolio, *, scale: float = 1.0) -> dict[str, Any]:
              "historical_es_99": -350.0 * s, "parametric_var_99": -250.0 * s},
         ],
     }  # fmt: skip
+    liquidity = {
+        "participation_rate": 0.2, "adv_window_days": 20, "gross_value": 34000.0 * s,
+        "horizons": [{"days": 1, "share": 0.8, "value": 27200.0 * s}, {"days": 5, "share": 0.9, "value": 30600.0 * s},
+                     {"days": 20, "share": 0.9, "value": 30600.0 * s}],
+        "max_days_to_liquidate": 1.5, "no_volume_count": 1, "no_volume_share": 0.1,
+        "option_convention": "options: |contracts x multiplier x delta| underlying shares",
+        "positions": [
+            {"position_id": str(xom.id), "symbol": "XOM", "volume_symbol": "XOM", "shares": 50.0, "adv_shares": None,
+             "volume_days": 0, "days_to_liquidate": None, "gross_value": 6500.0 * s, "flag": "no_volume"},
+            {"position_id": str(aapl.id), "symbol": "AAPL", "volume_symbol": "AAPL", "shares": 100.0,
+             "adv_shares": 400.0, "volume_days": 20, "days_to_liquidate": 1.5, "gross_value": 25000.0 * s, "flag": ""},
+        ],
+    }  # fmt: skip
+    backtest = {
+            "horizon_days": 1, "window_days": 250, "observations": 3, "var_days": 4, "unmatched_days": 1,
+            "first_pnl_date": "2026-11-17", "last_pnl_date": "2026-11-19",
+            "pnl_convention": "actual P&L of the next session's snapshot",
+            "exception_convention": "an exception is a next-session loss strictly greater than the VaR",
+            "zone_convention": "Basel traffic light",
+            "methods": [{"method": "historical", "levels": [{
+                "confidence": 0.99, "observations": 3, "exceptions": 1, "expected_exceptions": 0.03,
+                "exception_rate": 0.333333, "kupiec_lr": 4.925, "kupiec_p_value": 0.026478, "christoffersen_lr": 0.0,
+                "christoffersen_p_value": 1.0, "conditional_coverage_lr": 4.925, "conditional_coverage_p_value": 0.085,
+                "n00": 1, "n01": 1, "n10": 0, "n11": 0, "zone": "yellow", "zone_observations": 3, "zone_exceptions": 1,
+                "exception_dates": ["2026-11-19"]}]}],
+            "series": {"var_dates": ["2026-11-14", "2026-11-17", "2026-11-18"],
+                       "pnl_dates": ["2026-11-17", "2026-11-18", "2026-11-19"],
+                       "pnl": [120.0, -80.0, -3000.0], "var": {"historical_99": [2380.0, 2380.0, 2380.0]}},
+        }  # fmt: skip
     payloads = {
         "overview": overview, "greeks": greeks, "factor_exposures": factor_exposure, "stress_test": stress,
-        "market_risk": market, "correlations": correlations, "var": var,
+        "market_risk": market, "correlations": correlations, "var": var, "liquidity": liquidity,
+        "backtest": backtest,
     }  # fmt: skip
     for kind, payload in payloads.items():
         PortfolioResult.objects.create(portfolio=portfolio, kind=kind, payload=payload, **_provenance())

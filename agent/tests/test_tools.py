@@ -17,7 +17,7 @@ from portfolios.models import Portfolio
 # One get_<kind> tool per result kind.
 ANALYTICS_TOOLS = (
     "get_overview", "get_snapshots", "get_greeks", "get_factor_exposures", "get_stress_test", "get_market_risk",
-    "get_correlations", "get_var",
+    "get_correlations", "get_var", "get_liquidity", "get_backtest",
 )  # fmt: skip
 EARLIER_NAMES = {
     "get_portfolio_overview": "get_overview",

@@ -12,6 +12,8 @@ Importing this package registers the built-in kinds, in step order:
 - ``var`` — historical and parametric VaR and expected shortfall
 - ``risk_decomposition`` — predicted volatility: factor and specific, Euler per factor and position
 - ``tracking_error`` — ex-ante tracking error, active betas and contributions against the benchmark
+- ``liquidity`` — days to liquidate at a share of the 20-day ADV, the liquidity profile
+- ``backtest`` — stored VaR against the next session's P&L: Kupiec, Christoffersen, Basel zones
 
 ``base`` defines the spec (read its docstring to add a kind), ``registry`` holds the registered
 kinds, ``presentation`` the report section types, ``common`` the helpers kinds share and
@@ -36,6 +38,8 @@ BUILT_IN = (
     "var",
     "risk_decomposition",
     "tracking_error",
+    "liquidity",
+    "backtest",
 )
 for _module in BUILT_IN:  # each module registers its kind; a kind's dependencies come before it
     importlib.import_module(f"analytics.results.{_module}")

@@ -206,15 +206,22 @@ def last_closes(prices: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     return pd.Series(spot, index=prices.columns, dtype=float), pd.Series(dates, index=prices.columns)
 
 
-def market_inputs_load(*, symbols: Sequence[str], option_contracts: Sequence[str], as_of: dt.date) -> MarketInputs:
-    """Close prices for ``symbols`` and the factor proxies over the lookback, spots and quotes."""
+def market_inputs_load(
+    *, symbols: Sequence[str], option_contracts: Sequence[str], as_of: dt.date, history_from: dt.date | None = None
+) -> MarketInputs:
+    """Close prices for ``symbols`` and the factor proxies over the lookback, spots and quotes.
+
+    ``history_from`` (a backfill over past days) moves the start of the prices and quotes loaded back to
+    that day's lookback: the inputs then serve every day from ``history_from`` to ``as_of``
+    (``market_window`` cuts out one day's)."""
     wanted = sorted(set(symbols) | set(FACTOR_SYMBOLS))
-    start = as_of - dt.timedelta(days=PRICE_HISTORY_CALENDAR_DAYS)
+    first = min(history_from or as_of, as_of)
+    start = first - dt.timedelta(days=PRICE_HISTORY_CALENDAR_DAYS)
     prices = market.close_prices(symbols=wanted, start=start, end=as_of)
     prices = prices.reindex(columns=wanted)
     spot, last_valid = last_closes(prices)
     quotes = market.option_quotes_latest(contracts=list(option_contracts), as_of=as_of) if option_contracts else {}
-    quote_start = as_of - dt.timedelta(days=QUOTE_HISTORY_CALENDAR_DAYS)
+    quote_start = first - dt.timedelta(days=QUOTE_HISTORY_CALENDAR_DAYS)
     history = (
         market.option_quote_history(contracts=list(option_contracts), start=quote_start, end=as_of)
         if option_contracts
@@ -230,5 +237,37 @@ def market_inputs_load(*, symbols: Sequence[str], option_contracts: Sequence[str
         option_quotes=quotes,
         rate=float(settings.RISK_FREE_RATE),
         sectors={s: (i.sector or "") for s, i in instruments.items()},
+        option_quote_history=history,
+    )
+
+
+def market_window(loaded: MarketInputs, day: dt.date) -> MarketInputs:
+    """The inputs the batch would load on ``day`` (on or before ``loaded.as_of``), cut out of a longer load:
+    prices over ``PRICE_HISTORY_CALENDAR_DAYS`` to ``day``, quotes over ``QUOTE_HISTORY_CALENDAR_DAYS``, each
+    contract's last quote on or before ``day``. No look-ahead."""
+    start = pd.Timestamp(day - dt.timedelta(days=PRICE_HISTORY_CALENDAR_DAYS))
+    prices = loaded.prices.loc[start : pd.Timestamp(day)]
+    spot, last_valid = last_closes(prices)
+    quote_start = day - dt.timedelta(days=QUOTE_HISTORY_CALENDAR_DAYS)
+    history = {
+        contract: kept
+        for contract, rows in loaded.option_quote_history.items()
+        if (kept := [q for q in rows if quote_start <= q.date <= day])
+    }
+    latest: dict[str, market.OptionQuoteRow] = {}
+    for contract, rows in loaded.option_quote_history.items():  # oldest first
+        dates = [q.date for q in rows]
+        if at := bisect_right(dates, day):
+            latest[contract] = rows[at - 1]
+    return MarketInputs(
+        as_of=day,
+        prices=prices,
+        spot=spot,
+        spot_date=last_valid,
+        data_source=loaded.data_source,
+        option_quotes=latest,
+        rate=loaded.rate,
+        div_yield=loaded.div_yield,
+        sectors=loaded.sectors,
         option_quote_history=history,
     )

@@ -298,6 +298,90 @@ def payloads() -> dict[str, dict[str, Any]]:
                 for i, f in enumerate(FACTORS)
             ],
         },
+        "backtest": {
+            "horizon_days": 1,
+            "window_days": 250,
+            "observations": 3,
+            "var_days": 4,
+            "unmatched_days": 1,
+            "first_pnl_date": "2026-11-17",
+            "last_pnl_date": "2026-11-19",
+            "pnl_convention": "actual P&L of the next session's snapshot",
+            "exception_convention": "an exception is a next-session loss strictly greater than the VaR",
+            "zone_convention": "Basel traffic light",
+            "methods": [
+                {
+                    "method": "historical",
+                    "levels": [
+                        {
+                            "confidence": 0.99,
+                            "observations": 3,
+                            "exceptions": 1,
+                            "expected_exceptions": 0.03,
+                            "exception_rate": 0.333333,
+                            "kupiec_lr": 4.925,
+                            "kupiec_p_value": 0.026478,
+                            "christoffersen_lr": 0.0,
+                            "christoffersen_p_value": 1.0,
+                            "conditional_coverage_lr": 4.925,
+                            "conditional_coverage_p_value": 0.085,
+                            "n00": 1,
+                            "n01": 1,
+                            "n10": 0,
+                            "n11": 0,
+                            "zone": "yellow",
+                            "zone_observations": 3,
+                            "zone_exceptions": 1,
+                            "exception_dates": ["2026-11-19"],
+                        }
+                    ],
+                }
+            ],
+            "series": {
+                "var_dates": ["2026-11-14", "2026-11-17", "2026-11-18"],
+                "pnl_dates": ["2026-11-17", "2026-11-18", "2026-11-19"],
+                "pnl": [120.0, -80.0, -3000.0],
+                "var": {"historical_99": [2380.0, 2380.0, 2380.0]},
+            },
+        },
+        "liquidity": {
+            "participation_rate": 0.2,
+            "adv_window_days": 20,
+            "gross_value": 26838.0,
+            "horizons": [
+                {"days": 1, "share": 0.75, "value": 20128.5},
+                {"days": 5, "share": 0.81, "value": 21738.78},
+                {"days": 20, "share": 0.81, "value": 21738.78},
+            ],
+            "max_days_to_liquidate": 2.5,
+            "no_volume_count": 1,
+            "no_volume_share": 0.188349,
+            "option_convention": "options: |contracts x multiplier x delta| underlying shares",
+            "positions": [
+                {
+                    "position_id": "z",
+                    "symbol": "XOM",
+                    "volume_symbol": "XOM",
+                    "shares": 50.0,
+                    "adv_shares": None,
+                    "volume_days": 0,
+                    "days_to_liquidate": None,
+                    "gross_value": 5055.0,
+                    "flag": "no_volume",
+                },
+                {
+                    "position_id": "x",
+                    "symbol": "AAPL",
+                    "volume_symbol": "AAPL",
+                    "shares": 100.0,
+                    "adv_shares": 200.0,
+                    "volume_days": 20,
+                    "days_to_liquidate": 2.5,
+                    "gross_value": 21783.0,
+                    "flag": "",
+                },
+            ],
+        },
     }
 
 
@@ -310,6 +394,8 @@ METHODS = {
     "var": "historical_and_parametric",
     "risk_decomposition": "factor_model_euler",
     "tracking_error": "factor_model_active",
+    "liquidity": "days to liquidate at a share of the 20-day average daily volume",
+    "backtest": "stored 1-day VaR vs next-session actual P&L",
 }
 
 
