@@ -250,6 +250,10 @@ MARKET_DATA_CSV_DIR = Path(env_str("MARKET_DATA_CSV_DIR") or (BASE_DIR / "data" 
 RISK_FREE_RATE = env_float("RISK_FREE_RATE", 0.045, minimum=-0.05, maximum=0.5)
 # PostgreSQL: the batch stores results on a writer thread while it computes the next step.
 BATCH_BACKGROUND_WRITES = env_bool("BATCH_BACKGROUND_WRITES", True)
+# A running batch stamps its heartbeat this often (seconds) besides after every chunk; a run whose heartbeat
+# is older than BATCH_HEARTBEAT_STALE_S is marked abandoned (its process died or hung).
+BATCH_HEARTBEAT_INTERVAL_S = env_float("BATCH_HEARTBEAT_INTERVAL_S", 30.0, minimum=0.05)
+BATCH_HEARTBEAT_STALE_S = env_float("BATCH_HEARTBEAT_STALE_S", 900.0, minimum=1.0)
 # `manage.py serve`: daphne processes sharing the listening socket (one Python process uses one core).
 WEB_PROCESSES = env_int("WEB_PROCESSES", 2, minimum=1)
 

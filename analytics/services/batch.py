@@ -20,6 +20,7 @@ import math
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,8 @@ from django.utils import timezone
 
 from analytics.models import (
     BatchJob,
+    BatchLock,
+    BatchRefusal,
     BatchRun,
     RunStatus,
     SymbolFactorBeta,
@@ -36,6 +39,7 @@ from analytics.models import (
 from analytics.results import registry
 from analytics.selectors import factor_model_latest
 from analytics.services import compute, persist
+from analytics.services.heartbeat import Heartbeat, runs_abandoned_mark
 from analytics.services.inputs import MarketInputs, PortfolioInfo, market_inputs_load, portfolios_load, positions_frame
 from analytics.services.jobs import (
     EXPIRIES_STEP,
@@ -45,7 +49,7 @@ from analytics.services.jobs import (
     portfolio_steps,
     steps_all,
 )
-from analytics.services.locking import batch_lock, interrupted_runs_mark
+from analytics.services.locking import BatchLocked, batch_lock, interrupted_runs_mark
 from analytics.services.steps import ChunkContext, position_metrics_flush, step_run
 from analytics.services.writer import ResultWriter
 from marketdata.factors import FACTOR_LOOKBACK_DAYS, FACTOR_NAMES
@@ -135,39 +139,51 @@ def batch_run(
     if portfolio_ids is not None and len(portfolios) != len(set(portfolio_ids)):
         missing = sorted(str(p) for p in set(portfolio_ids) - set(portfolios))
         raise ValueError(f"No portfolio with id {', '.join(missing)}.")
-    run = BatchRun.objects.create(
-        as_of=as_of,
-        status=RunStatus.RUNNING,
-        steps=selected,
-        portfolio_ids=[str(p) for p in portfolios],
-        trigger=trigger,
-        mode="cluster" if use_cluster else "inline",
-        started_at=timezone.now(),
-    )
-    started = time.perf_counter()
-    recorder = JobRecorder(run=run)
-    try:
-        with batch_lock(as_of=as_of, run_id=run.pk):
-            interrupted = interrupted_runs_mark(as_of=as_of, except_run=run.pk)
-            if interrupted:
-                say(f"Marked {interrupted} earlier run(s) for {as_of} as interrupted.")
-            _run_locked(
-                run=run,
-                recorder=recorder,
-                portfolios=portfolios,
-                selected=selected,
-                use_cluster=use_cluster,
-                say=say,
-                market_data_sync=market_data_sync,
-            )
-    except Exception as exc:
-        run.status = RunStatus.FAILED
-        run.error_summary = error_text(exc)
-        run.finished_at = timezone.now()
-        run.duration_ms = (time.perf_counter() - started) * 1000
-        run.save(update_fields=["status", "error_summary", "finished_at", "duration_ms"])
-        raise
-    return _finish(run, started)
+    runs_abandoned_mark()
+    run_id = uuid.uuid4()
+    with ExitStack() as held:
+        try:
+            held.enter_context(batch_lock(as_of=as_of, run_id=run_id))
+        except BatchLocked as exc:
+            # Recorded apart from the runs: a refusal is not a run and never becomes the "latest run".
+            holder = BatchLock.objects.filter(as_of=as_of).values_list("holder", flat=True).first()
+            BatchRefusal.objects.create(as_of=as_of, trigger=trigger, holder=holder, message=str(exc))
+            logger.warning("Batch for %s refused: %s", as_of, exc)
+            raise
+        run = BatchRun.objects.create(
+            id=run_id,
+            as_of=as_of,
+            status=RunStatus.RUNNING,
+            steps=selected,
+            portfolio_ids=[str(p) for p in portfolios],
+            trigger=trigger,
+            mode="cluster" if use_cluster else "inline",
+            started_at=timezone.now(),
+        )
+        started = time.perf_counter()
+        recorder = JobRecorder(run=run)
+        try:
+            with Heartbeat(run.pk):
+                interrupted = interrupted_runs_mark(as_of=as_of, except_run=run.pk)
+                if interrupted:
+                    say(f"Marked {interrupted} earlier run(s) for {as_of} as interrupted.")
+                _run_locked(
+                    run=run,
+                    recorder=recorder,
+                    portfolios=portfolios,
+                    selected=selected,
+                    use_cluster=use_cluster,
+                    say=say,
+                    market_data_sync=market_data_sync,
+                )
+        except Exception as exc:
+            run.status = RunStatus.FAILED
+            run.error_summary = error_text(exc)
+            run.finished_at = timezone.now()
+            run.duration_ms = (time.perf_counter() - started) * 1000
+            run.save(update_fields=["status", "error_summary", "finished_at", "duration_ms"])
+            raise
+        return _finish(run, started)
 
 
 def _finish(run: BatchRun, started: float) -> BatchOutcome:
