@@ -247,6 +247,9 @@ MARKET_DATA_TIMEOUT_S = env_float("MARKET_DATA_TIMEOUT_S", 10.0, minimum=0.1)
 # Total wall-clock budget for one sync's retries against a provider that is down.
 MARKET_DATA_RETRY_BUDGET_S = env_float("MARKET_DATA_RETRY_BUDGET_S", 30.0, minimum=0.0)
 MARKET_DATA_CSV_DIR = Path(env_str("MARKET_DATA_CSV_DIR") or (BASE_DIR / "data" / "prices"))
+# A synced bar whose adjusted close moved more than this absolute daily log return from the symbol's last
+# good bar is quarantined (stored, not used) until confirmed or corrected: 0.75 ≈ ×2.1 or ÷2.1 (0 turns it off).
+PRICE_QUARANTINE_LOG_RETURN = env_float("PRICE_QUARANTINE_LOG_RETURN", 0.75, minimum=0.0)
 RISK_FREE_RATE = env_float("RISK_FREE_RATE", 0.045, minimum=-0.05, maximum=0.5)
 # PostgreSQL: the batch stores results on a writer thread while it computes the next step.
 BATCH_BACKGROUND_WRITES = env_bool("BATCH_BACKGROUND_WRITES", True)

@@ -12,7 +12,7 @@ from typing import Any
 from analytics.models import RunStatus
 from analytics.selectors import batch_run_latest
 from analytics.services.heartbeat import runs_abandoned_mark
-from marketdata.selectors import market_data_summary
+from marketdata.selectors import market_data_summary, quarantines_open
 from portfolios.models import Position
 
 BAD_RUN_STATUSES = {RunStatus.FAILED, RunStatus.PARTIAL, RunStatus.INTERRUPTED, RunStatus.ABANDONED, RunStatus.WARNINGS}
@@ -62,4 +62,12 @@ def check_market_data() -> dict[str, Any]:
         return body
     if summary.last_date < summary.expected_last_date or summary.stale_symbols:
         body.update(status="warn", hint="python manage.py sync_market_data")
+    held_back = quarantines_open()
+    body["quarantined_prices"] = len(held_back)
+    if held_back:
+        body.update(
+            status="warn",
+            message=f"{len(held_back)} quarantined price(s) left out of the analytics",
+            hint="python manage.py market_data_status; confirm or correct them in the admin",
+        )
     return body

@@ -192,7 +192,8 @@ def _finish(run: BatchRun, started: float) -> BatchOutcome:
     skipped = statuses.count(RunStatus.SKIPPED)
     completed = statuses.count(RunStatus.COMPLETED)
     if failed == 0 and skipped == 0:
-        run.status = RunStatus.COMPLETED
+        # Every job completed; on data with quarantined prices left out, say so rather than plainly "completed".
+        run.status = RunStatus.WARNINGS if run.warnings else RunStatus.COMPLETED
     elif completed == 0:
         run.status = RunStatus.FAILED
     else:
@@ -234,7 +235,10 @@ def _run_locked(
         positions = positions_frame(portfolio_ids=ids, as_of=as_of)
         market = _load_market(positions=positions, as_of=as_of)
         run.data_source = market.data_source
-        run.save(update_fields=["data_source"])
+        run.warnings = _quarantine_warnings(market)
+        run.save(update_fields=["data_source", "warnings"])
+        if run.warnings:
+            say(f"warning: {run.warnings.splitlines()[0]}")
         users = [kind for kind in kinds if registry.spec_for(kind).uses_symbol_stage]
         if users:
             # Not "factors: …": the fit runs for whichever of these steps were asked, the factors step or not.
@@ -358,6 +362,24 @@ def _load_market(*, positions: pd.DataFrame, as_of: dt.date) -> MarketInputs:
     symbols = positions["price_symbol"].dropna().unique().tolist() if len(positions) else []
     contracts = positions.loc[positions["is_option"].astype(bool), "symbol"].tolist() if len(positions) else []
     return market_inputs_load(symbols=symbols, option_contracts=contracts, as_of=as_of)
+
+
+def _quarantine_warnings(market: MarketInputs) -> str:
+    """One line per quarantined price (held back, not used) among the run's symbols over its price window."""
+    from marketdata.selectors import quarantines_open
+
+    if not len(market.prices):
+        return ""
+    start = pd.Timestamp(market.prices.index[0]).date()
+    held_back = quarantines_open(symbols=list(market.prices.columns), start=start, end=market.as_of)
+    if not held_back:
+        return ""
+    lines = [
+        f"{len(held_back)} quarantined price(s) left out (awaiting confirmation or correction in the admin): "
+        + ", ".join(f"{q.symbol} {q.date} (×{q.multiple:.4g})" for q in held_back[:10])
+        + (" …" if len(held_back) > 10 else "")
+    ]
+    return "\n".join(lines)
 
 
 def _symbol_stage_step(*, run: BatchRun, recorder: JobRecorder, market: MarketInputs) -> None:

@@ -81,6 +81,11 @@ class Command(BaseCommand):
             f"{outcome.failed_jobs} failed, {outcome.skipped_jobs} skipped; data source: {source}{label}"
         )
         if outcome.ok and outcome.skipped_jobs == 0:
+            if run.warnings:
+                self.stdout.write(self.style.WARNING(summary))
+                for line in run.warnings.splitlines():
+                    self.stdout.write(self.style.WARNING(f"  {line}"))
+                return
             self.stdout.write(self.style.SUCCESS(summary))
             return
         self.stdout.write(self.style.WARNING(summary))
