@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from django.db import DatabaseError, connection
 from django.utils import timezone
 
 from analytics.models import (
@@ -177,13 +178,30 @@ def batch_run(
                     market_data_sync=market_data_sync,
                 )
         except Exception as exc:
-            run.status = RunStatus.FAILED
-            run.error_summary = error_text(exc)
-            run.finished_at = timezone.now()
-            run.duration_ms = (time.perf_counter() - started) * 1000
-            run.save(update_fields=["status", "error_summary", "finished_at", "duration_ms"])
+            _record_failed(run, exc, started)
             raise
         return _finish(run, started)
+
+
+def _record_failed(run: BatchRun, exc: Exception, started: float) -> None:
+    """Record the run as failed. If the database connection itself was lost (a restarted server, a
+    terminated backend), reconnect once to record it; if even that fails, the run is left ``running``
+    and the next run marks it interrupted or abandoned."""
+    run.status = RunStatus.FAILED
+    run.error_summary = error_text(exc)
+    run.finished_at = timezone.now()
+    run.duration_ms = (time.perf_counter() - started) * 1000
+    fields = ["status", "error_summary", "finished_at", "duration_ms"]
+    try:
+        run.save(update_fields=fields)
+        return
+    except DatabaseError:
+        logger.warning("Recording batch run %s as failed lost the connection; reconnecting once", run.pk)
+    try:
+        connection.close()  # the next query opens a new connection
+        run.save(update_fields=fields)
+    except DatabaseError:
+        logger.exception("Could not record batch run %s as failed; it stays 'running' until the next run", run.pk)
 
 
 def _finish(run: BatchRun, started: float) -> BatchOutcome:
