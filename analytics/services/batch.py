@@ -177,10 +177,10 @@ def batch_run(
                     say=say,
                     market_data_sync=market_data_sync,
                 )
+            return _finish(run, started)
         except Exception as exc:
             _record_failed(run, exc, started)
             raise
-        return _finish(run, started)
 
 
 def _record_failed(run: BatchRun, exc: Exception, started: float) -> None:

@@ -12,10 +12,13 @@ Protocol: one JSON object per line on stdin, one answer per line on stdout.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -76,6 +79,55 @@ def main() -> None:
             break
         out.write(json.dumps(answer) + "\n")
         out.flush()
+
+
+# --- The client (used by the tests) ----------------------------------------------------------------
+
+
+class Zygote:
+    """A running fork server for one database (its environment names the database)."""
+
+    def __init__(self, env: dict[str, str], logs: Path) -> None:
+        self.logs = logs
+        self.process = subprocess.Popen(
+            [sys.executable, str(Path(__file__))],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self.count = 0
+
+    def _ask(self, request: dict[str, Any]) -> dict[str, Any]:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(json.dumps(request) + "\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        if not line:
+            raise AssertionError(f"the fork server died (exit {self.process.wait()})")
+        return json.loads(line)
+
+    def start(self, *argv: str) -> tuple[int, Path]:
+        self.count += 1
+        log = self.logs / f"{self.count:03d}-{argv[0]}.log"
+        return self._ask({"op": "start", "argv": list(argv), "log": str(log)})["pid"], log
+
+    def wait(self, pid: int) -> int:
+        return self._ask({"op": "wait", "pid": pid})["status"]
+
+    def run(self, *argv: str) -> tuple[int, str]:
+        pid, log = self.start(*argv)
+        return self.wait(pid), log.read_text()
+
+    def close(self) -> None:
+        with contextlib.suppress(AssertionError, BrokenPipeError, ValueError):
+            if self.process.poll() is None:
+                self._ask({"op": "quit"})
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
 
 
 if __name__ == "__main__":
