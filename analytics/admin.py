@@ -7,6 +7,7 @@ from django.contrib import admin
 from analytics.models import (
     BatchJob,
     BatchLock,
+    BatchRefusal,
     BatchRun,
     FactorModelFit,
     PortfolioResult,
@@ -37,7 +38,7 @@ class BatchJobInline(admin.TabularInline):
 
 @admin.register(BatchRun)
 class BatchRunAdmin(admin.ModelAdmin):
-    list_display = ("as_of", "status", "mode", "trigger", "data_source", "started_at", "duration_ms")
+    list_display = ("as_of", "status", "mode", "trigger", "data_source", "started_at", "heartbeat_at", "duration_ms")
     list_filter = ("status", "mode", "data_source")
     search_fields = ("id", "error_summary")
     date_hierarchy = "as_of"
@@ -53,9 +54,17 @@ class BatchJobAdmin(admin.ModelAdmin):
     search_fields = ("error_summary", "portfolio__name")
 
 
+@admin.register(BatchRefusal)
+class BatchRefusalAdmin(admin.ModelAdmin):
+    list_display = ("refused_at", "as_of", "trigger", "holder")
+    list_filter = ("trigger",)
+    date_hierarchy = "as_of"
+    readonly_fields = ("as_of", "trigger", "holder", "message", "refused_at")
+
+
 @admin.register(BatchLock)
 class BatchLockAdmin(admin.ModelAdmin):
-    list_display = ("as_of", "holder", "holder_process", "acquired_at")
+    list_display = ("as_of", "holder", "holder_process", "acquired_at", "heartbeat_at")
 
 
 @admin.register(PortfolioResult)

@@ -11,7 +11,9 @@ def check_last_batch(*, now: dt.datetime | None = None) -> CheckResult:
     """The last batch run: FAIL when it failed, WARN when none, partial, unfinished or for an older day."""
     from analytics.models import RunStatus
     from analytics.selectors import batch_run_latest
+    from analytics.services.heartbeat import runs_abandoned_mark
 
+    runs_abandoned_mark()  # a run whose process died is reported as abandoned, not as running forever
     run = batch_run_latest()
     name = "last batch"
     if run is None:
@@ -19,7 +21,8 @@ def check_last_batch(*, now: dt.datetime | None = None) -> CheckResult:
     when = f" at {run.finished_at:%Y-%m-%d %H:%M} UTC" if run.finished_at else ""
     took = f", {run.duration_ms / 1000:.1f} s" if run.duration_ms is not None else ""
     summary = f"{run.status} for {run.as_of}{when}{took}"
-    error = f": {run.error_summary.strip()[:200]}" if run.error_summary.strip() else ""
+    detail = run.error_summary.strip() or run.warnings.strip()
+    error = f": {detail[:200]}" if detail else ""
     if run.status == RunStatus.FAILED:
         return CheckResult(name, FAIL, summary + error, HINT_BATCH)
     if run.status != RunStatus.COMPLETED:

@@ -237,14 +237,24 @@ class RunStatus(models.TextChoices):
     FAILED = "failed", "Failed"
     SKIPPED = "skipped", "Skipped"
     INTERRUPTED = "interrupted", "Interrupted"
+    # A run whose heartbeat went stale (its process died or hung) — see ``BATCH_HEARTBEAT_STALE_S``.
+    ABANDONED = "abandoned", "Abandoned (no heartbeat)"
+    # Every job completed, but on data that carries warnings (quarantined vendor prices left out).
+    WARNINGS = "completed_with_warnings", "Completed with data warnings"
 
 
 class BatchRun(models.Model):
-    """One run of the daily batch for an as-of date."""
+    """One run of the daily batch for an as-of date.
+
+    Only a run that holds the date's lock is recorded here; a run refused by the lock is a
+    :class:`BatchRefusal`. A running run stamps ``heartbeat_at`` as chunks complete and every
+    ``BATCH_HEARTBEAT_INTERVAL_S`` seconds; one whose heartbeat is older than ``BATCH_HEARTBEAT_STALE_S``
+    is marked ``abandoned`` by the next run, ``/health``, ``doctor`` and ``batch_history``.
+    """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     as_of = models.DateField(db_index=True)
-    status = models.CharField(max_length=20, choices=RunStatus.choices, default=RunStatus.PENDING)
+    status = models.CharField(max_length=30, choices=RunStatus.choices, default=RunStatus.PENDING)
     steps = models.JSONField(default=list)
     portfolio_ids = models.JSONField(default=list, blank=True)
     trigger = models.CharField(max_length=40, default="command")
@@ -253,7 +263,9 @@ class BatchRun(models.Model):
     finished_at = models.DateTimeField(null=True)
     duration_ms = models.FloatField(null=True)
     error_summary = models.TextField(blank=True)
+    warnings = models.TextField(blank=True, help_text="Data warnings (e.g. quarantined prices left out), one a line.")
     data_source = models.CharField(max_length=40, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Last sign of life of a running run (UTC).")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -271,7 +283,7 @@ class BatchJob(models.Model):
     portfolio = models.ForeignKey(
         "portfolios.Portfolio", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    status = models.CharField(max_length=20, choices=RunStatus.choices, default=RunStatus.PENDING)
+    status = models.CharField(max_length=30, choices=RunStatus.choices, default=RunStatus.PENDING)
     started_at = models.DateTimeField(null=True)
     finished_at = models.DateTimeField(null=True)
     duration_ms = models.FloatField(null=True)
@@ -285,6 +297,24 @@ class BatchJob(models.Model):
 
     def __str__(self) -> str:
         return f"{self.step} {self.status}"
+
+
+class BatchRefusal(models.Model):
+    """A batch refused because another run held the date's lock: recorded apart from the runs, so a
+    refusal never becomes the "latest run" of ``/health``, ``batch_history`` or the agent."""
+
+    id = models.BigAutoField(primary_key=True)
+    as_of = models.DateField(db_index=True)
+    trigger = models.CharField(max_length=40, default="command")
+    holder = models.UUIDField(null=True, blank=True, help_text="The BatchRun that held the lock, when known.")
+    message = models.TextField(blank=True)
+    refused_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-refused_at"]
+
+    def __str__(self) -> str:
+        return f"Refused batch {self.as_of} ({self.trigger})"
 
 
 class BatchLock(models.Model):

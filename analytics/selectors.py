@@ -19,6 +19,7 @@ from django.db.models import OuterRef, QuerySet, Subquery
 
 from analytics.models import (
     BatchJob,
+    BatchRefusal,
     BatchRun,
     FactorModelFit,
     PortfolioResult,
@@ -136,6 +137,10 @@ def stress_scenarios_active() -> QuerySet[StressScenario]:
 
 def batch_runs_recent(*, limit: int = 20) -> QuerySet[BatchRun]:
     return BatchRun.objects.order_by("-created_at")[:limit]
+
+
+def batch_refusals_recent(*, limit: int = 20) -> QuerySet[BatchRefusal]:
+    return BatchRefusal.objects.order_by("-refused_at", "-id")[:limit]
 
 
 def batch_run_latest() -> BatchRun | None:

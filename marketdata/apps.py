@@ -17,6 +17,7 @@ class MarketdataConfig(AppConfig):
             ]
         ):
             register_doctor_check(name, f"marketdata.doctor.{function}", order=30 + order, takes_now=True)
+        register_doctor_check("price quarantine", "marketdata.doctor.check_price_quarantine", order=34)
         register_doctor_check(
             "market data provider", "marketdata.doctor.check_market_data_provider", order=70, needs_database=False
         )

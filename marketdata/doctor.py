@@ -106,3 +106,20 @@ def check_market_data_provider() -> CheckResult:
         )
     plan = f", plan {settings.POLYGON_PLAN}" if provider == "polygon" else ""
     return CheckResult(name, OK, f"{provider} ({key_name} configured{plan})")
+
+
+def check_price_quarantine() -> CheckResult:
+    """No vendor price is held back in quarantine (a jump awaiting confirmation or correction)."""
+    from marketdata.selectors import quarantines_open
+
+    held_back = quarantines_open()
+    name = "price quarantine"
+    if held_back:
+        listed_ = listed([f"{q.symbol} {q.date} ×{q.multiple:.4g}" for q in held_back])
+        return CheckResult(
+            name,
+            WARN,
+            f"{len(held_back)} price(s) quarantined, left out of the analytics: {listed_}",
+            "confirm or correct them in the admin (Market data › Price quarantines), then rerun the batch",
+        )
+    return CheckResult(name, OK, "no quarantined prices")

@@ -47,6 +47,10 @@ class PriceBar(models.Model):
 
     ``adj_close`` is the close adjusted for splits (and dividends where the provider adjusts for
     them); returns are computed from it. ``volume`` is shares (0 for an index).
+
+    ``quarantined``: the bar is stored but left out of every price read (analytics, valuations)
+    until a person confirms or corrects it — its adjusted close jumped beyond
+    ``PRICE_QUARANTINE_LOG_RETURN`` from the symbol's last good bar (see :class:`PriceQuarantine`).
     """
 
     symbol = models.CharField(max_length=40)
@@ -58,6 +62,8 @@ class PriceBar(models.Model):
     adj_close = models.FloatField()
     volume = models.BigIntegerField(default=0)
     source = models.CharField(max_length=12, choices=DataSource.choices)
+    # A database default too: the PostgreSQL COPY fast path names its columns and leaves this one out.
+    quarantined = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         ordering = ["symbol", "date"]
@@ -73,6 +79,46 @@ class PriceBar(models.Model):
 
     def __str__(self) -> str:
         return f"{self.symbol} {self.date} {self.close} ({self.source})"
+
+
+class QuarantineStatus(models.TextChoices):
+    OPEN = "open", "Quarantined (not used)"
+    CONFIRMED = "confirmed", "Confirmed (the move is real)"
+    CORRECTED = "corrected", "Corrected"
+
+
+class PriceQuarantine(models.Model):
+    """A vendor price held back: its adjusted close moved by more than the setting's bound (an absolute
+    daily log return) from the symbol's last good bar. While ``open`` its ``PriceBar`` is flagged
+    ``quarantined`` and no analytics read it; a confirmation releases the bar as it is, a correction
+    rescales the bar's prices to ``corrected_close`` and releases it. Prices per share."""
+
+    symbol = models.CharField(max_length=40)
+    date = models.DateField()
+    source = models.CharField(max_length=12, choices=DataSource.choices)
+    adj_close = models.FloatField(help_text="The suspicious adjusted close as the vendor sent it.")
+    reference_date = models.DateField(help_text="The symbol's last good bar before it.")
+    reference_close = models.FloatField()
+    log_return = models.FloatField(help_text="ln(adj_close / reference_close).")
+    bound = models.FloatField(help_text="The |log return| bound in force when it was quarantined.")
+    status = models.CharField(max_length=10, choices=QuarantineStatus.choices, default=QuarantineStatus.OPEN)
+    corrected_close = models.FloatField(null=True, blank=True, help_text="Set to correct the bar to this close.")
+    resolved_by = models.CharField(max_length=150, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-date", "symbol"]
+        constraints = [models.UniqueConstraint(fields=["symbol", "date"], name="pricequarantine_unique_symbol_date")]
+        indexes = [models.Index(fields=["status", "symbol"], name="pricequarantine_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.symbol} {self.date} ×{self.multiple:.3g} ({self.status})"
+
+    @property
+    def multiple(self) -> float:
+        """adj_close / reference_close."""
+        return self.adj_close / self.reference_close if self.reference_close else float("nan")
 
 
 class OptionQuote(models.Model):

@@ -2,7 +2,12 @@
 
 Rejected (logged to ``logs/market_data.log`` via the ``sigmasight.marketdata`` logger, never
 stored): non-finite or non-positive prices, high below low, negative volume, a date that is not
-an NYSE session or lies outside the asked range, and every row of a date sent twice.
+an NYSE session or lies outside the asked range, every row of a date sent twice, and a row the
+vendor labelled with another ticker than the one asked for.
+
+Quarantined (stored, flagged, left out of every price read until confirmed or corrected):
+bars whose adjusted close moved beyond a bound from the symbol's last good bar (``jumps_beyond``;
+the sync applies it with ``settings.PRICE_QUARANTINE_LOG_RETURN``).
 
 Flagged (stored, reported by ``market_data_status``): stale symbols (last bar older than the
 latest completed session), gaps (missing sessions between a symbol's first and last bar) and
@@ -11,10 +16,11 @@ extreme jumps (|daily return| above ``EXTREME_JUMP``).
 
 from __future__ import annotations
 
+import datetime as _dt
 import logging
 import math
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -77,9 +83,12 @@ def bars_validate(
     counts = Counter(bar.date for bar in rows)
     suspect = _suspect_rows(rows)
     for index, bar in enumerate(rows):
+        # A row the vendor labelled with another ticker (META answered with SPY's rows) is never stored as ours.
+        if str(bar.symbol).upper() != symbol.upper():
+            problem: str | None = f"row for another symbol ({str(bar.symbol)[:40]})"
         # Two rows for one date: we cannot tell which is right, so neither is stored.
-        if counts[bar.date] > 1:
-            problem: str | None = "duplicate date"
+        elif counts[bar.date] > 1:
+            problem = "duplicate date"
         elif suspect is None or suspect[index]:
             problem = bar_problem(bar)
         else:
@@ -186,3 +195,58 @@ def _suspect_rows(rows: list[Bar]) -> np.ndarray | None:
     sessions = _session_set()
     ok &= np.fromiter((row.date in sessions for row in rows), dtype=bool, count=len(rows))
     return ~ok
+
+
+@dataclass(frozen=True)
+class Jump:
+    """A new bar whose adjusted close moved beyond the bound from the symbol's last good bar.
+
+    ``log_return`` is ln(adj_close / reference_close), a daily log return (dimensionless)."""
+
+    date: _dt.date
+    adj_close: float
+    reference_date: _dt.date
+    reference_close: float
+    log_return: float
+
+
+def jumps_beyond(
+    *,
+    dates: Sequence[date],
+    closes: np.ndarray,
+    is_new: np.ndarray,
+    quarantined: np.ndarray,
+    bound: float,
+) -> list[Jump]:
+    """The new bars of one symbol to quarantine: |ln(close / last good close)| > ``bound``.
+
+    ``dates`` ascending; ``closes`` their adjusted closes (per share, > 0); ``is_new`` marks the bars
+    just stored (only they can be quarantined); ``quarantined`` marks stored bars already held back
+    (never a reference). Each bar is measured from the last *good* bar before it — not from the bar
+    before it — so a single bad print (×1000 on one day) is caught, and the day after it, back to
+    normal, is not. The first good bar has no reference and is taken as it is.
+    """
+    closes = np.asarray(closes, dtype=np.float64)
+    good = ~np.asarray(quarantined, dtype=bool)
+    new = np.asarray(is_new, dtype=bool)
+    if len(closes) < 2 or not new.any():
+        return []
+    # Screen: consecutive log returns among good bars. A bar with no big move from its good neighbour
+    # cannot be a jump from the last good bar unless an earlier bar was a jump; so nothing to walk.
+    log_closes = np.log(closes[good])
+    if not (np.abs(np.diff(log_closes)) > bound).any():
+        return []
+    jumps: list[Jump] = []
+    reference: int | None = None
+    for index in range(len(closes)):
+        if not good[index]:
+            continue
+        if reference is not None and new[index]:
+            change = math.log(closes[index] / closes[reference])
+            if abs(change) > bound:
+                jumps.append(
+                    Jump(dates[index], float(closes[index]), dates[reference], float(closes[reference]), change)
+                )
+                continue  # a quarantined bar is never the next bar's reference
+        reference = index
+    return jumps

@@ -17,7 +17,7 @@ from django.db import connection
 from django.db.models import Count, Max, Min, OuterRef, QuerySet, Subquery
 
 from marketdata.calendar import last_trading_days, latest_completed_session, trading_days
-from marketdata.models import Instrument, OptionQuote, PriceBar, SyncRun
+from marketdata.models import Instrument, OptionQuote, PriceBar, PriceQuarantine, QuarantineStatus, SyncRun
 from marketdata.quality import EXTREME_JUMP
 
 
@@ -102,9 +102,10 @@ def close_prices(*, symbols: Sequence[str], start: date | None = None, end: date
     """Adjusted closes as a frame: DatetimeIndex "date" ascending × symbols (those with data, in the asked order).
 
     Values are float64 prices per share; a session a symbol has no bar for is NaN. One query.
+    Quarantined bars (a price jump awaiting confirmation) are left out: their session is NaN.
     """
     wanted = _upper(symbols)
-    queryset = PriceBar.objects.filter(symbol__in=wanted)
+    queryset = PriceBar.objects.filter(symbol__in=wanted, quarantined=False)
     if start is not None:
         queryset = queryset.filter(date__gte=start)
     if end is not None:
@@ -128,9 +129,14 @@ def close_prices(*, symbols: Sequence[str], start: date | None = None, end: date
 
 
 def latest_closes(*, symbols: Sequence[str], as_of: date) -> dict[str, LatestClose]:
-    """The last bar on or before ``as_of`` for each symbol that has one (one query)."""
+    """The last good bar on or before ``as_of`` for each symbol that has one (one query; quarantined bars
+    are skipped)."""
     wanted = _upper(symbols)
-    last_date = PriceBar.objects.filter(symbol=OuterRef("symbol"), date__lte=as_of).order_by("-date").values("date")[:1]
+    last_date = (
+        PriceBar.objects.filter(symbol=OuterRef("symbol"), date__lte=as_of, quarantined=False)
+        .order_by("-date")
+        .values("date")[:1]
+    )
     rows = (
         PriceBar.objects.filter(symbol__in=wanted, date=Subquery(last_date))
         .order_by()
@@ -208,6 +214,20 @@ def symbols_with_history(*, symbols: Sequence[str], min_days: int, as_of: date) 
         .values_list("symbol", "n")
     )
     return {symbol: int(counts.get(symbol, 0)) for symbol in wanted}
+
+
+def quarantines_open(
+    *, symbols: Sequence[str] | None = None, start: date | None = None, end: date | None = None
+) -> list[PriceQuarantine]:
+    """Prices held back (status open), oldest first; optionally only these symbols and dates (inclusive)."""
+    queryset = PriceQuarantine.objects.filter(status=QuarantineStatus.OPEN)
+    if symbols is not None:
+        queryset = queryset.filter(symbol__in=_upper(symbols))
+    if start is not None:
+        queryset = queryset.filter(date__gte=start)
+    if end is not None:
+        queryset = queryset.filter(date__lte=end)
+    return list(queryset.order_by("date", "symbol"))
 
 
 def last_sync_run() -> SyncRun | None:

@@ -32,13 +32,21 @@ from django.utils import timezone
 
 from marketdata.calendar import last_trading_days, latest_completed_session, session_on_or_before
 from marketdata.factors import FACTOR_SYMBOLS
-from marketdata.models import Instrument, OptionQuote, PriceBar, SyncRun, SyncStatus
+from marketdata.models import (
+    Instrument,
+    OptionQuote,
+    PriceBar,
+    PriceQuarantine,
+    QuarantineStatus,
+    SyncRun,
+    SyncStatus,
+)
 from marketdata.occ import parse_occ
 from marketdata.providers import get_provider
 from marketdata.providers.base import Bar, BarColumns, InstrumentProfile, Provider, ProviderError, SymbolUnavailable
 from marketdata.providers.csv import price_csv_parse
 from marketdata.providers.http import RetryBudgetExhausted
-from marketdata.quality import bar_columns_validate, bars_validate
+from marketdata.quality import Jump, bar_columns_validate, bars_validate, jumps_beyond
 from marketdata.selectors import symbols_with_history
 
 logger = logging.getLogger("sigmasight.marketdata")
@@ -411,6 +419,7 @@ class _Outcome:
     failures: dict[str, str] = field(default_factory=dict)
     unavailable: dict[str, str] = field(default_factory=dict)
     rejected: list[str] = field(default_factory=list)
+    fetched: set[str] = field(default_factory=set)  # symbols with new bars handed to the writer
 
 
 def _fetch_symbol(
@@ -465,6 +474,8 @@ def _fetch_symbol(
         failed = True
     # Runs fetched before a failure are kept. Outside the try: a database error is not the provider's.
     for chunk in fetched:
+        if len(chunk):
+            outcome.fetched.add(symbol)
         if isinstance(chunk, BarColumns):
             writer.add(chunk)
         else:
@@ -583,6 +594,127 @@ def _is_contract(symbol: str) -> bool:
     return True
 
 
+# --- Quarantine of price jumps -------------------------------------------------------------------
+
+# Calendar days before the window read back to find each symbol's last good bar (≥ 2 weeks of sessions).
+_REFERENCE_DAYS = 21
+
+
+def _quarantine_line(q: PriceQuarantine) -> str:
+    return (
+        f"{q.source} {q.symbol} {q.date}: quarantined (adjusted close {q.adj_close:g} is ×{q.multiple:.4g} the "
+        f"{q.reference_date} close {q.reference_close:g}; |ln| {abs(q.log_return):.3f} > {q.bound:g}); "
+        "not used until confirmed or corrected"
+    )
+
+
+def prices_quarantine_jumps(
+    *, symbols: Sequence[str], window: Sequence[date], have: dict[str, set[date]], source: str
+) -> list[PriceQuarantine]:
+    """Quarantine the bars just stored for ``symbols`` whose adjusted close jumped beyond the bound.
+
+    The bound is ``settings.PRICE_QUARANTINE_LOG_RETURN``, an absolute daily log return measured from
+    the symbol's last good bar (``marketdata.quality.jumps_beyond``). New bars are the window's
+    sessions not in ``have`` (what was stored before the sync). Each quarantined bar gets
+    ``PriceBar.quarantined`` and an open ``PriceQuarantine`` row, and a warning in the market data
+    log. One read of the window (plus three weeks before it) for the symbols with new bars.
+    """
+    bound = float(settings.PRICE_QUARANTINE_LOG_RETURN)
+    if not symbols or not window or bound <= 0:
+        return []
+    start = date.fromordinal(window[0].toordinal() - _REFERENCE_DAYS)
+    queryset = (
+        PriceBar.objects.filter(symbol__in=list(symbols), date__gte=start, date__lte=window[-1])
+        .order_by("symbol", "date")
+        .values_list("symbol", "date", "adj_close", "quarantined")
+    )
+    sql, params = queryset.query.sql_with_params()
+    with connection.cursor() as cursor:  # raw rows: the ORM's converters cost seconds on a backfill
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    first_window_day = window[0]
+    found: list[tuple[str, Jump]] = []
+    start_at = 0
+    for end_at in range(1, len(rows) + 1):
+        if end_at < len(rows) and rows[end_at][0] == rows[start_at][0]:
+            continue
+        symbol = rows[start_at][0]
+        part = rows[start_at:end_at]
+        start_at = end_at
+        stored = have.get(symbol, set())
+        dates = [_as_date(r[1]) for r in part]
+        found.extend(
+            (symbol, jump)
+            for jump in jumps_beyond(
+                dates=dates,
+                closes=np.array([r[2] for r in part], dtype=np.float64),
+                is_new=np.array([d >= first_window_day and d not in stored for d in dates], dtype=bool),
+                quarantined=np.array([bool(r[3]) for r in part], dtype=bool),
+                bound=bound,
+            )
+        )
+    quarantined: list[PriceQuarantine] = []
+    for symbol, jump in found:
+        with transaction.atomic():
+            PriceBar.objects.filter(symbol=symbol, date=jump.date).update(quarantined=True)
+            record, _ = PriceQuarantine.objects.update_or_create(
+                symbol=symbol,
+                date=jump.date,
+                defaults={
+                    "source": source,
+                    "adj_close": jump.adj_close,
+                    "reference_date": jump.reference_date,
+                    "reference_close": jump.reference_close,
+                    "log_return": jump.log_return,
+                    "bound": bound,
+                    "status": QuarantineStatus.OPEN,
+                    "corrected_close": None,
+                    "resolved_by": "",
+                    "resolved_at": None,
+                },
+            )
+        logger.warning("Quarantined price: %s", _quarantine_line(record))
+        quarantined.append(record)
+    return quarantined
+
+
+def _as_date(value: Any) -> date:
+    """A DATE column as ``date`` (SQLite's raw cursor answers ISO strings)."""
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+def quarantine_confirm(record: PriceQuarantine, *, by: str) -> None:
+    """The move is real: release the bar as the vendor sent it (used by analytics from now on)."""
+    with transaction.atomic():
+        PriceBar.objects.filter(symbol=record.symbol, date=record.date).update(quarantined=False)
+        record.status = QuarantineStatus.CONFIRMED
+        record.resolved_by = by[:150]
+        record.resolved_at = timezone.now()
+        record.save(update_fields=["status", "resolved_by", "resolved_at"])
+    logger.info("Quarantined price confirmed by %s: %s %s", by, record.symbol, record.date)
+
+
+def quarantine_correct(record: PriceQuarantine, *, close: float, by: str) -> None:
+    """Correct the bar to an adjusted close of ``close`` (per share, > 0): its open, high, low, close and
+    adjusted close are scaled by ``close / adj_close`` (the bar keeps its shape), then released."""
+    if not (isinstance(close, int | float) and np.isfinite(close) and close > 0):
+        raise ValueError(f"corrected_close: must be a positive number, got {close!r}")
+    with transaction.atomic():
+        bar = PriceBar.objects.select_for_update().get(symbol=record.symbol, date=record.date)
+        ratio = float(close) / bar.adj_close
+        for name in ("open", "high", "low", "close"):
+            setattr(bar, name, getattr(bar, name) * ratio)
+        bar.adj_close = float(close)
+        bar.quarantined = False
+        bar.save(update_fields=["open", "high", "low", "close", "adj_close", "quarantined"])
+        record.status = QuarantineStatus.CORRECTED
+        record.corrected_close = float(close)
+        record.resolved_by = by[:150]
+        record.resolved_at = timezone.now()
+        record.save(update_fields=["status", "corrected_close", "resolved_by", "resolved_at"])
+    logger.info("Quarantined price corrected by %s: %s %s to %s", by, record.symbol, record.date, close)
+
+
 def prices_sync(
     *,
     symbols: Sequence[str] | None = None,
@@ -646,6 +778,7 @@ def prices_sync(
             if progress is not None:
                 progress(done, total, symbol)
     rows_written = writer.written
+    quarantined = prices_quarantine_jumps(symbols=sorted(outcome.fetched), window=window, have=have, source=prov.name)
 
     run.failures = dict(outcome.failures)
     run.unavailable = dict(outcome.unavailable)
@@ -664,7 +797,7 @@ def prices_sync(
     run.rows_rejected = len(outcome.rejected)
     run.option_quotes_written = quotes_written
     run.requests_made = prov.requests_made
-    run.errors = [*run.errors, *outcome.rejected][:MAX_ERRORS_KEPT]
+    run.errors = [*run.errors, *(_quarantine_line(q) for q in quarantined), *outcome.rejected][:MAX_ERRORS_KEPT]
     return _finish(run, started)
 
 

@@ -7,6 +7,7 @@ exactly what to fix (e.g. ``quantity_sign``: "SHORT positions need a negative qu
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -17,6 +18,19 @@ from marketdata.occ import occ_symbol
 from portfolios.models import LONG_TYPES, OPTION_TYPES, SHORT_TYPES, AssetClass, PositionType
 
 SYMBOL_MAX = 40
+# The symbol character set (issue 17.8): upper-case letters and digits, then also ``.`` ``-`` ``/``
+# (BRK.B, BRK-B, BF/B); an index may start with ``^`` (^VIX). Nothing a spreadsheet or a Markdown/HTML
+# renderer could read as a formula or markup (= + @ < > | ` … and spaces are all refused). Input is
+# upper-cased before the check.
+SYMBOL_PATTERN = re.compile(r"\^?[A-Z0-9][A-Z0-9./-]*")
+SYMBOL_CHARSET = "A-Z, 0-9, '.', '-', '/' (a leading '^' for an index); starting with a letter or digit"
+
+
+def symbol_problem(symbol: str, field: str = "symbol") -> str | None:
+    """Why ``symbol`` (already upper-cased) is not an acceptable symbol, or None."""
+    if symbol and not SYMBOL_PATTERN.fullmatch(symbol):
+        return f"{field} may only contain {SYMBOL_CHARSET}; got {symbol[:60]!r}."
+    return None
 
 
 @dataclass(frozen=True)
@@ -94,6 +108,10 @@ def position_input_from_raw(raw: dict[str, Any]) -> PositionInput:
         errors.setdefault("symbol", []).append("symbol is required.")
     if len(symbol) > SYMBOL_MAX:
         errors.setdefault("symbol", []).append(f"symbol is longer than {SYMBOL_MAX} characters.")
+    for field, named in (("symbol", symbol), ("underlying_symbol", underlying)):
+        problem = symbol_problem(named, field)
+        if problem:
+            errors.setdefault(field, []).append(problem)
     if quantity is None and "quantity" not in errors:
         errors["quantity"] = ["quantity is required."]
     if entry_price is None and "entry_price" not in errors:

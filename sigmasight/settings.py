@@ -247,6 +247,9 @@ MARKET_DATA_TIMEOUT_S = env_float("MARKET_DATA_TIMEOUT_S", 10.0, minimum=0.1)
 # Total wall-clock budget for one sync's retries against a provider that is down.
 MARKET_DATA_RETRY_BUDGET_S = env_float("MARKET_DATA_RETRY_BUDGET_S", 30.0, minimum=0.0)
 MARKET_DATA_CSV_DIR = Path(env_str("MARKET_DATA_CSV_DIR") or (BASE_DIR / "data" / "prices"))
+# A synced bar whose adjusted close moved more than this absolute daily log return from the symbol's last
+# good bar is quarantined (stored, not used) until confirmed or corrected: 0.75 ≈ ×2.1 or ÷2.1 (0 turns it off).
+PRICE_QUARANTINE_LOG_RETURN = env_float("PRICE_QUARANTINE_LOG_RETURN", 0.75, minimum=0.0)
 RISK_FREE_RATE = env_float("RISK_FREE_RATE", 0.045, minimum=-0.05, maximum=0.5)
 # The risk model's covariance estimator (analytics.engines.covariance), named in the factor model's provenance:
 # equal_weighted (sample), ewma (RiskMetrics, factor and specific risk) or ledoit_wolf (shrunk factor covariance).
@@ -264,6 +267,10 @@ MONTE_CARLO_SEED = env_int("MONTE_CARLO_SEED", 20240101, minimum=0)
 LIQUIDITY_PARTICIPATION = env_float("LIQUIDITY_PARTICIPATION", 0.20, minimum=0.001, maximum=1.0)
 # PostgreSQL: the batch stores results on a writer thread while it computes the next step.
 BATCH_BACKGROUND_WRITES = env_bool("BATCH_BACKGROUND_WRITES", True)
+# A running batch stamps its heartbeat this often (seconds) besides after every chunk; a run whose heartbeat
+# is older than BATCH_HEARTBEAT_STALE_S is marked abandoned (its process died or hung).
+BATCH_HEARTBEAT_INTERVAL_S = env_float("BATCH_HEARTBEAT_INTERVAL_S", 30.0, minimum=0.05)
+BATCH_HEARTBEAT_STALE_S = env_float("BATCH_HEARTBEAT_STALE_S", 900.0, minimum=1.0)
 # `manage.py serve`: daphne processes sharing the listening socket (one Python process uses one core).
 WEB_PROCESSES = env_int("WEB_PROCESSES", 2, minimum=1)
 

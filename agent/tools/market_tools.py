@@ -247,7 +247,10 @@ def get_data_quality(portfolio: Portfolio, args: dict[str, Any]) -> dict[str, An
     limits={"rows": MAX_JOBS},
 )
 def get_batch_status(portfolio: Portfolio, args: dict[str, Any]) -> dict[str, Any]:
-    run = batch_run_latest()
+    from analytics.services.heartbeat import runs_abandoned_mark
+
+    runs_abandoned_mark()  # a run whose process died reads "abandoned", never "running" forever
+    run = batch_run_latest()  # refusals by the lock are not runs: never reported as the latest
     if run is None:
         return {"status": "not_computed", "message": "No batch has run yet; run `python manage.py run_batch`."}
     # Only this portfolio's jobs and the market-wide ones: other portfolios' jobs belong to other users.
@@ -269,6 +272,7 @@ def get_batch_status(portfolio: Portfolio, args: dict[str, Any]) -> dict[str, An
             "finished_at": run.finished_at,
             "duration_ms": rounded(run.duration_ms, 1),
             "data_source": run.data_source,
+            "warnings": run.warnings,
             "jobs": kept,
             "failed_jobs": [j["step"] for j in jobs if j["status"] == "failed"],
         },

@@ -11,10 +11,11 @@ from typing import Any
 
 from analytics.models import RunStatus
 from analytics.selectors import batch_run_latest
-from marketdata.selectors import market_data_summary
+from analytics.services.heartbeat import runs_abandoned_mark
+from marketdata.selectors import market_data_summary, quarantines_open
 from portfolios.models import Position
 
-BAD_RUN_STATUSES = {RunStatus.FAILED, RunStatus.PARTIAL, RunStatus.INTERRUPTED}
+BAD_RUN_STATUSES = {RunStatus.FAILED, RunStatus.PARTIAL, RunStatus.INTERRUPTED, RunStatus.ABANDONED, RunStatus.WARNINGS}
 
 
 def _anything_to_do() -> bool:
@@ -22,7 +23,9 @@ def _anything_to_do() -> bool:
 
 
 def check_last_batch() -> dict[str, Any]:
-    """Status of the newest batch run: ``warn`` when it failed or when there has never been one."""
+    """Status of the newest batch run: ``warn`` when it failed, was abandoned (stale heartbeat, marked here),
+    ran on quarantined data, or when there has never been one. A refused run is not a run: it is not read."""
+    runs_abandoned_mark()
     run = batch_run_latest()
     if run is None:
         if not _anything_to_do():
@@ -37,7 +40,7 @@ def check_last_batch() -> dict[str, Any]:
     }
     if run.status in BAD_RUN_STATUSES:
         body["status"] = "warn"
-        body["message"] = (run.error_summary or f"the last run is {run.status}")[:300]
+        body["message"] = (run.error_summary or run.warnings or f"the last run is {run.status}")[:300]
         body["hint"] = f"python manage.py batch_history; then python manage.py run_batch --date {run.as_of}"
     return body
 
@@ -59,4 +62,12 @@ def check_market_data() -> dict[str, Any]:
         return body
     if summary.last_date < summary.expected_last_date or summary.stale_symbols:
         body.update(status="warn", hint="python manage.py sync_market_data")
+    held_back = quarantines_open()
+    body["quarantined_prices"] = len(held_back)
+    if held_back:
+        body.update(
+            status="warn",
+            message=f"{len(held_back)} quarantined price(s) left out of the analytics",
+            hint="python manage.py market_data_status; confirm or correct them in the admin",
+        )
     return body

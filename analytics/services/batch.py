@@ -20,17 +20,21 @@ import math
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from django.conf import settings
+from django.db import DatabaseError, connection
 from django.utils import timezone
 
 from analytics.engines import covariance
 from analytics.models import (
     BatchJob,
+    BatchLock,
+    BatchRefusal,
     BatchRun,
     RunStatus,
     SymbolFactorBeta,
@@ -38,6 +42,7 @@ from analytics.models import (
 from analytics.results import registry
 from analytics.selectors import factor_model_latest
 from analytics.services import compute, persist
+from analytics.services.heartbeat import Heartbeat, runs_abandoned_mark
 from analytics.services.inputs import MarketInputs, PortfolioInfo, market_inputs_load, portfolios_load, positions_frame
 from analytics.services.jobs import (
     EXPIRIES_STEP,
@@ -47,7 +52,7 @@ from analytics.services.jobs import (
     portfolio_steps,
     steps_all,
 )
-from analytics.services.locking import batch_lock, interrupted_runs_mark
+from analytics.services.locking import BatchLocked, batch_lock, interrupted_runs_mark
 from analytics.services.steps import ChunkContext, position_metrics_flush, step_run
 from analytics.services.writer import ResultWriter
 from marketdata.factors import FACTOR_LOOKBACK_DAYS, FACTOR_NAMES
@@ -137,39 +142,68 @@ def batch_run(
     if portfolio_ids is not None and len(portfolios) != len(set(portfolio_ids)):
         missing = sorted(str(p) for p in set(portfolio_ids) - set(portfolios))
         raise ValueError(f"No portfolio with id {', '.join(missing)}.")
-    run = BatchRun.objects.create(
-        as_of=as_of,
-        status=RunStatus.RUNNING,
-        steps=selected,
-        portfolio_ids=[str(p) for p in portfolios],
-        trigger=trigger,
-        mode="cluster" if use_cluster else "inline",
-        started_at=timezone.now(),
-    )
-    started = time.perf_counter()
-    recorder = JobRecorder(run=run)
+    runs_abandoned_mark()
+    run_id = uuid.uuid4()
+    with ExitStack() as held:
+        try:
+            held.enter_context(batch_lock(as_of=as_of, run_id=run_id))
+        except BatchLocked as exc:
+            # Recorded apart from the runs: a refusal is not a run and never becomes the "latest run".
+            holder = BatchLock.objects.filter(as_of=as_of).values_list("holder", flat=True).first()
+            BatchRefusal.objects.create(as_of=as_of, trigger=trigger, holder=holder, message=str(exc))
+            logger.warning("Batch for %s refused: %s", as_of, exc)
+            raise
+        run = BatchRun.objects.create(
+            id=run_id,
+            as_of=as_of,
+            status=RunStatus.RUNNING,
+            steps=selected,
+            portfolio_ids=[str(p) for p in portfolios],
+            trigger=trigger,
+            mode="cluster" if use_cluster else "inline",
+            started_at=timezone.now(),
+        )
+        started = time.perf_counter()
+        recorder = JobRecorder(run=run)
+        try:
+            with Heartbeat(run.pk):
+                interrupted = interrupted_runs_mark(as_of=as_of, except_run=run.pk)
+                if interrupted:
+                    say(f"Marked {interrupted} earlier run(s) for {as_of} as interrupted.")
+                _run_locked(
+                    run=run,
+                    recorder=recorder,
+                    portfolios=portfolios,
+                    selected=selected,
+                    use_cluster=use_cluster,
+                    say=say,
+                    market_data_sync=market_data_sync,
+                )
+            return _finish(run, started)
+        except Exception as exc:
+            _record_failed(run, exc, started)
+            raise
+
+
+def _record_failed(run: BatchRun, exc: Exception, started: float) -> None:
+    """Record the run as failed. If the database connection itself was lost (a restarted server, a
+    terminated backend), reconnect once to record it; if even that fails, the run is left ``running``
+    and the next run marks it interrupted or abandoned."""
+    run.status = RunStatus.FAILED
+    run.error_summary = error_text(exc)
+    run.finished_at = timezone.now()
+    run.duration_ms = (time.perf_counter() - started) * 1000
+    fields = ["status", "error_summary", "finished_at", "duration_ms"]
     try:
-        with batch_lock(as_of=as_of, run_id=run.pk):
-            interrupted = interrupted_runs_mark(as_of=as_of, except_run=run.pk)
-            if interrupted:
-                say(f"Marked {interrupted} earlier run(s) for {as_of} as interrupted.")
-            _run_locked(
-                run=run,
-                recorder=recorder,
-                portfolios=portfolios,
-                selected=selected,
-                use_cluster=use_cluster,
-                say=say,
-                market_data_sync=market_data_sync,
-            )
-    except Exception as exc:
-        run.status = RunStatus.FAILED
-        run.error_summary = error_text(exc)
-        run.finished_at = timezone.now()
-        run.duration_ms = (time.perf_counter() - started) * 1000
-        run.save(update_fields=["status", "error_summary", "finished_at", "duration_ms"])
-        raise
-    return _finish(run, started)
+        run.save(update_fields=fields)
+        return
+    except DatabaseError:
+        logger.warning("Recording batch run %s as failed lost the connection; reconnecting once", run.pk)
+    try:
+        connection.close()  # the next query opens a new connection
+        run.save(update_fields=fields)
+    except DatabaseError:
+        logger.exception("Could not record batch run %s as failed; it stays 'running' until the next run", run.pk)
 
 
 def _finish(run: BatchRun, started: float) -> BatchOutcome:
@@ -178,7 +212,8 @@ def _finish(run: BatchRun, started: float) -> BatchOutcome:
     skipped = statuses.count(RunStatus.SKIPPED)
     completed = statuses.count(RunStatus.COMPLETED)
     if failed == 0 and skipped == 0:
-        run.status = RunStatus.COMPLETED
+        # Every job completed; on data with quarantined prices left out, say so rather than plainly "completed".
+        run.status = RunStatus.WARNINGS if run.warnings else RunStatus.COMPLETED
     elif completed == 0:
         run.status = RunStatus.FAILED
     else:
@@ -220,7 +255,10 @@ def _run_locked(
         positions = positions_frame(portfolio_ids=ids, as_of=as_of)
         market = _load_market(positions=positions, as_of=as_of, portfolios=portfolios)
         run.data_source = market.data_source
-        run.save(update_fields=["data_source"])
+        run.warnings = _quarantine_warnings(market)
+        run.save(update_fields=["data_source", "warnings"])
+        if run.warnings:
+            say(f"warning: {run.warnings.splitlines()[0]}")
         users = [kind for kind in kinds if registry.spec_for(kind).uses_symbol_stage]
         if users:
             # Not "factors: …": the fit runs for whichever of these steps were asked, the factors step or not.
@@ -348,6 +386,24 @@ def _load_market(
     symbols += sorted({p.benchmark_symbol for p in (portfolios or {}).values()} - set(symbols))
     contracts = positions.loc[positions["is_option"].astype(bool), "symbol"].tolist() if len(positions) else []
     return market_inputs_load(symbols=symbols, option_contracts=contracts, as_of=as_of)
+
+
+def _quarantine_warnings(market: MarketInputs) -> str:
+    """One line per quarantined price (held back, not used) among the run's symbols over its price window."""
+    from marketdata.selectors import quarantines_open
+
+    if not len(market.prices):
+        return ""
+    start = pd.Timestamp(market.prices.index[0]).date()
+    held_back = quarantines_open(symbols=list(market.prices.columns), start=start, end=market.as_of)
+    if not held_back:
+        return ""
+    lines = [
+        f"{len(held_back)} quarantined price(s) left out (awaiting confirmation or correction in the admin): "
+        + ", ".join(f"{q.symbol} {q.date} (×{q.multiple:.4g})" for q in held_back[:10])
+        + (" …" if len(held_back) > 10 else "")
+    ]
+    return "\n".join(lines)
 
 
 def _symbol_stage_step(*, run: BatchRun, recorder: JobRecorder, market: MarketInputs) -> None:

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from analytics.models import BatchJob, BatchRun, RunStatus
 from analytics.results import registry
+from analytics.services.heartbeat import heartbeat_beat
 from analytics.services.persist import bulk_upsert
 from analytics.services.writer import ResultWriter
 
@@ -167,6 +168,7 @@ class JobRecorder:
         for job in (j for j in rows if j.portfolio_id is None):  # NULLs never conflict: replace by hand
             BatchJob.objects.filter(run=self.run, step=job.step, portfolio__isnull=True).delete()
             job.save()
+        heartbeat_beat(self.run.pk)  # jobs written = the run is alive (inline, cluster worker or writer thread)
         return len(rows)
 
     def blocked_by(self, portfolio_id: uuid.UUID, step: str) -> str | None:

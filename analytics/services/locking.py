@@ -9,17 +9,20 @@ the date's ``BatchLock`` row claims it for this process; a holder whose process 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import socket
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from analytics.models import BatchLock, BatchRun, RunStatus
+
+logger = logging.getLogger("sigmasight.batch")
 
 ADVISORY_NAMESPACE = 0x5167  # "SigmaSight batch", first half of the two-int advisory key
 
@@ -62,8 +65,13 @@ def batch_lock(*, as_of: dt.date, run_id: uuid.UUID) -> Iterator[None]:
             _mark_holder(as_of=as_of, run_id=run_id)
             yield
         finally:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [ADVISORY_NAMESPACE, _date_key(as_of)])
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [ADVISORY_NAMESPACE, _date_key(as_of)])
+            except DatabaseError:
+                # The session is gone (the connection was lost mid-run): the server released its lock with it.
+                # Never let this replace the error that is propagating.
+                logger.warning("Batch lock for %s: the session ended before the unlock; released with it", as_of)
         return
 
     token = _holder_token()
@@ -80,7 +88,11 @@ def batch_lock(*, as_of: dt.date, run_id: uuid.UUID) -> Iterator[None]:
     try:
         yield
     finally:
-        BatchLock.objects.filter(as_of=as_of, holder=run_id).update(holder=None, holder_process="")
+        try:
+            BatchLock.objects.filter(as_of=as_of, holder=run_id).update(holder=None, holder_process="")
+        except DatabaseError:
+            # Left held by a process that is about to exit: the next run takes it over (_process_alive).
+            logger.warning("Batch lock for %s could not be released; the next run takes it over", as_of)
 
 
 def _mark_holder(*, as_of: dt.date, run_id: uuid.UUID) -> None:

@@ -47,6 +47,7 @@ def test_every_app_registers_its_checks_in_checklist_order():
         "market data freshness",
         "market data coverage",
         "factor data",
+        "price quarantine",
         "last batch",
         "market data provider",
         "agent provider",
@@ -282,7 +283,7 @@ def test_the_command_prints_one_line_per_check_with_hints_and_a_summary(settings
     assert "[WARN] last batch — no batch has run yet" in lines
     assert "[ OK ] market data provider — simulated (offline)" in lines
     assert lines[-1].endswith("0 FAIL")
-    assert sum(line.startswith(("[ OK ]", "[WARN]", "[FAIL]")) for line in lines) == 11
+    assert sum(line.startswith(("[ OK ]", "[WARN]", "[FAIL]")) for line in lines) == 12
 
 
 def test_the_command_fails_when_a_check_fails(settings):

@@ -47,3 +47,15 @@ def bar(symbol: str, when: date, o: Any, h: Any, lo: Any, c: Any, adj: Any, v: A
     close = number(c)
     adjusted = number(adj) if adj is not None else close
     return Bar(symbol, when, number(o), number(h), number(lo), close, adjusted, volume(v))
+
+
+def row_symbol(asked: str, vendor_symbol: str, sent: Any) -> str:
+    """The symbol a vendor row is for: ``asked`` when the row names the symbol asked for (as ours or as
+    the vendor's spelling, e.g. ``^VIX``) or names none; otherwise the other ticker it names, so that
+    validation refuses it (``marketdata.quality.bars_validate``) instead of storing it as ``asked``."""
+    if sent is None or sent == "":
+        return asked
+    named = str(sent).strip()
+    if named.upper() in (asked.upper(), vendor_symbol.upper()):
+        return asked
+    return named[:40] or asked

@@ -99,6 +99,8 @@ class FMPProvider(Provider):
         if isinstance(payload, dict) and "Error Message" in payload:
             raise ProviderError(f"FMP error for {symbol}: {payload['Error Message']}"[:300])
         rows = payload.get("historical") if isinstance(payload, dict) else payload
+        # The legacy shape names the symbol once at the top; the stable shape names it on every row.
+        named = payload.get("symbol") if isinstance(payload, dict) else None
         if rows is None and isinstance(payload, dict) and not payload:
             rows = []
         if not isinstance(rows, list):
@@ -113,9 +115,10 @@ class FMPProvider(Provider):
             when = _parse.iso_date(row.get("date"))
             if when is None:
                 continue
+            row_symbol = _parse.row_symbol(symbol, vendor_symbol, row.get("symbol", named))
             bars.append(
                 _parse.bar(
-                    symbol, when, row.get("open"), row.get("high"), row.get("low"), row.get("close"),
+                    row_symbol, when, row.get("open"), row.get("high"), row.get("low"), row.get("close"),
                     row.get("adjClose"), row.get("volume"),
                 )
             )  # fmt: skip

@@ -116,7 +116,8 @@ class PolygonProvider(Provider):
             results = payload.get("results") or []
             if not isinstance(results, list):
                 raise ProviderError(f"Polygon: 'results' is not a list for {symbol}.")
-            rows.extend(r for r in results if isinstance(r, dict))
+            page_ticker = payload.get("ticker")  # aggregates name their ticker once per page
+            rows.extend({**r, "_page_ticker": page_ticker} for r in results if isinstance(r, dict))
             next_url = payload.get("next_url")
             if not next_url:
                 return rows
@@ -142,9 +143,10 @@ class PolygonProvider(Provider):
             when = _parse.epoch_ms_date(row.get("t"))
             if when is None:
                 continue
+            row_symbol = _parse.row_symbol(symbol, ticker, row.get("_page_ticker"))
             bars.append(
                 _parse.bar(
-                    symbol, when, row.get("o"), row.get("h"), row.get("l"), row.get("c"), row.get("c"),
+                    row_symbol, when, row.get("o"), row.get("h"), row.get("l"), row.get("c"), row.get("c"),
                     row.get("v", 0),
                 )
             )  # fmt: skip

@@ -45,6 +45,10 @@ class VendorServer:
     counters: dict[str, int] = field(default_factory=dict)
     page_size: int = 3
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Faults on request: symbol asked → the ticker whose rows (labelled as that ticker) are sent instead;
+    # (symbol, ISO date) → a factor every price of that bar is multiplied by (a bad print).
+    impostors: dict[str, str] = field(default_factory=dict)
+    bad_prints: dict[tuple[str, str], float] = field(default_factory=dict)
 
     def count(self, fragment: str = "") -> int:
         with self.lock:
@@ -59,9 +63,20 @@ class VendorServer:
 Response = tuple[int, Any, dict[str, str]]
 
 
-def _fmp_rows(symbol: str, start: date, end: date) -> list[dict[str, Any]]:
+def _scaled(state: VendorServer | None, symbol: str, bar: Any) -> Any:
+    factor = state.bad_prints.get((symbol, bar.date.isoformat()), 1.0) if state is not None else 1.0
+    if factor == 1.0:
+        return bar
+    return bar._replace(
+        open=bar.open * factor, high=bar.high * factor, low=bar.low * factor,
+        close=bar.close * factor, adj_close=bar.adj_close * factor,
+    )  # fmt: skip
+
+
+def _fmp_rows(symbol: str, start: date, end: date, state: VendorServer | None = None) -> list[dict[str, Any]]:
     rows = []
-    for bar in reversed(SIM.daily_bars(symbol=symbol, start=start, end=end)):  # FMP sends newest first
+    for raw in reversed(SIM.daily_bars(symbol=symbol, start=start, end=end)):  # FMP sends newest first
+        bar = _scaled(state, symbol, raw)
         rows.append(
             {
                 "symbol": symbol,
@@ -111,8 +126,11 @@ def fmp_route(state: VendorServer, path: str, query: dict[str, str]) -> Response
             rows[2]["open"] = None
             rows.append(dict(rows[3]))  # the same date twice
             return 200, [{**r, "symbol": "BADROWS"} for r in rows], {}
+        if symbol in state.impostors:  # another ticker's rows, labelled as that ticker (a vendor mix-up)
+            return 200, _fmp_rows(state.impostors[symbol], start, end, state), {}
         lookup = "VIX" if symbol == "^VIX" else symbol.removeprefix("RATE").removeprefix("SLOW") or "AAPL"
-        return 200, _fmp_rows(lookup, start, end), {}
+        # FMP labels every row with the symbol asked for.
+        return 200, [{**r, "symbol": symbol} for r in _fmp_rows(lookup, start, end, state)], {}
     if path == "/stable/quote":
         return 200, [{"symbol": symbol, "name": symbol, "price": 187.5, "timestamp": 1705438800}], {}
     if path == "/stable/profile":
@@ -150,7 +168,8 @@ def polygon_route(state: VendorServer, path: str, query: dict[str, str], headers
             return 403, {"status": "NOT_AUTHORIZED", "message": "You are not entitled to this data."}, {}
         if ticker == "NOPE":
             return 200, {"ticker": ticker, "queryCount": 0, "resultsCount": 0, "adjusted": True, "status": "OK"}, {}
-        bars = SIM.daily_bars(symbol=ticker, start=start, end=end)
+        source_ticker = state.impostors.get(ticker, ticker)
+        bars = [_scaled(state, ticker, b) for b in SIM.daily_bars(symbol=source_ticker, start=start, end=end)]
         offset = int(query.get("cursor", "0"))
         page = bars[offset : offset + state.page_size]
         results = [
@@ -167,7 +186,7 @@ def polygon_route(state: VendorServer, path: str, query: dict[str, str], headers
             for b in page
         ]
         body: dict[str, Any] = {
-            "ticker": ticker,
+            "ticker": source_ticker,
             "queryCount": len(bars),
             "resultsCount": len(results),
             "adjusted": True,

@@ -1,4 +1,11 @@
-"""The Markdown report: the formatted sections as headings, fact lists and tables."""
+"""The Markdown report: the formatted sections as headings, fact lists and tables.
+
+Every value that comes from data (names, symbols, tags, table cells, facts, notes) goes through
+:func:`md_text`: ``<``, ``>`` and ``&`` become HTML entities (no raw HTML or ``<script>`` reaches a
+renderer), the characters that make Markdown links, images, emphasis, code and tables are
+backslash-escaped, and line breaks become spaces (a value never starts a new block). The text
+reads the same once rendered.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +13,27 @@ from typing import Any
 
 from reports.builders.present import SectionView, Table, report_sections_present
 
+_ENTITIES = {"<": "&lt;", ">": "&gt;", "&": "&amp;"}
+_BACKSLASHED = frozenset("\\`*_[]|~")
+
+
+def md_text(value: object) -> str:
+    """``value`` as inert Markdown text: entities for < > &, backslashes for \\ ` * _ [ ] | ~, no line breaks."""
+    out: list[str] = []
+    for char in str(value):
+        if char in _ENTITIES:
+            out.append(_ENTITIES[char])
+        elif char in _BACKSLASHED:
+            out.append("\\" + char)
+        elif char in "\r\n\u2028\u2029":
+            out.append(" ")
+        else:
+            out.append(char)
+    return "".join(out)
+
 
 def _escape(cell: str) -> str:
-    return cell.replace("|", "\\|").replace("\n", " ")
+    return md_text(cell)
 
 
 def _looks_numeric(cell: str) -> bool:
@@ -33,15 +58,15 @@ def _table(table: Table) -> list[str]:
 def _section(view: SectionView) -> list[str]:
     lines = [f"## {view.title}", ""]
     if not view.computed:
-        lines += [f"**{view.message}** Compute it with `{view.command}`.", ""]
+        lines += [f"**{md_text(view.message)}** Compute it with `{view.command}`.", ""]
     else:
         lines += [f"_{view.provenance_line}_", ""]
         if view.stale:
-            lines += [f"> ⚠ {view.stale}", ""]
+            lines += [f"> ⚠ {md_text(view.stale)}", ""]
     if view.note:
-        lines += [view.note, ""]
+        lines += [md_text(view.note), ""]
     if view.facts:
-        lines += [f"- **{label}:** {value}" for label, value in view.facts] + [""]
+        lines += [f"- **{md_text(label)}:** {md_text(value)}" for label, value in view.facts] + [""]
     for table in view.tables:
         lines += _table(table)
     return lines
@@ -50,13 +75,13 @@ def _section(view: SectionView) -> list[str]:
 def render_markdown(document: dict[str, Any]) -> str:
     portfolio = document["portfolio"]
     lines = [
-        f"# Portfolio report — {portfolio['name']}",
+        f"# Portfolio report — {md_text(portfolio['name'])}",
         "",
         f"> **Data source: {document['data_source_label']}**",
         "",
         f"- **As of:** {document['as_of']}",
         f"- **Portfolio id:** {portfolio['id']}",
-        f"- **Owner:** {portfolio['owner']}",
+        f"- **Owner:** {md_text(portfolio['owner'])}",
         f"- **Generated at:** {document['generated_at']}",
     ]
     if document["missing_sections"]:

@@ -1,10 +1,18 @@
-"""The machine-readable renderers: JSON (the document itself) and CSV (one row per position)."""
+"""The machine-readable renderers: JSON (the document itself) and CSV (one row per position).
+
+CSV cells are neutralised against formula injection (the OWASP CSV-injection rule): a *text* cell
+that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is prefixed with ``'`` so a
+spreadsheet shows it as text instead of evaluating it. Numbers (int, float, Decimal) are written
+as numbers, so a negative market value stays ``-1234.5``; a text cell that is exactly a plain
+number (``-12.5``) is left as it is too.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import re
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -35,9 +43,20 @@ def csv_columns(document: dict[str, Any]) -> list[str]:
     return [*CSV_BASE_COLUMNS, *(f"beta_{factor}" for factor in factors), *CSV_TAIL_COLUMNS]
 
 
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+
+
+def csv_safe(value: Any) -> Any:
+    """A cell a spreadsheet will not evaluate: text starting with = + - @ tab or CR gets a leading ``'``."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
 def _cell(value: Any) -> Any:
     # Blank, not 0, when a value was not computed; floats keep full precision (str(float) is repr).
-    return "" if value is None else value
+    return "" if value is None else csv_safe(value)
 
 
 def render_csv(document: dict[str, Any]) -> str:
@@ -50,8 +69,8 @@ def render_csv(document: dict[str, Any]) -> str:
         quantity = row["quantity"]
         writer.writerow(
             [
-                row["symbol"],
-                row["position_type"],
+                _cell(row["symbol"]),
+                _cell(row["position_type"]),
                 _cell(int(quantity) if quantity is not None and float(quantity).is_integer() else quantity),
                 _cell(row["price"]),
                 _cell(row["market_value"]),
@@ -62,10 +81,10 @@ def render_csv(document: dict[str, Any]) -> str:
                 _cell(row["position_vega"]),
                 _cell(row["dollar_delta"]),
                 *(_cell(row["factor_betas"].get(factor)) for factor in section["factors"]),
-                ";".join(row["tags"]),
+                _cell(";".join(row["tags"])),
                 _cell(row["underlying"]),
                 _cell(row["expiration"]),
-                row["position_id"],
+                _cell(row["position_id"]),
             ]
         )
     return buffer.getvalue()

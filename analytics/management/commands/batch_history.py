@@ -6,7 +6,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from analytics.selectors import batch_jobs_for_run, batch_runs_recent
+from analytics.selectors import batch_jobs_for_run, batch_refusals_recent, batch_runs_recent
+from analytics.services.heartbeat import runs_abandoned_mark
 from analytics.services.jobs import step_label
 
 
@@ -18,7 +19,18 @@ class Command(BaseCommand):
         parser.add_argument("--jobs", action="store_true", help="Show every job of each run.")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        abandoned = runs_abandoned_mark()
+        if abandoned:
+            self.stdout.write(self.style.WARNING(f"Marked {abandoned} run(s) abandoned (no heartbeat)."))
         runs = list(batch_runs_recent(limit=options["limit"]))
+        refusals = list(batch_refusals_recent(limit=options["limit"]))
+        if refusals:
+            self.stdout.write(f"Refused (another run held the lock; not runs): {len(refusals)} most recent:")
+            for refusal in refusals:
+                self.stdout.write(
+                    f"    {refusal.refused_at:%Y-%m-%d %H:%M:%S} as_of={refusal.as_of} trigger={refusal.trigger} "
+                    f"holder={refusal.holder or '-'}"
+                )
         if not runs:
             self.stdout.write("No batch runs yet. Run `python manage.py run_batch`.")
             return

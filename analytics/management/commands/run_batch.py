@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DatabaseError
 
 from analytics.results import registry
 from analytics.services.batch import batch_run, steps_all, steps_resolve
@@ -73,6 +74,12 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         except ValueError as exc:
             raise CommandError(str(exc)) from None
+        except DatabaseError as exc:
+            raise CommandError(
+                f"The database failed mid-batch ({exc.__class__.__name__}: {str(exc).strip()[:300]}). "
+                "The run is recorded as failed where the database could be reached again. Rerun the same "
+                "command: results are replaced, never duplicated."
+            ) from None
         run = outcome.run
         source = run.data_source or "n/a"
         label = " (offline simulated market data)" if source == "simulated" else ""
@@ -81,6 +88,11 @@ class Command(BaseCommand):
             f"{outcome.failed_jobs} failed, {outcome.skipped_jobs} skipped; data source: {source}{label}"
         )
         if outcome.ok and outcome.skipped_jobs == 0:
+            if run.warnings:
+                self.stdout.write(self.style.WARNING(summary))
+                for line in run.warnings.splitlines():
+                    self.stdout.write(self.style.WARNING(f"  {line}"))
+                return
             self.stdout.write(self.style.SUCCESS(summary))
             return
         self.stdout.write(self.style.WARNING(summary))

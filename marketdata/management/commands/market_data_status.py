@@ -6,12 +6,13 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from marketdata.selectors import market_data_summary
+from marketdata.selectors import market_data_summary, quarantines_open
 
 
 class Command(BaseCommand):
     help = (
-        "Print records, unique symbols, date range, source, stale symbols, gaps and extreme jumps of the price cache."
+        "Print records, unique symbols, date range, source, stale symbols, gaps, extreme jumps and quarantined "
+        "prices of the price cache."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -49,6 +50,21 @@ class Command(BaseCommand):
             self.stdout.write(self.style.WARNING(f"  Extreme jumps ({len(summary.jumps)}):"))
             for jump in summary.jumps[:limit]:
                 self.stdout.write(f"    {jump.symbol} {jump.date}: {jump.change:+.1%}")
+        held_back = quarantines_open()
+        if held_back:
+            self.stdout.write(
+                self.style.ERROR(
+                    f"  Quarantined prices ({len(held_back)}; not used by analytics until confirmed or corrected in "
+                    "the admin, Market data › Price quarantines):"
+                )
+            )
+            for q in held_back[:limit]:
+                self.stdout.write(
+                    f"    {q.symbol} {q.date}: {q.adj_close:g} is ×{q.multiple:.4g} the {q.reference_date} close "
+                    f"{q.reference_close:g} (source {q.source})"
+                )
+        else:
+            self.stdout.write(self.style.SUCCESS("  Quarantined prices: none"))
         run = summary.last_sync
         if run is not None:
             self.stdout.write(
