@@ -10,7 +10,8 @@ from agent.models import AgentMode, Conversation, Message
 class ChatInputSerializer(serializers.Serializer):
     # Length is checked by the service against AGENT_MAX_MESSAGE_CHARS, with its own error code.
     message = serializers.CharField(trim_whitespace=False, allow_blank=False)
-    portfolio_id = serializers.UUIDField()
+    # Optional when the caller has exactly one portfolio, or when ``session_id`` continues a conversation.
+    portfolio_id = serializers.UUIDField(required=False, allow_null=True)
     session_id = serializers.UUIDField(required=False, allow_null=True)
     mode = serializers.ChoiceField(choices=AgentMode.choices, required=False, allow_null=True)
 
@@ -87,9 +88,9 @@ class ToolSerializer(serializers.Serializer):
 
 
 class HealthSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["ok", "unavailable"])
     provider = serializers.CharField()
     model = serializers.CharField()
     reachable = serializers.BooleanField()
     detail = serializers.CharField(required=False)
     api_style = serializers.CharField(required=False)
-    base_url = serializers.CharField(required=False, allow_null=True)

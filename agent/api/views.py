@@ -8,6 +8,7 @@ from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -24,8 +25,8 @@ from agent.api.serializers import (
 )
 from agent.api.sse import sse_stream
 from agent.api.throttling import AgentUserThrottle
-from agent.providers import ProviderError, provider_get
 from agent.services import (
+    agent_health,
     chat_complete,
     chat_run,
     conversation_delete,
@@ -123,13 +124,19 @@ class ToolListView(APIView):
 
 
 class HealthView(APIView):
-    """Provider, model and whether the provider answers."""
+    """Provider, model and whether the provider answers — public: no token needed, nothing secret.
 
-    @extend_schema(responses={200: HealthSerializer, 503: HealthSerializer})
+    ``status`` is ``ok`` (200) or ``unavailable`` (503). The answer is cached for
+    ``AGENT_HEALTH_CACHE_S`` seconds, so anonymous callers cannot make the server probe the model
+    provider on every request.
+    """
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+    throttle_classes: list[Any] = []
+
+    @extend_schema(auth=[], responses={200: HealthSerializer, 503: HealthSerializer})
     def get(self, request: Request) -> Response:
-        try:
-            health = provider_get().health()
-        except ProviderError as exc:
-            return Response(error_payload(exc.code, exc.message), status=status.HTTP_503_SERVICE_UNAVAILABLE)
-        code = status.HTTP_200_OK if health.get("reachable") else status.HTTP_503_SERVICE_UNAVAILABLE
-        return Response(health, status=code)
+        health = agent_health()
+        code = status.HTTP_200_OK if health["status"] == "ok" else status.HTTP_503_SERVICE_UNAVAILABLE
+        return Response(HealthSerializer(health).data, status=code)
