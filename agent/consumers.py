@@ -141,6 +141,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                 portfolio_id=content.get("portfolio_id"),
                 session_id=content.get("session_id"),
                 mode=content.get("mode"),
+                transport="websocket",
             )
         except ApplicationError as exc:
             await self.send_json({"type": "error", "code": exc.code, "message": exc.message, "status": exc.status_code})

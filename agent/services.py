@@ -13,6 +13,7 @@ mid-answer (``error = "client disconnected"``) or the provider fails. Tools run 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import time
@@ -48,7 +49,11 @@ def agent_health() -> dict[str, Any]:
 
     Cached for ``AGENT_HEALTH_CACHE_S`` seconds (default 30): the openai provider's probe is an HTTP call.
     """
-    cached = cache.get(HEALTH_CACHE_KEY)
+    configured = (
+        f"{settings.AGENT_PROVIDER}|{getattr(settings, 'OPENAI_BASE_URL', '')}|{getattr(settings, 'OPENAI_MODEL', '')}"
+    )
+    key = f"{HEALTH_CACHE_KEY}:{hashlib.sha256(configured.encode()).hexdigest()[:16]}"  # a new setup probes anew
+    cached = cache.get(key)
     if cached is not None:
         return dict(cached)
     try:
@@ -59,7 +64,7 @@ def agent_health() -> dict[str, Any]:
         "status": "ok" if probe.get("reachable") else "unavailable",
         **{key: probe[key] for key in ("provider", "model", "reachable", "detail", "api_style") if key in probe},
     }
-    cache.set(HEALTH_CACHE_KEY, health, int(getattr(settings, "AGENT_HEALTH_CACHE_S", 30)))
+    cache.set(key, health, int(getattr(settings, "AGENT_HEALTH_CACHE_S", 30)))
     return health
 
 
@@ -79,6 +84,7 @@ class ChatTurn:
     mode: str
     mode_switched: bool
     history: list[dict[str, str]] = field(default_factory=list)
+    transport: str = "internal"
     started: float = field(default_factory=time.perf_counter)
 
 
@@ -208,10 +214,20 @@ def chat_prepare(
 
 
 def chat_run(
-    *, user: User, message: Any, portfolio_id: Any = None, session_id: Any = None, mode: str | None = None
+    *,
+    user: User,
+    message: Any,
+    portfolio_id: Any = None,
+    session_id: Any = None,
+    mode: str | None = None,
+    transport: str = "internal",
 ) -> Iterator[Event]:
-    """Validate and store the turn now (raising 4xx errors), then return the answer's event iterator."""
+    """Validate and store the turn now (raising 4xx errors), then return the answer's event iterator.
+
+    ``transport`` (``rest``, ``sse``, ``websocket``) is recorded with every tool call in the audit trail.
+    """
     turn = chat_prepare(user=user, message=message, portfolio_id=portfolio_id, session_id=session_id, mode=mode)
+    turn.transport = transport
     logger.info(
         "chat user=%s session=%s portfolio=%s mode=%s chars=%d",
         user.pk,
@@ -274,7 +290,9 @@ def _provider_events(turn: ChatTurn, provider: Provider, answer: _Answer) -> Ite
     if turn.mode_switched and not turn.text:
         yield {"type": "token", "text": f"Mode switched to {AgentMode(turn.mode).label}."}
         return
-    context = ToolContext(user=turn.user, portfolio_id=turn.portfolio.id)
+    context = ToolContext(
+        user=turn.user, portfolio_id=turn.portfolio.id, transport=turn.transport, session=str(turn.conversation.pk)
+    )
     durations: list[float] = []
 
     def execute(name: str, arguments: str | dict[str, Any] | None) -> dict[str, Any]:
@@ -375,13 +393,22 @@ def chat_events(turn: ChatTurn) -> Iterator[Event]:
 
 
 def chat_complete(
-    *, user: User, message: Any, portfolio_id: Any = None, session_id: Any = None, mode: str | None = None
+    *,
+    user: User,
+    message: Any,
+    portfolio_id: Any = None,
+    session_id: Any = None,
+    mode: str | None = None,
+    transport: str = "rest",
 ) -> dict[str, Any]:
     """The whole answer at once (REST): ``{"session_id", "reply", "tool_calls", "message_id", "error"}``."""
     results: dict[str, dict[str, Any]] = {}
     done: Event = {}
     error: Event | None = None
-    for event in chat_run(user=user, message=message, portfolio_id=portfolio_id, session_id=session_id, mode=mode):
+    events = chat_run(
+        user=user, message=message, portfolio_id=portfolio_id, session_id=session_id, mode=mode, transport=transport
+    )
+    for event in events:
         if event["type"] == "tool_result":
             results[event["id"]] = event["result"]
         elif event["type"] == "error":
