@@ -74,7 +74,13 @@ def live_server(tmp: Path, *, extra_env: dict[str, str] | None = None) -> Iterat
         process.kill()
         raise RuntimeError("daphne did not start")
     try:
-        yield {"base": f"http://127.0.0.1:{port}", "ws": f"ws://127.0.0.1:{port}", "env": env, "process": process}
+        yield {
+            "base": f"http://127.0.0.1:{port}",
+            "ws": f"ws://127.0.0.1:{port}",
+            "env": env,
+            "process": process,
+            "db": tmp / "agent.sqlite3",
+        }
     finally:
         process.terminate()
         try:

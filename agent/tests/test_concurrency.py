@@ -12,14 +12,13 @@ import json
 import sqlite3
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 from websockets.sync.client import connect
 
-from agent.tests.live import live_server, login
+from agent.tests.live import login
 from portfolios.demo import demo_portfolio_id
 
 pytestmark = pytest.mark.slow
@@ -28,14 +27,13 @@ CLIENTS = 30
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory) -> Iterator[dict[str, Any]]:
-    tmp = tmp_path_factory.mktemp("concurrency")
-    # The per-user budget is not what is tested here: 3 × 30 questions from one user in a minute.
-    with live_server(tmp, extra_env={"AGENT_THROTTLE": "10000/min"}) as live:
-        live["token"] = login(live["base"], EMAIL)
-        live["portfolio_id"] = str(demo_portfolio_id(EMAIL))
-        live["db"] = tmp / "agent.sqlite3"
-        yield live
+def server(live_demo) -> dict[str, Any]:
+    return {
+        **live_demo,
+        "token": login(live_demo["base"], EMAIL),
+        "portfolio_id": str(demo_portfolio_id(EMAIL)),
+        "db": live_demo["db"],
+    }
 
 
 def _question(index: int) -> str:
