@@ -120,8 +120,16 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "error", "code": "invalid", "message": "Messages must be JSON objects."})
 
     async def _answer(self, content: dict[str, Any]) -> None:
+        # Whatever fails (the database while the turn is stored, a bug), the client gets an ``error``
+        # event and the socket stays usable: the task never dies silently.
         try:
             await self._stream_answer(content)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("websocket answer failed user=%s", getattr(self.user, "pk", None))
+            with contextlib.suppress(Exception):
+                await self.send_json(streaming.failure_event())
         finally:
             self.answering = False
 
@@ -133,11 +141,12 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                 portfolio_id=content.get("portfolio_id"),
                 session_id=content.get("session_id"),
                 mode=content.get("mode"),
+                transport="websocket",
             )
         except ApplicationError as exc:
             await self.send_json({"type": "error", "code": exc.code, "message": exc.message, "status": exc.status_code})
             return
-        async for event in streaming.events_async(events, wrap=database_sync_to_async):
+        async for event in streaming.events_guarded(events, wrap=database_sync_to_async):
             if event.get("type") == "done":
                 # The client may ask again as soon as it sees "done": the socket is free from here.
                 self.answering = False

@@ -84,3 +84,69 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.role} #{self.sequence}"
+
+
+class AccessToken(models.Model):
+    """A personal access token for MCP clients (and other programs) acting as its user.
+
+    Only the SHA-256 of the token is stored (the token is 256 random bits, so a plain hash is
+    enough); the token itself is shown once, when it is created. ``prefix`` (its first characters)
+    identifies it in lists. A token may expire and may be restricted to some of the user's
+    portfolios (none chosen: all of them). A revoked token is kept, with ``revoked_at``, for the
+    audit trail.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent_access_tokens")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, editable=False)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    portfolios = models.ManyToManyField("portfolios.Portfolio", blank=True, related_name="agent_access_tokens")
+    expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+
+class Transport(models.TextChoices):
+    REST = "rest", "REST"
+    SSE = "sse", "Server-sent events"
+    WEBSOCKET = "websocket", "Websocket"
+    MCP = "mcp", "MCP"
+    INTERNAL = "internal", "Internal"
+
+
+class ToolCallAudit(models.Model):
+    """One tool call, whoever made it and however: user, transport, token or session, what, how it went.
+
+    ``session`` is the conversation id for chats and the MCP session id over MCP; ``result_sha256``
+    is the SHA-256 of the result's canonical JSON (sorted keys), so a stored answer can be matched
+    to what the tool returned without keeping the data twice. ``duration_ms`` is wall time in
+    milliseconds; ``outcome`` is ``ok`` or the tool's error code (``not_found``, ``invalid_arguments``…).
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent_tool_calls")
+    transport = models.CharField(max_length=10, choices=Transport.choices)
+    token = models.ForeignKey(AccessToken, on_delete=models.SET_NULL, null=True, blank=True, related_name="tool_calls")
+    session = models.CharField(max_length=100, blank=True)
+    tool = models.CharField(max_length=100)
+    arguments = models.JSONField(default=dict, blank=True)
+    portfolio_id = models.UUIDField(null=True, blank=True)
+    result_sha256 = models.CharField(max_length=64, blank=True)
+    duration_ms = models.FloatField()
+    outcome = models.CharField(max_length=40)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.tool} {self.outcome}"

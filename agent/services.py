@@ -13,6 +13,7 @@ mid-answer (``error = "client disconnected"``) or the provider fails. Tools run 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import time
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -37,6 +39,33 @@ from portfolios.selectors import portfolio_get_for_user
 logger = logging.getLogger("sigmasight.agent")
 
 MODE_COMMAND = re.compile(r"^\s*/mode(?:\s+(\S+))?\s*(.*)$", re.IGNORECASE | re.DOTALL)
+
+
+HEALTH_CACHE_KEY = "agent:health"
+
+
+def agent_health() -> dict[str, Any]:
+    """``{"status", "provider", "model", "reachable", "detail", "api_style"?}`` — no URL, key or user data.
+
+    Cached for ``AGENT_HEALTH_CACHE_S`` seconds (default 30): the openai provider's probe is an HTTP call.
+    """
+    configured = (
+        f"{settings.AGENT_PROVIDER}|{getattr(settings, 'OPENAI_BASE_URL', '')}|{getattr(settings, 'OPENAI_MODEL', '')}"
+    )
+    key = f"{HEALTH_CACHE_KEY}:{hashlib.sha256(configured.encode()).hexdigest()[:16]}"  # a new setup probes anew
+    cached = cache.get(key)
+    if cached is not None:
+        return dict(cached)
+    try:
+        probe = provider_get().health()
+    except ProviderError as exc:
+        probe = {"provider": settings.AGENT_PROVIDER, "model": "", "reachable": False, "detail": exc.code}
+    health = {
+        "status": "ok" if probe.get("reachable") else "unavailable",
+        **{key: probe[key] for key in ("provider", "model", "reachable", "detail", "api_style") if key in probe},
+    }
+    cache.set(key, health, int(getattr(settings, "AGENT_HEALTH_CACHE_S", 30)))
+    return health
 
 
 def history_limit() -> int:
@@ -55,6 +84,7 @@ class ChatTurn:
     mode: str
     mode_switched: bool
     history: list[dict[str, str]] = field(default_factory=list)
+    transport: str = "internal"
     started: float = field(default_factory=time.perf_counter)
 
 
@@ -122,8 +152,17 @@ def _message_append(conversation: Conversation, **fields: Any) -> Message:
     return message
 
 
+def portfolio_default_for_user(*, user: User) -> Portfolio:
+    """The caller's only portfolio, when ``portfolio_id`` is left out; a 400 naming the field otherwise."""
+    owned = list(Portfolio.objects.filter(user=user).order_by("created_at")[:2])
+    if len(owned) == 1:
+        return owned[0]
+    reason = "you have no portfolio" if not owned else "you have several portfolios; name one"
+    raise ApplicationError(f"portfolio_id is required: {reason}.", code="invalid", details={"field": "portfolio_id"})
+
+
 def chat_prepare(
-    *, user: User, message: Any, portfolio_id: Any, session_id: Any = None, mode: str | None = None
+    *, user: User, message: Any, portfolio_id: Any = None, session_id: Any = None, mode: str | None = None
 ) -> ChatTurn:
     """Validate a turn, find or start the conversation and store the user's message."""
     text = message_validate(message)
@@ -132,8 +171,9 @@ def chat_prepare(
     if portfolio_id in (None, "") and conversation is not None and conversation.portfolio_id:
         portfolio_id = conversation.portfolio_id
     if portfolio_id in (None, ""):
-        raise ApplicationError("portfolio_id is required.", code="invalid")
-    portfolio = portfolio_get_for_user(user=user, portfolio_id=_parse_uuid(portfolio_id, "Portfolio"))
+        portfolio = portfolio_default_for_user(user=user)
+    else:
+        portfolio = portfolio_get_for_user(user=user, portfolio_id=_parse_uuid(portfolio_id, "Portfolio"))
     provider_name = settings.AGENT_PROVIDER
     if conversation is None:
         conversation = Conversation.objects.create(
@@ -174,10 +214,20 @@ def chat_prepare(
 
 
 def chat_run(
-    *, user: User, message: Any, portfolio_id: Any, session_id: Any = None, mode: str | None = None
+    *,
+    user: User,
+    message: Any,
+    portfolio_id: Any = None,
+    session_id: Any = None,
+    mode: str | None = None,
+    transport: str = "internal",
 ) -> Iterator[Event]:
-    """Validate and store the turn now (raising 4xx errors), then return the answer's event iterator."""
+    """Validate and store the turn now (raising 4xx errors), then return the answer's event iterator.
+
+    ``transport`` (``rest``, ``sse``, ``websocket``) is recorded with every tool call in the audit trail.
+    """
     turn = chat_prepare(user=user, message=message, portfolio_id=portfolio_id, session_id=session_id, mode=mode)
+    turn.transport = transport
     logger.info(
         "chat user=%s session=%s portfolio=%s mode=%s chars=%d",
         user.pk,
@@ -240,7 +290,9 @@ def _provider_events(turn: ChatTurn, provider: Provider, answer: _Answer) -> Ite
     if turn.mode_switched and not turn.text:
         yield {"type": "token", "text": f"Mode switched to {AgentMode(turn.mode).label}."}
         return
-    context = ToolContext(user=turn.user, portfolio_id=turn.portfolio.id)
+    context = ToolContext(
+        user=turn.user, portfolio_id=turn.portfolio.id, transport=turn.transport, session=str(turn.conversation.pk)
+    )
     durations: list[float] = []
 
     def execute(name: str, arguments: str | dict[str, Any] | None) -> dict[str, Any]:
@@ -304,7 +356,10 @@ def chat_events(turn: ChatTurn) -> Iterator[Event]:
             yield event
     except GeneratorExit:
         answer.error = "client disconnected"
-        _answer_save(turn, answer)
+        try:
+            _answer_save(turn, answer)
+        except Exception:
+            logger.exception("chat answer not stored after disconnect session=%s", turn.conversation.pk)
         raise
     except ProviderError as exc:
         answer.error = f"{exc.code}: {exc.message}"
@@ -313,7 +368,13 @@ def chat_events(turn: ChatTurn) -> Iterator[Event]:
         logger.exception("chat failed session=%s", turn.conversation.pk)
         answer.error = "internal_error"
         failure = {"type": "error", "code": "internal_error", "message": "The answer failed; see the server log."}
-    message = _answer_save(turn, answer)
+    try:
+        message = _answer_save(turn, answer)
+    except Exception:
+        # E.g. the session was deleted while it answered, or the database refused the write.
+        logger.exception("chat answer not stored session=%s", turn.conversation.pk)
+        yield failure or {"type": "error", "code": "not_stored", "message": "The answer could not be stored."}
+        return
     if failure is not None:
         yield failure
     yield {
@@ -332,13 +393,22 @@ def chat_events(turn: ChatTurn) -> Iterator[Event]:
 
 
 def chat_complete(
-    *, user: User, message: Any, portfolio_id: Any, session_id: Any = None, mode: str | None = None
+    *,
+    user: User,
+    message: Any,
+    portfolio_id: Any = None,
+    session_id: Any = None,
+    mode: str | None = None,
+    transport: str = "rest",
 ) -> dict[str, Any]:
     """The whole answer at once (REST): ``{"session_id", "reply", "tool_calls", "message_id", "error"}``."""
     results: dict[str, dict[str, Any]] = {}
     done: Event = {}
     error: Event | None = None
-    for event in chat_run(user=user, message=message, portfolio_id=portfolio_id, session_id=session_id, mode=mode):
+    events = chat_run(
+        user=user, message=message, portfolio_id=portfolio_id, session_id=session_id, mode=mode, transport=transport
+    )
+    for event in events:
         if event["type"] == "tool_result":
             results[event["id"]] = event["result"]
         elif event["type"] == "error":

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 from asgiref.sync import sync_to_async
 
+logger = logging.getLogger("sigmasight.agent")
+
 HEARTBEAT_INTERVAL_S = 15.0
+FINAL_EVENTS = ("done", "error")
 _END = object()
 Step = Callable[[Callable[..., Any]], Callable[..., Any]]
 
@@ -63,3 +67,31 @@ async def events_async(
                 await pending
         if not finished:
             await wrap(_close)(events)
+
+
+def failure_event(message: str = "The answer failed; see the server log.") -> dict[str, Any]:
+    """The ``error`` event that ends a stream which failed on the server's side."""
+    return {"type": "error", "code": "internal_error", "message": message}
+
+
+async def events_guarded(
+    events: Iterator[dict[str, Any]], *, heartbeat_s: float | None = None, wrap: Step = _thread_sensitive
+) -> AsyncIterator[dict[str, Any]]:
+    """:func:`events_async`, ending with ``done`` or ``error`` whatever happens on the server.
+
+    The chat service already turns provider and tool failures into an ``error`` event; this guard
+    covers the rest (the database failing while the answer is saved, a bug): the exception is logged
+    and the stream ends with an ``error`` event, so no client waits for a terminator that never comes.
+    """
+    last = ""
+    try:
+        async for event in events_async(events, heartbeat_s=heartbeat_s, wrap=wrap):
+            last = str(event.get("type", ""))
+            yield event
+    except Exception:
+        logger.exception("chat stream failed")
+        yield failure_event()
+        return
+    if last not in FINAL_EVENTS:
+        logger.error("chat stream ended without done or error (last event %r)", last)
+        yield failure_event("The answer ended early; see the server log.")

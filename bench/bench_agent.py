@@ -1,11 +1,16 @@
-"""Benchmark: the local agent on the standard questions — time to first token and to the whole answer.
+"""Benchmark: the local agent on the evaluation set (first token, whole answer) and MCP tool calls over loopback.
 
 Not a test. Runs ``agent.services.chat_run`` (the path all three transports share: validation,
 conversation and message rows, tool calls through the scoped executor, answer composition,
 streaming, the stored assistant message) for every standard question on each demo portfolio,
 after one warm-up pass. First token = from the call to the first ``token`` event; whole answer =
 to the ``done`` event (the assistant message is stored by then). Targets: first token < 200 ms and
-whole answer < 1 s for every question.
+whole answer < 1 s for every question. The questions are the evaluation set (``agent/evaluation.py``,
+each asked about its own demo portfolio; ``--questions standard`` for the earlier 15 questions).
+
+MCP: a daphne process serves the same database; the official SDK client (streamable HTTP, a personal
+access token) calls the read-only tools in turn over loopback; each ``call_tool`` is timed at the
+client, after a warm-up. Target: p95 < 50 ms.
 
     DATABASE_URL=sqlite:////tmp/bench_agent.sqlite3 .venv/bin/python bench/bench_agent.py [--rounds 5] [--no-record]
 
@@ -38,6 +43,7 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
+from agent.evaluation import eval_cases  # noqa: E402
 from agent.services import chat_run  # noqa: E402
 from analytics.models import PortfolioResult  # noqa: E402
 from analytics.services.batch import batch_run, portfolio_steps  # noqa: E402
@@ -63,6 +69,15 @@ QUESTIONS = (
     "What are the factor ETF prices?",
     "Any data quality issues?",
     "Did the batch run?",
+)
+MCP_TARGET_P95_MS = 50.0
+MCP_TOOLS: tuple[tuple[str, dict[str, object]], ...] = (
+    ("get_var", {}),
+    ("get_overview", {}),
+    ("list_positions", {"limit": 10}),
+    ("get_greeks", {}),
+    ("get_stress_test", {"limit": 3}),
+    ("list_portfolios", {}),
 )
 FIRST_TOKEN_TARGET_MS = 200.0
 WHOLE_TARGET_MS = 1000.0
@@ -98,24 +113,84 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+def mcp_bench(calls: int) -> list[float]:
+    """Client-side milliseconds of ``calls`` MCP tool calls to a live daphne on this database."""
+    import asyncio
+    import socket
+    import subprocess
+
+    import httpx2
+    from mcp import Client
+    from mcp.client.streamable_http import streamable_http_client
+
+    from agent.access import access_token_create
+    from portfolios.models import User
+
+    user = User.objects.get(email=EMAILS[1])
+    _token, raw = access_token_create(user=user, name="bench")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "sigmasight.asgi:application"],
+        cwd=ROOT, env={**os.environ, "DEBUG": os.environ.get("DEBUG", "true")},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        for _ in range(300):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+
+        async def run() -> list[float]:
+            timings: list[float] = []
+            headers = {"Authorization": f"Bearer {raw}"}
+            async with (
+                httpx2.AsyncClient(headers=headers, timeout=30) as http,
+                Client(streamable_http_client(f"http://127.0.0.1:{port}/mcp", http_client=http)) as client,
+            ):
+                for name, arguments in MCP_TOOLS * 3:  # warm-up
+                    await client.call_tool(name, arguments)
+                for index in range(calls):
+                    name, arguments = MCP_TOOLS[index % len(MCP_TOOLS)]
+                    started = time.perf_counter()
+                    result = await client.call_tool(name, arguments)
+                    timings.append((time.perf_counter() - started) * 1000.0)
+                    if result.is_error:
+                        raise RuntimeError(f"{name}: {result.structured_content}")
+            return timings
+
+        return asyncio.run(run())
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--questions", choices=["eval", "standard"], default="eval")
+    parser.add_argument("--mcp-calls", type=int, default=300)
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args()
 
     prepare()
     portfolios = [Portfolio.objects.select_related("user").get(pk=demo_portfolio_id(e)) for e in EMAILS]
-    for portfolio in portfolios:  # warm-up: imports, query plans, caches
-        for question in QUESTIONS:
-            ask(portfolio, question)
+    if args.questions == "eval":
+        by_email = {p.user.email: p for p in portfolios}
+        asks = [(by_email[c.email], c.question) for c in eval_cases()]
+    else:
+        asks = [(p, q) for p in portfolios for q in QUESTIONS]
+    for portfolio, question in asks:  # warm-up: imports, query plans, caches
+        ask(portfolio, question)
 
-    per_question: dict[str, list[tuple[float, float]]] = {q: [] for q in QUESTIONS}
+    per_question: dict[str, list[tuple[float, float]]] = {q: [] for _, q in asks}
     for _ in range(args.rounds):
-        for portfolio in portfolios:
-            for question in QUESTIONS:
-                first, whole, _tools = ask(portfolio, question)
-                per_question[question].append((first, whole))
+        for portfolio, question in asks:
+            first, whole, _tools = ask(portfolio, question)
+            per_question[question].append((first, whole))
 
     firsts = [f for values in per_question.values() for f, _ in values]
     wholes = [w for values in per_question.values() for _, w in values]
@@ -133,6 +208,15 @@ def main() -> None:
     met = max(firsts) < FIRST_TOKEN_TARGET_MS and max(wholes) < WHOLE_TARGET_MS
     print(summary)
     print("targets met" if met else "targets NOT met")
+    mcp = mcp_bench(args.mcp_calls) if args.mcp_calls else []
+    mcp_met = False
+    if mcp:
+        mcp_summary = (
+            f"MCP call_tool p50 {statistics.median(mcp):.1f} ms, p95 {percentile(mcp, 0.95):.1f} ms, "
+            f"max {max(mcp):.1f} ms over {len(mcp)} calls"
+        )
+        mcp_met = percentile(mcp, 0.95) < MCP_TARGET_P95_MS
+        print(mcp_summary, "(target met)" if mcp_met else "(target NOT met)")
 
     if args.no_record:
         return
@@ -140,12 +224,13 @@ def main() -> None:
     answers = len(firsts)
     lines = [
         "",
-        "## Agent, local provider (`bench/bench_agent.py`)",
+        "## Agent v2: evaluation set and MCP (`bench/bench_agent.py`)",
         "",
         f"Run {timezone.now():%Y-%m-%d %H:%M} UTC on {platform.node()} ({platform.machine()}, {os.cpu_count()} CPUs, "
         f"load average {load:.1f}, Python {platform.python_version()}), database {connection.vendor}, "
-        f"cache {settings.CACHES['default']['BACKEND'].rsplit('.', 1)[-1]}: {len(QUESTIONS)} standard questions × "
-        f"{len(portfolios)} demo portfolios × {args.rounds} rounds = {answers} answers through `chat_run` "
+        f"cache {settings.CACHES['default']['BACKEND'].rsplit('.', 1)[-1]}: {len(asks)} questions "
+        f"({args.questions} set, over the {len(portfolios)} demo portfolios) × {args.rounds} rounds = {answers} "
+        "answers through `chat_run` "
         "(validation, conversation and message rows, scoped tool calls, composition, streaming, stored answer), "
         "after a warm-up pass.",
         "",
@@ -154,6 +239,15 @@ def main() -> None:
         f"- whole answer: p50 {statistics.median(wholes):.1f} ms, p95 {percentile(wholes, 0.95):.1f} ms, "
         f"**max {max(wholes):.1f} ms** (target < {WHOLE_TARGET_MS:.0f} ms); slowest question: {worst!r}",
         f"- status: {'targets met' if met else 'targets NOT met'}",
+    ]
+    if mcp:
+        lines += [
+            f"- MCP (official SDK client → daphne `/mcp` on loopback, personal access token, {len(MCP_TOOLS)} tools in "
+            f"turn, after a warm-up): call_tool p50 {statistics.median(mcp):.1f} ms, "
+            f"**p95 {percentile(mcp, 0.95):.1f} ms**, max {max(mcp):.1f} ms over {len(mcp)} calls "
+            f"(target p95 < {MCP_TARGET_P95_MS:.0f} ms: {'met' if mcp_met else 'NOT met'})",
+        ]
+    lines += [
         "",
         f"Reproduce: `DATABASE_URL={os.environ['DATABASE_URL']} .venv/bin/python bench/bench_agent.py` "
         "(prepares the database when empty: migrate, seed_demo, 300 simulated sessions, batch).",

@@ -16,6 +16,7 @@ from channels.sessions import SessionMiddlewareStack  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.urls import get_resolver  # noqa: E402
 
+from agent.mcp_server import MCPApp  # noqa: E402
 from core.asgi import PooledRequestThreads  # noqa: E402
 from sigmasight.routing import websocket_urlpatterns  # noqa: E402
 
@@ -27,7 +28,20 @@ http_app = PooledRequestThreads(cast(Any, django_asgi_app), size=settings.ASGI_R
 # Websockets get the session cookie (read lazily), so that the web app's chat page is authenticated
 # by the login session; API clients keep authenticating with a token (agent/consumers.py).
 websocket_app = SessionMiddlewareStack(URLRouter(websocket_urlpatterns))
-application = ProtocolTypeRouter({"http": http_app, "websocket": websocket_app})
+# /mcp: the agent's read-only tools over the Model Context Protocol (agent/mcp_server.py), next to
+# Django rather than through it (the SDK is an ASGI app of its own; it is imported on first use).
+mcp_app = MCPApp()
+
+
+async def http_router(scope: Any, receive: Any, send: Any) -> None:
+    path = scope.get("path", "")
+    if path == "/mcp" or path.startswith("/mcp/"):
+        await mcp_app(scope, receive, send)
+    else:
+        await http_app(scope, receive, send)
+
+
+application = ProtocolTypeRouter({"http": http_router, "websocket": websocket_app})
 
 # Everything loaded at start-up (Django, DRF, numpy, pandas, scipy, and every view through the URLconf,
 # which the first request would import anyway: ~150k objects) lives as long as the process. Frozen,

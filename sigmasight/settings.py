@@ -124,8 +124,16 @@ TEMPLATES = [
 DATABASES: dict[str, dict[str, Any]] = {"default": env_database("DATABASE_URL", f"sqlite:///{DATA_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # WAL lets the API read while the batch writes; the timeout rides out short write locks.
+    # Transactions start with BEGIN IMMEDIATE (Django 5.1+): a deferred transaction that reads, then
+    # writes, cannot wait for the write lock (SQLite answers "database is locked" at once, whatever the
+    # timeout, since its snapshot may be stale), so concurrent read-then-write turns (agent chats) failed.
+    # Taking the write lock up front makes every such transaction wait its turn up to ``timeout``.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
+        {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
     )
 # Persistent connections: a new connection per request (and its set-up) costs more than the query.
 DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 60, minimum=0)
@@ -213,7 +221,8 @@ REST_FRAMEWORK = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "SigmaSight API",
-    "DESCRIPTION": "Portfolio risk analytics: positions, exposures, Greeks, factor betas, stress tests, VaR.",
+    "DESCRIPTION": "Portfolio risk analytics: positions, exposures, Greeks, factor betas, stress tests, VaR.\n\n"
+    + (BASE_DIR / "agent" / "websocket_protocol.md").read_text(encoding="utf-8"),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,

@@ -24,7 +24,10 @@ def sse_frame(event: dict[str, Any]) -> bytes:
 
 
 async def sse_stream(events: Iterator[dict[str, Any]], *, heartbeat_s: float | None = None) -> AsyncIterator[bytes]:
-    """The SSE bytes of an answer, starting with a comment line so proxies flush headers at once."""
+    """The SSE bytes of an answer, starting with a comment line so proxies flush headers at once.
+
+    The last frame is always ``done`` or ``error`` (:func:`agent.streaming.events_guarded`).
+    """
     yield b": sigmasight agent stream\n\n"
-    async for event in streaming.events_async(events, heartbeat_s=heartbeat_s):
+    async for event in streaming.events_guarded(events, heartbeat_s=heartbeat_s):
         yield sse_frame(event)

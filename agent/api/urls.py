@@ -13,4 +13,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("agent/sessions/<str:session_id>", views.SessionDetailView.as_view(), name="agent-session"),
     path("agent/tools", views.ToolListView.as_view(), name="agent-tools"),
     path("agent/health", views.HealthView.as_view(), name="agent-health"),
+    path("agent/tokens", views.AccessTokenListView.as_view(), name="agent-tokens"),
+    path("agent/tokens/<str:token_id>", views.AccessTokenDetailView.as_view(), name="agent-token"),
+    path("agent/audit", views.AuditListView.as_view(), name="agent-audit"),
 ]

@@ -8,24 +8,31 @@ from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from agent.access import access_token_create, access_token_revoke, access_tokens_for_user
 from agent.api.serializers import (
+    AccessTokenCreatedSerializer,
+    AccessTokenInputSerializer,
+    AccessTokenSerializer,
     ChatInputSerializer,
     ChatOutputSerializer,
     ConversationDetailSerializer,
     ConversationSerializer,
     HealthSerializer,
     StreamQuerySerializer,
+    ToolCallAuditSerializer,
     ToolSerializer,
 )
 from agent.api.sse import sse_stream
 from agent.api.throttling import AgentUserThrottle
-from agent.providers import ProviderError, provider_get
+from agent.audit import audit_for_user
 from agent.services import (
+    agent_health,
     chat_complete,
     chat_run,
     conversation_delete,
@@ -47,7 +54,7 @@ class ChatView(APIView):
     def post(self, request: Request) -> Response:
         data = ChatInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        answer = chat_complete(user=request_user(request), **data.validated_data)
+        answer = chat_complete(user=request_user(request), transport="rest", **data.validated_data)
         if answer["error"] and not answer["reply"]:
             body = error_payload(
                 answer["error"]["code"], answer["error"]["message"], {"session_id": answer["session_id"]}
@@ -82,7 +89,7 @@ class ChatStreamView(APIView):
     def get(self, request: Request) -> StreamingHttpResponse:
         query = StreamQuerySerializer(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
-        events = chat_run(user=request_user(request), **query.validated_data)
+        events = chat_run(user=request_user(request), transport="sse", **query.validated_data)
         response = StreamingHttpResponse(sse_stream(events), content_type="text/event-stream; charset=utf-8")
         response["Cache-Control"] = "no-cache"
         response["X-Accel-Buffering"] = "no"
@@ -123,13 +130,71 @@ class ToolListView(APIView):
 
 
 class HealthView(APIView):
-    """Provider, model and whether the provider answers."""
+    """Provider, model and whether the provider answers — public: no token needed, nothing secret.
 
-    @extend_schema(responses={200: HealthSerializer, 503: HealthSerializer})
+    ``status`` is ``ok`` (200) or ``unavailable`` (503). The answer is cached for
+    ``AGENT_HEALTH_CACHE_S`` seconds, so anonymous callers cannot make the server probe the model
+    provider on every request.
+    """
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+    throttle_classes: list[Any] = []
+
+    @extend_schema(auth=[], responses={200: HealthSerializer, 503: HealthSerializer})
     def get(self, request: Request) -> Response:
-        try:
-            health = provider_get().health()
-        except ProviderError as exc:
-            return Response(error_payload(exc.code, exc.message), status=status.HTTP_503_SERVICE_UNAVAILABLE)
-        code = status.HTTP_200_OK if health.get("reachable") else status.HTTP_503_SERVICE_UNAVAILABLE
-        return Response(health, status=code)
+        health = agent_health()
+        code = status.HTTP_200_OK if health["status"] == "ok" else status.HTTP_503_SERVICE_UNAVAILABLE
+        return Response(HealthSerializer(health).data, status=code)
+
+
+class AccessTokenListView(APIView):
+    """The caller's personal access tokens (for MCP clients); creating one shows the token once."""
+
+    @extend_schema(responses=AccessTokenSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        paginator, page = paginate(
+            queryset=access_tokens_for_user(user=request_user(request)), request=request, view=self
+        )
+        return paginator.get_paginated_response(AccessTokenSerializer(page, many=True).data)
+
+    @extend_schema(request=AccessTokenInputSerializer, responses={201: AccessTokenCreatedSerializer})
+    def post(self, request: Request) -> Response:
+        data = AccessTokenInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        token, raw = access_token_create(user=request_user(request), **data.validated_data)
+        body = {**AccessTokenSerializer(token).data, "token": raw}
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class AccessTokenDetailView(APIView):
+    """Revoke one of the caller's tokens (it stops working at once; the row stays for the audit trail)."""
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, token_id: str) -> Response:
+        access_token_revoke(user=request_user(request), token_id=token_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AuditListView(APIView):
+    """The caller's tool calls, newest first, from every transport (REST, SSE, websocket, MCP).
+
+    Filters: ``tool``, ``transport``, ``outcome``.
+    """
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("tool", str),
+            OpenApiParameter("transport", str, enum=["rest", "sse", "websocket", "mcp", "internal"]),
+            OpenApiParameter("outcome", str),
+        ],
+        responses=ToolCallAuditSerializer(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        rows = audit_for_user(user=request_user(request))
+        for key in ("tool", "transport", "outcome"):
+            value = request.query_params.get(key)
+            if value:
+                rows = rows.filter(**{key: value})
+        paginator, page = paginate(queryset=rows, request=request, view=self)
+        return paginator.get_paginated_response(ToolCallAuditSerializer(page, many=True).data)

@@ -359,10 +359,225 @@ def _batch(results: list[dict[str, Any]], question: str) -> str:
     return text
 
 
+SCENARIO_WORDS: tuple[tuple[str, str], ...] = (
+    (r"2008|financial crisis|\bgfc\b|lehman|great recession", "financial_crisis_2008"),
+    (r"covid|pandemic|2020", "covid_crash_2020"),
+    (r"dot-?com|tech bubble|\b2000\b", "dotcom_crash_2000"),
+    (r"1987|black monday", "black_monday_1987"),
+    (r"2022|rate shock|rates? (?:spike|rise|hike)", "rate_shock_2022"),
+    (r"2018", "q4_2018_selloff"),
+    (r"tariff|2025", "tariff_shock_2025"),
+    (r"\bvix\b|vol(?:atility)? spike", "vix_spike_150"),
+)
+GROUP_SECTORS = {"tech": "Technology", "technology": "Technology", "energy": "Energy", "financials": "Financials",
+                 "banks": "Financials", "healthcare": "Health Care", "health care": "Health Care"}  # fmt: skip
+
+
+def named_scenario(question: str) -> str | None:
+    """The catalog id of a scenario the question names ("2008", "covid", "dot-com"…), if any."""
+    for pattern, scenario_id in SCENARIO_WORDS:
+        if re.search(pattern, question, re.IGNORECASE):
+            return scenario_id
+    return None
+
+
+def _named_stress(results: list[dict[str, Any]], question: str) -> str:
+    result = results[0]
+    if (text := _status_text(result)) is not None:
+        return text
+    scenarios = result["data"].get("scenarios") or []
+    if not scenarios:
+        return "That scenario is not in the stress catalog."
+    s = scenarios[0]
+    text = (
+        f"In the {s['name']} scenario the portfolio's P&L would be {money(s.get('conditioned_pnl'))} "
+        f"({pct(s.get('conditioned_pct'))} of equity; {money(s.get('direct_pnl'))} from the shocked factors "
+        f"alone){_as_of(result)}."
+    )
+    positions = (s.get("positions") or [])[:3]
+    if positions:
+        text += " Largest position P&Ls: " + "; ".join(
+            f"{p.get('symbol')} {money(p.get('conditioned_pnl', p.get('pnl')))}" for p in positions
+        ) + "."  # fmt: skip
+    return text
+
+
+def _concentration(overview: dict[str, Any]) -> str:
+    d = overview["data"]
+    underlyings = d.get("by_underlying") or {}
+    gross = d.get("gross_exposure") or 0.0
+    ranked = sorted(
+        underlyings.items(), key=lambda kv: -abs(kv[1].get("dollar_delta", kv[1].get("delta_exposure")) or 0)
+    )
+    top = ranked[:3]
+    if not top or not gross:
+        return ""
+    share = sum(abs(v.get("market_value") or 0.0) for _, v in top) / gross
+    items = ", ".join(f"{k} {money(v.get('market_value'))}" for k, v in top)
+    return f"Concentration: the three largest underlyings ({items}) are {pct(share)} of gross exposure."
+
+
+def _risk_summary(results: list[dict[str, Any]], question: str) -> str:
+    var, stress, overview = results
+    for result in results:
+        if (text := _status_text(result)) is not None:
+            return text
+    h = var["data"].get("historical") or {}
+    contributions = [c for c in var["data"].get("contributions", []) if (c.get("historical_var_99") or 0) > 0][:3]
+    drivers = ", ".join(f"{c['symbol']} {money(c['historical_var_99'])}" for c in contributions)
+    worst = stress["data"].get("worst") or {}
+    od = overview["data"]
+    lines = [
+        f"Your biggest risks{_as_of(var)}: the VaR drivers are {drivers or 'not available'} "
+        f"(contributions to the one-day 99% VaR of {money(h.get('var_99'))}).",
+        f"The worst stress scenario is {worst.get('name')}: {money(worst.get('conditioned_pnl'))} "
+        f"({pct(worst.get('conditioned_pct'))} of equity).",
+    ]
+    concentration = _concentration(overview)
+    if concentration:
+        lines.append(concentration)
+    lines.append(
+        f"Leverage is {ratio(od.get('leverage'))}x gross of equity; net exposure {money(od.get('net_exposure'))}."
+    )
+    return " ".join(lines)
+
+
+def _analysis(results: list[dict[str, Any]], question: str) -> str:
+    var, stress, overview = results
+    for result in results:
+        if (text := _status_text(result)) is not None:
+            return text
+    h = var["data"].get("historical") or {}
+    share = var["data"].get("historical_pct_of_equity") or {}
+    worst = stress["data"].get("worst") or {}
+    od = overview["data"]
+    contributions = [c for c in var["data"].get("contributions", []) if (c.get("historical_var_99") or 0) > 0][:3]
+    text = (
+        f"Risk summary{_as_of(var)}: equity {money(od.get('equity_balance'))}, gross exposure "
+        f"{money(od.get('gross_exposure'))} (leverage {ratio(od.get('leverage'))}x), "
+        f"net {money(od.get('net_exposure'))}. "
+        f"One-day 99% VaR {money(h.get('var_99'))} ({pct(share.get('var_99'))} of equity), driven by "
+        f"{', '.join(c['symbol'] for c in contributions) or 'no single position'}. Worst stress scenario: "
+        f"{worst.get('name')} at {money(worst.get('conditioned_pnl'))} ({pct(worst.get('conditioned_pct'))})."
+    )
+    concentration = _concentration(overview)
+    return f"{text} {concentration}".strip()
+
+
+DELTA_TO = (
+    r"(?:delta|exposure|exposed)(?:\s+(?:am i|are we|do i have))?\s+(?:to|on|in|for)\s+"
+    r"(?!(?:the|my|market|factors?|tech|rates?|interest|sectors?|styles?)\b)\$?([A-Za-z][A-Za-z.\-]{0,5})\b"
+)
+
+
+def asked_underlying(question: str) -> str | None:
+    """The symbol of "delta to NVDA", "exposure to $aapl", "how much NVDA do I have"."""
+    match = re.search(DELTA_TO, question, re.IGNORECASE)
+    if match:
+        return match.group(1).upper()
+    found = tickers(question)
+    return found[0] if found else None
+
+
+def _delta_to(results: list[dict[str, Any]], question: str) -> str:
+    result = results[0]
+    if (text := _status_text(result)) is not None:
+        return text
+    symbol = asked_underlying(question) or ""
+    row = (result["data"].get("by_underlying") or {}).get(symbol)
+    if row is None:
+        return f"You have no position in {symbol} or options on it{_as_of(result)}, so your delta to {symbol} is zero."
+    shares = row.get("share_delta")
+    return (
+        f"Your delta to {symbol}{_as_of(result)}: {ratio(shares, 1)} share-equivalents (stock plus options), "
+        f"{money(row.get('dollar_delta', row.get('delta_exposure')))} in dollars, across {count(row.get('count'))} "
+        f"position{'' if row.get('count') == 1 else 's'} with a market value of {money(row.get('market_value'))}."
+    )
+
+
+HEDGE_GROUP = (
+    r"hedge\s+(?:my|the|our)?\s*([a-z][a-z ]{1,20}?)(?:\s+(?:exposure|positions?|book|names|stocks))?\s*[?.!]*$"
+)
+
+
+def hedge_group(question: str) -> str:
+    """The group a hedge question is about: "my tech" → "tech"; the whole book when none is named."""
+    match = re.search(HEDGE_GROUP,
+                      question.lower())  # fmt: skip
+    group = (match.group(1).strip() if match else "").removesuffix(" exposure")
+    return "" if group in ("", "portfolio", "risk", "book", "positions", "it") else group
+
+
+def _in_group(row: dict[str, Any], group: str) -> bool:
+    sector = GROUP_SECTORS.get(group, group).lower()
+    tags = [t.lower() for t in row.get("tags") or []]
+    return (row.get("sector") or "").lower() == sector or any(group in t for t in tags)
+
+
+def _hedge(results: list[dict[str, Any]], question: str) -> str:
+    positions, factors = results
+    for result in results:
+        if (text := _status_text(result)) is not None:
+            return text
+    group = hedge_group(question)
+    rows = [r for r in positions["data"]["positions"] if not group or _in_group(r, group)]
+    if not rows:
+        return f"I find no positions in '{group}' (by sector or tag), so there is nothing to hedge there."
+    ids = {str(r["position_id"]) for r in rows}
+    market = sum(
+        (p.get("exposures") or {}).get("market", 0.0) or 0.0
+        for p in factors["data"].get("positions") or []
+        if str(p.get("position_id")) in ids
+    )
+    exposure = sum(r.get("delta_exposure") or 0.0 for r in rows)
+    label = f"your {group} positions" if group else "the portfolio"
+    names = ", ".join(r["symbol"] for r in rows[:8]) + ("…" if len(rows) > 8 else "")
+    side = "short" if market > 0 else "long"
+    return (
+        f"Exposure of {label} ({names}): {money(exposure)} delta-adjusted{_as_of(factors)}; its market-beta-weighted "
+        f"exposure is {money(market)}. Illustration, not advice: {side} about {money(abs(market))} of the market "
+        f"index (SPY) would neutralise that beta; sector-specific moves would remain unhedged."
+    )
+
+
+def _freshness(results: list[dict[str, Any]], question: str) -> str:
+    quality, batch = results
+    parts = []
+    if (text := _status_text(batch)) is None:
+        b = batch["data"]
+        parts.append(
+            f"The latest batch run, for {b['as_of']}, is {b['status']} ({b.get('data_source')} data); it finished at "
+            f"{b.get('finished_at')}."
+        )
+    else:
+        parts.append(text)
+    if (text := _status_text(quality)) is None:
+        analytics = quality["data"].get("analytics") or {}
+        stale = [k for k, v in analytics.items() if v.get("is_stale")]
+        dates = sorted({str(v.get("as_of")) for v in analytics.values() if v.get("as_of")})
+        parts.append(
+            f"Analytics are as of {', '.join(dates) or 'no date'}; "
+            + (f"stale: {', '.join(stale)}." if stale else "none is stale.")
+        )
+        missing = quality["data"].get("missing_prices") or []
+        parts.append(f"Missing prices: {', '.join(missing)}." if missing else "No price is missing.")
+    return " ".join(parts)
+
+
+DECLINE = re.compile(
+    r"should i (?:buy|sell)|\bpredict|\bforecast|will .* (?:go up|go down|rise|fall)|\btax(?:es)?\b|\bweather\b|"
+    r"\bcrypto|bitcoin|\blottery\b|password|\bjoke\b",
+    re.IGNORECASE,
+)
+
+
 CAPABILITIES = (
     "I can answer from the stored analytics: portfolio value and performance, exposures and leverage, top "
     "positions, options Greeks, factor betas, the worst stress scenarios, market-move scenarios, correlations "
-    "and clusters, VaR and expected shortfall, prices and quotes, factor ETF prices, data quality and the batch status."
+    "and clusters, VaR and expected shortfall, prices and quotes, factor ETF prices, data quality and the batch "
+    "status. "
+    'Try: "What is my biggest risk?", "Analyze my risk", "What is my delta to NVDA?", "How much would I '
+    'lose in a 2008-style crash?", "Hedge my tech", "Is my data up to date?"'
 )
 
 
@@ -396,6 +611,57 @@ def tickers(question: str) -> list[str]:
 def _r(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern, re.IGNORECASE)
 
+
+COMPOSITE: tuple[Intent, ...] = (
+    Intent(
+        "freshness",
+        _r(
+            r"up to date|up-to-date|\bfresh|\bcurrent\b.*data|data.*\bcurrent\b|last updated|when .*updated|"
+            r"\bas of when"
+        ),
+        lambda q: [("get_data_quality", {}), ("get_batch_status", {})],
+        _freshness,
+    ),
+    Intent(
+        "hedge",
+        _r(r"\bhedge|neutrali[sz]e"),
+        lambda q: [
+            ("list_positions", {"limit": 100}),
+            ("get_factor_exposures", {"include_positions": True, "limit": 50}),
+        ],
+        _hedge,
+    ),
+    Intent(
+        "delta_to",
+        _r(DELTA_TO),
+        lambda q: [("get_overview", {})],
+        _delta_to,
+    ),
+    Intent(
+        "named_stress",
+        _r(r"2008|covid|pandemic|dot-?com|1987|black monday|2022|2018|tariff|\bgfc\b|lehman|financial crisis"),
+        lambda q: [("get_stress_test", {"scenario": named_scenario(q) or ""})],
+        _named_stress,
+    ),
+    Intent(
+        "analysis",
+        _r(
+            r"analy[sz]e|risk (?:summary|overview|report|profile)|summar\w* (?:of )?(?:my )?risk|how risky|"
+            r"overall risk|assess (?:my )?risk|risk check"
+        ),
+        lambda q: [("get_var", {"limit": 3}), ("get_stress_test", {"limit": 3}), ("get_overview", {})],
+        _analysis,
+    ),
+    Intent(
+        "risk_summary",
+        _r(
+            r"(?:biggest|largest|main|top|greatest|key|major|primary)\s+risks?|riskiest|where is my risk|"
+            r"what(?:'s| is) driving (?:my )?risk|risk drivers?|what could hurt"
+        ),
+        lambda q: [("get_var", {"limit": 5}), ("get_stress_test", {"limit": 3}), ("get_overview", {})],
+        _risk_summary,
+    ),
+)
 
 INTENTS: tuple[Intent, ...] = (
     Intent("batch", _r(r"\bbatch\b|\blast run\b|\bjobs?\b"), lambda q: [("get_batch_status", {})], _batch),
@@ -491,7 +757,16 @@ EXCLUSIVE = {"var": {"value", "factors"}, "stress": {"market", "performance"}, "
 MAX_INTENTS = 3
 
 MODE_NOTES = {
+    "blue": {},
     "green": {
+        "risk_summary": "VaR drivers are the positions that add most to a bad day's loss; a stress scenario replays "
+        "a past or imagined shock on today's holdings.",
+        "analysis": "Leverage above 1x means exposure larger than your own money; VaR is a normal bad day, the stress "
+        "scenario a very bad one.",
+        "delta_to": "Share-equivalents add the stock you hold and what your options behave like, per $1 move.",
+        "hedge": "A hedge offsets a move; beta-weighting scales each position by how much it follows the market.",
+        "named_stress": "This replays that episode's factor moves on today's positions.",
+        "*": "Ask me to explain any of these terms.",
         "var": "VaR is the loss a normal day should not exceed with 99% confidence; expected shortfall is the "
         "average loss on the days beyond it.",
         "greeks": "Delta is how much the options move per $1 in the underlying; theta is what time costs per day.",
@@ -501,17 +776,55 @@ MODE_NOTES = {
         "exposures": "Gross adds longs and shorts; net subtracts shorts from longs.",
     },
     "violet": {
+        "risk_summary": "Plan for the worst scenario, not the VaR: check that loss against your limit first.",
+        "analysis": "Conservatively, size to survive the worst scenario with room to spare.",
+        "hedge": "A beta hedge leaves sector and single-name risk in place; do not treat it as full protection.",
+        "named_stress": "History rhymes: treat this loss as possible and check it against your loss limit.",
+        "delta_to": "Concentrated delta to one name is single-stock risk; check it against your position limits.",
+        "*": "Treat these figures as a floor for risk, not a ceiling.",
         "var": "VaR understates crisis losses; size positions to survive the stress scenarios too.",
         "stress": "Treat the worst scenario as plausible and check it against your loss limit.",
         "exposures": "Check leverage against your risk limit before adding exposure.",
         "greeks": "Short gamma and negative theta deserve attention ahead of large moves.",
     },
     "indigo": {
+        "risk_summary": "Decide whether these drivers are the bets you mean to make; if not, trim them first.",
+        "analysis": "The strategic question is whether the risk budget sits in your highest-conviction ideas.",
+        "hedge": "Hedging the beta keeps the stock selection while removing the market call.",
+        "named_stress": "Ask which positions you would still want to own through such an episode.",
+        "*": "Weigh these figures against your strategy and conviction.",
         "factors": "Large style tilts are bets in themselves; decide whether they are intended.",
         "top_positions": "Concentration in the top names drives most of the risk; weigh it against conviction.",
         "correlations": "Clusters of highly correlated names behave as one position in a sell-off.",
     },
 }
+
+
+def result_provenance(result: dict[str, Any]) -> tuple[str, str] | None:
+    """(as-of date, data source) of a tool result, from its provenance or its own dates."""
+    if result.get("status") != "ok":
+        return None
+    provenance = result.get("provenance") or {}
+    data = result.get("data") or {}
+    as_of = provenance.get("as_of") or data.get("as_of") or data.get("metrics_as_of") or data.get("end")
+    source = provenance.get("data_source") or data.get("data_source")
+    if isinstance(source, list):
+        source = ", ".join(str(s) for s in source)
+    if not as_of:
+        return None
+    return str(as_of), str(source or "stored")
+
+
+def provenance_line(results: list[dict[str, Any]]) -> str:
+    """ "Source: …" naming every (as-of, data source) pair the answer's figures come from."""
+    pairs = list(dict.fromkeys(p for r in results if (p := result_provenance(r)) is not None))
+    if not pairs:
+        return ""
+    items = "; ".join(f"{source} data as of {as_of}" for as_of, source in pairs)
+    simulated = (
+        " Simulated prices are a demo model, not market quotes." if any("simulated" in s for _, s in pairs) else ""
+    )
+    return f"Source: {items}.{simulated}"
 
 
 class LocalProvider(Provider):
@@ -522,6 +835,11 @@ class LocalProvider(Provider):
 
     def answer_plan(self, question: str) -> list[Intent]:
         """The intents a question asks about, at most ``MAX_INTENTS``, exclusive ones removing their shadows."""
+        if DECLINE.search(question):
+            return []
+        for intent in COMPOSITE:
+            if intent.pattern.search(question):
+                return [intent]
         matched = [intent for intent in INTENTS if intent.pattern.search(question)]
         names = {intent.name for intent in matched}
         shadowed = {s for name in names for s in EXCLUSIVE.get(name, set())}
@@ -536,6 +854,7 @@ class LocalProvider(Provider):
         if re.fullmatch(r"(?i)\s*(help|what can you do\??|hi|hello)\s*", question):
             intents = []
         paragraphs: list[str] = []
+        sources: list[dict[str, Any]] = []
         for number, intent in enumerate(intents):
             calls = intent.calls(question)
             if not calls:
@@ -549,12 +868,21 @@ class LocalProvider(Provider):
                 yield {"type": "tool_result", "id": call_id, "name": name, "result": result}
                 results.append(result)
             text = intent.compose(results, question)
-            note = MODE_NOTES.get(request.mode, {}).get(intent.name)
+            note = MODE_NOTES.get(request.mode, {}).get(intent.name) or MODE_NOTES.get(request.mode, {}).get("*")
             if note and all(r.get("status") == "ok" for r in results):
                 text += " " + note
             paragraphs.append(text)
+            sources.extend(results)
         if not paragraphs:
-            paragraphs.append("I can't answer that from the data I have. " + CAPABILITIES)
+            lead = (
+                "I can't answer that: I give no advice, predictions or answers beyond your portfolio's stored data. "
+                if DECLINE.search(question)
+                else "I can't answer that from the data I have. "
+            )
+            paragraphs.append(lead + CAPABILITIES)
+        provenance = provenance_line(sources)
+        if provenance:
+            paragraphs.append(provenance)
         answer = "\n\n".join(paragraphs)
         for chunk in words(answer):
             yield {"type": "token", "text": chunk}

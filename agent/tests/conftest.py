@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import pytest
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
@@ -23,3 +26,15 @@ def other_api(other_user) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=bearer(other_user))
     return client
+
+
+@pytest.fixture(scope="session")
+def live_demo(tmp_path_factory) -> Iterator[dict[str, Any]]:
+    """One live daphne over a seeded SQLite file for the session (agent/tests/live.py).
+
+    The per-user chat budget is raised: the concurrency tests ask 3 × 30 questions as one user.
+    """
+    from agent.tests.live import live_server
+
+    with live_server(tmp_path_factory.mktemp("live"), extra_env={"AGENT_THROTTLE": "10000/min"}) as live:
+        yield live

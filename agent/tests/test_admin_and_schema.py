@@ -32,6 +32,11 @@ def test_the_schema_documents_the_agent_endpoints(api):
     text = response.content.decode()
     for path in ("/api/v1/agent/chat", "/api/v1/agent/chat/stream", "/api/v1/agent/sessions", "/api/v1/agent/tools"):
         assert path in text
+    description = response.json()["info"]["description"]
+    for needle in ("/ws/agent/chat/", "Messages in", "Events out", "Close codes", "4401"):
+        assert needle in description
+    health = response.json()["paths"]["/api/v1/agent/health"]["get"]
+    assert health.get("security") in (None, [], [{}])  # public: no authentication scheme
 
 
 def test_the_message_list_shows_each_messages_text(staff_client, owner, portfolio):

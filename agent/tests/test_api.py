@@ -187,7 +187,83 @@ def test_tools_and_health(api):
     assert {"get_var", "list_positions", "get_price_history", "get_batch_status"} <= names
     assert all(t["parameters"]["type"] == "object" for t in tools)
     health = api.get("/api/v1/agent/health").json()
-    assert health == {"provider": "local", "model": "local-rules-v1", "reachable": True, "detail": health["detail"]}
+    assert health == {
+        "status": "ok", "provider": "local", "model": "local-rules-v1", "reachable": True, "detail": health["detail"]
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("authorization", [None, "Bearer forged.token.value"])
+def test_health_answers_without_a_token(authorization, settings):
+    client = APIClient()
+    if authorization:
+        client.credentials(HTTP_AUTHORIZATION=authorization)
+    settings.OPENAI_API_KEY = "sk-secret-never-shown"
+    response = client.get("/api/v1/agent/health")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok" and body["provider"] == "local" and body["reachable"] is True
+    assert "sk-secret" not in response.content.decode() and "base_url" not in body
+
+
+def test_health_of_an_unreachable_openai_server_is_503_without_its_address(settings):
+    settings.AGENT_PROVIDER = "openai"
+    settings.OPENAI_BASE_URL = "http://127.0.0.1:9/v1"  # the discard port: nothing listens
+    settings.OPENAI_API_KEY = "sk-secret-never-shown"
+    response = APIClient().get("/api/v1/agent/health")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "unavailable" and body["reachable"] is False and body["provider"] == "openai"
+    text = response.content.decode()
+    assert "127.0.0.1" not in text and "sk-secret" not in text
+
+
+def test_portfolio_id_may_be_left_out_by_a_user_with_one_portfolio(api, owner, portfolio, stored):
+    response = api.post(CHAT, {"message": "What is my VaR?"}, format="json")
+    assert response.status_code == 200, response.json()
+    session = Conversation.objects.get(pk=response.json()["session_id"])
+    assert session.portfolio_id == portfolio.id
+    Portfolio.objects.create(user=owner, name="Second", equity_balance=Decimal(1))
+    response = api.post(CHAT, {"message": "What is my VaR?"}, format="json")
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert "portfolio_id" in error["message"] and error["details"] == {"field": "portfolio_id"}
+    # A session already names its portfolio.
+    response = api.post(CHAT, {"message": "And now?", "session_id": str(session.pk)}, format="json")
+    assert response.status_code == 200
+
+
+def test_a_user_without_portfolios_is_told_to_name_one(other_api):
+    response = other_api.post(CHAT, {"message": "What is my VaR?"}, format="json")
+    assert response.status_code == 400 and "portfolio_id" in response.json()["error"]["message"]
+
+
+def test_a_stream_whose_session_is_deleted_mid_answer_ends_with_an_error(owner, portfolio, stored):
+    from agent.services import chat_run
+
+    events = chat_run(user=owner, message="What is my VaR?", portfolio_id=portfolio.id)
+    start = next(events)
+    Conversation.objects.filter(pk=start["session_id"]).delete()  # the user deletes it meanwhile
+    rest = list(events)
+    assert rest[-1]["type"] == "error" and rest[-1]["code"] == "not_stored"
+
+
+def test_any_failure_ends_the_sse_stream_with_an_error_frame():
+    def broken():
+        yield {"type": "start"}
+        yield {"type": "token", "text": "Half an"}
+        raise RuntimeError("the database went away")
+
+    def cut_short():
+        yield {"type": "start"}
+
+    for events in (broken(), cut_short()):
+
+        async def collect(events=events):
+            return [chunk async for chunk in sse.sse_stream(events, heartbeat_s=5)]
+
+        frames = parse_sse(b"".join(async_to_sync(collect)()))
+        assert frames[0]["type"] == "start"
+        assert frames[-1]["type"] == "error" and frames[-1]["code"] == "internal_error"
 
 
 @pytest.mark.parametrize("accept", ["text/event-stream", "*/*"])

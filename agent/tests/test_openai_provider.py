@@ -80,6 +80,10 @@ def test_responses_api_tool_loop_with_split_arguments(owner, portfolio, stored, 
     assert call == {"type": "function_call", "call_id": "call_1", "name": "get_var", "arguments": '{"limit": 2}'}
     assert output["type"] == "function_call_output" and output["call_id"] == "call_1"
     assert json.loads(output["output"])["data"]["historical"]["var_99"] == 2380.0
+    # Provenance travels with the tool output, and the instructions require citing it.
+    assert json.loads(output["output"])["provenance"]["as_of"] == "2026-11-20"
+    assert json.loads(output["output"])["provenance"]["data_source"] == "simulated"
+    assert "Cite provenance with every answer" in first["instructions"]
 
 
 def test_chat_completions_with_parallel_calls_split_across_chunks(owner, portfolio, stored, server, openai_settings):

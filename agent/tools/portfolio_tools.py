@@ -10,6 +10,7 @@ from agent.formatting import rounded
 from agent.tools.common import equity_of
 from agent.tools.registry import register, truncate
 from analytics.selectors import position_metrics_latest
+from marketdata.selectors import data_source_for, instruments_by_symbol
 from portfolios.models import OPTION_TYPES, Portfolio, PositionType
 from portfolios.selectors import positions_open
 
@@ -41,6 +42,8 @@ def list_positions(portfolio: Portfolio, args: dict[str, Any]) -> dict[str, Any]
     symbol = (args.get("symbol") or "").strip().upper()
     tag = (args.get("tag") or "").strip().lower()
     equity = equity_of(portfolio)
+    priced = sorted({(p.underlying_symbol or p.symbol).upper() for p in positions})
+    sectors = {symbol: instrument.sector for symbol, instrument in instruments_by_symbol(symbols=priced).items()}
     rows: list[dict[str, Any]] = []
     for position in positions:
         tags = [t.name for t in position.tags.all()]
@@ -75,6 +78,7 @@ def list_positions(portfolio: Portfolio, args: dict[str, Any]) -> dict[str, Any]
                 "weight_of_equity": rounded(market_value / equity, 6) if market_value is not None and equity else None,
                 "is_expired": metric.is_expired if metric else None,
                 "tags": tags,
+                "sector": sectors.get((position.underlying_symbol or position.symbol).upper()) or None,
             }
         )
 
@@ -93,6 +97,7 @@ def list_positions(portfolio: Portfolio, args: dict[str, Any]) -> dict[str, Any]
     return {
         "status": "ok",
         "data": {"positions": kept, "metrics_as_of": metrics_as_of, "sort_by": sort_by},
+        "provenance": {"as_of": metrics_as_of, "data_source": data_source_for(symbols=priced) if metrics else None},
         "note": None if metrics else "Position metrics not computed yet; run `python manage.py run_batch`.",
         "as_of_today": timezone.localdate(),
         **marker,

@@ -40,10 +40,19 @@ PORTFOLIO_ID_SCHEMA = {
 
 @dataclass(frozen=True)
 class ToolContext:
-    """Who is asking (from the authenticated request) and which portfolio the conversation is about."""
+    """Who is asking (from the authenticated request) and which portfolio the conversation is about.
+
+    ``portfolio_id`` may be ``None`` (MCP: the tool must name one unless the user has exactly one
+    portfolio). ``allowed_portfolios`` narrows the scope further (a personal access token restricted
+    to some portfolios); ``transport``, ``session`` and ``token_id`` go to the audit trail.
+    """
 
     user: User
-    portfolio_id: uuid.UUID | str
+    portfolio_id: uuid.UUID | str | None
+    transport: str = "internal"
+    session: str = ""
+    token_id: uuid.UUID | None = None
+    allowed_portfolios: frozenset[uuid.UUID] | None = None
 
 
 ToolHandler = Callable[[Portfolio, dict[str, Any]], dict[str, Any]]
@@ -139,31 +148,74 @@ def _json_safe(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def tool_execute(*, name: str, arguments: str | dict[str, Any] | None, context: ToolContext) -> dict[str, Any]:
-    """Run one tool for the session's user; never raises — failures come back as error results."""
+    """Run one tool for the session's user and record it in the audit trail; never raises."""
+    from agent.audit import audit_record
+
+    started = time.perf_counter()
+    result, portfolio_id = _tool_run(name=name, arguments=arguments, context=context)
+    duration_ms = (time.perf_counter() - started) * 1000.0
+    audit_record(
+        user=context.user,
+        transport=context.transport,
+        tool=name,
+        arguments=arguments,
+        result=result,
+        duration_ms=duration_ms,
+        session=context.session,
+        token_id=context.token_id,
+        portfolio_id=portfolio_id,
+    )
+    return result
+
+
+def _portfolio_in_scope(context: ToolContext, requested: Any) -> Portfolio:
+    """The portfolio a tool may read: the user's, and among the token's when it is restricted."""
+    if requested in (None, ""):
+        candidates = Portfolio.objects.filter(user=context.user)
+        if context.allowed_portfolios is not None:
+            candidates = candidates.filter(id__in=context.allowed_portfolios)
+        owned = list(candidates.order_by("created_at")[:2])
+        if len(owned) == 1:
+            return owned[0]
+        raise ValueError("portfolio_id is required")
+    # The scope check: the user comes from the session, whatever the arguments say.
+    portfolio = portfolio_get_for_user(user=context.user, portfolio_id=uuid.UUID(str(requested)))
+    if context.allowed_portfolios is not None and portfolio.id not in context.allowed_portfolios:
+        raise NotFoundError(f"Portfolio {requested} not found.")
+    return portfolio
+
+
+def _tool_run(
+    *, name: str, arguments: str | dict[str, Any] | None, context: ToolContext
+) -> tuple[dict[str, Any], uuid.UUID | None]:
     tool = tool_get(name)
     if tool is None:
-        return tool_error("unknown_tool", f"There is no tool named {name!r}.")
+        return tool_error("unknown_tool", f"There is no tool named {name!r}."), None
     try:
         args = _parse_arguments(arguments)
     except (ValueError, TypeError):
-        return tool_error("invalid_arguments", "Arguments are not a JSON object.")
+        return tool_error("invalid_arguments", "Arguments are not a JSON object."), None
     errors = sorted(Draft202012Validator(tool.parameters).iter_errors(args), key=lambda e: list(e.path))
     if errors:
-        return tool_error("invalid_arguments", "; ".join(e.message[:200] for e in errors[:3]))
+        return tool_error("invalid_arguments", "; ".join(e.message[:200] for e in errors[:3])), None
     requested = args.pop("portfolio_id", None) or context.portfolio_id
     started = time.perf_counter()
     try:
-        # The scope check: the user comes from the session, whatever the arguments say.
-        portfolio = portfolio_get_for_user(user=context.user, portfolio_id=uuid.UUID(str(requested)))
-    except (NotFoundError, ValueError):
+        portfolio = _portfolio_in_scope(context, requested)
+    except ValueError as exc:
+        if requested in (None, ""):
+            return tool_error("invalid_arguments", f"{exc}: you have several portfolios (or none); name one."), None
         logger.info("tool %s: portfolio not found for user %s", name, context.user.pk)
-        return tool_error("not_found", f"Portfolio {str(requested)[:64]} not found.")
+        return tool_error("not_found", f"Portfolio {str(requested)[:64]} not found."), None
+    except NotFoundError:
+        logger.info("tool %s: portfolio not found for user %s", name, context.user.pk)
+        return tool_error("not_found", f"Portfolio {str(requested)[:64]} not found."), None
     try:
         result = tool.handler(portfolio, args)
     except Exception:
         logger.exception("tool %s failed", name)
-        return tool_error("tool_failed", f"The {name} tool failed; see the server log.")
+        return tool_error("tool_failed", f"The {name} tool failed; see the server log."), portfolio.id
     result.setdefault("status", "ok")
     result = {"portfolio": {"id": str(portfolio.id), "name": portfolio.name}, **result}
     logger.info("tool %s ok in %.1f ms", name, (time.perf_counter() - started) * 1000)
-    return _json_safe(result)
+    return _json_safe(result), portfolio.id
