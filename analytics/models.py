@@ -332,3 +332,19 @@ class BatchLock(models.Model):
 
     def __str__(self) -> str:
         return f"Lock {self.as_of}"
+
+
+class DataChange(models.Model):
+    """The database's change counter (``core.datachange``): one row (id 1) whose value moves forward after
+    every committed write to the data the API serves. Read before the data by the response cache
+    (``core.response_cache``); never edited by hand."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True)
+    value = models.BigIntegerField()
+
+    class Meta:
+        db_table = "sigmasight_data_change"
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"data change {self.value}"

@@ -10,12 +10,25 @@ from django.utils import timezone
 from analytics.models import BatchRun
 
 
-def portfolio_chunk_task(run_id: str, portfolio_ids: list[str], steps: list[str]) -> dict[str, int]:
-    """Run the portfolio steps of one chunk of a batch run (the fan-out unit of a cluster run)."""
-    from analytics.services.batch import portfolio_chunk_run
+def portfolio_chunk_task(
+    run_id: str,
+    portfolio_ids: list[str],
+    steps: list[str],
+    symbols: list[str] | None = None,
+    contracts: list[str] | None = None,
+) -> dict[str, int]:
+    """Run the portfolio steps of one chunk of a batch run (the fan-out unit of a cluster run). With the
+    run's ``symbols`` and option ``contracts`` the worker loads the run's prices and factor model once for
+    all the chunks of the run it gets; without them (a task queued by an earlier version) per chunk."""
+    from analytics.services.batch import portfolio_chunk_run, run_inputs_shared
 
     run = BatchRun.objects.get(pk=run_id)
-    return portfolio_chunk_run(run=run, portfolio_ids=[uuid.UUID(p) for p in portfolio_ids], steps=steps)
+    preloaded = None
+    if symbols is not None:
+        preloaded = run_inputs_shared(run=run, symbols=symbols, contracts=contracts or [])
+    return portfolio_chunk_run(
+        run=run, portfolio_ids=[uuid.UUID(p) for p in portfolio_ids], steps=steps, preloaded=preloaded
+    )
 
 
 def daily_batch_task(use_cluster: bool = True) -> str:

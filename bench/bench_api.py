@@ -1,15 +1,20 @@
-"""Benchmark: ``GET /api/v1/analytics/portfolios/{id}/overview`` with a Bearer token, served by daphne.
+"""Benchmark: the read endpoints the dashboard and the agent use, with a Bearer token, served by daphne.
 
 Starts daphne on 127.0.0.1 (a free port) against the database that DATABASE_URL names, logs in as
-the demo individual investor through ``POST /api/v1/auth/login``, warms up, then loads the overview
-endpoint with ``wrk`` when it is installed (else a small bounded Python load generator: threads
-with keep-alive ``http.client`` connections). Loopback only; daphne is stopped at the end.
+a demo user through ``POST /api/v1/auth/login`` (the hedge fund by default: its 30 positions are the
+largest answer), then for each endpoint warms up and loads it with ``wrk`` when it is installed (else
+a small bounded Python load generator: threads with keep-alive ``http.client`` connections), one
+endpoint after the other on the same daphne processes. Loopback only; daphne is stopped at the end.
+
+The endpoints (``--endpoints all``, the default): the caller's portfolios, the portfolio, its
+positions, and every registered result kind (``analytics.results.registry``: overview, Greeks, factor
+exposures, market risk, stress, snapshots, correlations, VaR and whatever kinds are added).
 
 Usage (the database must hold the demo with the batch run, e.g. from ``manage.py demo --no-serve``):
     DATABASE_URL=sqlite:////tmp/bench_api.db .venv/bin/python manage.py demo --no-serve
-    DATABASE_URL=sqlite:////tmp/bench_api.db .venv/bin/python bench/bench_api.py [--duration 15]
-        [--connections 16] [--threads 2] [--python]
-Targets: ≥ 500 requests/s, p99 < 50 ms, 0 errors (2 cores).
+    DATABASE_URL=sqlite:////tmp/bench_api.db .venv/bin/python bench/bench_api.py [--duration 10]
+        [--connections 16] [--threads 2] [--workers 2] [--endpoints all|positions,overview,…] [--python]
+Targets: ≥ 500 requests/s, p99 < 50 ms, 0 errors (2 cores), every endpoint.
 """
 
 from __future__ import annotations
@@ -25,14 +30,17 @@ import signal
 import socket
 import statistics
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
-DEMO_PORTFOLIO_ID = "1d8ddd95-3b45-0ac5-35bf-cf81af94a5fe"
-PATH = f"/api/v1/analytics/portfolios/{DEMO_PORTFOLIO_ID}/overview"
+DEMO_USERS = {  # demo login → its portfolio (deterministic ids: md5("<email>_portfolio"))
+    "individual": ("demo_individual@sigmasight.com", "1d8ddd95-3b45-0ac5-35bf-cf81af94a5fe"),
+    "hedgefund": ("demo_hedgefundstyle@sigmasight.com", "fcd71196-e93e-f000-5a74-31a9eead3118"),
+}
 MAX_PYTHON_REQUESTS = 200_000  # the fallback generator stops at this count or at --duration
 
 
@@ -129,7 +137,7 @@ def machine_cpu_seconds() -> float:
     return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
 
 
-def run_wrk(port: int, token: str, *, duration: int, connections: int, threads: int) -> dict:
+def run_wrk(port: int, token: str, path: str, *, duration: int, connections: int, threads: int) -> dict:
     command = [
         "wrk",
         f"-t{threads}",
@@ -138,7 +146,7 @@ def run_wrk(port: int, token: str, *, duration: int, connections: int, threads: 
         "--latency",
         "-H",
         f"Authorization: Bearer {token}",
-        f"http://{HOST}:{port}{PATH}",
+        f"http://{HOST}:{port}{path}",
     ]
     output = subprocess.run(command, capture_output=True, text=True, check=True, timeout=duration + 60).stdout
 
@@ -163,7 +171,7 @@ def run_wrk(port: int, token: str, *, duration: int, connections: int, threads: 
     }
 
 
-def run_python(port: int, token: str, *, duration: int, connections: int) -> dict:
+def run_python(port: int, token: str, path: str, *, duration: int, connections: int) -> dict:
     """Closed-loop load: ``connections`` threads, each with one keep-alive connection."""
     latencies: list[float] = []
     errors = [0]
@@ -178,7 +186,7 @@ def run_python(port: int, token: str, *, duration: int, connections: int) -> dic
         while time.monotonic() < stop_at and len(latencies) + len(mine) < MAX_PYTHON_REQUESTS:
             started = time.perf_counter()
             try:
-                conn.request("GET", PATH, headers=headers)
+                conn.request("GET", path, headers=headers)
                 response = conn.getresponse()
                 response.read()
                 if response.status != 200:
@@ -212,71 +220,118 @@ def run_python(port: int, token: str, *, duration: int, connections: int) -> dic
     }
 
 
+def endpoints(portfolio_id: str) -> dict[str, str]:
+    """Name → path of every read endpoint of one portfolio: the data API's, then one per registered kind."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sigmasight.settings")
+    sys.path.insert(0, str(ROOT))  # this checkout's apps, whatever the virtual environment points at
+    import django
+
+    django.setup()
+    from analytics.results import registry
+
+    paths = {
+        "portfolios": "/api/v1/data/portfolios",
+        "portfolio": f"/api/v1/data/portfolios/{portfolio_id}",
+        "positions": f"/api/v1/data/portfolios/{portfolio_id}/positions",
+    }
+    for spec in registry.specs():
+        paths[spec.name] = f"/api/v1/analytics/portfolios/{portfolio_id}/{spec.name}"
+    return paths
+
+
+def measure(port: int, token: str, path: str, daphne: list[subprocess.Popen], args: argparse.Namespace) -> dict:
+    """Warm up, then load one endpoint; the result with the server's CPU per request and the machine's load."""
+    status, body = request(port, "GET", path, token=token)
+    if status != 200:
+        raise SystemExit(f"GET {path} is {status}, not 200 (has the batch run?): {body[:300]!r}")
+    for _ in range(100):  # warm-up: imports, connections, caches
+        request(port, "GET", path, token=token)
+    load_before = os.getloadavg()
+    cpu_before, machine_before, started = cpu_seconds(daphne), machine_cpu_seconds(), time.monotonic()
+    if shutil.which("wrk") and not args.python:
+        result = run_wrk(port, token, path, duration=args.duration, connections=args.connections, threads=args.threads)
+    else:
+        result = run_python(port, token, path, duration=args.duration, connections=args.connections)
+    elapsed = time.monotonic() - started
+    server_cpu = cpu_seconds(daphne) - cpu_before
+    # Server CPU per request tells the capacity of an idle machine when others share this one.
+    result["server_cpu_ms"] = server_cpu * 1000 / max(result["requests"], 1)
+    # How busy the machine was, and how much of that was not daphne (the load generator, other work).
+    result["machine_busy_pct"] = (machine_cpu_seconds() - machine_before) * 100 / elapsed / (os.cpu_count() or 1)
+    result["daphne_pct"] = server_cpu * 100 / elapsed / (os.cpu_count() or 1)
+    result["load_before"], result["load_after"] = load_before, os.getloadavg()
+    result["bytes"] = len(body)
+    result.pop("raw", None)
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--duration", type=int, default=15, help="Seconds of load (default 15).")
+    parser.add_argument("--duration", type=int, default=10, help="Seconds of load per endpoint (default 10).")
     parser.add_argument("--connections", type=int, default=16, help="Concurrent connections (default 16).")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2).")
     parser.add_argument("--python", action="store_true", help="Use the Python load generator even if wrk exists.")
     parser.add_argument("--port", type=int, default=0, help="Port for daphne (default: a free one).")
-    parser.add_argument("--workers", type=int, default=1, help="daphne processes sharing the socket (default 1).")
+    parser.add_argument("--workers", type=int, default=2, help="daphne processes sharing the socket (default 2).")
+    parser.add_argument(
+        "--user", choices=sorted(DEMO_USERS), default="hedgefund", help="Demo login (default hedgefund)."
+    )
+    parser.add_argument(
+        "--endpoints", default="all", help="Comma-separated endpoint names, or 'all' (default): see the module doc."
+    )
     args = parser.parse_args()
 
+    email, portfolio_id = DEMO_USERS[args.user]
+    paths = endpoints(portfolio_id)
+    if args.endpoints != "all":
+        unknown = set(args.endpoints.split(",")) - set(paths)
+        if unknown:
+            raise SystemExit(f"unknown endpoint(s) {sorted(unknown)}; known: {', '.join(paths)}")
+        paths = {name: paths[name] for name in args.endpoints.split(",")}
     port = args.port or free_port()
     daphne = start_daphne(port, workers=args.workers)
+    results: dict[str, dict] = {}
     try:
-        status, body = request(
-            port, "POST", "/api/v1/auth/login", {"email": "demo_individual@sigmasight.com", "password": "demo12345"}
-        )
+        status, body = request(port, "POST", "/api/v1/auth/login", {"email": email, "password": "demo12345"})
         if status != 200:
             raise SystemExit(f"login failed: {status} {body[:200]!r}")
         token = json.loads(body)["access_token"]
-        status, body = request(port, "GET", PATH, token=token)
-        if status != 200:
-            raise SystemExit(f"overview is {status}, not 200 (has the batch run?): {body[:300]!r}")
-        for _ in range(200):  # warm-up: imports, connection, caches
-            request(port, "GET", PATH, token=token)
-
-        load_before = os.getloadavg()
-        cpu_before, machine_before, started = cpu_seconds(daphne), machine_cpu_seconds(), time.monotonic()
-        if shutil.which("wrk") and not args.python:
-            result = run_wrk(port, token, duration=args.duration, connections=args.connections, threads=args.threads)
-        else:
-            result = run_python(port, token, duration=args.duration, connections=args.connections)
-        elapsed = time.monotonic() - started
-        server_cpu = cpu_seconds(daphne) - cpu_before
-        # Server CPU per request tells the capacity of an idle machine when others share this one.
-        result["server_cpu_ms"] = server_cpu * 1000 / max(result["requests"], 1)
-        # How busy the machine was, and how much of that was not daphne (the load generator, other work).
-        result["machine_busy_pct"] = (machine_cpu_seconds() - machine_before) * 100 / elapsed / (os.cpu_count() or 1)
-        result["daphne_pct"] = server_cpu * 100 / elapsed / (os.cpu_count() or 1)
-        result["load_before"] = load_before
+        for name, path in paths.items():
+            results[name] = measure(port, token, path, daphne, args)
+            r = results[name]
+            print(
+                f"{name:<18} {r['rps']:>7.0f} req/s  p50 {r['p50_ms']:6.1f} ms  p99 {r['p99_ms']:6.1f} ms  "
+                f"errors {r['errors']}  daphne CPU {r['server_cpu_ms']:.2f} ms/req  {r['bytes']:,} B  "
+                f"load {r['load_before'][0]:.2f}→{r['load_after'][0]:.2f}",
+                flush=True,
+            )
     finally:
         stop_daphne(daphne)
 
-    print(result.pop("raw", ""))
-    load_before, load_after = result["load_before"], os.getloadavg()
+    tool = next(iter(results.values()))["tool"] if results else ""
     print(
-        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {platform.node()} ({platform.machine()}, "
-        f"{os.cpu_count()} CPUs, Python {platform.python_version()})"
-    )
-    print(
-        f"load average before {' '.join(f'{v:.2f}' for v in load_before)}, after "
-        f"{' '.join(f'{v:.2f}' for v in load_after)}; during the run the CPUs were {result['machine_busy_pct']:.0f}% "
-        f"busy, daphne using {result['daphne_pct']:.0f}% of them"
+        f"\n{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {platform.node()} ({platform.machine()}, "
+        f"{os.cpu_count()} CPUs, Python {platform.python_version()}); {tool}, {args.duration} s per endpoint"
     )
     print(
         f"database: {os.environ.get('DATABASE_URL', '(default sqlite)')}; {args.workers} daphne process(es); "
-        f"endpoint GET {PATH}"
+        f"user {email}"
     )
     print(
-        f"{result['tool']}: {result['requests']} requests, {result['rps']:.0f} req/s, "
-        f"p50 {result['p50_ms']:.1f} ms, p90 {result['p90_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms, "
-        f"errors {result['errors']}; daphne CPU {result['server_cpu_ms']:.1f} ms/request "
-        f"(≈ {1000 / result['server_cpu_ms']:.0f} req/s per fully available core)"
+        "| endpoint | req/s | p50 | p90 | p99 | errors | daphne CPU / request | bytes "
+        "| CPUs busy (daphne) | load 1 min before → after |"
     )
-    met = result["rps"] >= 500 and result["p99_ms"] < 50 and result["errors"] == 0
-    print("target (≥ 500 req/s, p99 < 50 ms, 0 errors):", "met" if met else "NOT met")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    met_all = True
+    for name, r in results.items():
+        met = r["rps"] >= 500 and r["p99_ms"] < 50 and r["errors"] == 0
+        met_all &= met
+        print(
+            f"| {name} | {r['rps']:,.0f} | {r['p50_ms']:.1f} ms | {r['p90_ms']:.1f} ms | {r['p99_ms']:.1f} ms | "
+            f"{r['errors']} | {r['server_cpu_ms']:.2f} ms | {r['bytes']:,} | {r['machine_busy_pct']:.0f}% "
+            f"({r['daphne_pct']:.0f}%) | {r['load_before'][0]:.2f} → {r['load_after'][0]:.2f} |"
+        )
+    print("target (≥ 500 req/s, p99 < 50 ms, 0 errors) on every endpoint:", "met" if met_all else "NOT met")
 
 
 if __name__ == "__main__":

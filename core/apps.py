@@ -8,4 +8,13 @@ class CoreConfig(AppConfig):
     verbose_name = "Core"
 
     def ready(self) -> None:
+        from django.db import connections
+        from django.db.backends.signals import connection_created
+
         from core import checks  # noqa: F401  (registers the deploy checks)
+        from core.datachange import watch_connection
+
+        # every write to the served data moves the change counter, whatever path issued it
+        connection_created.connect(watch_connection, dispatch_uid="core.datachange")
+        for connection in connections.all(initialized_only=True):
+            watch_connection(connection=connection)

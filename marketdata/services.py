@@ -30,6 +30,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from core.datachange import data_changed
 from marketdata.calendar import last_trading_days, latest_completed_session, session_on_or_before
 from marketdata.factors import FACTOR_SYMBOLS
 from marketdata.models import (
@@ -210,6 +211,7 @@ class _BarsWriter:
         stack = ExitStack()
         try:
             stack.enter_context(transaction.atomic())
+            data_changed()  # COPY bypasses Django's execute wrappers: move the change counter at commit
             cursor = stack.enter_context(connection.cursor())
             columns = ", ".join(BAR_COLUMNS)
             table = PriceBar._meta.db_table
@@ -305,6 +307,7 @@ def _bars_upsert_staged(blocks: Sequence[bytes]) -> int:
         )
         # Inside an outer transaction (a test, a batch) the commit that empties the stage has not happened.
         cursor.execute("TRUNCATE marketdata_pricebar_stage")
+        data_changed()  # COPY bypasses Django's execute wrappers (the INSERT below is seen anyway)
         with cursor.cursor.copy(f"COPY marketdata_pricebar_stage ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
             copy.write(_COPY_HEADER)
             for block in blocks:

@@ -138,6 +138,9 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 # Persistent connections: a new connection per request (and its set-up) costs more than the query.
 DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 60, minimum=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Rendered answers of the read endpoints are cached this long (seconds; 0: off), keyed by the database's
+# change counter, so never served after a write (core.response_cache, core.datachange).
+RESPONSE_CACHE_SECONDS = env_int("RESPONSE_CACHE_SECONDS", 600, minimum=0)
 # Under daphne, requests borrow their thread (and so their persistent database connection) from a
 # pool of this many per process; more concurrent requests get a throw-away thread (core/asgi.py).
 ASGI_REQUEST_THREADS = env_int("ASGI_REQUEST_THREADS", 16, minimum=1)

@@ -40,6 +40,7 @@ from core.errors import ApplicationError, ConflictError, NotFoundError
 from core.openapi import error_responses
 from core.pagination import StandardPagination, paginate
 from core.parsers import SafeJSONParser
+from core.response_cache import CachedReadMixin
 from core.typed_serializers import typed_dict_serializer
 from core.users import request_user
 from marketdata.calendar import latest_completed_session
@@ -100,10 +101,11 @@ def result_body(spec: ResultSpec[Any, Any], result: PortfolioResult) -> dict[str
 AS_OF_PARAMETERS = [AsOfInputSerializer]
 
 
-class ResultView(APIView):
+class ResultView(CachedReadMixin, APIView):
     """The base of every result endpoint, ``GET /api/v1/analytics/portfolios/{id}/<kind>``: the newest stored
     result of ``spec`` (or the newest on or before ``?as_of=``). Derived once per registered kind by
-    :func:`result_view`; anything every result endpoint should do (a response cache) belongs here."""
+    :func:`result_view`; anything every result endpoint should do belongs here (its answers are cached by
+    ``core.response_cache``, keyed by the database's change counter)."""
 
     spec: ClassVar[ResultSpec[Any, Any]]
 

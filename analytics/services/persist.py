@@ -23,6 +23,7 @@ from analytics.models import (
     PositionMetrics,
     SymbolFactorBeta,
 )
+from core.datachange import data_changed
 from marketdata.factors import FACTOR_NAMES
 
 UPSERT_BATCH = 2000
@@ -209,6 +210,7 @@ def _column(meta: Any, name: str) -> str:
 
 
 def _copy_rows(cursor: Any, table: str, quoted_columns: str, rows: list[Sequence[Any]]) -> None:
+    data_changed()  # COPY bypasses Django's execute wrappers: move the change counter at commit
     with cursor.copy(f"COPY {table} ({quoted_columns}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row(row)

@@ -247,3 +247,29 @@ def test_catalog_version_2_is_loaded_by_a_migration_that_keeps_admin_edits(db):
     migration.revert_v2(apps, None)
     assert "market" not in StressScenario.objects.get(pk="value_rotation_20").shocks
     assert StressScenario.objects.get(pk="small_cap_outperformance_10").shocks["market"] == 0.02
+
+
+def test_a_worker_loads_the_runs_inputs_once_for_all_its_chunks(analytics_demo, monkeypatch):
+    """Cluster chunks reuse the run's prices and factor model in a worker process (here the sync-mode
+    process runs all three chunks), and the results stay the inline run's."""
+    from django_q.conf import Conf
+
+    from analytics.services import batch
+
+    inline = _result_table()
+    monkeypatch.setattr(Conf, "SYNC", True)
+    monkeypatch.setattr(batch, "CHUNK_SIZE", 1)  # one chunk per demo portfolio: three chunks
+    loads: list[dict] = []
+    load = batch.market_inputs_load
+
+    def counted(**kwargs):
+        loads.append(kwargs)
+        return load(**kwargs)
+
+    monkeypatch.setattr(batch, "market_inputs_load", counted)
+    outcome = batch_run(as_of=ANALYTICS_AS_OF, steps=list(portfolio_steps()), trigger="test", use_cluster=True)
+    assert outcome.ok, outcome.run.error_summary
+    assert BatchJob.objects.filter(run=outcome.run, step="overview", status=RunStatus.COMPLETED).count() == 3
+    assert len(loads) == 2  # the driver once, the worker once for its three chunks (not once per chunk)
+    assert loads[0]["symbols"] == loads[1]["symbols"]
+    assert _result_table() == inline

@@ -25,6 +25,7 @@ from core.errors import ApplicationError
 from core.openapi import error_responses
 from core.pagination import StandardPagination, paginate
 from core.parsers import SafeJSONParser
+from core.response_cache import CachedReadMixin
 from core.users import request_user
 from portfolios import selectors, services
 from portfolios.api.extensions import position_fields
@@ -57,7 +58,7 @@ def positions_output(*, positions: Sequence[Position], many: bool = True) -> Any
     return serializer.data
 
 
-class PortfolioListView(APIView):
+class PortfolioListView(CachedReadMixin, APIView):
     parser_classes = [SafeJSONParser]
     pagination_class = StandardPagination  # read by drf-spectacular to document the page envelope
 
@@ -88,7 +89,7 @@ class PortfolioListView(APIView):
         return Response(PortfolioOutputSerializer(portfolio).data, status=status.HTTP_201_CREATED)
 
 
-class PortfolioDetailView(APIView):
+class PortfolioDetailView(CachedReadMixin, APIView):
     parser_classes = [SafeJSONParser]
 
     @extend_schema(
@@ -129,7 +130,7 @@ class PortfolioDetailView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class PositionListView(APIView):
+class PositionListView(CachedReadMixin, APIView):
     parser_classes = [SafeJSONParser]
     pagination_class = StandardPagination
 
