@@ -110,10 +110,17 @@ def data_changed(*, using: str = "default") -> None:
         transaction.on_commit(bumper, using=using)
 
 
+_DDL = re.compile(r"^\s*(?:CREATE|DROP|ALTER)\b", re.IGNORECASE)
+
+
 def _watcher(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
     result = execute(sql, params, many, context)
+    alias = context["connection"].alias
+    if _DDL.match(sql) and TABLE in sql:
+        # The counter's table made, dropped or rebuilt (a migration, forwards or back): look again before using it.
+        _TABLE_EXISTS.discard(alias)
     if is_watched_write(sql):
-        data_changed(using=context["connection"].alias)
+        data_changed(using=alias)
     return result
 
 

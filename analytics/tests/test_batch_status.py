@@ -186,7 +186,7 @@ def test_a_run_beats_as_its_jobs_are_written(analytics_demo):
     assert beat >= run.started_at
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_heartbeat_thread_stamps_a_long_step_periodically(db):
     run = BatchRun.objects.create(as_of=ANALYTICS_AS_OF, status=RunStatus.RUNNING, started_at=timezone.now())
     seen: list[dt.datetime] = []

@@ -22,7 +22,7 @@ from core.testing import assert_error, bearer_client
 from portfolios.models import Portfolio, User
 from portfolios.services import position_create
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 @pytest.fixture
