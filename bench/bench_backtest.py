@@ -1,9 +1,10 @@
 """Benchmark: the liquidity and backtest steps on the demo, and ``backfill_var``'s time per session.
 
 Run it on a database that ``manage.py demo --no-serve`` prepared (prices, a year of snapshots, the past
-days' VaR rebuilt): it times, after a warm-up, 5 batch runs of every portfolio step (the "batch steps" figure of ``bench_batch.py``, now with these
-kinds), each step's own time (its prepare, builds and inline write), and ``backfill_var`` over 10
-sessions, with the 1-minute load average (the machine is shared: figures move with it).
+days' VaR rebuilt): it times, after a warm-up, 5 batch runs of every portfolio step (the "batch steps"
+figure of ``bench_batch.py``, now with these kinds), each step's own time (its prepare, builds and
+inline write), and ``backfill_var`` over 10 sessions, with the 1-minute load average (the machine is
+shared: figures move with it).
 
 Usage:
     DATA_DIR=/tmp/bt_demo_data .venv/bin/python manage.py demo --no-serve

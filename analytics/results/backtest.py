@@ -224,6 +224,10 @@ def backtest_payload(
     }
 
 
+def _sentence(phrase: str) -> str:
+    return phrase[:1].upper() + phrase[1:] + "."
+
+
 def _number(value: Any) -> float:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else np.nan
 
@@ -331,7 +335,8 @@ class Backtest(ResultSpec[BacktestPayload, BacktestHistory]):
         if pnl:
             facts.append(("Worst next-session P&L", money(min(pnl))))
         note = " ".join(
-            [payload["exception_convention"] + ".", payload["zone_convention"] + ".", payload["pnl_convention"] + "."]
+            _sentence(phrase)
+            for phrase in (payload["exception_convention"], payload["zone_convention"], payload["pnl_convention"])
         )
         if not rows:
             note = "No stored VaR with the next session's P&L yet: run backfill_snapshots and backfill_var. " + note

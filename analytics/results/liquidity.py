@@ -272,7 +272,7 @@ class Liquidity(ResultSpec[LiquidityPayload, VolumeTable]):
         return ReportSection(
             facts=facts,
             tables=[profile, positions],
-            note=payload["option_convention"],
+            note=payload["option_convention"][:1].upper() + payload["option_convention"][1:] + ".",
         )
 
 
