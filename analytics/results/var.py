@@ -230,9 +230,7 @@ class Var(ResultSpec[VarPayload, VarPrepared | None]):
         )
         simulated = {c: var.historical_var(mc_pnl, confidence=c) for c in CONFIDENCES}
         mc_total = mc_pnl.sum(axis=1)
-        errors = {
-            c: monte_carlo.bootstrap_interval(mc_total, confidence=c, seed=mc_settings["seed"]) for c in CONFIDENCES
-        }
+        errors = monte_carlo.bootstrap_intervals(mc_total, confidences=CONFIDENCES, seed=mc_settings["seed"])
         mc_var = {c: rounded_list(simulated[c].component_var) for c in CONFIDENCES}
         mc_es = {c: rounded_list(simulated[c].component_es) for c in CONFIDENCES}
         historical_var = {c: rounded_list(historical[c].component_var) for c in CONFIDENCES}
