@@ -52,6 +52,7 @@ def test_the_owner_lists_their_portfolios_with_open_position_counts(
         "description",
         "currency",
         "equity_balance",
+        "benchmark_symbol",
         "position_count",
         "created_at",
         "updated_at",
