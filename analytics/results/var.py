@@ -33,6 +33,7 @@ import pandas as pd
 from django.conf import settings
 
 from analytics.engines import monte_carlo, var
+from analytics.engines.book import PositionBook
 from analytics.results.base import AgentTool, Need, ResultSpec
 from analytics.results.common import rounded, rounded_list
 from analytics.results.presentation import ReportSection, Table, money, pct, text
@@ -131,7 +132,7 @@ class VarPrepared:
     historical: np.ndarray
     simulated: np.ndarray
     column: np.ndarray
-    book: Any  # engines.book.PositionBook
+    book: PositionBook
 
 
 def monte_carlo_settings() -> dict[str, Any]:
