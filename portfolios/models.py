@@ -83,6 +83,7 @@ class Portfolio(models.Model):
     benchmark_symbol = models.CharField(
         max_length=20,
         default=DEFAULT_BENCHMARK,
+        db_default=DEFAULT_BENCHMARK,  # rows written by code that predates the field (older migrations' states)
         help_text="Symbol the tracking error and active risk are measured against (any symbol with stored prices).",
     )
     created_at = models.DateTimeField(auto_now_add=True)

@@ -16,9 +16,9 @@ moves by its specific shock only; without a residual vol, by its factor part onl
 VaR/ES follow ``analytics.engines.var``'s quantile convention (k = ceil(P × (1 − c)) worst paths, VaR
 the k-th worst loss, ES their mean) with per-position Euler components that sum to the totals.
 
-Simulation error (``bootstrap_interval``): a Poisson bootstrap (each path re-weighted by an
-independent Poisson(1) count, B replicates) of the VaR and ES, from the sorted losses of the worst
-paths only; the 2.5–97.5 % percentile interval and the replicates' standard deviation are reported.
+Simulation error (``bootstrap_intervals``): a Poisson bootstrap (each path re-weighted by an
+independent Poisson(1) count, B = 200 replicates) of the VaR and ES, from the sorted losses of the
+worst paths only; the 2.5–97.5 % percentile interval and the replicates' standard deviation are reported.
 """
 
 from __future__ import annotations
@@ -82,16 +82,17 @@ def simulate_symbol_returns(
         factors *= _t_scale(rng, paths, dof)[:, None]
     b = np.nan_to_num(np.atleast_2d(np.asarray(betas, dtype=float)).reshape(len(symbols), k))
     s = np.nan_to_num(np.asarray(residual_vol, dtype=float))
-    out = factors @ b.T
+    # Specific shocks drawn symbol by symbol into rows (contiguous), added once as their transpose.
+    shocks = np.zeros((len(symbols), paths))
     for j, symbol in enumerate(symbols):
         if s[j] <= 0:
             continue
         own = np.random.default_rng([seed, 1, zlib.crc32(symbol.encode())])
-        shock = own.standard_normal(paths)
+        own.standard_normal(out=shocks[j])
         if distribution == "student_t":
-            shock *= _t_scale(own, paths, dof)
-        out[:, j] += s[j] * shock
-    return out
+            shocks[j] *= _t_scale(own, paths, dof)
+        shocks[j] *= s[j]
+    return factors @ b.T + shocks.T
 
 
 def path_pnl(*, returns: npt.ArrayLike, book: PositionBook) -> FloatArray:
@@ -113,6 +114,58 @@ class BootstrapInterval:
     es_se: float
 
 
+def bootstrap_intervals(
+    portfolio_pnl: npt.ArrayLike,
+    *,
+    confidences: tuple[float, ...],
+    replicates: int = BOOTSTRAP_REPLICATES,
+    level: float = 0.95,
+    seed: int = 0,
+) -> dict[float, BootstrapInterval]:
+    """Poisson-bootstrap intervals of the VaR and ES of ``portfolio_pnl`` (P paths) at each confidence.
+
+    Each replicate weights every path by a Poisson(1) count (one draw serves every confidence); its
+    tail is the k = ceil(P (1 − c)) worst counted paths (k fixed by P), its VaR the loss where the
+    cumulative count reaches k and its ES the count-weighted mean loss of those k. Only the worst
+    m = min(P, k + 6√k + 50) paths (k of the lowest confidence) are drawn for — the m worst carry m ± √m
+    counts, so fewer than k is a 6-sigma event; should any replicate fall short, every path is redrawn."""
+    pnl = np.asarray(portfolio_pnl, dtype=float)
+    p = pnl.shape[0]
+    k_max = max(tail_size(p, c) for c in confidences)
+    m = min(p, k_max + math.ceil(6 * math.sqrt(k_max)) + 50)  # 6 sd of a replicate's count above k
+    rng = np.random.default_rng([seed, 2])
+    losses = -np.partition(pnl, m - 1)[:m] if m < p else -pnl
+    losses = np.sort(losses)[::-1]  # the m worst, worst first, as positive losses
+    counts = rng.poisson(1.0, size=(replicates, m)).astype(float)
+    if m < p and (counts.sum(axis=1) < k_max).any():
+        losses = np.sort(-pnl)[::-1]
+        counts = rng.poisson(1.0, size=(replicates, p)).astype(float)
+    cumulative = np.cumsum(counts, axis=1)
+    weighted = np.cumsum(counts * losses[None, :], axis=1)
+    rows = np.arange(replicates)
+    alpha = (1.0 - level) / 2.0
+    out = {}
+    for confidence in confidences:
+        k = tail_size(p, confidence)
+        position = np.argmax(cumulative >= k, axis=1)  # each replicate's k-th worst path
+        var = losses[position]
+        previous = position - 1
+        before = np.where(position > 0, cumulative[rows, np.maximum(previous, 0)], 0.0)
+        above = np.where(position > 0, weighted[rows, np.maximum(previous, 0)], 0.0)
+        es = (above + (k - before) * var) / k
+        var_low, var_high = np.quantile(var, [alpha, 1.0 - alpha])
+        es_low, es_high = np.quantile(es, [alpha, 1.0 - alpha])
+        out[confidence] = BootstrapInterval(
+            var_low=float(var_low),
+            var_high=float(var_high),
+            var_se=float(var.std(ddof=1)) if replicates > 1 else math.nan,
+            es_low=float(es_low),
+            es_high=float(es_high),
+            es_se=float(es.std(ddof=1)) if replicates > 1 else math.nan,
+        )
+    return out
+
+
 def bootstrap_interval(
     portfolio_pnl: npt.ArrayLike,
     *,
@@ -121,41 +174,7 @@ def bootstrap_interval(
     level: float = 0.95,
     seed: int = 0,
 ) -> BootstrapInterval:
-    """Poisson-bootstrap interval of the VaR and ES of ``portfolio_pnl`` (P paths).
-
-    Each replicate weights every path by a Poisson(1) count; its tail is the k = ceil(P (1 − c))
-    worst counted paths (k fixed by P), its VaR the loss where the cumulative count reaches k and
-    its ES the count-weighted mean loss of those k. Only the worst m = min(P, 3k + 50) paths are
-    drawn for (a replicate's k-th worst lies among them unless the m worst carry fewer than k
-    counts: then all P are used)."""
-    pnl = np.asarray(portfolio_pnl, dtype=float)
-    p = pnl.shape[0]
-    k = tail_size(p, confidence)
-    m = min(p, 3 * k + 50)
-    losses = -np.sort(pnl)[:m]  # worst first, positive losses
-    rng = np.random.default_rng([seed, 2])
-    counts = rng.poisson(1.0, size=(replicates, m)).astype(float)
-    cumulative = np.cumsum(counts, axis=1)
-    short = cumulative[:, -1] < k
-    if short.any() and m < p:  # vanishingly rare: redo those replicates over every path
-        losses = -np.sort(pnl)
-        extra = rng.poisson(1.0, size=(int(short.sum()), p - m)).astype(float)
-        counts = np.concatenate([counts, np.zeros((replicates, p - m))], axis=1)
-        counts[short, m:] = extra
-        cumulative = np.cumsum(counts, axis=1)
-    position = np.argmax(cumulative >= k, axis=1)  # the replicate's k-th worst path
-    var = losses[position]
-    before = np.where(position > 0, cumulative[np.arange(replicates), position - 1], 0.0)
-    mask = np.arange(losses.shape[0])[None, :] < position[:, None]
-    es = ((counts * losses[None, :] * mask).sum(axis=1) + (k - before) * var) / k
-    alpha = (1.0 - level) / 2.0
-    var_low, var_high = np.quantile(var, [alpha, 1.0 - alpha])
-    es_low, es_high = np.quantile(es, [alpha, 1.0 - alpha])
-    return BootstrapInterval(
-        var_low=float(var_low),
-        var_high=float(var_high),
-        var_se=float(var.std(ddof=1)) if replicates > 1 else math.nan,
-        es_low=float(es_low),
-        es_high=float(es_high),
-        es_se=float(es.std(ddof=1)) if replicates > 1 else math.nan,
-    )
+    """``bootstrap_intervals`` at one confidence."""
+    return bootstrap_intervals(portfolio_pnl, confidences=(confidence,), replicates=replicates, level=level, seed=seed)[
+        confidence
+    ]

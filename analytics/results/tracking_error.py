@@ -156,10 +156,10 @@ class TrackingErrorKind(ResultSpec[TrackingErrorPayload, None]):
         return ReportSection(
             facts=[
                 ("Benchmark", text(payload["benchmark_symbol"])),
-                ("Tracking error (annual)", pct(payload["tracking_error"])),
+                ("Tracking error (annual)", pct(payload["tracking_error"], 2)),
                 ("Tracking error (USD)", money(payload["tracking_error_usd"])),
-                ("Factor part", pct(payload["factor_te"])),
-                ("Specific part", pct(payload["specific_te"])),
+                ("Factor part", pct(payload["factor_te"], 2)),
+                ("Specific part", pct(payload["specific_te"], 2)),
                 ("Covariance estimator", text(payload["covariance_estimator"])),
             ],
             tables=[
@@ -171,7 +171,7 @@ class TrackingErrorKind(ResultSpec[TrackingErrorPayload, None]):
                             num(f["portfolio_beta"], 3),
                             num(f["benchmark_beta"], 3),
                             num(f["active_beta"], 3),
-                            pct(f["contribution"]),
+                            pct(f["contribution"], 2),
                             pct(f["contribution_pct"]),
                         ]
                         for f in payload["factors"]

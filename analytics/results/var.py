@@ -33,6 +33,7 @@ import pandas as pd
 from django.conf import settings
 
 from analytics.engines import monte_carlo, var
+from analytics.engines.book import PositionBook
 from analytics.results.base import AgentTool, Need, ResultSpec
 from analytics.results.common import rounded, rounded_list
 from analytics.results.presentation import ReportSection, Table, money, pct, text
@@ -131,7 +132,7 @@ class VarPrepared:
     historical: np.ndarray
     simulated: np.ndarray
     column: np.ndarray
-    book: Any  # engines.book.PositionBook
+    book: PositionBook
 
 
 def monte_carlo_settings() -> dict[str, Any]:
@@ -230,9 +231,7 @@ class Var(ResultSpec[VarPayload, VarPrepared | None]):
         )
         simulated = {c: var.historical_var(mc_pnl, confidence=c) for c in CONFIDENCES}
         mc_total = mc_pnl.sum(axis=1)
-        errors = {
-            c: monte_carlo.bootstrap_interval(mc_total, confidence=c, seed=mc_settings["seed"]) for c in CONFIDENCES
-        }
+        errors = monte_carlo.bootstrap_intervals(mc_total, confidences=CONFIDENCES, seed=mc_settings["seed"])
         mc_var = {c: rounded_list(simulated[c].component_var) for c in CONFIDENCES}
         mc_es = {c: rounded_list(simulated[c].component_es) for c in CONFIDENCES}
         historical_var = {c: rounded_list(historical[c].component_var) for c in CONFIDENCES}

@@ -83,6 +83,7 @@ def test_background_writes_store_what_inline_writes_store_and_a_failed_write_is_
     background = batch_run(as_of=ANALYTICS_AS_OF, steps=list(portfolio_steps()), trigger="test")
     assert background.ok
     assert _stored() == stored_inline
+    # Every kind but snapshots (its own table) for each of the 3 portfolios.
     assert len(stored_inline["results"]) == 3 * (len(portfolio_steps()) - 1) and len(stored_inline["metrics"]) == 63
 
     original = persist.portfolio_results_upsert

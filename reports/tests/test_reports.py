@@ -153,7 +153,8 @@ def test_markdown_names_the_source_and_each_sections_provenance(report):
     assert "| **Global financial crisis** ◀ worst |" in md
     assert "Betas with limited history: XOM (limited)" in md
     assert "- **Predicted volatility (annual):** $25,000" in md
-    assert "- **Tracking error (annual):** 8.00%" in md or "- **Tracking error (annual):** 8.0%" in md
+    assert "- **Tracking error (annual):** 8.00%" in md
+    assert "- **Factor share of variance:** 64.0%" in md
     assert "| Monte Carlo (10,000 paths) | $1,210 | $1,490 | $1,910 | $2,310 |" in md
     assert "student_t, 5 dof" in md
 
