@@ -541,7 +541,7 @@ def _hedge(results: list[dict[str, Any]], question: str) -> str:
 
 
 def _freshness(results: list[dict[str, Any]], question: str) -> str:
-    quality, batch = results
+    batch, overview = results
     parts = []
     if (text := _status_text(batch)) is None:
         b = batch["data"]
@@ -551,16 +551,18 @@ def _freshness(results: list[dict[str, Any]], question: str) -> str:
         )
     else:
         parts.append(text)
-    if (text := _status_text(quality)) is None:
-        analytics = quality["data"].get("analytics") or {}
-        stale = [k for k, v in analytics.items() if v.get("is_stale")]
-        dates = sorted({str(v.get("as_of")) for v in analytics.values() if v.get("as_of")})
+    if (text := _status_text(overview)) is None:
+        provenance = overview.get("provenance") or {}
+        stale = provenance.get("is_stale")
+        reason = f" ({provenance.get('stale_reason')})" if provenance.get("stale_reason") else ""
         parts.append(
-            f"Analytics are as of {', '.join(dates) or 'no date'}; "
-            + (f"stale: {', '.join(stale)}." if stale else "none is stale.")
+            f"Your analytics are as of {provenance.get('as_of')}"
+            + (f" and stale{reason}." if stale else ", computed on current prices.")
         )
-        missing = quality["data"].get("missing_prices") or []
+        missing = overview["data"].get("missing_prices") or []
         parts.append(f"Missing prices: {', '.join(missing)}." if missing else "No price is missing.")
+    else:
+        parts.append(text)
     return " ".join(parts)
 
 
@@ -619,7 +621,8 @@ COMPOSITE: tuple[Intent, ...] = (
             r"up to date|up-to-date|\bfresh|\bcurrent\b.*data|data.*\bcurrent\b|last updated|when .*updated|"
             r"\bas of when"
         ),
-        lambda q: [("get_data_quality", {}), ("get_batch_status", {})],
+        # Not get_data_quality: its market-data scan costs ~150 ms; the overview's provenance says enough.
+        lambda q: [("get_batch_status", {}), ("get_overview", {})],
         _freshness,
     ),
     Intent(

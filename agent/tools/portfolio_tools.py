@@ -10,7 +10,7 @@ from agent.formatting import rounded
 from agent.tools.common import equity_of
 from agent.tools.registry import register, truncate
 from analytics.selectors import position_metrics_latest
-from marketdata.selectors import data_source_for, instruments_by_symbol
+from marketdata.selectors import instruments_by_symbol
 from portfolios.models import OPTION_TYPES, Portfolio, PositionType
 from portfolios.selectors import positions_open
 
@@ -93,11 +93,12 @@ def list_positions(portfolio: Portfolio, args: dict[str, Any]) -> dict[str, Any]
     else:
         rows.sort(key=lambda row: -row[sort_by] if row[sort_by] is not None else float("inf"))
     kept, marker = truncate(rows, int(args.get("limit", 20)))
-    metrics_as_of = next(iter(metrics.values())).as_of if metrics else None
+    latest = next(iter(metrics.values()), None)
+    metrics_as_of = latest.as_of if latest else None
     return {
         "status": "ok",
         "data": {"positions": kept, "metrics_as_of": metrics_as_of, "sort_by": sort_by},
-        "provenance": {"as_of": metrics_as_of, "data_source": data_source_for(symbols=priced) if metrics else None},
+        "provenance": {"as_of": metrics_as_of, "data_source": latest.data_source if latest else None},
         "note": None if metrics else "Position metrics not computed yet; run `python manage.py run_batch`.",
         "as_of_today": timezone.localdate(),
         **marker,
