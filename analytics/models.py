@@ -302,3 +302,27 @@ class BatchLock(models.Model):
 
     def __str__(self) -> str:
         return f"Lock {self.as_of}"
+
+
+# --- what-if scenarios, limits and alerts (issue 15) -------------------------------------------------
+
+
+class WhatIfScenario(models.Model):
+    """A what-if saved by name: its trades and the answer computed when it was saved (nothing else is stored
+    by a what-if). Saving again under the same name replaces it."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    portfolio = models.ForeignKey("portfolios.Portfolio", on_delete=models.CASCADE, related_name="what_if_scenarios")
+    name = models.CharField(max_length=100)
+    as_of = models.DateField(help_text="The day the answer describes (that of the factor model it reused).")
+    trades = models.JSONField(help_text="The trades as submitted.")
+    result = JSONDocumentField(help_text="The what-if answer: summary, worst scenarios, limits, every kind.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["portfolio_id", "name"]
+        constraints = [models.UniqueConstraint(fields=["portfolio", "name"], name="what_if_scenario_unique_name")]
+
+    def __str__(self) -> str:
+        return f"What-if {self.name!r} ({self.portfolio_id})"

@@ -26,6 +26,7 @@ from analytics.models import (
     PositionMetrics,
     StressScenario,
     SymbolFactorBeta,
+    WhatIfScenario,
 )
 
 
@@ -188,3 +189,8 @@ def batch_run_latest_for_portfolio(*, portfolio_id: uuid.UUID | str) -> tuple[Ba
         return None, []
     jobs = list(BatchJob.objects.filter(run_id=job.run_id, portfolio_id=portfolio_id).order_by("sequence", "id"))
     return job.run, jobs
+
+
+def what_if_scenarios_for_portfolio(*, portfolio_id: uuid.UUID) -> QuerySet[WhatIfScenario]:
+    """The what-if scenarios saved on a portfolio (the caller checked it is theirs), by name."""
+    return WhatIfScenario.objects.filter(portfolio_id=portfolio_id).order_by("name", "id")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, URLResolver, path
 
-from analytics.api import views
+from analytics.api import views, whatif
 from analytics.results import registry
 
 PORTFOLIO = "analytics/portfolios/<uuid:portfolio_id>"
@@ -29,6 +29,13 @@ def result_urlpatterns() -> list[URLPattern]:
 
 urlpatterns: list[URLPattern | URLResolver] = [
     *result_urlpatterns(),
+    path(f"{PORTFOLIO}/what_if", whatif.WhatIfView.as_view(), name="analytics-what-if"),
+    path(f"{PORTFOLIO}/what_if/scenarios", whatif.WhatIfScenarioListView.as_view(), name="what-if-scenarios"),
+    path(
+        f"{PORTFOLIO}/what_if/scenarios/<uuid:scenario_id>",
+        whatif.WhatIfScenarioDetailView.as_view(),
+        name="what-if-scenario-detail",
+    ),
     path("admin/batch/run", views.BatchRunView.as_view(), name="admin-batch-run"),
     path("admin/batch/runs", views.BatchRunListView.as_view(), name="admin-batch-runs"),
     path("admin/batch/runs/<uuid:run_id>", views.BatchRunDetailView.as_view(), name="admin-batch-run-detail"),
