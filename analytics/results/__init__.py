@@ -10,6 +10,7 @@ Importing this package registers the built-in kinds, in step order:
 - ``snapshots`` — the end-of-day snapshot history
 - ``correlations`` — correlations, clusters, diversification
 - ``var`` — historical and parametric VaR and expected shortfall
+- ``limits`` — each risk limit's value and status (OK / WARN / BREACH), alerts on a change
 
 ``base`` defines the spec (read its docstring to add a kind), ``registry`` holds the registered
 kinds, ``presentation`` the report section types, ``common`` the helpers kinds share and
@@ -32,6 +33,7 @@ BUILT_IN = (
     "snapshots",
     "correlations",
     "var",
+    "limits",  # last: it judges the payloads of the kinds before it (keep it after any kind a limit reads)
 )
 for _module in BUILT_IN:  # each module registers its kind; a kind's dependencies come before it
     importlib.import_module(f"analytics.results.{_module}")

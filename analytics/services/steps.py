@@ -110,6 +110,13 @@ class ChunkContext:
             )
         return cls(run=run, market=market, stage=stage, positions=positions, state=state, slices=slices, writer=writer)
 
+    def payloads_for(self, part: PortfolioSlice) -> dict[str, Mapping[str, Any]]:
+        """The payloads built so far in this chunk for the portfolio of ``part`` (kind → payload)."""
+        for pid, candidate in self.slices.items():
+            if candidate is part:
+                return self.payloads.get(pid, {})
+        return {}
+
     def provenance(
         self, part: PortfolioSlice, *, method: str, lookback: int | None, inputs: dict[str, Any]
     ) -> dict[str, Any]:

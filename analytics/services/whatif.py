@@ -475,7 +475,8 @@ def what_if_run(
     equity_after = None if equity_balance is None else equity_balance + equity_change
     portfolios = {
         portfolio_id: PortfolioInfo(id=portfolio_id, name=name, equity_balance=equity_balance),
-        after_id: PortfolioInfo(id=after_id, name=name, equity_balance=equity_after),
+        # Its rows are owned by ``after_id``; its info keeps the portfolio's own id (its limits are the portfolio's).
+        after_id: PortfolioInfo(id=portfolio_id, name=name, equity_balance=equity_after),
     }
     context = ChunkContext.build(
         run=BatchRun(as_of=day),  # never saved: provenance of rows that are never written

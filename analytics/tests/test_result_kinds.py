@@ -220,6 +220,7 @@ def test_the_built_in_kinds_and_their_step_graph() -> None:
         "snapshots",
         "correlations",
         "var",
+        "limits",
     )
     assert steps_all()[0] == "market_data" and steps_all()[-1] == "reports"
     assert depends_on("var") == ("greeks", "factor_exposures")
