@@ -27,8 +27,10 @@ make or lose against the close), and the after-portfolio's equity balance is adj
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import math
+import threading
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -36,26 +38,28 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from django.conf import settings
 
 from analytics.engines import factors
-from analytics.models import BatchRun, WhatIfScenario
+from analytics.models import BatchRun, FactorModelFit, SymbolFactorBeta, WhatIfScenario
 from analytics.results import registry
 from analytics.results.base import ResultSpec
 from analytics.selectors import factor_model_latest
-from analytics.services import compute
-from analytics.services.batch import symbol_stage_load
+from analytics.services import compute, persist
 from analytics.services.inputs import (
     POSITION_COLUMNS,
+    PRICE_HISTORY_CALENDAR_DAYS,
+    QUOTE_HISTORY_CALENDAR_DAYS,
     MarketInputs,
     PortfolioInfo,
-    market_inputs_load,
+    last_closes,
     positions_frame,
 )
 from analytics.services.steps import ChunkContext
 from analytics.services.writer import ResultWriter
 from core.exceptions import ApplicationError, NotFoundError
 from marketdata import selectors as market_selectors
-from marketdata.factors import FACTOR_LOOKBACK_DAYS, FACTOR_MIN_OBSERVATIONS, FACTOR_NAMES
+from marketdata.factors import FACTOR_LOOKBACK_DAYS, FACTOR_MIN_OBSERVATIONS, FACTOR_NAMES, FACTOR_SYMBOLS
 from marketdata.occ import occ_symbol, parse_occ
 
 Action = Literal["add", "reduce", "close"]
@@ -362,6 +366,126 @@ def stage_extend(*, stage: compute.SymbolStage, market: MarketInputs, symbols: S
 
 
 # --------------------------------------------------------------------------------------------
+# The day's inputs, kept per process: what the batch stored does not change until it reruns
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class DayInputs:
+    """The stored symbol stage of one day and the price history loaded for it, shared by every what-if of
+    the process until the factor model is stored again (a rerun of the batch changes ``key``).
+
+    Prices and betas of past sessions are what the batch used; option quotes are read per request.
+    The scenario shocks the stress kind solves from the factor model are kept here too (its cache).
+    """
+
+    key: tuple[Any, ...]
+    fit_row: FactorModelFit
+    fit: persist.StoredFit
+    prices: pd.DataFrame
+    sectors: dict[str, str] = field(default_factory=dict)
+    data_sources: dict[frozenset[str], str] = field(default_factory=dict)
+    scenario_shocks_cache: dict[str, Any] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+_DAY: dict[str, DayInputs] = {}
+_DAY_LOCK = threading.Lock()
+
+
+def day_inputs(*, fit_row: FactorModelFit) -> DayInputs:
+    """The cached inputs of the factor model's day (loaded on first use; reloaded when the model changed)."""
+    key = (fit_row.pk, fit_row.as_of, fit_row.computed_at)
+    with _DAY_LOCK:
+        cached = _DAY.get("day")
+        if cached is not None and cached.key == key:
+            return cached
+        fit = persist.StoredFit(SymbolFactorBeta.objects.filter(as_of=fit_row.as_of).order_by("symbol"))
+        cached = DayInputs(
+            key=key, fit_row=fit_row, fit=fit, prices=pd.DataFrame(index=pd.DatetimeIndex([], name="date"))
+        )
+        _DAY["day"] = cached
+        return cached
+
+
+def day_inputs_clear() -> None:
+    """Forget the cached day (tests; the cache also renews itself when the batch stores a new model)."""
+    with _DAY_LOCK:
+        _DAY.clear()
+
+
+def market_load(
+    *, day: DayInputs, symbols: Sequence[str], option_contracts: Sequence[str], as_of: dt.date
+) -> MarketInputs:
+    """``inputs.market_inputs_load`` with the price history of symbols already seen today taken from ``day``
+    (one query for the others); option quotes are read each time."""
+    wanted = sorted(set(symbols) | set(FACTOR_SYMBOLS))
+    with day.lock:
+        missing = [s for s in wanted if s not in day.prices.columns and s not in day.sectors]
+        if missing:
+            start = as_of - dt.timedelta(days=PRICE_HISTORY_CALENDAR_DAYS)
+            loaded = market_selectors.close_prices(symbols=missing, start=start, end=as_of)
+            day.prices = day.prices.join(loaded, how="outer") if len(day.prices.columns) else loaded
+            instruments = market_selectors.instruments_by_symbol(symbols=missing)
+            for symbol in missing:  # a symbol without bars is remembered too (as having no sector)
+                profile = instruments.get(symbol)
+                day.sectors[symbol] = (profile.sector or "") if profile else ""
+        prices = day.prices.reindex(columns=wanted)
+        source_key = frozenset(wanted)
+        if source_key not in day.data_sources:
+            day.data_sources[source_key] = market_selectors.data_source_for(symbols=wanted) if len(prices) else "none"
+        data_source = day.data_sources[source_key]
+    # Only the sessions where one of the symbols traded, as the batch's frame of these symbols would have.
+    prices = prices.dropna(how="all")
+    spot, last_valid = last_closes(prices)
+    contracts = list(option_contracts)
+    quotes = market_selectors.option_quotes_latest(contracts=contracts, as_of=as_of) if contracts else {}
+    history = (
+        market_selectors.option_quote_history(
+            contracts=contracts, start=as_of - dt.timedelta(days=QUOTE_HISTORY_CALENDAR_DAYS), end=as_of
+        )
+        if contracts
+        else {}
+    )
+    return MarketInputs(
+        as_of=as_of,
+        prices=prices,
+        spot=spot,
+        spot_date=last_valid,
+        data_source=data_source,
+        option_quotes=quotes,
+        rate=float(settings.RISK_FREE_RATE),
+        sectors={s: day.sectors.get(s, "") for s in wanted},
+        option_quote_history=history,
+    )
+
+
+def stage_load(*, day: DayInputs, market: MarketInputs) -> compute.SymbolStage:
+    """``batch.symbol_stage_load`` over the cached stored fit (copied: a what-if may extend its own copy)."""
+    fit_row = day.fit_row
+    prices = market.prices
+    returns = prices.pct_change(fill_method=None).iloc[1:]
+    log_returns = np.log(prices).diff().iloc[1:]
+    factor_cov = pd.DataFrame(fit_row.factor_covariance, dtype=float).reindex(index=FACTOR_NAMES, columns=FACTOR_NAMES)
+    proxy_cov = pd.DataFrame(fit_row.proxy_covariance, dtype=float)
+    fit = copy.copy(day.fit)
+    return compute.SymbolStage(
+        returns=returns,
+        log_returns=log_returns,
+        realised_vol=log_returns.iloc[-compute.REALISED_VOL_DAYS :].std(ddof=1) * math.sqrt(252),
+        factor_returns=pd.DataFrame(),
+        proxy_returns=pd.DataFrame(),
+        fit=fit,
+        univariate_beta=fit.univariate,
+        factor_cov=factor_cov,
+        proxy_cov=proxy_cov.reindex(index=proxy_cov.columns),
+        condition_number=fit_row.condition_number,
+        n_observations=fit_row.n_observations,
+        scenario_shocks_cache=day.scenario_shocks_cache,
+    )
+
+
+# --------------------------------------------------------------------------------------------
 # The run
 # --------------------------------------------------------------------------------------------
 
@@ -371,8 +495,8 @@ def what_if_kinds() -> list[ResultSpec[Any, Any]]:
     return [spec for spec in registry.specs() if spec.series_item_type is None]
 
 
-def what_if_as_of(*, as_of: dt.date | None = None) -> dt.date:
-    """The day a what-if describes: that of the newest stored factor model (on or before ``as_of``)."""
+def what_if_model(*, as_of: dt.date | None = None) -> FactorModelFit:
+    """The factor model a what-if reuses: the newest stored (on or before ``as_of``); its day is the what-if's."""
     fit = factor_model_latest(as_of=as_of)
     if fit is None:
         raise NotFoundError(
@@ -381,7 +505,7 @@ def what_if_as_of(*, as_of: dt.date | None = None) -> dt.date:
             code="not_computed",
             details={"command": "python manage.py run_batch"},
         )
-    return fit.as_of
+    return fit
 
 
 def what_if_run(
@@ -396,14 +520,15 @@ def what_if_run(
 
     Raises :class:`TradeError` (400 naming the trade and field) and ``NotFoundError`` when no batch ran.
     """
-    day = what_if_as_of(as_of=as_of)
+    fit_row = what_if_model(as_of=as_of)
+    day, inputs = fit_row.as_of, day_inputs(fit_row=fit_row)
     before = positions_frame(portfolio_ids=[portfolio_id], as_of=day)
     after_id = uuid.uuid5(portfolio_id, "what-if")
     after, resolved = trades_apply(positions=before, trades=trades, portfolio_id=after_id, as_of=day)
 
     symbols = pd.concat([before["price_symbol"], after["price_symbol"]]).dropna().unique().tolist()
     contracts = after.loc[after["is_option"].astype(bool), "symbol"].tolist()
-    market = market_inputs_load(symbols=symbols, option_contracts=contracts, as_of=day)
+    market = market_load(day=inputs, symbols=symbols, option_contracts=contracts, as_of=day)
     for done in resolved:
         if done.instrument is None:
             continue
@@ -416,9 +541,8 @@ def what_if_run(
                 f"no stored price for {done.instrument.price_symbol} on or before {day} "
                 "(sync it first: python manage.py sync_market_data --symbols ...)",
             )
-    stage = symbol_stage_load(market=market, as_of=day)
-    if stage is not None:
-        stage_extend(stage=stage, market=market, symbols=symbols)
+    stage = stage_load(day=inputs, market=market)
+    stage_extend(stage=stage, market=market, symbols=symbols)
 
     asset_classes = _asset_classes(after, resolved)
     if asset_classes:
