@@ -375,7 +375,8 @@ class DayInputs:
     """The stored symbol stage of one day and the price history loaded for it, shared by every what-if of
     the process until the factor model is stored again (a rerun of the batch changes ``key``).
 
-    Prices and betas of past sessions are what the batch used; option quotes are read per request.
+    Prices, betas and option quotes on or before the day are what the batch used (a quote stored for the day
+    after the batch ran is seen once the batch reruns).
     The scenario shocks the stress kind solves from the factor model are kept here too (its cache).
     """
 
@@ -385,6 +386,8 @@ class DayInputs:
     prices: pd.DataFrame
     sectors: dict[str, str] = field(default_factory=dict)
     data_sources: dict[frozenset[str], str] = field(default_factory=dict)
+    quotes: dict[str, Any] = field(default_factory=dict)  # contract → its last quote on or before the day (or None)
+    quote_history: dict[str, list[Any]] = field(default_factory=dict)  # contract → its quotes over the window
     scenario_shocks_cache: dict[str, Any] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -417,8 +420,8 @@ def day_inputs_clear() -> None:
 def market_load(
     *, day: DayInputs, symbols: Sequence[str], option_contracts: Sequence[str], as_of: dt.date
 ) -> MarketInputs:
-    """``inputs.market_inputs_load`` with the price history of symbols already seen today taken from ``day``
-    (one query for the others); option quotes are read each time."""
+    """``inputs.market_inputs_load`` with the price history and option quotes of symbols and contracts already
+    seen today taken from ``day`` (one query per table for the others)."""
     wanted = sorted(set(symbols) | set(FACTOR_SYMBOLS))
     with day.lock:
         missing = [s for s in wanted if s not in day.prices.columns and s not in day.sectors]
@@ -435,18 +438,21 @@ def market_load(
         if source_key not in day.data_sources:
             day.data_sources[source_key] = market_selectors.data_source_for(symbols=wanted) if len(prices) else "none"
         data_source = day.data_sources[source_key]
+        contracts = list(dict.fromkeys(option_contracts))
+        unseen = [c for c in contracts if c not in day.quotes]
+        if unseen:
+            latest = market_selectors.option_quotes_latest(contracts=unseen, as_of=as_of)
+            loaded_history = market_selectors.option_quote_history(
+                contracts=unseen, start=as_of - dt.timedelta(days=QUOTE_HISTORY_CALENDAR_DAYS), end=as_of
+            )
+            for contract in unseen:
+                day.quotes[contract] = latest.get(contract)
+                day.quote_history[contract] = loaded_history.get(contract, [])
+        quotes = {c: day.quotes[c] for c in contracts if day.quotes[c] is not None}
+        history = {c: day.quote_history[c] for c in contracts if day.quote_history[c]}
     # Only the sessions where one of the symbols traded, as the batch's frame of these symbols would have.
     prices = prices.dropna(how="all")
     spot, last_valid = last_closes(prices)
-    contracts = list(option_contracts)
-    quotes = market_selectors.option_quotes_latest(contracts=contracts, as_of=as_of) if contracts else {}
-    history = (
-        market_selectors.option_quote_history(
-            contracts=contracts, start=as_of - dt.timedelta(days=QUOTE_HISTORY_CALENDAR_DAYS), end=as_of
-        )
-        if contracts
-        else {}
-    )
     return MarketInputs(
         as_of=as_of,
         prices=prices,

@@ -200,6 +200,7 @@ def payloads() -> dict[str, dict[str, Any]]:
                 }
             ],
         },
+        "limits": {"status": "OK", "breaches": 0, "warnings": 0, "no_data": 0, "limits": []},
     }
 
 
@@ -210,6 +211,7 @@ METHODS = {
     "stress_test": "factor_conditional_repricing",
     "correlations": "pearson_log_returns",
     "var": "historical_and_parametric",
+    "limits": "each limit's figure against its warning and hard levels",
 }
 
 
