@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_api import HOST, free_port, request, start_daphne, stop_daphne  # noqa: E402
+from bench.bench_api import HOST, cpu_seconds, free_port, request, start_daphne, stop_daphne  # noqa: E402
 
 DEMO = {
     "demo_individual@sigmasight.com": "individual (16 positions)",
@@ -134,6 +134,8 @@ def measure(port: int, token: str, pid: str, trades: list[dict], *, requests: in
         if i >= warmup:
             latencies.append(elapsed)
     conn.close()
+    if not latencies:
+        return {}
     latencies.sort()
     return {
         "requests": len(latencies),
@@ -168,11 +170,17 @@ def main() -> None:
             status, body = request(port, "GET", "/api/v1/data/portfolios", token=token)
             pid = json.loads(body)["results"][0]["id"] if email != BENCH_EMAIL else large_pid
             held = large_held if email == BENCH_EMAIL else held_of(port, token, pid)
-            result = measure(port, token, pid, trades_for(held, expiry), requests=args.requests, warmup=args.warmup)
+            trades = trades_for(held, expiry)
+            measure(port, token, pid, trades, requests=0, warmup=args.warmup)
+            cpu_before = cpu_seconds(processes)
+            result = measure(port, token, pid, trades, requests=args.requests, warmup=0)
+            # daphne's own CPU per request: what the request costs whatever else runs (PostgreSQL's work apart).
+            result["cpu_ms"] = (cpu_seconds(processes) - cpu_before) * 1000 / args.requests
             rows.append((label, result))
             print(
                 f"{label:45s} p50 {result['p50_ms']:7.1f} ms  p95 {result['p95_ms']:7.1f} ms  "
-                f"max {result['max_ms']:7.1f} ms  ({result['requests']} requests, {result['bytes']} bytes, "
+                f"max {result['max_ms']:7.1f} ms  daphne CPU {result['cpu_ms']:6.1f} ms/request  "
+                f"({result['requests']} requests, {result['bytes']} bytes, "
                 f"not computed: {result['not_computed'] or 'none'})",
                 flush=True,
             )

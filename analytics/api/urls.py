@@ -34,7 +34,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("analytics/limits/<uuid:limit_id>", limits.LimitDetailView.as_view(), name="limit-detail"),
     path("alerts", limits.AlertListView.as_view(), name="alerts"),
     path("alerts/<uuid:alert_id>/acknowledge", limits.AlertAcknowledgeView.as_view(), name="alert-acknowledge"),
-    *result_urlpatterns(),
+    *[p for p in result_urlpatterns() if p.name != "analytics-limits"],  # served by LimitsView above
     path(f"{PORTFOLIO}/what_if", whatif.WhatIfView.as_view(), name="analytics-what-if"),
     path(f"{PORTFOLIO}/what_if/scenarios", whatif.WhatIfScenarioListView.as_view(), name="what-if-scenarios"),
     path(
