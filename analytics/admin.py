@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django import forms
 from django.contrib import admin
 
 from analytics.models import (
+    Alert,
+    AlertDelivery,
     BatchJob,
     BatchLock,
     BatchRefusal,
@@ -13,8 +18,10 @@ from analytics.models import (
     PortfolioResult,
     PortfolioSnapshot,
     PositionMetrics,
+    RiskLimit,
     StressScenario,
     SymbolFactorBeta,
+    WhatIfScenario,
 )
 
 PROVENANCE = ("as_of", "method", "lookback_days", "data_source", "is_stale", "stale_reason", "computed_at")
@@ -134,3 +141,63 @@ class SymbolFactorBetaAdmin(admin.ModelAdmin):
 @admin.register(FactorModelFit)
 class FactorModelFitAdmin(admin.ModelAdmin):
     list_display = ("as_of", "condition_number", "n_observations", "data_source", "computed_at")
+
+
+# --- what-if scenarios, limits and alerts (issue 15) ---------------------------------------------
+
+
+class RiskLimitAdminForm(forms.ModelForm):
+    """The admin's form runs the same validation as the API (``analytics.services.limits``)."""
+
+    class Meta:
+        model = RiskLimit
+        fields = ("portfolio", "metric", "factor", "underlying", "warning_level", "hard_level", "lower_warning",
+                  "lower_hard", "is_active", "note")  # fmt: skip
+
+    def clean(self) -> dict[str, Any]:
+        from analytics.services.limits import LEVEL_FIELDS, limit_problems
+
+        data = super().clean() or {}
+        problems = limit_problems(
+            metric=data.get("metric", ""),
+            factor=data.get("factor", "") or "",
+            underlying=(data.get("underlying", "") or "").strip().upper(),
+            levels={name: data.get(name) for name in LEVEL_FIELDS},
+        )
+        for name, message in problems.items():
+            self.add_error(name if name in self.fields else None, message)
+        return data
+
+
+@admin.register(RiskLimit)
+class RiskLimitAdmin(admin.ModelAdmin):
+    form = RiskLimitAdminForm
+    list_display = ("portfolio", "metric", "factor", "underlying", "warning_level", "hard_level", "is_active")
+    list_filter = ("metric", "is_active")
+    search_fields = ("portfolio__name", "underlying", "factor")
+
+
+class AlertDeliveryInline(admin.TabularInline):
+    model = AlertDelivery
+    extra = 0
+    can_delete = False
+    fields = ("channel", "target", "status", "attempts", "response_code", "error", "created_at")
+    readonly_fields = fields
+
+
+@admin.register(Alert)
+class AlertAdmin(admin.ModelAdmin):
+    list_display = ("as_of", "portfolio", "limit_label", "event", "status", "value", "acknowledged_at")
+    list_filter = ("event", "status")
+    search_fields = ("limit_label", "message", "portfolio__name")
+    date_hierarchy = "as_of"
+    inlines = [AlertDeliveryInline]
+    readonly_fields = ("portfolio", "limit", "limit_label", "as_of", "event", "status", "previous_status", "value",
+                       "warning_level", "hard_level", "message", "created_at")  # fmt: skip
+
+
+@admin.register(WhatIfScenario)
+class WhatIfScenarioAdmin(admin.ModelAdmin):
+    list_display = ("name", "portfolio", "as_of", "updated_at")
+    search_fields = ("name", "portfolio__name")
+    readonly_fields = ("trades", "result")

@@ -20,6 +20,8 @@ class AnalyticsConfig(AppConfig):
         register_health_check("last_batch", _check_last_batch)
         register_health_check("market_data", _check_market_data)
         register_doctor_check("last batch", "analytics.doctor.check_last_batch", order=60, takes_now=True)
+        register_health_check("limit_breaches", _check_limit_breaches)
+        register_doctor_check("limit breaches", "analytics.doctor.check_limit_breaches", order=65)
         # The data API's positions get their values and the batch's metrics from here (portfolios
         # cannot import analytics: data flows one way).
         from portfolios.api.extensions import position_fields_register
@@ -44,3 +46,9 @@ def _check_market_data() -> dict[str, Any]:
     from analytics.api.health import check_market_data
 
     return check_market_data()
+
+
+def _check_limit_breaches() -> dict[str, Any]:
+    from analytics.api.health import check_limit_breaches
+
+    return check_limit_breaches()

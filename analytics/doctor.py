@@ -31,3 +31,22 @@ def check_last_batch(*, now: dt.datetime | None = None) -> CheckResult:
     if run.as_of < expected:
         return CheckResult(name, WARN, f"{summary}; latest completed session is {expected}", HINT_BATCH)
     return CheckResult(name, OK, summary)
+
+
+def check_limit_breaches() -> CheckResult:
+    """Risk-limit breaches nobody acknowledged: WARN while there is any (the alerts API lists them)."""
+    from analytics.models import Alert, AlertEvent
+
+    open_breaches = Alert.objects.filter(event=AlertEvent.BREACH, acknowledged_at__isnull=True)
+    count = open_breaches.count()
+    name = "limit breaches"
+    if not count:
+        return CheckResult(name, OK, "no unacknowledged limit breach")
+    newest = open_breaches.order_by("-as_of", "-created_at").first()
+    assert newest is not None
+    return CheckResult(
+        name,
+        WARN,
+        f"{count} unacknowledged limit breach(es); newest {newest.as_of}: {newest.message[:150]}",
+        "acknowledge them: POST /api/v1/alerts/{id}/acknowledge (or the dashboard's limits panel)",
+    )

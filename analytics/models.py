@@ -348,3 +348,130 @@ class DataChange(models.Model):
 
     def __str__(self) -> str:
         return f"data change {self.value}"
+
+
+# --- what-if scenarios, limits and alerts (issue 15) -------------------------------------------------
+
+
+class WhatIfScenario(models.Model):
+    """A what-if saved by name: its trades and the answer computed when it was saved (nothing else is stored
+    by a what-if). Saving again under the same name replaces it."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    portfolio = models.ForeignKey("portfolios.Portfolio", on_delete=models.CASCADE, related_name="what_if_scenarios")
+    name = models.CharField(max_length=100)
+    as_of = models.DateField(help_text="The day the answer describes (that of the factor model it reused).")
+    trades = models.JSONField(help_text="The trades as submitted.")
+    result = JSONDocumentField(help_text="The what-if answer: summary, worst scenarios, limits, every kind.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["portfolio_id", "name"]
+        constraints = [models.UniqueConstraint(fields=["portfolio", "name"], name="what_if_scenario_unique_name")]
+
+    def __str__(self) -> str:
+        return f"What-if {self.name!r} ({self.portfolio_id})"
+
+
+class LimitMetric(models.TextChoices):
+    """What a limit bounds (units: ratios as decimals, USD, days; see ``analytics.results.limits``)."""
+
+    GROSS_LEVERAGE = "gross_leverage", "Gross leverage (gross exposure / equity)"
+    DELTA_ADJUSTED_LEVERAGE = "delta_adjusted_leverage", "Delta-adjusted leverage"
+    VAR_99_PCT_EQUITY = "var_99_pct_equity", "Historical VaR 99% as a share of equity"
+    SINGLE_NAME_CONCENTRATION = "single_name_concentration", "Largest underlying's |dollar delta| / equity"
+    UNDERLYING_DOLLAR_DELTA = "underlying_dollar_delta", "|Dollar delta| of an underlying (USD)"
+    FACTOR_BETA = "factor_beta", "Portfolio beta to a factor"
+    WORST_STRESS_LOSS = "worst_stress_loss", "Worst stress scenario loss as a share of equity"
+    DAYS_TO_LIQUIDATE = "days_to_liquidate", "Days to liquidate the whole portfolio"
+
+
+class RiskLimit(models.Model):
+    """A limit on one risk figure of a portfolio, with a warning and a hard level (upper, lower or both).
+
+    ``factor`` names the factor of a ``factor_beta`` limit; ``underlying`` the symbol of an
+    ``underlying_dollar_delta`` limit (blank: the largest underlying). A value equal to a level is within it.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    portfolio = models.ForeignKey("portfolios.Portfolio", on_delete=models.CASCADE, related_name="risk_limits")
+    metric = models.CharField(max_length=40, choices=LimitMetric.choices)
+    factor = models.CharField(max_length=40, blank=True, default="")
+    underlying = models.CharField(max_length=32, blank=True, default="")
+    warning_level = models.FloatField(null=True, blank=True, help_text="Upper warning level (WARN above it).")
+    hard_level = models.FloatField(null=True, blank=True, help_text="Upper hard level (BREACH above it).")
+    lower_warning = models.FloatField(null=True, blank=True, help_text="Lower warning level (WARN below it).")
+    lower_hard = models.FloatField(null=True, blank=True, help_text="Lower hard level (BREACH below it).")
+    is_active = models.BooleanField(default=True)
+    note = models.CharField(max_length=300, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["portfolio_id", "metric", "factor", "underlying"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["portfolio", "metric", "factor", "underlying"], name="risk_limit_unique_subject"
+            )
+        ]
+
+    def __str__(self) -> str:
+        subject = self.factor or self.underlying
+        return f"{self.metric}{f' ({subject})' if subject else ''} on {self.portfolio_id}"
+
+
+class AlertEvent(models.TextChoices):
+    BREACH = "breach", "New breach"
+    RESOLVED = "resolved", "Back to OK"
+
+
+class Alert(models.Model):
+    """A limit's change of state found by the batch: a new breach, or its return to OK. One per limit, day and
+    event, so a rerun of the same day creates none. Acknowledged with a note; kept as history."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    portfolio = models.ForeignKey("portfolios.Portfolio", on_delete=models.CASCADE, related_name="alerts")
+    limit = models.ForeignKey(RiskLimit, on_delete=models.SET_NULL, null=True, blank=True, related_name="alerts")
+    limit_label = models.CharField(max_length=200, help_text="The limit as it was (kept if it is deleted).")
+    as_of = models.DateField(db_index=True)
+    event = models.CharField(max_length=20, choices=AlertEvent.choices)
+    status = models.CharField(max_length=10, help_text="The limit's status that day (OK, WARN, BREACH).")
+    previous_status = models.CharField(max_length=10, blank=True, default="")
+    value = models.FloatField(null=True, blank=True)
+    warning_level = models.FloatField(null=True, blank=True)
+    hard_level = models.FloatField(null=True, blank=True)
+    message = models.CharField(max_length=500)
+    created_at = models.DateTimeField(auto_now_add=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        "portfolios.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    acknowledgement_note = models.CharField(max_length=500, blank=True, default="")
+
+    class Meta:
+        ordering = ["-as_of", "-created_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["limit", "as_of", "event"], name="alert_unique_limit_day_event")]
+
+    def __str__(self) -> str:
+        return f"{self.event} {self.limit_label} {self.as_of}"
+
+
+class AlertDelivery(models.Model):
+    """One notification of an alert (email or webhook) and how it went: attempts, last response, error."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="deliveries")
+    channel = models.CharField(max_length=20)  # "email" | "webhook"
+    target = models.CharField(max_length=500)
+    status = models.CharField(max_length=20)  # "delivered" | "failed"
+    attempts = models.PositiveSmallIntegerField(default=0)
+    response_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.CharField(max_length=500, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["alert_id", "created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.status} ({self.attempts} attempts)"

@@ -25,8 +25,10 @@ from analytics.models import (
     PortfolioResult,
     PortfolioSnapshot,
     PositionMetrics,
+    RiskLimit,
     StressScenario,
     SymbolFactorBeta,
+    WhatIfScenario,
 )
 
 
@@ -193,3 +195,18 @@ def batch_run_latest_for_portfolio(*, portfolio_id: uuid.UUID | str) -> tuple[Ba
         return None, []
     jobs = list(BatchJob.objects.filter(run_id=job.run_id, portfolio_id=portfolio_id).order_by("sequence", "id"))
     return job.run, jobs
+
+
+def what_if_scenarios_for_portfolio(*, portfolio_id: uuid.UUID) -> QuerySet[WhatIfScenario]:
+    """The what-if scenarios saved on a portfolio (the caller checked it is theirs), by name."""
+    return WhatIfScenario.objects.filter(portfolio_id=portfolio_id).order_by("name", "id")
+
+
+def risk_limits_for_portfolio(*, portfolio_id: uuid.UUID) -> QuerySet[RiskLimit]:
+    """Every limit of a portfolio (active or not), by metric."""
+    return RiskLimit.objects.filter(portfolio_id=portfolio_id).order_by("metric", "factor", "underlying", "id")
+
+
+def risk_limit_for_user(*, user: Any, limit_id: uuid.UUID) -> RiskLimit | None:
+    """One of the user's limits, or None (also for another user's: the caller answers 404)."""
+    return RiskLimit.objects.filter(pk=limit_id, portfolio__user=user).first()

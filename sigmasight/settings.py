@@ -363,3 +363,13 @@ LOGIN_URL = "web:login"
 LOGIN_REDIRECT_URL = "web:portfolio_list"
 LOGOUT_REDIRECT_URL = "web:login"
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 12 * 3600, minimum=60)  # a working day
+
+# --- Limit alerts (analytics.services.alerts): email through Django's backend, optional signed webhook ----
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "sigmasight@localhost")
+ALERT_EMAILS = env_bool("ALERT_EMAILS", True)  # email each alert to the portfolio's owner
+ALERT_WEBHOOK_URL = env_str("ALERT_WEBHOOK_URL", "")  # POST each alert as JSON here (empty: no webhook)
+ALERT_WEBHOOK_SECRET = env_str("ALERT_WEBHOOK_SECRET", "")  # HMAC-SHA256 key of the X-SigmaSight-Signature header
+ALERT_WEBHOOK_ATTEMPTS = env_int("ALERT_WEBHOOK_ATTEMPTS", 4, minimum=1)
+ALERT_WEBHOOK_BACKOFF_S = env_float("ALERT_WEBHOOK_BACKOFF_S", 1.0, minimum=0.0)  # 1 s, 2 s, 4 s, ...
+ALERT_WEBHOOK_TIMEOUT_S = env_float("ALERT_WEBHOOK_TIMEOUT_S", 5.0, minimum=0.1)

@@ -30,6 +30,7 @@ PORTFOLIO_TABS: list[PortfolioTab] = [
     PortfolioTab("dashboard", "Dashboard", "d"),
     PortfolioTab("positions", "Positions", "p"),
     PortfolioTab("chat", "Chat", "c"),
+    PortfolioTab("what_if", "What-if", "w"),
 ]
 
 

@@ -6,7 +6,7 @@ from django.templatetags.static import static
 from django.urls import path
 from django.views.generic import RedirectView
 
-from web.views import auth, chat, portfolios, positions
+from web.views import auth, chat, portfolios, positions, whatif
 
 app_name = "web"
 
@@ -26,6 +26,8 @@ urlpatterns = [
     path("positions/<str:position_id>/delete/", positions.position_delete, name="position_delete"),
     path("portfolios/<str:portfolio_id>/chat/", chat.chat, name="chat"),
     path("portfolios/<str:portfolio_id>/chat/conversations/", chat.chat_conversations, name="chat_conversations"),
+    path("portfolios/<str:portfolio_id>/what-if/", whatif.what_if, name="what_if"),
+    path("alerts/<str:alert_id>/acknowledge/", whatif.alert_acknowledge_page, name="alert_acknowledge"),
     # Browsers ask for /favicon.ico on pages without an icon link (the API's, Swagger's).
     path("favicon.ico", RedirectView.as_view(url=static("web/img/favicon.svg"), permanent=True)),
 ]

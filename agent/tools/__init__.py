@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from agent.tools import market_tools, portfolio_tools, result_tools
+from agent.tools import market_tools, portfolio_tools, result_tools, whatif_tools
 from agent.tools.registry import REGISTRY, Tool, ToolContext, tool_execute, tools_all
 
 __all__ = [
@@ -18,4 +18,5 @@ __all__ = [
     "result_tools",
     "tool_execute",
     "tools_all",
+    "whatif_tools",
 ]

@@ -71,3 +71,16 @@ def check_market_data() -> dict[str, Any]:
             hint="python manage.py market_data_status; confirm or correct them in the admin",
         )
     return body
+
+
+def check_limit_breaches() -> dict[str, Any]:
+    """Breach alerts nobody has acknowledged: ``warn`` (degraded, still 200) while there is any."""
+    from analytics.services.alerts import breaches_unacknowledged
+
+    count = breaches_unacknowledged()
+    body: dict[str, Any] = {"status": "ok", "unacknowledged_breaches": count}
+    if count:
+        body.update(
+            status="warn", hint="GET /api/v1/alerts?acknowledged=false, then POST /api/v1/alerts/{id}/acknowledge"
+        )
+    return body

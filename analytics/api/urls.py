@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, URLResolver, path
 
-from analytics.api import views
+from analytics.api import limits, views, whatif
 from analytics.results import registry
 
 PORTFOLIO = "analytics/portfolios/<uuid:portfolio_id>"
@@ -28,7 +28,20 @@ def result_urlpatterns() -> list[URLPattern]:
 
 
 urlpatterns: list[URLPattern | URLResolver] = [
-    *result_urlpatterns(),
+    # Before the result routes: the limits kind's endpoint also takes POST (a new limit).
+    path(f"{PORTFOLIO}/limits", limits.LimitsView.as_view(), name="analytics-limits"),
+    path(f"{PORTFOLIO}/limits/definitions", limits.LimitDefinitionsView.as_view(), name="limit-definitions"),
+    path("analytics/limits/<uuid:limit_id>", limits.LimitDetailView.as_view(), name="limit-detail"),
+    path("alerts", limits.AlertListView.as_view(), name="alerts"),
+    path("alerts/<uuid:alert_id>/acknowledge", limits.AlertAcknowledgeView.as_view(), name="alert-acknowledge"),
+    *[p for p in result_urlpatterns() if p.name != "analytics-limits"],  # served by LimitsView above
+    path(f"{PORTFOLIO}/what_if", whatif.WhatIfView.as_view(), name="analytics-what-if"),
+    path(f"{PORTFOLIO}/what_if/scenarios", whatif.WhatIfScenarioListView.as_view(), name="what-if-scenarios"),
+    path(
+        f"{PORTFOLIO}/what_if/scenarios/<uuid:scenario_id>",
+        whatif.WhatIfScenarioDetailView.as_view(),
+        name="what-if-scenario-detail",
+    ),
     path("admin/batch/run", views.BatchRunView.as_view(), name="admin-batch-run"),
     path("admin/batch/runs", views.BatchRunListView.as_view(), name="admin-batch-runs"),
     path("admin/batch/runs/<uuid:run_id>", views.BatchRunDetailView.as_view(), name="admin-batch-run-detail"),

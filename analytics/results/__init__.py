@@ -14,6 +14,7 @@ Importing this package registers the built-in kinds, in step order:
 - ``tracking_error`` — ex-ante tracking error, active betas and contributions against the benchmark
 - ``liquidity`` — days to liquidate at a share of the 20-day ADV, the liquidity profile
 - ``backtest`` — stored VaR against the next session's P&L: Kupiec, Christoffersen, Basel zones
+- ``limits`` — each risk limit's value and status (OK / WARN / BREACH), alerts on a change
 
 ``base`` defines the spec (read its docstring to add a kind), ``registry`` holds the registered
 kinds, ``presentation`` the report section types, ``common`` the helpers kinds share and
@@ -40,6 +41,7 @@ BUILT_IN = (
     "tracking_error",
     "liquidity",
     "backtest",
+    "limits",  # last: it judges the payloads of the kinds before it (keep it after any kind a limit reads)
 )
 for _module in BUILT_IN:  # each module registers its kind; a kind's dependencies come before it
     importlib.import_module(f"analytics.results.{_module}")

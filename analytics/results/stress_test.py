@@ -131,6 +131,13 @@ class StressArrays:
     factor_columns: list[str]
 
 
+def _stacked(series: list[pd.Series], names: list[str]) -> np.ndarray:
+    """Scenario shocks as rows (S × K, columns ``names``); aligned only when a series is in another order."""
+    return np.vstack(
+        [v.to_numpy(dtype=float) if list(v.index) == names else v.reindex(names).to_numpy(dtype=float) for v in series]
+    )
+
+
 def stress_arrays_compute(
     *, positions: pd.DataFrame, state: pd.DataFrame, shocks: list[ScenarioShocks], rate: float, div_yield: float
 ) -> StressArrays:
@@ -138,27 +145,34 @@ def stress_arrays_compute(
     book = compute.position_book(positions, state, rate, div_yield)
     betas = np.vstack(state["betas"].to_numpy()) if len(state) else np.empty((0, len(FACTOR_NAMES)))
     betas = np.where(np.isfinite(betas), betas, 0.0)
-    direct, conditioned, by_factor, columns = [], [], [], [str(f) for f in FACTOR_NAMES]
-    for solved in shocks:
-        shift = solved.stated_vol_shift
-        market = compute.FACTOR_SET.market
-        direct_pnl = stress.stress_pnl(
-            factor_shocks=solved.direct, betas=betas, book=book, vol_shift=shift, market_factor=market
-        )
-        conditioned_pnl = stress.stress_pnl(
-            factor_shocks=solved.conditioned, betas=betas, book=book, vol_shift=shift, market_factor=market
-        )
-        direct.append(np.nan_to_num(np.asarray(direct_pnl.position_pnl, dtype=float)))
-        conditioned.append(np.nan_to_num(np.asarray(conditioned_pnl.position_pnl, dtype=float)))
-        by_factor.append(np.nan_to_num(conditioned_pnl.factor_pnl.to_numpy(dtype=float)))
-        columns = [str(c) for c in conditioned_pnl.factor_pnl.columns]
     n = len(state)
+    columns = [str(f) for f in FACTOR_NAMES]
+    if not shocks:
+        return StressArrays(
+            shocks=shocks,
+            direct=np.empty((0, n)),
+            conditioned=np.empty((0, n)),
+            conditioned_by_factor=np.empty((0, n, len(columns) + 1)),
+            factor_columns=[*columns, stress.VOL_BUCKET],
+        )
+    # Every scenario at once (one pass over S × N arrays, options repriced together), direct and conditioned.
+    names = [str(f) for f in shocks[0].direct.index]
+    shifts = [solved.stated_vol_shift for solved in shocks]
+    market = compute.FACTOR_SET.market
+    direct, _ = stress.stress_pnl_scenarios(
+        factor_shocks=_stacked([s.direct for s in shocks], names),
+        factor_names=names, betas=betas, book=book, vol_shifts=shifts, market_factor=market,
+    )  # fmt: skip
+    conditioned, by_factor = stress.stress_pnl_scenarios(
+        factor_shocks=_stacked([s.conditioned for s in shocks], names),
+        factor_names=names, betas=betas, book=book, vol_shifts=shifts, market_factor=market,
+    )  # fmt: skip
     return StressArrays(
         shocks=shocks,
-        direct=np.vstack(direct) if direct else np.empty((0, n)),
-        conditioned=np.vstack(conditioned) if conditioned else np.empty((0, n)),
-        conditioned_by_factor=np.stack(by_factor) if by_factor else np.empty((0, n, len(columns))),
-        factor_columns=columns,
+        direct=np.nan_to_num(direct),
+        conditioned=np.nan_to_num(conditioned),
+        conditioned_by_factor=np.nan_to_num(by_factor),
+        factor_columns=[*names, stress.VOL_BUCKET],
     )
 
 

@@ -58,6 +58,9 @@ class ChunkContext:
     # (portfolio, step) whose results failed to store: filled by the write itself (writer thread), read by
     # the position-metrics write queued after it, so the metrics of a step that was not stored are dropped.
     failed_writes: set[tuple[uuid.UUID, str]] = field(default_factory=set)
+    # Each portfolio's payloads of the kinds built so far in this chunk (portfolio → kind → payload): a kind
+    # that judges the others' results (``limits``) reads them here, in memory, before they are stored.
+    payloads: dict[uuid.UUID, dict[str, Mapping[str, Any]]] = field(default_factory=dict)
 
     @classmethod
     def build(
@@ -106,6 +109,13 @@ class ChunkContext:
                 stale=sorted(set(part["price_symbol"].tolist()) & without_price),
             )
         return cls(run=run, market=market, stage=stage, positions=positions, state=state, slices=slices, writer=writer)
+
+    def payloads_for(self, part: PortfolioSlice) -> dict[str, Mapping[str, Any]]:
+        """The payloads built so far in this chunk for the portfolio of ``part`` (kind → payload)."""
+        for pid, candidate in self.slices.items():
+            if candidate is part:
+                return self.payloads.get(pid, {})
+        return {}
 
     def provenance(
         self, part: PortfolioSlice, *, method: str, lookback: int | None, inputs: dict[str, Any]
@@ -178,6 +188,7 @@ def step_run(spec: ResultSpec[Any, Any], context: ChunkContext, recorder: JobRec
 
     def build(pid: uuid.UUID, part: PortfolioSlice) -> tuple[list[Row], MetricColumns | None]:
         payload = spec.build(context, part, prepared)
+        context.payloads.setdefault(pid, {})[step] = payload
         return spec.rows(context, part, payload, prepared), spec.metric_columns(context, part, payload, prepared)
 
     return _per_portfolio(context, recorder, step, build, spec.write, runnable)

@@ -224,6 +224,7 @@ def test_the_built_in_kinds_and_their_step_graph() -> None:
         "tracking_error",
         "liquidity",
         "backtest",
+        "limits",
     )
     assert steps_all()[0] == "market_data" and steps_all()[-1] == "reports"
     assert depends_on("var") == ("greeks", "factor_exposures")

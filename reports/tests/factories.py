@@ -382,6 +382,7 @@ def payloads() -> dict[str, dict[str, Any]]:
                 },
             ],
         },
+        "limits": {"status": "OK", "breaches": 0, "warnings": 0, "no_data": 0, "limits": []},
     }
 
 
@@ -396,6 +397,7 @@ METHODS = {
     "tracking_error": "factor_model_active",
     "liquidity": "days to liquidate at a share of the 20-day average daily volume",
     "backtest": "stored 1-day VaR vs next-session actual P&L",
+    "limits": "each limit's figure against its warning and hard levels",
 }
 
 

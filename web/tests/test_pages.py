@@ -149,8 +149,9 @@ def test_the_dashboard_and_positions_pages_take_a_fixed_number_of_queries(
     # session, user, portfolio, results (one query for every kind), snapshots, the overview answer's
     # snapshot (the API's own code), last batch run (its jobs
     # are one more when there is one), the
-    # portfolio menu: independent of how many positions, scenarios or snapshots there are.
-    with django_assert_max_num_queries(8):
+    # portfolio menu, the limits panel (its newest limits result, its open alerts): independent of how many
+    # positions, scenarios, snapshots, limits or alerts there are.
+    with django_assert_max_num_queries(10):
         assert owner_web.get(reverse("web:dashboard", args=[book.pk])).status_code == 200
     # session, user, portfolio, filter options (three), positions, their tags, prices, metrics, menu,
     # the newest metrics day
