@@ -22,12 +22,12 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.core.serializers.json import DjangoJSONEncoder
-from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
 
 from agent import streaming
 from agent.api.throttling import agent_throttle_check
 from agent.services import chat_run
+from core.authentication import JWTAuthentication
 from core.errors import ApplicationError
 from core.websocket_auth import websocket_session_user
 

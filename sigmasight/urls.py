@@ -7,6 +7,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from core.health import health_view
+from core.throttling import login_throttled
 from web.urls import api_auth_urlpatterns
 
 handler400 = "core.errors.json_400"
@@ -18,6 +19,8 @@ admin.site.site_header = "SigmaSight administration"
 admin.site.site_title = "SigmaSight admin"
 
 urlpatterns = [
+    # The admin's login spends the same per-IP and per-email budgets as the API's and the web's.
+    path("admin/login/", login_throttled(admin.site.login)),
     path("admin/", admin.site.urls),
     path("health", health_view, name="health"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
