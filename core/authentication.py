@@ -15,6 +15,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from rest_framework_simplejwt.authentication import JWTAuthentication as SimpleJWTAuthentication
 from rest_framework_simplejwt.exceptions import InvalidToken
 from rest_framework_simplejwt.settings import api_settings
@@ -39,3 +40,9 @@ class JWTAuthentication(SimpleJWTAuthentication):
     def get_user(self, validated_token: Any) -> Any:
         token_user_id(validated_token)
         return super().get_user(validated_token)
+
+
+class JWTScheme(SimpleJWTScheme):
+    """The OpenAPI security scheme of this class: simplejwt's (``jwtAuth``, a Bearer header)."""
+
+    target_class = "core.authentication.JWTAuthentication"

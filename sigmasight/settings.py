@@ -66,6 +66,25 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
+# --- HTTPS (issue 17): set these in production behind TLS; README "Production settings" -----------
+# HSTS is sent only on HTTPS requests, so the one-year default costs a plain-HTTP demo nothing.
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", False)
+# Behind a TLS-terminating proxy that sets X-Forwarded-Proto (and strips a client's own).
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("TRUST_X_FORWARDED_PROTO", False) else None
+# Content-Security-Policy of every response (core.middleware_csp): scripts only from this site, no
+# framing, no plugins. Inline styles stay allowed (htmx's indicator style, Chart.js, Swagger UI).
+CONTENT_SECURITY_POLICY = env_str(
+    "CONTENT_SECURITY_POLICY",
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+    "frame-ancestors 'none'",
+)
+
 # daphne serves the ASGI app from the command line (`make serve`, `manage.py demo`); it is not in
 # INSTALLED_APPS, whose only effect would be an ASGI `runserver` and 0.5 s more start-up per command.
 INSTALLED_APPS = [
@@ -94,6 +113,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "core.middleware.AccessLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "core.middleware_csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -159,6 +179,10 @@ else:
         "throttle": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": THROTTLE_CACHE_TABLE},
     }
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# Largest request body accepted (bytes): the CSV import's 5 MB plus its multipart framing. Bigger
+# ones are refused with 413 while being read (core/bodylimit.py), before Django spools them.
+MAX_REQUEST_BODY_BYTES = env_int("MAX_REQUEST_BODY_BYTES", 6 * 1024 * 1024, minimum=1024)
 
 # Client IP (throttles): X-Forwarded-For is read only behind trusted proxies, given either as their
 # number in front of the app or as their networks; by default it is ignored (REMOTE_ADDR).

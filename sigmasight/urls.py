@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from core.health import health_view
 from core.throttling import login_throttled
@@ -24,8 +24,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("health", health_view, name="health"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="schema")),
+    # The split view serves Swagger UI's start-up script as a file: no inline script (CSP script-src 'self').
+    path("docs", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema")),
     path("api/v1/", include("portfolios.api.urls")),
     path("api/v1/", include("marketdata.api.urls")),
     path("api/v1/", include("analytics.api.urls")),
