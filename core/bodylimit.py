@@ -56,6 +56,12 @@ class BodySizeLimit:
         self.app = app
         self.max_bytes = max_bytes
 
+    def close(self) -> None:
+        """Close the wrapped application (the pooled request threads and their connections)."""
+        close = getattr(self.app, "close", None)
+        if callable(close):
+            close()
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
