@@ -22,13 +22,14 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.core.serializers.json import DjangoJSONEncoder
-from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
 
 from agent import streaming
 from agent.api.throttling import agent_throttle_check
 from agent.services import chat_run
+from core.authentication import JWTAuthentication
 from core.errors import ApplicationError
+from core.parsers import json_loads_safe
 from core.websocket_auth import websocket_session_user
 
 logger = logging.getLogger("sigmasight.agent")
@@ -91,6 +92,10 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     @classmethod
     async def encode_json(cls, content: Any) -> str:
         return json.dumps(content, cls=DjangoJSONEncoder)
+
+    @classmethod
+    async def decode_json(cls, text_data: str) -> Any:
+        return json_loads_safe(text_data)  # a too-deeply nested frame is a ValueError: an error event
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         if self.user is None:

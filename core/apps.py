@@ -1,6 +1,17 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def cache_tables_create(sender: AppConfig, using: str = "default", **kwargs: Any) -> None:
+    """Make the database caches' tables (the shared throttle counters) as part of ``migrate``, so no
+    deployment or demo needs a separate ``createcachetable``. Idempotent: an existing table is kept."""
+    from django.core.management import call_command
+
+    call_command("createcachetable", database=using, verbosity=0)
 
 
 class CoreConfig(AppConfig):
@@ -18,3 +29,6 @@ class CoreConfig(AppConfig):
         connection_created.connect(watch_connection, dispatch_uid="core.datachange")
         for connection in connections.all(initialized_only=True):
             watch_connection(connection=connection)
+
+        # Sent once per app with models; the command is a no-op once the tables exist.
+        post_migrate.connect(cache_tables_create, dispatch_uid="core.cache_tables_create")

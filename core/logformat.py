@@ -6,12 +6,15 @@ break in it starts a forged record and an escape sequence rewrites the terminal.
 escapes every control character of the formatted record (``\\n`` → ``\\\\n``, ESC → ``\\\\x1b``), so
 a record is exactly one line starting with its timestamp. A traceback (or stack) that follows keeps
 its lines, each indented and escaped the same way: no line but a record's first starts at column 0.
+Configured secrets (``core.secrets``) are written as ``***`` in the record and its traceback.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+
+from core.secrets import secrets_redact
 
 # C0 and C1 control characters, DEL, and the Unicode line and paragraph separators.
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -34,7 +37,7 @@ def control_escape(text: str) -> str:
 
 
 def _indented(text: str) -> str:
-    return "\n".join(TRACEBACK_INDENT + control_escape(line) for line in text.split("\n"))
+    return "\n".join(TRACEBACK_INDENT + control_escape(line) for line in secrets_redact(text).split("\n"))
 
 
 class SafeFormatter(logging.Formatter):
@@ -50,7 +53,7 @@ class SafeFormatter(logging.Formatter):
             record.exc_text = cached
 
     def formatMessage(self, record: logging.LogRecord) -> str:
-        return control_escape(super().formatMessage(record))
+        return control_escape(secrets_redact(super().formatMessage(record)))
 
     def formatException(self, ei: logging._SysExcInfoType) -> str:
         return _indented(super().formatException(ei))

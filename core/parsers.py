@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,3 +18,13 @@ class SafeJSONParser(JSONParser):
             return super().parse(stream, media_type, parser_context)
         except RecursionError as exc:
             raise ParseError("JSON parse error - nested too deeply.") from exc
+
+
+def json_loads_safe(text: str | bytes) -> Any:
+    """``json.loads`` whose every failure is a ``ValueError``: absurdly nested JSON (``[[[[…``)
+    raises ``ValueError`` too instead of a ``RecursionError`` (for the chat websocket's frames,
+    where an uncaught error closes the socket with 1011 instead of answering an ``error`` event)."""
+    try:
+        return json.loads(text)
+    except RecursionError as exc:
+        raise ValueError("JSON nested too deeply.") from exc

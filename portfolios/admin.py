@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+from typing import Any
+
 from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
@@ -11,6 +14,39 @@ from django.http import HttpRequest
 
 from portfolios.models import Portfolio, Position, Tag, User
 from portfolios.services import benchmark_symbol_clean
+from portfolios.validation import PositionInput, position_input_from_raw
+
+POSITION_FIELDS = tuple(PositionInput.__dataclass_fields__)
+
+
+class PositionAdminForm(forms.ModelForm):
+    """The admin's position form, checked by the one validation every other entry point uses.
+
+    Fields the form does not show (the inline shows a subset) take the position's current values;
+    the normalised values (upper-case symbols, a rebuilt OCC symbol) are what get saved.
+    """
+
+    class Meta:
+        model = Position
+        fields = ("portfolio", *POSITION_FIELDS, "tags")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if self.errors:  # a field already failed its own type check; the rules need every value
+            return cleaned
+        raw: dict[str, Any] = {name: getattr(self.instance, name) for name in POSITION_FIELDS}
+        raw.update({name: value for name, value in cleaned.items() if name in POSITION_FIELDS})
+        try:
+            checked = position_input_from_raw(raw)
+        except ValidationError as exc:
+            for name, messages in exc.message_dict.items():
+                for message in messages:
+                    self.add_error(name if name in self.fields else None, message)
+            return cleaned
+        for name, value in asdict(checked).items():
+            if name in self.fields:
+                cleaned[name] = value
+        return cleaned
 
 
 @admin.register(User)
@@ -37,6 +73,7 @@ class UserAdmin(BaseUserAdmin):
 
 class PositionInline(admin.TabularInline):
     model = Position
+    form = PositionAdminForm
     extra = 0
     fields = (
         "symbol",
@@ -87,6 +124,7 @@ class PortfolioAdmin(admin.ModelAdmin):
 
 @admin.register(Position)
 class PositionAdmin(admin.ModelAdmin):
+    form = PositionAdminForm
     list_display = (
         "symbol",
         "position_type",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
@@ -63,6 +63,19 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self) -> str:
         return self.email
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Save; deactivating a user revokes every refresh token they hold (``portfolios.tokens``)."""
+        deactivated = (
+            not self._state.adding
+            and not self.is_active
+            and type(self).objects.filter(pk=self.pk, is_active=True).exists()
+        )
+        super().save(*args, **kwargs)
+        if deactivated:
+            from portfolios.tokens import user_tokens_revoke  # tokens imports this module
+
+            user_tokens_revoke(user=self)
 
 
 DEFAULT_BENCHMARK = "SPY"

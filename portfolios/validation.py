@@ -2,6 +2,13 @@
 
 Each rule has a stable code and a message that names it, so a rejected position tells the user
 exactly what to fix (e.g. ``quantity_sign``: "SHORT positions need a negative quantity").
+
+This is the one validation of every way a position enters: the JSON API (its serializers take
+their bounds from ``NUMBER_BOUNDS`` here), CSV import (API, web page and ``import_positions``), the
+admin's forms (``portfolios.admin.PositionAdminForm``) and the demo seed. Numbers are checked for
+being finite, within range and within the column's digits here, not by the database: SQLite does
+not enforce ``max_digits``, and a value it stores but cannot read back (``1e308``) would break
+every later read of the portfolio.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
-from marketdata.occ import occ_symbol
+from marketdata.occ import MAX_STRIKE, occ_symbol
 from portfolios.models import LONG_TYPES, OPTION_TYPES, SHORT_TYPES, AssetClass, PositionType
 
 SYMBOL_MAX = 40
@@ -31,6 +38,35 @@ def symbol_problem(symbol: str, field: str = "symbol") -> str | None:
     if symbol and not SYMBOL_PATTERN.fullmatch(symbol):
         return f"{field} may only contain {SYMBOL_CHARSET}; got {symbol[:60]!r}."
     return None
+
+
+UNDERLYING_MAX = 20
+NOTES_MAX = 10_000
+
+
+@dataclass(frozen=True)
+class NumberBounds:
+    """Accepted range of a numeric position field (inclusive) and its column's digits.
+
+    The range keeps integer digits + ``decimal_places`` within ``max_digits`` even after SQLite's
+    float round trip (a 20-digit value comes back as a float that no longer fits the column).
+    """
+
+    max_digits: int
+    decimal_places: int
+    min_value: Decimal
+    max_value: Decimal
+
+
+# Quantity in shares or contracts (signed); prices in USD per share; strike as OCC symbols code it
+# (8 digits, 3 decimals); multiplier in shares per contract.
+NUMBER_BOUNDS: dict[str, NumberBounds] = {
+    "quantity": NumberBounds(20, 6, Decimal("-1e12"), Decimal("1e12")),
+    "entry_price": NumberBounds(20, 6, Decimal(0), Decimal("1e12")),
+    "exit_price": NumberBounds(20, 6, Decimal(0), Decimal("1e12")),
+    "strike": NumberBounds(20, 6, Decimal(0), MAX_STRIKE),
+    "multiplier": NumberBounds(12, 4, Decimal(0), Decimal("1e6")),
+}
 
 
 @dataclass(frozen=True)
@@ -62,6 +98,18 @@ def _decimal(value: Any, field: str, errors: dict[str, list[str]]) -> Decimal | 
         return None
     if not result.is_finite():
         errors.setdefault(field, []).append(f"{field} must be a finite number, got {value!r}.")
+        return None
+    bounds = NUMBER_BOUNDS[field]
+    if not bounds.min_value <= result <= bounds.max_value:
+        errors.setdefault(field, []).append(
+            f"{field} must be between {bounds.min_value:f} and {bounds.max_value:f}, got {value!r}."
+        )
+        return None
+    places = Decimal(1).scaleb(-bounds.decimal_places)
+    if result != result.quantize(places):  # in range, so the quantize cannot overflow
+        errors.setdefault(field, []).append(
+            f"{field} has more than {bounds.decimal_places} decimal places, got {value!r}."
+        )
         return None
     return result
 
@@ -112,6 +160,13 @@ def position_input_from_raw(raw: dict[str, Any]) -> PositionInput:
         problem = symbol_problem(named, field)
         if problem:
             errors.setdefault(field, []).append(problem)
+    if len(underlying) > UNDERLYING_MAX:
+        errors.setdefault("underlying_symbol", []).append(
+            f"underlying_symbol is longer than {UNDERLYING_MAX} characters."
+        )
+    notes = str(raw.get("notes") or "")
+    if len(notes) > NOTES_MAX:
+        errors.setdefault("notes", []).append(f"notes are longer than {NOTES_MAX} characters.")
     if quantity is None and "quantity" not in errors:
         errors["quantity"] = ["quantity is required."]
     if entry_price is None and "entry_price" not in errors:
@@ -191,5 +246,5 @@ def position_input_from_raw(raw: dict[str, Any]) -> PositionInput:
         multiplier=multiplier,
         exit_price=exit_price,
         exit_date=exit_date,
-        notes=str(raw.get("notes") or ""),
+        notes=notes,
     )

@@ -6,6 +6,7 @@ says what to fix (e.g. ``DATABASE_URL: unsupported scheme 'mysqll'``).
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -87,6 +88,17 @@ def env_list(name: str, default: Sequence[str]) -> list[str]:
     if raw is None:
         return list(default)
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_networks(name: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """A comma-separated list of IP networks (``10.0.0.0/8, 2001:db8::/32``) or addresses."""
+    networks = []
+    for item in env_list(name, []):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ConfigError(name, f"expected IP networks like 10.0.0.0/8, got {item!r}") from None
+    return networks
 
 
 def env_database(name: str, default: str) -> dict[str, object]:

@@ -24,6 +24,7 @@ from sigmasight.env import (
     env_float,
     env_int,
     env_list,
+    env_networks,
     env_path,
     env_redis_url,
     env_str,
@@ -65,6 +66,25 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
+# --- HTTPS (issue 17): set these in production behind TLS; README "Production settings" -----------
+# HSTS is sent only on HTTPS requests, so the one-year default costs a plain-HTTP demo nothing.
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", False)
+# Behind a TLS-terminating proxy that sets X-Forwarded-Proto (and strips a client's own).
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("TRUST_X_FORWARDED_PROTO", False) else None
+# Content-Security-Policy of every response (core.middleware_csp): scripts only from this site, no
+# framing, no plugins. Inline styles stay allowed (htmx's indicator style, Chart.js, Swagger UI).
+CONTENT_SECURITY_POLICY = env_str(
+    "CONTENT_SECURITY_POLICY",
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+    "frame-ancestors 'none'",
+)
+
 # daphne serves the ASGI app from the command line (`make serve`, `manage.py demo`); it is not in
 # INSTALLED_APPS, whose only effect would be an ASGI `runserver` and 0.5 s more start-up per command.
 INSTALLED_APPS = [
@@ -76,6 +96,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework_simplejwt",
+    "rest_framework_simplejwt.token_blacklist",  # refresh-token rotation and logout (issue 17.5)
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_q",
@@ -92,6 +113,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "core.middleware.AccessLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "core.middleware_csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -149,12 +171,34 @@ AUTH_USER_MODEL = "portfolios.User"
 
 # --- Redis: cache, channel layer, django-q2 broker ------------------------------------------
 REDIS_URL = env_redis_url("REDIS_URL")
+# The "throttle" cache holds the login and agent rate limits (core.throttling): it must be shared by
+# every process, so without Redis it is the database cache (its table made by `migrate`).
+THROTTLE_CACHE_TABLE = "sigmasight_throttle_cache"
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL},
+        "throttle": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "throttle",
+        },
+    }
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "throttle": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": THROTTLE_CACHE_TABLE},
+    }
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# Largest request body accepted (bytes): the CSV import's 5 MB plus its multipart framing. Bigger
+# ones are refused with 413 while being read (core/bodylimit.py), before Django spools them.
+MAX_REQUEST_BODY_BYTES = env_int("MAX_REQUEST_BODY_BYTES", 6 * 1024 * 1024, minimum=1024)
+
+# Client IP (throttles): X-Forwarded-For is read only behind trusted proxies, given either as their
+# number in front of the app or as their networks; by default it is ignored (REMOTE_ADDR).
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
+TRUSTED_PROXY_NETWORKS = env_networks("TRUSTED_PROXY_CIDRS")
 
 Q_CLUSTER: dict[str, object] = {
     "name": env_str("Q_CLUSTER_NAME", "sigmasight"),
@@ -193,11 +237,19 @@ SIMPLE_JWT = {
     "USER_ID_FIELD": "id",
     "USER_ID_CLAIM": "user_id",
     "UPDATE_LAST_LOGIN": False,
+    # A refresh gives a new refresh token and blacklists the one used (a reused one is refused);
+    # ``POST /api/v1/auth/logout`` blacklists it too.
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    # Tokens carry a digest of the password hash: a password change (API, web page, admin,
+    # changepassword) invalidates every access and refresh token issued before it.
+    "CHECK_REVOKE_TOKEN": True,
+    "REVOKE_TOKEN_CLAIM": "pwd",
 }
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "core.authentication.JWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

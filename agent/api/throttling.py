@@ -7,9 +7,12 @@ from typing import Any
 
 from rest_framework.throttling import UserRateThrottle
 
+from core.throttling import SharedCacheThrottle
 
-class AgentUserThrottle(UserRateThrottle):
-    """Agent questions per authenticated user; counted in the default cache (Redis when configured)."""
+
+class AgentUserThrottle(SharedCacheThrottle, UserRateThrottle):
+    """Agent questions per authenticated user; counted in the shared ``throttle`` cache (the database
+    cache, or Redis when configured) so every process spends one budget."""
 
     scope = "agent_user"
 

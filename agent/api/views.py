@@ -41,8 +41,12 @@ from agent.services import (
 )
 from agent.tools import tools_all
 from core.errors import error_payload
-from core.pagination import paginate
+from core.openapi import error_responses
+from core.pagination import StandardPagination, paginate
 from core.users import request_user
+
+# An SSE body is text; documented as such (a JSON schema cannot describe the event framing).
+SSE_STREAM = {"type": "string", "description": "text/event-stream"}
 
 
 class ChatView(APIView):
@@ -50,7 +54,10 @@ class ChatView(APIView):
 
     throttle_classes = [AgentUserThrottle]
 
-    @extend_schema(request=ChatInputSerializer, responses={200: ChatOutputSerializer, 502: OpenApiTypes.OBJECT})
+    @extend_schema(
+        request=ChatInputSerializer,
+        responses={200: ChatOutputSerializer, **error_responses(400, 401, 404, 415, 429, 502)},
+    )
     def post(self, request: Request) -> Response:
         data = ChatInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -82,8 +89,13 @@ class ChatStreamView(APIView):
         ],
         responses={
             (200, "text/event-stream"): OpenApiResponse(
-                OpenApiTypes.STR, description="Events: start, token, tool_call, tool_result, heartbeat, error, done."
-            )
+                SSE_STREAM,
+                description=(
+                    "Server-sent events, each `event: <type>` and `data: <JSON object>`: start, token, tool_call, "
+                    "tool_result, heartbeat, error, done. Every stream ends with `done` or `error`."
+                ),
+            ),
+            **error_responses(400, 401, 404, 429),
         },
     )
     def get(self, request: Request) -> StreamingHttpResponse:
@@ -99,7 +111,9 @@ class ChatStreamView(APIView):
 class SessionListView(APIView):
     """The caller's conversations, most recent first."""
 
-    @extend_schema(responses=ConversationSerializer(many=True))
+    pagination_class = StandardPagination  # documents the page envelope (count, next, previous, results)
+
+    @extend_schema(responses={200: ConversationSerializer(many=True), **error_responses(401, 404)})
     def get(self, request: Request) -> Response:
         paginator, page = paginate(
             queryset=conversations_for_user(user=request_user(request)), request=request, view=self
@@ -110,12 +124,12 @@ class SessionListView(APIView):
 class SessionDetailView(APIView):
     """One of the caller's conversations with its messages; another user's gives 404."""
 
-    @extend_schema(responses=ConversationDetailSerializer)
+    @extend_schema(responses={200: ConversationDetailSerializer, **error_responses(401, 404)})
     def get(self, request: Request, session_id: str) -> Response:
         conversation = conversation_get_for_user(user=request_user(request), session_id=session_id)
         return Response(ConversationDetailSerializer(conversation).data)
 
-    @extend_schema(responses={204: None})
+    @extend_schema(responses={204: None, **error_responses(401, 404)})
     def delete(self, request: Request, session_id: str) -> Response:
         conversation_delete(user=request_user(request), session_id=session_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -124,7 +138,7 @@ class SessionDetailView(APIView):
 class ToolListView(APIView):
     """The tools the agent may call, with their JSON schemas and limits."""
 
-    @extend_schema(responses=ToolSerializer(many=True))
+    @extend_schema(responses={200: ToolSerializer(many=True), **error_responses(401)})
     def get(self, request: Request) -> Response:
         return Response([tool.schema() for tool in tools_all()])
 

@@ -20,6 +20,7 @@ from analytics.models import BatchJob, BatchRun
 from analytics.results.base import ResultSpec
 from analytics.results.common import Provenance
 from analytics.services.batch import steps_all, steps_resolve
+from core.query import QueryDateField
 from core.typed_serializers import typed_dict_serializer
 from portfolios.api.serializers import StrictInputSerializer
 
@@ -34,12 +35,12 @@ MAX_BATCH_PORTFOLIOS = 1000
 class AsOfInputSerializer(serializers.Serializer):
     """``?as_of=``: read the newest result on or before this day instead of the newest overall."""
 
-    as_of = serializers.DateField(required=False, help_text="YYYY-MM-DD; the newest result on or before it.")
+    as_of = QueryDateField(required=False, help_text="YYYY-MM-DD; the newest result on or before it.")
 
 
 class SnapshotRangeInputSerializer(serializers.Serializer):
-    start = serializers.DateField(required=False, help_text="First day (YYYY-MM-DD), inclusive.")
-    end = serializers.DateField(required=False, help_text="Last day (YYYY-MM-DD), inclusive.")
+    start = QueryDateField(required=False, help_text="First day (YYYY-MM-DD), inclusive.")
+    end = QueryDateField(required=False, help_text="Last day (YYYY-MM-DD), inclusive.")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         start, end = attrs.get("start"), attrs.get("end")

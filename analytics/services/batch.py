@@ -43,7 +43,13 @@ from analytics.results import registry
 from analytics.selectors import factor_model_latest
 from analytics.services import compute, persist
 from analytics.services.heartbeat import Heartbeat, runs_abandoned_mark
-from analytics.services.inputs import MarketInputs, PortfolioInfo, market_inputs_load, portfolios_load, positions_frame
+from analytics.services.inputs import (
+    MarketInputs,
+    PortfolioInfo,
+    market_inputs_load,
+    portfolios_load,
+    positions_load,
+)
 from analytics.services.jobs import (
     EXPIRIES_STEP,
     JobRecorder,
@@ -252,7 +258,10 @@ def _run_locked(
     kinds = [s for s in selected if s in portfolio_steps()]
     ids = list(portfolios)
     if kinds and ids:
-        positions = positions_frame(portfolio_ids=ids, as_of=as_of)
+        loaded = positions_load(portfolio_ids=ids, as_of=as_of)
+        unreadable_record(recorder=recorder, unreadable=loaded.unreadable, steps=kinds, say=say)
+        ids = [pid for pid in ids if pid not in loaded.unreadable]
+        positions = loaded.frame
         market = _load_market(positions=positions, as_of=as_of, portfolios=portfolios)
         run.data_source = market.data_source
         run.warnings = _quarantine_warnings(market)
@@ -298,6 +307,25 @@ def _run_locked(
         except Exception as exc:
             logger.exception("Post step %s failed", name)
             recorder.record_failure(step=name, started=started, exc=exc)
+
+
+def unreadable_record(
+    *,
+    recorder: JobRecorder,
+    unreadable: dict[uuid.UUID, str],
+    steps: Sequence[str],
+    say: Callable[[str], None] = lambda message: None,
+) -> None:
+    """Fail every step of each portfolio whose positions could not be read, with the reason (the
+    other portfolios of the run go on)."""
+    if not unreadable:
+        return
+    say(f"positions: {len(unreadable)} portfolio(s) could not be read; their jobs fail, the others run")
+    started = time.perf_counter()
+    for pid, reason in unreadable.items():
+        for step in steps_to_run(steps):
+            recorder.record(step=step, portfolio_id=pid, status=RunStatus.FAILED, started=started, error=reason)
+    recorder.flush()
 
 
 def _chunks_run_inline(
@@ -534,7 +562,10 @@ def portfolio_chunk_run(
     portfolios = portfolios_load(portfolio_ids=portfolio_ids)
     positions = preloaded.positions if preloaded is not None else None
     if positions is None:
-        positions = positions_frame(portfolio_ids=list(portfolios), as_of=as_of)
+        loaded = positions_load(portfolio_ids=list(portfolios), as_of=as_of)
+        unreadable_record(recorder=recorder, unreadable=loaded.unreadable, steps=steps)
+        portfolios = {pid: info for pid, info in portfolios.items() if pid not in loaded.unreadable}
+        positions = loaded.frame
     if preloaded is not None:
         market, stage = preloaded.market, preloaded.stage
     else:

@@ -7,6 +7,7 @@ prices of every symbol they need over the lookback, and the latest option quotes
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
 from bisect import bisect_right
 from collections.abc import Sequence
@@ -20,6 +21,8 @@ from marketdata import selectors as market
 from marketdata.factors import FACTOR_SYMBOLS
 from portfolios.models import OPTION_TYPES, Portfolio
 from portfolios.selectors import open_position_rows
+
+logger = logging.getLogger(__name__)
 
 # Calendar days of price history loaded: 252 trading days of returns plus margin for holidays.
 PRICE_HISTORY_CALENDAR_DAYS = 400
@@ -126,6 +129,46 @@ def positions_frame(
     if frame.empty:
         frame = pd.DataFrame({c: pd.Series(dtype=object) for c in POSITION_COLUMNS})
     return frame
+
+
+@dataclass(frozen=True)
+class PositionsLoad:
+    """The positions frame of the portfolios that could be read, and why each other one could not."""
+
+    frame: pd.DataFrame
+    unreadable: dict[uuid.UUID, str]
+
+
+def positions_load(
+    *, portfolio_ids: Sequence[uuid.UUID], as_of: dt.date | None = None, since: dt.date | None = None
+) -> PositionsLoad:
+    """``positions_frame`` that isolates a portfolio whose stored positions cannot be read.
+
+    Positions enter through one validation, but a row written around it (raw SQL, a restore, a
+    value SQLite stored and cannot convert back, such as ``1e308`` in a ``max_digits=20`` column)
+    makes the one bulk query fail for every portfolio. Then each portfolio is read on its own and
+    the ones that fail are returned in ``unreadable`` (portfolio → the error), not raised: the
+    batch fails their jobs with that error and computes the others.
+    """
+    ids = list(portfolio_ids)
+    try:
+        return PositionsLoad(positions_frame(portfolio_ids=ids, as_of=as_of, since=since), {})
+    except Exception:  # noqa: S110 — read each portfolio apart below, which names the failing ones
+        pass
+    frames: list[pd.DataFrame] = []
+    unreadable: dict[uuid.UUID, str] = {}
+    for pid in sorted(ids):  # the bulk query's order: by portfolio id
+        try:
+            frames.append(positions_frame(portfolio_ids=[pid], as_of=as_of, since=since))
+        except Exception as exc:
+            logger.error("The positions of portfolio %s cannot be read: %s: %s", pid, type(exc).__name__, exc)
+            unreadable[pid] = (
+                f"its positions cannot be read from the database ({type(exc).__name__}: {exc}); "
+                "a stored number is out of its column's range: correct or delete that position in the database"
+            )
+    readable = [f for f in frames if not f.empty]
+    frame = pd.concat(readable, ignore_index=True) if readable else positions_frame(portfolio_ids=[], as_of=as_of)
+    return PositionsLoad(frame, unreadable)
 
 
 @dataclass

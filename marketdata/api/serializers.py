@@ -6,6 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from core.query import QueryDateField
 from marketdata.models import PriceBar
 
 
@@ -23,8 +24,8 @@ class PriceBarOutputSerializer(serializers.ModelSerializer):
 class PriceRangeInputSerializer(serializers.Serializer):
     """Query parameters of the prices endpoint: an inclusive date range, either end open."""
 
-    start = serializers.DateField(required=False, help_text="First date (YYYY-MM-DD), inclusive.")
-    end = serializers.DateField(required=False, help_text="Last date (YYYY-MM-DD), inclusive.")
+    start = QueryDateField(required=False, help_text="First date (YYYY-MM-DD), inclusive.")
+    end = QueryDateField(required=False, help_text="Last date (YYYY-MM-DD), inclusive.")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         start, end = attrs.get("start"), attrs.get("end")

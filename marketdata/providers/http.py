@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import random
-import re
 import time
 from collections.abc import Callable, Mapping
 from types import TracebackType
@@ -32,17 +31,18 @@ from urllib3.exceptions import InvalidHeader, MaxRetryError, ReadTimeoutError
 from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
+from core.secrets import secrets_redact
 from marketdata.providers.base import ProviderError
 
 logger = logging.getLogger("sigmasight.marketdata")
 
-_SECRET_PARAM = re.compile(r"(?i)(api_?key|token|apikey)=([^&\s'\"]+)")
 RETRY_STATUSES = frozenset({429, *range(500, 600)})
 
 
 def redact(text: str) -> str:
-    """``text`` with API keys in query strings replaced by ``***``."""
-    return _SECRET_PARAM.sub(r"\1=***", text)
+    """``text`` with API keys replaced by ``***``: in query strings (``apikey=…``) and wherever a
+    configured key appears verbatim (a vendor's error body that echoes the key it was sent)."""
+    return secrets_redact(text)
 
 
 class ProviderHTTPError(ProviderError):
@@ -272,7 +272,9 @@ class HttpClient:
         try:
             return response.json()
         except ValueError:
-            logger.warning("%s: malformed JSON from %s: %r", self.provider, redact(response.url), response.text[:200])
+            logger.warning(
+                "%s: malformed JSON from %s: %r", self.provider, redact(response.url), redact(response.text[:200])
+            )
             raise ProviderError(f"{self.provider}: malformed JSON in the response") from None
 
     def _error_text(self, exc: BaseException) -> str:

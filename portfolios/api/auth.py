@@ -1,6 +1,8 @@
-"""``/api/v1/auth``: log in with email and password, refresh the access token, who am I.
+"""``/api/v1/auth``: log in with email and password, refresh the access token, log out, who am I.
 
-Tokens are simplejwt JWTs sent as ``Authorization: Bearer <access_token>``. A failed login says
+Tokens are simplejwt JWTs sent as ``Authorization: Bearer <access_token>``. A refresh token works
+once: a refresh answers a new pair and revokes the one used; logout revokes it (or every refresh
+token of the user); a password change or deactivation revokes them all (``portfolios.tokens``). A failed login says
 only "invalid email or password" — the same for an unknown email, a wrong password and an inactive
 account — and Django's ``ModelBackend`` hashes a dummy password for unknown emails so the timing
 does not tell them apart either.
@@ -19,8 +21,6 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from rest_framework_simplejwt.exceptions import TokenError
-from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from core.openapi import error_responses
@@ -29,12 +29,13 @@ from core.throttling import LoginEmailThrottle, LoginIPThrottle
 from core.users import request_user
 from portfolios.api.serializers import (
     LoginInputSerializer,
+    LogoutInputSerializer,
     MeOutputSerializer,
     RefreshInputSerializer,
     TokenOutputSerializer,
 )
-from portfolios.models import User
 from portfolios.selectors import portfolios_for_user
+from portfolios.tokens import TokenRevoked, refresh_token_revoke, refresh_token_rotate, token_pair_issue
 
 WWW_AUTHENTICATE = 'Bearer realm="api"'
 
@@ -88,13 +89,17 @@ class LoginView(_PublicAuthView):
         )
         if user is None:  # unknown email, wrong password and inactive account look the same
             raise exceptions.AuthenticationFailed("Invalid email or password.", code="invalid_credentials")
-        return Response(_token_payload(RefreshToken.for_user(user)))
+        return Response(_token_payload(token_pair_issue(user=user)))
 
 
 class RefreshView(_PublicAuthView):
     @extend_schema(
         operation_id="auth_refresh",
-        summary="Exchange a refresh token for a new access token",
+        summary="Exchange a refresh token for a new token pair",
+        description=(
+            "Answers a new access token and a new refresh token; the refresh token sent is revoked "
+            "(sending it again is a 401). Refused after logout, a password change or deactivation."
+        ),
         tags=["auth"],
         auth=[],
         request=RefreshInputSerializer,
@@ -104,16 +109,35 @@ class RefreshView(_PublicAuthView):
         serializer = RefreshInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
-            refresh = RefreshToken(serializer.validated_data["refresh_token"])
-        except TokenError as exc:
-            raise exceptions.AuthenticationFailed(
-                "Refresh token is invalid or expired.", code="token_not_valid"
-            ) from exc
-        user_id = refresh.payload.get(jwt_settings.USER_ID_CLAIM)
-        # A deleted or deactivated user's refresh token must stop working at once.
-        if user_id is None or not User.objects.filter(pk=str(user_id), is_active=True).exists():
-            raise exceptions.AuthenticationFailed("No active account for this token.", code="no_active_account")
+            refresh = refresh_token_rotate(raw=serializer.validated_data["refresh_token"])
+        except TokenRevoked as exc:
+            raise exceptions.AuthenticationFailed(str(exc), code=exc.code) from exc
         return Response(_token_payload(refresh))
+
+
+class LogoutView(_PublicAuthView):
+    @extend_schema(
+        operation_id="auth_logout",
+        summary="Log out: revoke a refresh token",
+        description=(
+            "Revokes the refresh token sent, or with `all_sessions` every refresh token of its user. "
+            "Access tokens already issued stay valid until they expire (`expires_in` of the login)."
+        ),
+        tags=["auth"],
+        auth=[],
+        request=LogoutInputSerializer,
+        responses={204: None, **error_responses(400, 401, 415)},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = LogoutInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            refresh_token_revoke(
+                raw=serializer.validated_data["refresh_token"], all_sessions=serializer.validated_data["all_sessions"]
+            )
+        except TokenRevoked as exc:
+            raise exceptions.AuthenticationFailed(str(exc), code=exc.code) from exc
+        return Response(status=204)
 
 
 class MeView(APIView):

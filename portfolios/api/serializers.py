@@ -13,23 +13,26 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from marketdata.occ import MAX_STRIKE  # OCC symbols code the strike in 8 digits with 3 decimals
 from portfolios.models import AssetClass, Portfolio, Position, PositionType
+from portfolios.validation import NUMBER_BOUNDS
 
 MONEY: dict[str, Any] = {"max_digits": 20, "decimal_places": 2, "coerce_to_string": False}
 QUANTITY: dict[str, Any] = {"max_digits": 20, "decimal_places": 6, "coerce_to_string": False}
 # Input bounds keep integer digits + decimal places within max_digits even after SQLite's float
 # round trip (a 20-digit value comes back as a float that no longer fits the column).
 MONEY_IN: dict[str, Any] = {**MONEY, "min_value": Decimal(0), "max_value": Decimal("1e15")}
-QUANTITY_IN: dict[str, Any] = {**QUANTITY, "min_value": Decimal("-1e12"), "max_value": Decimal("1e12")}
-PRICE_IN: dict[str, Any] = {**QUANTITY, "min_value": Decimal(0), "max_value": Decimal("1e12")}
-MULTIPLIER_IN: dict[str, Any] = {
-    "max_digits": 12,
-    "decimal_places": 4,
-    "coerce_to_string": False,
-    "min_value": Decimal(0),
-    "max_value": Decimal("1e6"),
-}
+
+
+def bounded(field: str) -> dict[str, Any]:
+    """DecimalField arguments of a position's numeric ``field`` from the one validation's bounds."""
+    bounds = NUMBER_BOUNDS[field]
+    return {
+        "max_digits": bounds.max_digits,
+        "decimal_places": bounds.decimal_places,
+        "coerce_to_string": False,
+        "min_value": bounds.min_value,
+        "max_value": bounds.max_value,
+    }
 
 
 class StrictInputSerializer(serializers.Serializer):
@@ -53,6 +56,13 @@ class LoginInputSerializer(serializers.Serializer):
 
 class RefreshInputSerializer(serializers.Serializer):
     refresh_token = serializers.CharField(max_length=4096)
+
+
+class LogoutInputSerializer(serializers.Serializer):
+    refresh_token = serializers.CharField(max_length=4096)
+    all_sessions = serializers.BooleanField(
+        default=False, help_text="Revoke every refresh token of the user, not only this one."
+    )
 
 
 class TokenOutputSerializer(serializers.Serializer):
@@ -122,15 +132,15 @@ class PositionWriteFields(StrictInputSerializer):
     symbol = serializers.CharField(max_length=40, required=False, allow_blank=True)
     position_type = serializers.ChoiceField(choices=PositionType.choices, required=False)
     asset_class = serializers.ChoiceField(choices=AssetClass.choices, required=False)
-    quantity = serializers.DecimalField(required=False, **QUANTITY_IN)
-    entry_price = serializers.DecimalField(required=False, **PRICE_IN)
+    quantity = serializers.DecimalField(required=False, **bounded("quantity"))
+    entry_price = serializers.DecimalField(required=False, **bounded("entry_price"))
     entry_date = serializers.DateField(required=False)
-    exit_price = serializers.DecimalField(required=False, allow_null=True, **PRICE_IN)
+    exit_price = serializers.DecimalField(required=False, allow_null=True, **bounded("exit_price"))
     exit_date = serializers.DateField(required=False, allow_null=True)
     underlying_symbol = serializers.CharField(max_length=20, required=False, allow_blank=True)
-    strike = serializers.DecimalField(required=False, allow_null=True, **{**PRICE_IN, "max_value": MAX_STRIKE})
+    strike = serializers.DecimalField(required=False, allow_null=True, **bounded("strike"))
     expiration = serializers.DateField(required=False, allow_null=True)
-    multiplier = serializers.DecimalField(required=False, **MULTIPLIER_IN)
+    multiplier = serializers.DecimalField(required=False, **bounded("multiplier"))
     notes = serializers.CharField(max_length=10_000, required=False, allow_blank=True)
     tags = serializers.ListField(
         child=serializers.CharField(max_length=100), max_length=50, required=False, help_text="Tag names."
@@ -142,8 +152,8 @@ class PositionCreateInputSerializer(PositionWriteFields):
         max_length=40, required=False, allow_blank=True, help_text="Ticker; for options it may be left out (OCC)."
     )
     position_type = serializers.ChoiceField(choices=PositionType.choices)
-    quantity = serializers.DecimalField(help_text="Signed: negative for short positions.", **QUANTITY_IN)
-    entry_price = serializers.DecimalField(help_text="Per share (premium per share).", **PRICE_IN)
+    quantity = serializers.DecimalField(help_text="Signed: negative for short positions.", **bounded("quantity"))
+    entry_price = serializers.DecimalField(help_text="Per share (premium per share).", **bounded("entry_price"))
     entry_date = serializers.DateField()
 
 

@@ -9,6 +9,7 @@ from portfolios.api import auth, views
 urlpatterns: list[URLPattern | URLResolver] = [
     path("auth/login", auth.LoginView.as_view(), name="auth-login"),
     path("auth/refresh", auth.RefreshView.as_view(), name="auth-refresh"),
+    path("auth/logout", auth.LogoutView.as_view(), name="auth-logout"),
     path("auth/me", auth.MeView.as_view(), name="auth-me"),
     path("data/portfolios", views.PortfolioListView.as_view(), name="portfolio-list"),
     path("data/portfolios/<uuid:portfolio_id>", views.PortfolioDetailView.as_view(), name="portfolio-detail"),

@@ -8,8 +8,7 @@ password-guessing run gains nothing by switching from ``POST /api/v1/auth/login`
 from __future__ import annotations
 
 import functools
-from types import SimpleNamespace
-from typing import Any, cast
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth import views as auth_views
@@ -18,7 +17,7 @@ from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse_lazy
 
-from core.throttling import LoginEmailThrottle, LoginIPThrottle
+from core.throttling import login_throttle_wait
 from portfolios.demo import DEMO_PASSWORD, load_fixture
 
 
@@ -45,21 +44,6 @@ class EmailAuthenticationForm(AuthenticationForm):
 
     def clean_username(self) -> str:
         return str(self.cleaned_data.get("username") or "").strip().lower()
-
-
-def login_throttle_wait(request: HttpRequest) -> float | None:
-    """Seconds to wait when this attempt is over the login budget (per IP, per email), else None.
-
-    The API's throttle classes read ``request.META`` (the client address) and ``request.data["email"]``;
-    the form's field is ``username``, so they are given a view of the request with that name."""
-    probe: Any = SimpleNamespace(
-        META=request.META, headers=request.headers, data={"email": request.POST.get("username", "")}
-    )
-    waits = []
-    for throttle in (LoginIPThrottle(), LoginEmailThrottle()):
-        if not throttle.allow_request(probe, cast(Any, None)):  # no view: the rate is per request, not per view
-            waits.append(throttle.wait() or 1.0)
-    return max(waits) if waits else None
 
 
 class LoginView(auth_views.LoginView):
