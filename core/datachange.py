@@ -34,7 +34,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.apps import apps
-from django.db import connections, transaction
+from django.db import DatabaseError, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 TABLE = "sigmasight_data_change"
@@ -84,12 +84,24 @@ def _bump(using: str) -> None:
             return
         _TABLE_EXISTS.add(using)
     start = secrets.randbelow(2**62) + 1
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {TABLE} (id, value) VALUES (1, %s) "  # noqa: S608 (a constant)
-            f"ON CONFLICT (id) DO UPDATE SET value = {TABLE}.value + 1",
-            [start],
-        )
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {TABLE} (id, value) VALUES (1, %s) "  # noqa: S608 (a constant)
+                f"ON CONFLICT (id) DO UPDATE SET value = {TABLE}.value + 1",
+                [start],
+            )
+    except DatabaseError:
+        # The table went away since it was seen (migrations rolled back past it): nothing to move. In a
+        # transaction the error stands (PostgreSQL has aborted it); so does any other error.
+        _TABLE_EXISTS.discard(using)
+        if connection.in_atomic_block or TABLE in connection.introspection.table_names():
+            raise
+
+
+def table_state_forget(**_: Any) -> None:
+    """``pre_migrate``/``post_migrate`` receiver: the counter's table may appear or go; look again."""
+    _TABLE_EXISTS.clear()
 
 
 _BUMPERS: dict[str, Callable[[], None]] = {}

@@ -250,8 +250,9 @@ def test_catalog_version_2_is_loaded_by_a_migration_that_keeps_admin_edits(db):
 
 
 def test_a_worker_loads_the_runs_inputs_once_for_all_its_chunks(analytics_demo, monkeypatch):
-    """Cluster chunks reuse the run's prices and factor model in a worker process (here the sync-mode
-    process runs all three chunks), and the results stay the inline run's."""
+    """Cluster chunks get the run's prices and factor model from the driver through the cache, or load them
+    once per worker process (here the sync-mode process runs all three chunks); the results stay the
+    inline run's."""
     from django_q.conf import Conf
 
     from analytics.services import batch
@@ -270,6 +271,15 @@ def test_a_worker_loads_the_runs_inputs_once_for_all_its_chunks(analytics_demo, 
     outcome = batch_run(as_of=ANALYTICS_AS_OF, steps=list(portfolio_steps()), trigger="test", use_cluster=True)
     assert outcome.ok, outcome.run.error_summary
     assert BatchJob.objects.filter(run=outcome.run, step="overview", status=RunStatus.COMPLETED).count() == 3
-    assert len(loads) == 2  # the driver once, the worker once for its three chunks (not once per chunk)
-    assert loads[0]["symbols"] == loads[1]["symbols"]
+    # the driver once; the worker (this process) reads the driver's inputs from the cache
+    assert len(loads) == 1
+    assert _result_table() == inline
+
+    # without the handed inputs (a per-process cache), a worker loads the run's inputs once, not per chunk
+    monkeypatch.setattr(batch.cache, "get", lambda key, default=None: default)
+    loads.clear()
+    batch._shared_inputs = None
+    outcome = batch_run(as_of=ANALYTICS_AS_OF, steps=list(portfolio_steps()), trigger="test", use_cluster=True)
+    assert outcome.ok, outcome.run.error_summary
+    assert len(loads) == 2 and loads[0]["symbols"] == loads[1]["symbols"]
     assert _result_table() == inline

@@ -224,16 +224,16 @@ def test_copy_writes_of_the_batch_and_the_price_sync_are_served_at_once(client, 
     bars_upsert(bars=[Bar("AAPL", day, 120.0, 121.0, 119.0, 120.5, 120.5, 1000)], source="simulated")
     assert _ok(client, url).json()["results"][0]["price"] == 120.5
 
-    # results: COPY straight into the table (COPY_THRESHOLD rows), then again through the staging merge
+    # results: COPY straight into the table (COPY_THRESHOLD rows, a new day), then through the staging merge
     url = f"/api/v1/analytics/portfolios/{portfolio.pk}/correlations"
     other = Portfolio.objects.create(user=portfolio.user, name="Other")
 
-    def rows(value: int) -> list[PortfolioResult]:
+    def rows(value: int, as_of: dt.date) -> list[PortfolioResult]:
         return [
             PortfolioResult(
                 portfolio=p,
                 kind="correlations",
-                as_of=dt.date(2026, 11, 20),
+                as_of=as_of,
                 method="m",
                 data_source="simulated",
                 payload={"value": value},
@@ -241,9 +241,11 @@ def test_copy_writes_of_the_batch_and_the_price_sync_are_served_at_once(client, 
             for p in (portfolio, other)
         ]
 
-    assert len(rows(1)) >= persist.COPY_THRESHOLD
-    assert client.get(url).status_code == 404
-    persist.portfolio_results_upsert(rows=rows(1))
+    assert len(rows(1, day)) >= persist.COPY_THRESHOLD
+    PortfolioResult.objects.bulk_create(rows(0, day - dt.timedelta(days=1)))
+    assert _ok(client, url).json()["data"] == {"value": 0}
+    assert _view_queries(client, url) == []  # cached
+    persist.portfolio_results_upsert(rows=rows(1, day))  # no row of that day yet: the direct COPY
     assert _ok(client, url).json()["data"] == {"value": 1}
-    persist.portfolio_results_upsert(rows=rows(2))  # a rerun: the rows exist, the staging path
+    persist.portfolio_results_upsert(rows=rows(2, day))  # a rerun: the rows exist, the staging path
     assert _ok(client, url).json()["data"] == {"value": 2}
