@@ -95,15 +95,13 @@ def django_start(app: Path) -> None:
 def cmd_setup(args: argparse.Namespace) -> None:
     app = Path(args.app)
     django_start(app)
-    sys.path.insert(0, str(app / "bench"))
     from django.core.management import call_command
     from django.db import connection
 
     started = time.perf_counter()
     call_command("migrate", verbosity=0)
     say(f"setup: migrated in {time.perf_counter() - started:.1f}s ({connection.vendor})")
-    import bench_analytics as bench  # the project's generator: SYN0000..SYN1499, 60 positions, 10% options
-
+    from bench import bench_analytics as bench  # the project's generator: SYN0000..SYN1499, 60 positions, 10% options
     from marketdata.calendar import latest_completed_session
 
     as_of = latest_completed_session()
