@@ -255,7 +255,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
-        "rest_framework.renderers.BrowsableAPIRenderer",
+        "core.renderers.BrowsableAPIRenderer",  # DRF's, without its inline logout script (CSP)
     ],
     "DEFAULT_PARSER_CLASSES": [
         "core.parsers.SafeJSONParser",  # absurdly nested JSON is a 400, not a 500
