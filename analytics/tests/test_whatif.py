@@ -130,10 +130,12 @@ def test_a_trade_gives_the_figures_of_a_batch_run_with_that_position_added(analy
     assert len(body["worst_stress"]) == 5
     assert [s["after"] for s in body["worst_stress"]] == sorted(s["after"] for s in body["worst_stress"])
 
-    # Now make the same trades for real and run the batch for the portfolio on the same day.
+    # Now make the same trades for real and run the batch for the portfolio on the same day, at the
+    # what-if's prices as a position stores them (6 decimals: a model price has more).
     portfolio = Portfolio.objects.get(pk=INDIVIDUAL)
+    storable = Decimal("0.000001")
     position_create(portfolio=portfolio, symbol="META", position_type="LONG", quantity=Decimal(40),
-                    entry_price=Decimal(str(meta_price)), entry_date=ANALYTICS_AS_OF)  # fmt: skip
+                    entry_price=Decimal(str(meta_price)).quantize(storable), entry_date=ANALYTICS_AS_OF)  # fmt: skip
     position_create(
         portfolio=portfolio,
         symbol=occ_symbol(underlying="SPY", expiration=EXPIRY, is_call=False, strike=600),
@@ -144,7 +146,7 @@ def test_a_trade_gives_the_figures_of_a_batch_run_with_that_position_added(analy
         multiplier=Decimal(100),
         strike=Decimal(600),
         expiration=EXPIRY,
-        entry_price=Decimal(str(put_price)),
+        entry_price=Decimal(str(put_price)).quantize(storable),
         entry_date=ANALYTICS_AS_OF,
     )
     Position.objects.filter(portfolio=portfolio, symbol="AAPL").update(quantity=F("quantity") - 35)

@@ -49,6 +49,7 @@ def test_every_app_registers_its_checks_in_checklist_order():
         "factor data",
         "price quarantine",
         "last batch",
+        "limit breaches",
         "market data provider",
         "agent provider",
         "data folder",
@@ -283,7 +284,7 @@ def test_the_command_prints_one_line_per_check_with_hints_and_a_summary(settings
     assert "[WARN] last batch — no batch has run yet" in lines
     assert "[ OK ] market data provider — simulated (offline)" in lines
     assert lines[-1].endswith("0 FAIL")
-    assert sum(line.startswith(("[ OK ]", "[WARN]", "[FAIL]")) for line in lines) == 12
+    assert sum(line.startswith(("[ OK ]", "[WARN]", "[FAIL]")) for line in lines) == 13
 
 
 def test_the_command_fails_when_a_check_fails(settings):
