@@ -181,7 +181,7 @@ def test_limits_page_shows_the_stored_status_and_acknowledges_alerts(web: Client
     url = reverse("web:limits", args=[portfolio.pk])
     html = web.get(url).content.decode()
     row = re.search(rf'<tr data-limit-id="{limit.pk}".*?</tr>', html, re.S)
-    assert row is not None and "1.3127" in row.group(0) and "limit-breach" in row.group(0)
+    assert row is not None and "1.3127" in row.group(0) and "limit-breach" in row.group(0) and "ratio" in row.group(0)
     assert "1 unacknowledged" in html and f'data-alert="{alert.pk}"' in html
     done = web.post(reverse("web:alert_acknowledge", args=[alert.pk]), {"note": "cut gross", "next": f"{url}#alerts"})
     assert done.status_code == 302 and done["Location"] == f"{url}#alerts"

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_http_methods
 
 from analytics import selectors
 from analytics.models import Alert, RiskLimit
-from analytics.results.limits import limit_label
+from analytics.results.limits import UNITS, limit_label
 from analytics.services import limits as limit_services
 from portfolios.models import Portfolio
 from web.navigation import portfolio_tabs
@@ -39,7 +39,12 @@ def limit_rows(portfolio: Portfolio) -> tuple[list[dict[str, Any]], Any]:
     result = selectors.portfolio_result_latest(portfolio_id=portfolio.pk, kind="limits")
     states = {s["limit_id"]: s for s in (result.payload.get("limits", []) if result is not None else [])}
     rows = [
-        {"limit": limit, "label": limit_label(limit), "state": states.get(str(limit.pk))}
+        {
+            "limit": limit,
+            "label": limit_label(limit),
+            "unit": UNITS.get(limit.metric, "number").replace("_", " "),
+            "state": states.get(str(limit.pk)),
+        }
         for limit in selectors.risk_limits_for_portfolio(portfolio_id=portfolio.pk)
     ]
     return rows, result
