@@ -31,6 +31,8 @@ PORTFOLIO_TABS: list[PortfolioTab] = [
     PortfolioTab("positions", "Positions", "p"),
     PortfolioTab("chat", "Chat", "c"),
     PortfolioTab("what_if", "What-if", "w"),
+    PortfolioTab("limits", "Limits", "l"),
+    PortfolioTab("settings", "Settings", "s"),
 ]
 
 

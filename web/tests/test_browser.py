@@ -23,6 +23,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -395,6 +396,78 @@ def test_chat_streams_tokens_and_tool_calls_and_reconnects(site, browser) -> Non
     assert len(css_all(browser, ".msg-assistant")) == 2
     wait_for(browser, lambda d: css(d, "#chat-status").get_attribute("data-state") == "open")
     screenshot(browser, "11-chat-reopened")
+    assert console_errors(browser) == []
+
+
+def _mcp_initialize_status(site: dict[str, Any], token: str) -> int:
+    """The HTTP status of an MCP ``initialize`` request to the live server's ``/mcp`` with ``token``."""
+    body = {
+        "jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-03-26", "capabilities": {}, "clientInfo": {"name": "e2e", "version": "1"}},
+    }  # fmt: skip
+    request = urllib.request.Request(
+        f"{site['base']}/mcp",
+        data=json.dumps(body).encode(),
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Content-Type": "application/json",
+            "Accept": "application/json, text/event-stream",
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
+def test_set_a_limit_and_make_a_token_shown_once(site, browser) -> None:
+    from selenium.webdriver.support.ui import Select
+
+    sign_in(browser, site, HNW)
+    pid = demo_portfolio_id(HNW)
+    browser.get(f"{site['base']}/portfolios/{pid}/")
+    css(browser, 'nav.tabs a[href$="/limits/"]').click()
+    wait_for(browser, lambda d: d.current_url.endswith(f"/portfolios/{pid}/limits/"))
+    css(browser, "#limit-new").click()
+    wait_for(browser, lambda d: d.current_url.endswith("/limits/new/"))
+    Select(css(browser, "#id_metric")).select_by_value("var_99_pct_equity")
+    css(browser, "#id_warning_level").send_keys("0.08")  # warning above the hard level: refused first
+    css(browser, "#id_hard_level").send_keys("0.05")
+    css(browser, "#limit-form button[type=submit]").click()
+    error = wait_for(browser, lambda d: css_all(d, ".field.has-error .field-error"))
+    assert error[0].text
+    screenshot(browser, "16-limit-form-error")
+    hard = css(browser, "#id_hard_level")
+    hard.clear()
+    hard.send_keys("0.1")
+    css(browser, "#limit-form button[type=submit]").click()
+    row = wait_for(browser, lambda d: css_all(d, '#limits-table tr[data-limit="var_99_pct_equity"]'))[0]
+    assert "0.0800" in row.text and "0.1000" in row.text and "not evaluated yet" in row.text
+    stored = api_get(site, HNW, f"/api/v1/analytics/portfolios/{pid}/limits/definitions")["results"]
+    assert [(x["metric"], x["warning_level"], x["hard_level"]) for x in stored] == [("var_99_pct_equity", 0.08, 0.1)]
+    screenshot(browser, "17-limits")
+
+    # A personal access token from the user menu: shown once, works on /mcp until revoked.
+    css(browser, ".user-menu summary").click()
+    css(browser, '.user-menu a[href="/account/tokens/"]').click()
+    wait_for(browser, lambda d: d.current_url.endswith("/account/tokens/"))
+    css(browser, "#id_name").send_keys("Claude Desktop")
+    css(browser, "#token-form button[type=submit]").click()
+    raw = wait_for(browser, lambda d: css_all(d, "#new-token"))[0].text.strip()
+    assert raw.startswith("ssa_") and "/mcp" in css(browser, "#mcp-config").text
+    screenshot(browser, "18-token-created")
+    assert _mcp_initialize_status(site, raw) == 200
+    browser.get(f"{site['base']}/account/tokens/")
+    assert raw not in browser.page_source and raw[:12] in browser.page_source
+    css(browser, '#tokens-table tr[data-state="active"] a.btn-danger-ghost').click()
+    css(browser, "#revoke-form button[type=submit]").click()
+    wait_for(browser, lambda d: css_all(d, '#tokens-table tr[data-state="revoked"]'))
+    assert _mcp_initialize_status(site, raw) == 401
+    screenshot(browser, "19-token-revoked")
+    browser.get(f"{site['base']}/portfolios/{pid}/settings/")
+    assert css(browser, "#id_benchmark_symbol").get_attribute("value")
+    screenshot(browser, "20-portfolio-settings")
     assert console_errors(browser) == []
 
 

@@ -32,3 +32,14 @@ document.addEventListener("htmx:configRequest", function (event) {
     if (params[key] === "") delete params[key];
   });
 });
+
+/* A button with data-copy-target="<id>" copies that element's text (a new access token) to the clipboard. */
+document.addEventListener("click", function (event) {
+  var button = event.target.closest && event.target.closest("[data-copy-target]");
+  if (!button) return;
+  var source = document.getElementById(button.getAttribute("data-copy-target"));
+  if (!source || !navigator.clipboard) return;
+  navigator.clipboard.writeText(source.textContent.trim()).then(function () {
+    button.textContent = "Copied";
+  });
+});
