@@ -63,14 +63,13 @@ def _position(symbol: str) -> dict[str, Any]:
     return {"symbol": symbol, "position_type": "LONG", "quantity": "5", "entry_price": "10", "entry_date": "2026-01-05"}
 
 
-def _server_backends(server: dict[str, Any], mine: int) -> list[tuple[int, str | None, str]]:
-    return [
-        (int(pid), wait, str(query))
-        for pid, wait, query in server["query"](
-            "SELECT pid, wait_event_type, query FROM pg_stat_activity "
-            f"WHERE datname = current_database() AND pid NOT IN ({mine}, pg_backend_pid())"
-        )
-    ]
+def _server_backends(server: dict[str, Any], mine: int) -> list[tuple[int, str | None]]:
+    """``(pid, wait_event_type)`` of the server's backends on its database (not the test's own)."""
+    rows = server["query"](
+        "SELECT pid, wait_event_type FROM pg_stat_activity "
+        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    )
+    return [(int(pid), wait) for pid, wait in rows if int(pid) != mine]
 
 
 def test_a_connection_killed_while_a_request_is_in_flight(server):
@@ -90,10 +89,11 @@ def test_a_connection_killed_while_a_request_is_in_flight(server):
         thread.start()
         deadline, blocked = time.monotonic() + 30, []
         while time.monotonic() < deadline and not blocked:
-            blocked = [pid for pid, wait, _ in _server_backends(server, mine) if wait == "Lock"]
+            blocked = [pid for pid, wait in _server_backends(server, mine) if wait == "Lock"]
             time.sleep(0.05)
         assert blocked, "the request never reached the locked table"
-        server["query"](f"SELECT pg_terminate_backend({blocked[0]})")
+        with psycopg.connect(database_url, autocommit=True) as killer:
+            killer.execute("SELECT pg_terminate_backend(%s)", [blocked[0]])
         locker.rollback()  # release the lock
     thread.join(60)
     status, content_type, body = outcome["result"]
