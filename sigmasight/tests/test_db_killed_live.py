@@ -80,14 +80,14 @@ def test_a_connection_killed_while_a_request_is_in_flight(server):
     assert _request(server, "GET", path)[0] == 200  # the server holds an open connection now
 
     with psycopg.connect(database_url) as locker:
-        mine = int(locker.execute("SELECT pg_backend_pid()").fetchone()[0])  # type: ignore[index]
+        mine = int(locker.execute("SELECT pg_backend_pid()").fetchone()[0])
         locker.execute("LOCK TABLE portfolios_position IN ACCESS EXCLUSIVE MODE")
         outcome: dict[str, Any] = {}
         thread = threading.Thread(
             target=lambda: outcome.update(result=_request(server, "POST", path, _position("KILLED"))), daemon=True
         )
         thread.start()
-        deadline, blocked = time.monotonic() + 30, []
+        deadline, blocked = time.monotonic() + 30, list[int]()
         while time.monotonic() < deadline and not blocked:
             blocked = [pid for pid, wait in _server_backends(server, mine) if wait == "Lock"]
             time.sleep(0.05)
