@@ -26,7 +26,6 @@ from agent.tests.test_tool_isolation import tool_arguments
 from portfolios.demo import demo_portfolio_id
 
 pytestmark = pytest.mark.slow
-OWNER = "demo_hnw@sigmasight.com"
 OTHER = "demo_hedgefundstyle@sigmasight.com"
 TWO_BOOKS = "demo_individual@sigmasight.com"
 
@@ -72,8 +71,9 @@ def _not_found(portfolio_id: str) -> dict[str, Any]:
 
 
 def test_another_users_portfolio_is_not_found_on_every_mcp_tool(live_demo):
-    url, theirs = f"{live_demo['base']}/mcp", str(demo_portfolio_id(OWNER))
-    own, _ = _call_every_tool(url, _token(live_demo["base"], OWNER), theirs)
+    # A is the user with no MCP audit expectations elsewhere (test_mcp.py checks the hnw user's audit rows).
+    url, theirs = f"{live_demo['base']}/mcp", str(demo_portfolio_id(TWO_BOOKS))
+    own, _ = _call_every_tool(url, _token(live_demo["base"], TWO_BOOKS), theirs)
     assert len(own) >= 20
     assert all(content.get("error", {}).get("code") != "not_found" for _, content in own.values()), own
 
