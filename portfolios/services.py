@@ -131,11 +131,21 @@ def position_create(*, portfolio: Portfolio, tags: Iterable[str] = (), **fields:
 
 
 @transaction.atomic
+@transaction.atomic
 def position_update(*, position: Position, tags: Iterable[str] | None = None, **changes: Any) -> Position:
-    """Apply ``changes`` to a position; the result must satisfy the same rules as a new one."""
+    """Apply ``changes`` to a position; the result must satisfy the same rules as a new one.
+
+    The changes are merged into the row as it is *now*, read under a lock (``SELECT … FOR UPDATE`` on
+    PostgreSQL; on SQLite the transaction's ``BEGIN IMMEDIATE`` holds the write lock), not into the
+    copy the caller loaded earlier: two simultaneous updates of different fields both survive
+    (issue 17 standing suite, ``agent/tests/test_concurrency.py``). ``position`` is refreshed too.
+    """
     unknown = set(changes) - set(POSITION_FIELDS)
     if unknown:
         raise ValidationError({field: ["Unknown or read-only field."] for field in sorted(unknown)})
+    locked = Position.objects.select_for_update().get(pk=position.pk)
+    for field in POSITION_FIELDS:
+        setattr(position, field, getattr(locked, field))
     current = {field: getattr(position, field) for field in POSITION_FIELDS}
     merged = {**current, **changes}
     if (

@@ -38,3 +38,16 @@ def live_demo(tmp_path_factory) -> Iterator[dict[str, Any]]:
 
     with live_server(tmp_path_factory.mktemp("live"), extra_env={"AGENT_THROTTLE": "10000/min"}) as live:
         yield live
+
+
+@pytest.fixture(scope="session")
+def live_demo_postgres(tmp_path_factory) -> Iterator[dict[str, Any]]:
+    """``live_demo`` on a fresh PostgreSQL database; skipped unless ``DATABASE_URL`` is PostgreSQL (as in CI)."""
+    from agent.tests.live import live_server, postgres_server
+
+    if postgres_server() is None:
+        pytest.skip("PostgreSQL live server: set DATABASE_URL=postgres://…")
+    with live_server(
+        tmp_path_factory.mktemp("live-pg"), extra_env={"AGENT_THROTTLE": "10000/min"}, backend="postgresql"
+    ) as live:
+        yield live

@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -40,12 +42,64 @@ def login(base: str, email: str, password: str = DEMO_PASSWORD) -> str:
         return str(json.loads(response.read())["access_token"])
 
 
+def postgres_server() -> str | None:
+    """``postgres://user@host:port`` of the run's PostgreSQL (``DATABASE_URL``); None when it is not PostgreSQL."""
+    url = os.environ.get("DATABASE_URL", "")
+    return url.rsplit("/", 1)[0] if url.startswith(("postgres://", "postgresql://")) else None
+
+
 @contextmanager
-def live_server(tmp: Path, *, extra_env: dict[str, str] | None = None) -> Iterator[dict[str, Any]]:
-    """Migrate and seed ``tmp/agent.sqlite3``, serve it with daphne on a free port; yields base URLs and env."""
+def _database(tmp: Path, backend: str) -> Iterator[tuple[str, Callable[[str], list[tuple[Any, ...]]]]]:
+    """A fresh database for the live server: ``(its DATABASE_URL, query(sql) -> rows)``; dropped afterwards."""
+    if backend == "sqlite":
+        path = tmp / "agent.sqlite3"
+
+        def sqlite_query(sql: str) -> list[tuple[Any, ...]]:
+            with sqlite3.connect(path) as db:
+                return db.execute(sql).fetchall()
+
+        yield f"sqlite:///{path}", sqlite_query
+        return
+    import psycopg
+
+    server = postgres_server()
+    if server is None:
+        raise RuntimeError("a PostgreSQL live server needs DATABASE_URL=postgres://…")
+    name = f"sigmasight_live_{uuid.uuid4().hex[:10]}"
+
+    def admin(sql: str) -> None:
+        with psycopg.connect(f"{server}/postgres", autocommit=True) as db:
+            db.execute(sql)
+
+    def pg_query(sql: str) -> list[tuple[Any, ...]]:
+        with psycopg.connect(f"{server}/{name}", autocommit=True) as db:
+            return db.execute(sql).fetchall()
+
+    admin(f"CREATE DATABASE {name}")
+    try:
+        yield f"{server}/{name}", pg_query
+    finally:
+        admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@contextmanager
+def live_server(
+    tmp: Path, *, extra_env: dict[str, str] | None = None, backend: str = "sqlite"
+) -> Iterator[dict[str, Any]]:
+    """Migrate and seed a fresh database, serve it with daphne on a free port; yields base URLs and env.
+
+    ``backend`` is ``sqlite`` (a file under ``tmp``) or ``postgresql`` (a new database on the
+    server of ``DATABASE_URL``, dropped afterwards). The yielded ``query(sql)`` reads that database.
+    """
+    with _database(tmp, backend) as (database_url, query), _serve(tmp, database_url, extra_env) as live:
+        yield {**live, "query": query, "backend": backend}
+
+
+@contextmanager
+def _serve(tmp: Path, database_url: str, extra_env: dict[str, str] | None) -> Iterator[dict[str, Any]]:
     env = {
         **os.environ,
-        "DATABASE_URL": f"sqlite:///{tmp / 'agent.sqlite3'}",
+        "DATABASE_URL": database_url,
         "LOG_DIR": str(tmp / "logs"),
         "AGENT_PROVIDER": "local",
         "FAST_PASSWORD_HASHER": "1",
@@ -57,9 +111,12 @@ def live_server(tmp: Path, *, extra_env: dict[str, str] | None = None) -> Iterat
             [sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True, capture_output=True, timeout=300
         )
     port = free_port()
+    # The server's output goes to a file: an unread pipe would block daphne once its buffer is full.
+    stderr_path = tmp / f"daphne-{port}.stderr"
+    stderr = stderr_path.open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "sigmasight.asgi:application"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=stderr,
     )  # fmt: skip
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -68,10 +125,12 @@ def live_server(tmp: Path, *, extra_env: dict[str, str] | None = None) -> Iterat
                 break
         except OSError:
             if process.poll() is not None:
-                raise RuntimeError(process.stderr.read().decode() if process.stderr else "daphne exited") from None
+                stderr.close()
+                raise RuntimeError(stderr_path.read_text(errors="replace") or "daphne exited") from None
             time.sleep(0.1)
     else:
         process.kill()
+        stderr.close()
         raise RuntimeError("daphne did not start")
     try:
         yield {
@@ -79,7 +138,8 @@ def live_server(tmp: Path, *, extra_env: dict[str, str] | None = None) -> Iterat
             "ws": f"ws://127.0.0.1:{port}",
             "env": env,
             "process": process,
-            "db": tmp / "agent.sqlite3",
+            "db": tmp / "agent.sqlite3",  # the SQLite file (unused on PostgreSQL)
+            "stderr": stderr_path,
         }
     finally:
         process.terminate()
@@ -88,3 +148,4 @@ def live_server(tmp: Path, *, extra_env: dict[str, str] | None = None) -> Iterat
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        stderr.close()

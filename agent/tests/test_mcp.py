@@ -72,7 +72,10 @@ def test_lists_every_agent_tool_read_only(mcp_server):
 
 def test_calls_each_tool_and_the_audit_records_them(mcp_server):
     mine = str(demo_portfolio_id(OWNER))
-    arguments = {"get_price_history": {"symbol": "AAPL", "days": 5}}
+    arguments = {
+        "get_price_history": {"symbol": "AAPL", "days": 5},
+        "what_if": {"trades": [{"action": "add", "symbol": "AAPL", "quantity": 10}]},
+    }
 
     async def work(client: Client) -> Any:
         listed = await client.call_tool("list_portfolios", {})
@@ -84,9 +87,12 @@ def test_calls_each_tool_and_the_audit_records_them(mcp_server):
     listed, results = run(mcp_server["url"], mcp_server["token"], work)
     assert listed.structured_content["portfolios"] == [{"id": mine, "name": "Demo High Net Worth Investor Portfolio"}]
     for name, result in results.items():
-        assert not result.is_error, (name, result.structured_content)
         content = result.structured_content
-        assert content["portfolio"]["id"] == mine and content["status"] in ("ok", "not_computed", "no_data"), name
+        # what_if is an error result before any batch (no factor model yet): "not_computed", never a failure.
+        assert not result.is_error or content["error"]["code"] == "not_computed", (name, content)
+        assert content["portfolio"]["id"] == mine and content["status"] in ("ok", "not_computed", "no_data", "error"), (
+            name
+        )
         assert json.loads(result.content[0].text) == content
     audit = _api(mcp_server["base"], mcp_server["jwt"], "GET", "/agent/audit?transport=mcp&page_size=100")
     tools_seen = {row["tool"] for row in audit["results"]}

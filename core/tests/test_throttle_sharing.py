@@ -169,10 +169,42 @@ def _wait_for(port: int, timeout: float = 90) -> None:
             time.sleep(0.3)
 
 
+def _redis_throttle_keys(url: str) -> list[str]:
+    """The throttle cache's keys in Redis (``KEY_PREFIX`` ``throttle``)."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        return sorted(key.decode() for key in client.scan_iter(match="throttle:*", count=1000))
+    finally:
+        client.close()
+
+
+def _redis_throttle_clear(url: str) -> None:
+    """Forget earlier counters (only the throttle cache's keys: the Redis database may be shared)."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        for key in client.scan_iter(match="throttle:*", count=1000):
+            client.delete(key)
+    finally:
+        client.close()
+
+
 @pytest.mark.slow
-def test_two_server_processes_share_one_login_budget(tmp_path: Path) -> None:
+@pytest.mark.parametrize("cache", ["database", "redis"])
+def test_two_server_processes_share_one_login_budget(tmp_path: Path, cache: str) -> None:
+    """Two ``serve`` processes, alternating, spend one budget: the database cache (the default), or
+    Redis when ``REDIS_URL`` is set (as in CI; skipped otherwise), whose keys then hold the counts."""
     env: dict[str, Any] = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'shared.sqlite3'}"}
-    env.pop("REDIS_URL", None)  # the default: the database cache
+    redis_url = os.environ.get("REDIS_URL", "")
+    if cache == "database":
+        env.pop("REDIS_URL", None)  # the default: the database cache
+    elif not redis_url:
+        pytest.skip("the Redis case needs REDIS_URL=redis://host:port/db")
+    else:
+        _redis_throttle_clear(redis_url)
     env.pop("TRUSTED_PROXY_COUNT", None)
     env.pop("TRUSTED_PROXY_CIDRS", None)
     subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
@@ -201,3 +233,5 @@ def test_two_server_processes_share_one_login_budget(tmp_path: Path) -> None:
 
     assert statuses[:budget] == [401] * budget, statuses
     assert set(statuses[budget:]) == {429}, statuses
+    if cache == "redis":  # the counts were in Redis, not in a table or a process
+        assert any("login_ip" in key for key in _redis_throttle_keys(redis_url)), _redis_throttle_keys(redis_url)
