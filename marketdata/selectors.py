@@ -319,10 +319,10 @@ def daily_volumes(*, symbols: Sequence[str], start: date | None = None, end: dat
     """Traded volumes as a frame: DatetimeIndex "date" ascending × symbols (those with bars, in the asked order).
 
     Values are float64 shares per session (0 for an index or a fund, which report none); a session a
-    symbol has no bar for is NaN. One query.
+    symbol has no bar for, or whose bar is quarantined (held back from the analytics), is NaN. One query.
     """
     wanted = _upper(symbols)
-    queryset = PriceBar.objects.filter(symbol__in=wanted)
+    queryset = PriceBar.objects.filter(symbol__in=wanted, quarantined=False)
     if start is not None:
         queryset = queryset.filter(date__gte=start)
     if end is not None:
