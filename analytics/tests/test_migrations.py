@@ -32,18 +32,22 @@ def _project_apps() -> set[str]:
 
 
 def _previous(executor: MigrationExecutor) -> list[tuple[str, str]]:
-    """Each project app's migration before its newest one (apps with one migration of their own stay; Django's
-    and third-party apps stay: stepping one back would unapply every app that depends on it)."""
+    """Every app at its newest migration except the project apps that can step one migration back alone:
+    an app steps back when that plan only unapplies (a newest migration others depend on stays)."""
     graph = executor.loader.graph
     ours = _project_apps()
-    targets = []
-    for app, name in _leaves(executor):
+    targets = dict(_leaves(executor))
+    for app, name in sorted(targets.items()):
         if app not in ours:
             continue
         own_parents = [p for p in graph.node_map[(app, name)].parents if p.key[0] == app]
-        if own_parents:
-            targets.append(own_parents[0].key)
-    return targets
+        if not own_parents:
+            continue
+        trial = {**targets, app: own_parents[0].key[1]}
+        plan = executor.migration_plan(list(trial.items()))
+        if plan and all(backwards for _, backwards in plan):
+            targets = trial
+    return list(targets.items())
 
 
 @pytest.mark.django_db
