@@ -197,13 +197,13 @@ def _evaluate(
     S × N and the contract terms N), the formulas run on the inputs as given and broadcast as they combine, so
     a term of the contract alone (√t, e^{−qt}, ...) is computed once per contract, not once per scenario;
     every element goes through the same operations as on the broadcast arrays, so the values are the same."""
-    raw = [np.asarray(a, dtype=float) for a in (spot, strike, years, vol, rate, div_yield)]
+    s0, k0, t0, v0, r0, q0 = (np.asarray(a, dtype=float) for a in (spot, strike, years, vol, rate, div_yield))
     flags = np.asarray(is_call, dtype=bool)
-    shape = np.broadcast_shapes(*(a.shape for a in raw), flags.shape)
+    shape = np.broadcast_shapes(s0.shape, k0.shape, t0.shape, v0.shape, r0.shape, q0.shape, flags.shape)
     names = ("price", "delta", "gamma", "theta", "vega", "rho") if greeks else ("price",)
-    expired_raw, invalid_raw = _masks(*raw)
+    expired_raw, invalid_raw = _masks(s0, k0, t0, v0, r0, q0)
     if not (expired_raw.any() or invalid_raw.any()):
-        values = _core(*raw, flags, greeks=greeks)
+        values = _core(s0, k0, t0, v0, r0, q0, flags, greeks=greeks)
         no = np.zeros(shape, dtype=bool)
         full = {
             name: arr if arr.shape == shape else np.array(np.broadcast_to(arr, shape)) for name, arr in values.items()
