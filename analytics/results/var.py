@@ -142,7 +142,7 @@ class VarPrepared:
     ids: np.ndarray
     first: np.ndarray
     shared: np.ndarray
-    shared_pnl: dict[int, np.ndarray] = field(default_factory=dict)
+    shared_pnl: dict[int, tuple[np.ndarray, int]] = field(default_factory=dict)  # group → (P&L block, column)
 
 
 def monte_carlo_settings() -> dict[str, Any]:
@@ -227,22 +227,30 @@ class Var(ResultSpec[VarPayload, VarPrepared | None]):
         """Monte Carlo P&L (paths × ``rows``, USD) of the chunk's rows: each group of identical rows revalued
         once; a shared group's P&L taken from ``prepared.shared_pnl`` or kept there for the next portfolio."""
         groups, inverse = np.unique(prepared.ids[rows], return_inverse=True)
+        inverse = inverse.reshape(-1)
         todo = np.array([g for g in groups.tolist() if g not in prepared.shared_pnl], dtype=np.intp)
-        computed: dict[int, np.ndarray] = {}
+        source: dict[int, tuple[np.ndarray, int]] = {}
         if todo.size:
             at = prepared.first[todo]
             block = monte_carlo.path_pnl(
                 returns=prepared.simulated[:, prepared.column[at]], book=prepared.book.take(at)
             )
             for j, g in enumerate(todo.tolist()):
-                computed[g] = block[:, j]
+                source[g] = (block, j)
                 if prepared.shared[g]:
-                    prepared.shared_pnl[g] = block[:, j]
+                    prepared.shared_pnl[g] = (block, j)
             if todo.size == groups.size:  # nothing taken from the shared ones: todo is ``groups``
-                return block[:, inverse.reshape(-1)]
+                return block[:, inverse]
+        # Gather block by block: (the block, its columns, where they go).
+        gathers: dict[int, tuple[np.ndarray, list[int], list[int]]] = {}
+        for i, g in enumerate(groups[inverse].tolist()):
+            block, j = source[g] if g in source else prepared.shared_pnl[g]
+            entry = gathers.setdefault(id(block), (block, [], []))
+            entry[1].append(j)
+            entry[2].append(i)
         out = np.empty((prepared.simulated.shape[0], len(rows)))
-        for i, g in enumerate(groups[inverse.reshape(-1)].tolist()):
-            out[:, i] = computed[g] if g in computed else prepared.shared_pnl[g]
+        for block, columns, targets in gathers.values():
+            out[:, targets] = block[:, columns]
         return out
 
     def build(self, chunk: ChunkContext, part: PortfolioSlice, prepared: VarPrepared | None) -> VarPayload:
