@@ -191,11 +191,27 @@ def _evaluate(
     *,
     greeks: bool = True,
 ) -> tuple[dict[str, FloatArray], BoolArray, BoolArray]:
-    """BSM values where the inputs are valid (NaN elsewhere), with the expired and invalid masks."""
+    """BSM values where the inputs are valid (NaN elsewhere), with the expired and invalid masks.
+
+    When every input is valid (the common case: a book of live options repriced under S scenarios, spot
+    S × N and the contract terms N), the formulas run on the inputs as given and broadcast as they combine, so
+    a term of the contract alone (√t, e^{−qt}, ...) is computed once per contract, not once per scenario;
+    every element goes through the same operations as on the broadcast arrays, so the values are the same."""
+    s0, k0, t0, v0, r0, q0 = (np.asarray(a, dtype=float) for a in (spot, strike, years, vol, rate, div_yield))
+    flags = np.asarray(is_call, dtype=bool)
+    shape = np.broadcast_shapes(s0.shape, k0.shape, t0.shape, v0.shape, r0.shape, q0.shape, flags.shape)
+    names = ("price", "delta", "gamma", "theta", "vega", "rho") if greeks else ("price",)
+    expired_raw, invalid_raw = _masks(s0, k0, t0, v0, r0, q0)
+    if not (expired_raw.any() or invalid_raw.any()):
+        values = _core(s0, k0, t0, v0, r0, q0, flags, greeks=greeks)
+        no = np.zeros(shape, dtype=bool)
+        full = {
+            name: arr if arr.shape == shape else np.array(np.broadcast_to(arr, shape)) for name, arr in values.items()
+        }
+        return full, no, no.copy()
     s, k, t, v, r, q, c = _broadcast(spot, strike, years, vol, rate, div_yield, is_call)
     expired, invalid = _masks(s, k, t, v, r, q)
     ok = ~(expired | invalid)
-    names = ("price", "delta", "gamma", "theta", "vega", "rho") if greeks else ("price",)
     out = {name: np.full(s.shape, np.nan) for name in names}
     if ok.any():
         values = _core(s[ok], k[ok], t[ok], v[ok], r[ok], q[ok], c[ok], greeks=greeks)

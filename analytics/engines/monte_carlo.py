@@ -7,6 +7,9 @@ r_u = β_uᵀ f + ε_u with an independent specific shock ε_u ~ N(0, s_u²) (or
 × s_u). Reproducible: the factor draws come from ``seed``, each symbol's shocks from a generator
 seeded by (``seed``, CRC-32 of the symbol), so a symbol's path does not depend on which other
 symbols are simulated with it (a portfolio gets the same numbers in any chunk of the batch).
+Because the draws depend on nothing but the seed, the settings and the symbol, a caller that simulates
+again for the same day may pass ``draws`` (a dict it keeps): the factor paths L z and each symbol's
+unit shocks are then drawn once and reused, bit for bit the numbers a fresh draw gives.
 
 Revaluation (``path_pnl``): stocks mv × r; options fully repriced (``var.historical_position_pnl``:
 Black–Scholes–Merton, Black-76 on the forward for a volatility index, intrinsic at expiry) at
@@ -26,7 +29,8 @@ from __future__ import annotations
 import math
 import zlib
 from dataclasses import dataclass
-from typing import Literal
+from functools import lru_cache
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -56,11 +60,14 @@ def simulate_symbol_returns(
     distribution: Distribution = "normal",
     dof: float = 5.0,
     seed: int = 0,
+    draws: dict[Any, FloatArray] | None = None,
 ) -> FloatArray:
     """Simulated 1-day simple returns (paths × symbols) of ``symbols`` (see the module docstring).
 
     ``betas`` (U × K) and ``residual_vol`` (U,, daily) of each symbol; NaN betas count as 0 (no factor
-    move), a NaN residual vol as 0."""
+    move), a NaN residual vol as 0. ``draws``: a cache of the random draws (factor paths per covariance,
+    unit shocks per symbol, keyed with the seed and settings), filled and reused; the returns are the
+    same with or without it."""
     if paths < 1:
         raise ValueError("paths must be at least 1")
     if distribution not in DISTRIBUTIONS:
@@ -69,17 +76,24 @@ def simulate_symbol_returns(
         raise ValueError("Student-t degrees of freedom must be above 2 (finite variance)")
     cov = np.atleast_2d(np.asarray(factor_cov, dtype=float))
     k = cov.shape[0]
-    # Cholesky of Σ; a semi-definite Σ (e.g. a collinear window) through its eigen-decomposition.
-    try:
-        root = np.linalg.cholesky(cov)
-    except np.linalg.LinAlgError:
-        values, vectors = np.linalg.eigh(cov)
-        root = vectors * np.sqrt(np.clip(values, 0.0, None))
-    rng = np.random.default_rng([seed, 0])
-    z = rng.standard_normal((paths, k))
-    factors = z @ root.T
-    if distribution == "student_t":
-        factors *= _t_scale(rng, paths, dof)[:, None]
+    settings_key = (paths, distribution, float(dof) if distribution == "student_t" else None, seed)
+    factor_key = ("factors", settings_key, cov.shape, cov.tobytes())
+    factors = draws.get(factor_key) if draws is not None else None
+    if factors is None:
+        # Cholesky of Σ; a semi-definite Σ (e.g. a collinear window) through its eigen-decomposition.
+        try:
+            root = np.linalg.cholesky(cov)
+        except np.linalg.LinAlgError:
+            values, vectors = np.linalg.eigh(cov)
+            root = vectors * np.sqrt(np.clip(values, 0.0, None))
+        rng = np.random.default_rng([seed, 0])
+        z = rng.standard_normal((paths, k))
+        factors = z @ root.T
+        if distribution == "student_t":
+            factors *= _t_scale(rng, paths, dof)[:, None]
+        if draws is not None:
+            factors.setflags(write=False)
+            draws[factor_key] = factors
     b = np.nan_to_num(np.atleast_2d(np.asarray(betas, dtype=float)).reshape(len(symbols), k))
     s = np.nan_to_num(np.asarray(residual_vol, dtype=float))
     # Specific shocks drawn symbol by symbol into rows (contiguous), added once as their transpose.
@@ -87,11 +101,16 @@ def simulate_symbol_returns(
     for j, symbol in enumerate(symbols):
         if s[j] <= 0:
             continue
-        own = np.random.default_rng([seed, 1, zlib.crc32(symbol.encode())])
-        own.standard_normal(out=shocks[j])
-        if distribution == "student_t":
-            shocks[j] *= _t_scale(own, paths, dof)
-        shocks[j] *= s[j]
+        unit = draws.get(("shock", settings_key, symbol)) if draws is not None else None
+        if unit is None:
+            own = np.random.default_rng([seed, 1, zlib.crc32(symbol.encode())])
+            unit = own.standard_normal(paths)
+            if distribution == "student_t":
+                unit *= _t_scale(own, paths, dof)
+            if draws is not None:
+                unit.setflags(write=False)
+                draws[("shock", settings_key, symbol)] = unit
+        np.multiply(unit, s[j], out=shocks[j])
     return factors @ b.T + shocks.T
 
 
@@ -114,6 +133,15 @@ class BootstrapInterval:
     es_se: float
 
 
+@lru_cache(maxsize=16)
+def _poisson_counts(seed: int, replicates: int, m: int) -> FloatArray:
+    """The bootstrap's Poisson(1) counts (replicates × m) from seed (``seed``, 2): a function of its arguments
+    only, so drawn once per process (read-only)."""
+    counts = np.random.default_rng([seed, 2]).poisson(1.0, size=(replicates, m)).astype(float)
+    counts.setflags(write=False)
+    return counts
+
+
 def bootstrap_intervals(
     portfolio_pnl: npt.ArrayLike,
     *,
@@ -133,11 +161,12 @@ def bootstrap_intervals(
     p = pnl.shape[0]
     k_max = max(tail_size(p, c) for c in confidences)
     m = min(p, k_max + math.ceil(6 * math.sqrt(k_max)) + 50)  # 6 sd of a replicate's count above k
-    rng = np.random.default_rng([seed, 2])
     losses = -np.partition(pnl, m - 1)[:m] if m < p else -pnl
     losses = np.sort(losses)[::-1]  # the m worst, worst first, as positive losses
-    counts = rng.poisson(1.0, size=(replicates, m)).astype(float)
+    counts = _poisson_counts(seed, replicates, m)
     if m < p and (counts.sum(axis=1) < k_max).any():
+        rng = np.random.default_rng([seed, 2])
+        rng.poisson(1.0, size=(replicates, m))  # the draws above, skipped: the stream goes on after them
         losses = np.sort(-pnl)[::-1]
         counts = rng.poisson(1.0, size=(replicates, p)).astype(float)
     cumulative = np.cumsum(counts, axis=1)

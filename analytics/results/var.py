@@ -25,7 +25,7 @@ error as a Poisson-bootstrap 95 % interval and standard error of each figure.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 import numpy as np
@@ -127,12 +127,22 @@ class VarPayload(TypedDict):
 @dataclass(frozen=True)
 class VarPrepared:
     """A chunk's shared work: historical P&L (days × positions), Monte Carlo returns of each price symbol
-    (paths × symbols) with each position's column in it, and the chunk's book."""
+    (paths × symbols) with each position's column in it, and the chunk's book.
+
+    ``ids`` numbers each row's group of identical positions (same terms, contract and price symbol:
+    ``PositionBook.identical_rows``), ``first`` each group's first row and ``shared`` whether each group has
+    more than one row. The Monte Carlo P&L (paths) of a shared group is computed once, by the first portfolio's
+    build that needs it, and kept in ``shared_pnl`` for the others (a what-if's before and after portfolios
+    share all their untraded positions; a batch chunk rarely has any)."""
 
     historical: np.ndarray
     simulated: np.ndarray
     column: np.ndarray
     book: PositionBook
+    ids: np.ndarray
+    first: np.ndarray
+    shared: np.ndarray
+    shared_pnl: dict[int, tuple[np.ndarray, int]] = field(default_factory=dict)  # group → (P&L block, column)
 
 
 def monte_carlo_settings() -> dict[str, Any]:
@@ -179,14 +189,18 @@ class Var(ResultSpec[VarPayload, VarPrepared | None]):
             return None
         market = chunk.market
         book = compute.position_book(chunk.positions, chunk.state, market.rate, market.div_yield)
-        returns = chunk.stage.returns.iloc[-LOOKBACK_DAYS:]
-        symbol_returns = returns.reindex(columns=chunk.positions["price_symbol"].to_numpy()).to_numpy(dtype=float)
-        symbol_returns = np.where(np.isfinite(symbol_returns), symbol_returns, 0.0)
-        # Each historical day moves implied vols too, by that day's stored vol change.
-        vol_ratio = compute.implied_vol_ratios(market=market, positions=chunk.positions, dates=returns.index)
-        pnl = var.historical_position_pnl(returns=symbol_returns, book=book, vol_ratio=vol_ratio)
         price_symbols = chunk.positions["price_symbol"].astype(str).to_numpy()
         symbols, column = np.unique(price_symbols, return_inverse=True)
+        _, contract = np.unique(chunk.positions["symbol"].astype(str).to_numpy(), return_inverse=True)
+        # Identical positions (same terms, contract and price symbol) get identical P&L: revalued once.
+        ids, first = book.identical_rows(column, contract)
+        returns = chunk.stage.returns.iloc[-LOOKBACK_DAYS:]
+        symbol_returns = returns.reindex(columns=price_symbols[first]).to_numpy(dtype=float)
+        symbol_returns = np.where(np.isfinite(symbol_returns), symbol_returns, 0.0)
+        # Each historical day moves implied vols too, by that day's stored vol change (the contracts of the
+        # whole chunk set each underlying's mean change, so the ratios are taken over every row, then picked).
+        vol_ratio = compute.implied_vol_ratios(market=market, positions=chunk.positions, dates=returns.index)
+        pnl = var.historical_position_pnl(returns=symbol_returns, book=book.take(first), vol_ratio=vol_ratio[:, first])
         mc = monte_carlo_settings()
         simulated = monte_carlo.simulate_symbol_returns(
             symbols=symbols.tolist(),
@@ -197,10 +211,47 @@ class Var(ResultSpec[VarPayload, VarPrepared | None]):
             distribution=mc["distribution"],
             dof=mc["dof"] or 5.0,
             seed=mc["seed"],
+            draws=chunk.stage.monte_carlo_draws,
         )
         return VarPrepared(
-            historical=np.where(np.isfinite(pnl), pnl, 0.0), simulated=simulated, column=column, book=book
+            historical=np.where(np.isfinite(pnl), pnl, 0.0)[:, ids],
+            simulated=simulated,
+            column=column,
+            book=book,
+            ids=ids,
+            first=first,
+            shared=np.bincount(ids, minlength=len(first)) > 1,
         )
+
+    def monte_carlo_pnl(self, prepared: VarPrepared, rows: np.ndarray) -> np.ndarray:
+        """Monte Carlo P&L (paths × ``rows``, USD) of the chunk's rows: each group of identical rows revalued
+        once; a shared group's P&L taken from ``prepared.shared_pnl`` or kept there for the next portfolio."""
+        groups, inverse = np.unique(prepared.ids[rows], return_inverse=True)
+        inverse = inverse.reshape(-1)
+        todo = np.array([g for g in groups.tolist() if g not in prepared.shared_pnl], dtype=np.intp)
+        source: dict[int, tuple[np.ndarray, int]] = {}
+        if todo.size:
+            at = prepared.first[todo]
+            block = monte_carlo.path_pnl(
+                returns=prepared.simulated[:, prepared.column[at]], book=prepared.book.take(at)
+            )
+            for j, g in enumerate(todo.tolist()):
+                source[g] = (block, j)
+                if prepared.shared[g]:
+                    prepared.shared_pnl[g] = (block, j)
+            if todo.size == groups.size:  # nothing taken from the shared ones: todo is ``groups``
+                return block[:, inverse]
+        # Gather block by block: (the block, its columns, where they go).
+        gathers: dict[int, tuple[np.ndarray, list[int], list[int]]] = {}
+        for i, g in enumerate(groups[inverse].tolist()):
+            block, j = source[g] if g in source else prepared.shared_pnl[g]
+            entry = gathers.setdefault(id(block), (block, [], []))
+            entry[1].append(j)
+            entry[2].append(i)
+        out = np.empty((prepared.simulated.shape[0], len(rows)))
+        for block, columns, targets in gathers.values():
+            out[:, targets] = block[:, columns]
+        return out
 
     def build(self, chunk: ChunkContext, part: PortfolioSlice, prepared: VarPrepared | None) -> VarPayload:
         stage, positions, state = chunk.stage, part.positions, part.state
@@ -225,10 +276,7 @@ class Var(ResultSpec[VarPayload, VarPrepared | None]):
             for c in CONFIDENCES
         }
         mc_settings = monte_carlo_settings()
-        rows = np.arange(len(prepared.column))[part.rows]
-        mc_pnl = monte_carlo.path_pnl(
-            returns=prepared.simulated[:, prepared.column[rows]], book=prepared.book.take(rows)
-        )
+        mc_pnl = self.monte_carlo_pnl(prepared, np.arange(len(prepared.column))[part.rows])
         simulated = {c: var.historical_var(mc_pnl, confidence=c) for c in CONFIDENCES}
         mc_total = mc_pnl.sum(axis=1)
         errors = monte_carlo.bootstrap_intervals(mc_total, confidences=CONFIDENCES, seed=mc_settings["seed"])

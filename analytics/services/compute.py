@@ -111,6 +111,9 @@ class SymbolStage:
     covariance_estimator: covariance.Estimator = "equal_weighted"
     ewma_lambda: float = covariance.RISKMETRICS_LAMBDA
     scenario_shocks_cache: dict[str, Any] = field(default_factory=dict, repr=False)
+    # The Monte Carlo's random draws kept across uses of this stage's day (``monte_carlo.simulate_symbol_returns``'s
+    # ``draws``): None draws afresh each time (the batch: one use per chunk); a what-if passes its day's cache.
+    monte_carlo_draws: dict[Any, Any] | None = field(default=None, repr=False)
 
     @cached_property
     def factor_cov_matrix(self) -> np.ndarray:

@@ -130,12 +130,11 @@ def test_a_trade_gives_the_figures_of_a_batch_run_with_that_position_added(analy
     assert len(body["worst_stress"]) == 5
     assert [s["after"] for s in body["worst_stress"]] == sorted(s["after"] for s in body["worst_stress"])
 
-    # Now make the same trades for real and run the batch for the portfolio on the same day, at the
-    # what-if's prices as a position stores them (6 decimals: a model price has more).
+    # Now make the same trades for real and run the batch for the portfolio on the same day.
+    # Entry prices are stored with at most 6 decimals (the positions' number bounds): the marks rounded so.
     portfolio = Portfolio.objects.get(pk=INDIVIDUAL)
-    storable = Decimal("0.000001")
     position_create(portfolio=portfolio, symbol="META", position_type="LONG", quantity=Decimal(40),
-                    entry_price=Decimal(str(meta_price)).quantize(storable), entry_date=ANALYTICS_AS_OF)  # fmt: skip
+                    entry_price=Decimal(str(round(meta_price, 6))), entry_date=ANALYTICS_AS_OF)  # fmt: skip
     position_create(
         portfolio=portfolio,
         symbol=occ_symbol(underlying="SPY", expiration=EXPIRY, is_call=False, strike=600),
@@ -146,7 +145,7 @@ def test_a_trade_gives_the_figures_of_a_batch_run_with_that_position_added(analy
         multiplier=Decimal(100),
         strike=Decimal(600),
         expiration=EXPIRY,
-        entry_price=Decimal(str(put_price)).quantize(storable),
+        entry_price=Decimal(str(round(put_price, 6))),
         entry_date=ANALYTICS_AS_OF,
     )
     Position.objects.filter(portfolio=portfolio, symbol="AAPL").update(quantity=F("quantity") - 35)
@@ -161,8 +160,9 @@ def test_a_symbol_the_stored_stage_does_not_know_gets_the_betas_a_batch_would_fi
     body = what_if(demo_client(), INDIVIDUAL, [{"action": "add", "symbol": "xle", "quantity": 300}]).json()
     assert body["not_computed"] == {}
     portfolio = Portfolio.objects.get(pk=INDIVIDUAL)
+    price = Decimal(str(round(body["trades"][0]["trade_price"], 6)))
     position_create(portfolio=portfolio, symbol="XLE", position_type="LONG", quantity=Decimal(300),
-                    entry_price=Decimal(str(body["trades"][0]["trade_price"])), entry_date=ANALYTICS_AS_OF)  # fmt: skip
+                    entry_price=price, entry_date=ANALYTICS_AS_OF)  # fmt: skip
     outcome = batch_run(as_of=ANALYTICS_AS_OF, portfolio_ids=[portfolio.pk], steps=list(portfolio_steps()))
     assert outcome.ok, outcome.run.error_summary
     compare_with_batch(body["summary"], INDIVIDUAL)

@@ -197,3 +197,30 @@ def test_an_option_on_its_expiration_day_is_worth_its_intrinsic_value_with_a_uni
     assert not g.expired.any() and not g.invalid.any()
     bad = expiry_greeks(spot=np.nan, strike=100.0, is_call=True)
     assert bool(bad.invalid) and np.isnan(bad.price) and np.isnan(bad.delta)
+
+
+def test_a_book_priced_under_scenarios_equals_each_contract_priced_alone() -> None:
+    """Spot S × N against contract terms N (every input valid: the broadcasting path) gives exactly the
+    prices of the contracts priced one scenario at a time, and the same values when one contract is invalid
+    (the masked path) for the valid ones."""
+    strike = np.array([90.0, 100.0, 110.0, 120.0])
+    years = np.array([0.1, 0.5, 1.0, 2.0])
+    vol = np.array([0.2, 0.25, 0.3, 0.4])
+    is_call = np.array([True, False, True, False])
+    spots = 100.0 * (1.0 + np.random.default_rng(3).normal(0.0, 0.02, size=(50, 1))) * np.ones((1, 4))
+    kw = {"strike": strike, "years": years, "rate": 0.04, "div_yield": 0.01, "is_call": is_call}
+    together = bsm_price(spot=spots, vol=vol, **kw)
+    assert together.shape == (50, 4)
+    for i in range(50):
+        for j in range(4):
+            alone = bsm_price(spot=spots[i, j], strike=strike[j], years=years[j], vol=vol[j], rate=0.04,
+                              div_yield=0.01, is_call=is_call[j])  # fmt: skip
+            assert float(alone) == pytest.approx(float(together[i, j]), rel=1e-14)
+            flag = "c" if is_call[j] else "p"
+            reference = vollib_price(flag, spots[i, j], strike[j], years[j], 0.04, vol[j], 0.01)
+            assert float(alone) == pytest.approx(reference, rel=1e-9)
+    masked = bsm_price(spot=spots, vol=np.array([0.2, 0.25, 0.3, -1.0]), **kw)
+    assert np.array_equal(masked[:, :3], together[:, :3])
+    assert np.isnan(masked[:, 3]).all()
+    greeks = bsm_greeks(spot=spots, vol=vol, **kw)
+    assert np.array_equal(greeks.price, together) and not greeks.expired.any() and not greeks.invalid.any()

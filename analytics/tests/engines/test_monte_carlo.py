@@ -153,3 +153,48 @@ def test_bad_simulation_settings_are_refused() -> None:
         _simulate(["AAA"], [[1.0, 0.0]], [0.0], paths=10, distribution="student_t", dof=2.0)
     with pytest.raises(ValueError, match="paths"):
         _simulate(["AAA"], [[1.0, 0.0]], [0.0], paths=0)
+
+
+@pytest.mark.parametrize("distribution", ["normal", "student_t"])
+def test_kept_draws_give_the_same_paths_as_fresh_ones(distribution: str) -> None:
+    """A what-if keeps the day's draws (``draws``): reusing them, for any set of symbols, gives bit for bit
+    the paths a fresh simulation gives."""
+    betas = np.array([[1.2, 0.5], [0.8, -0.3], [1.0, 1.0]])
+    residual = np.array([0.015, 0.01, 0.02])
+    fresh = _simulate(["AAA", "BBB", "CCC"], betas, residual, paths=2_000, distribution=distribution)
+    draws: dict = {}
+    kwargs = {"factor_cov": FACTOR_COV, "paths": 2_000, "distribution": distribution, "dof": 5.0, "seed": 11}
+    first = monte_carlo.simulate_symbol_returns(
+        symbols=["CCC", "AAA"], betas=betas[[2, 0]], residual_vol=residual[[2, 0]], draws=draws, **kwargs
+    )
+    again = monte_carlo.simulate_symbol_returns(
+        symbols=["AAA", "BBB", "CCC"], betas=betas, residual_vol=residual, draws=draws, **kwargs
+    )
+    assert np.array_equal(first, fresh[:, [2, 0]])
+    assert np.array_equal(again, fresh)
+    assert len(draws) == 1 + 3  # the factor paths once, each symbol's unit shocks once
+    other_seed = monte_carlo.simulate_symbol_returns(
+        symbols=["AAA"], betas=betas[:1], residual_vol=residual[:1], draws=draws, **{**kwargs, "seed": 12}
+    )
+    assert not np.array_equal(other_seed, fresh[:, :1])  # the seed is part of the key
+
+
+def test_the_bootstrap_counts_drawn_once_give_the_same_intervals() -> None:
+    """The Poisson counts are a function of the seed and sizes only (kept per process): the same P&L gives
+    the same intervals on every call, and a different seed other ones."""
+    pnl = np.random.default_rng(5).standard_normal(10_000) * 1_000.0
+    first = monte_carlo.bootstrap_intervals(pnl, confidences=(0.95, 0.99), seed=4)
+    assert monte_carlo.bootstrap_intervals(pnl, confidences=(0.95, 0.99), seed=4) == first
+    assert monte_carlo.bootstrap_intervals(pnl, confidences=(0.95, 0.99), seed=5) != first
+
+
+def test_identical_positions_are_grouped_by_all_their_terms_and_labels() -> None:
+    book = PositionBook.of(
+        quantity=[10, 10, 10, 5, 10], multiplier=[1, 1, 1, 1, 100], price=[20, 20, 20, 20, 3],
+        is_option=[False, False, False, False, True], is_call=True, spot=20.0, strike=[np.nan] * 4 + [25.0],
+        years=[np.nan] * 4 + [0.5], vol=[np.nan] * 4 + [0.3], rate=0.04, div_yield=0.0,
+    )  # fmt: skip
+    ids, first = book.identical_rows([0, 0, 1, 0, 0])
+    # Rows 0 and 1 are one lot; row 2 has another label (price symbol), row 3 another quantity, row 4 is an option.
+    assert ids[0] == ids[1] and len(set(ids.tolist())) == 4
+    assert first[ids[1]] == 0 and first[ids[4]] == 4
