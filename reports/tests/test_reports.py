@@ -156,7 +156,7 @@ def test_markdown_names_the_source_and_each_sections_provenance(report):
     assert "- **Tracking error (annual):** 8.00%" in md
     assert "- **Factor share of variance:** 64.0%" in md
     assert "| Monte Carlo (10,000 paths) | $1,210 | $1,490 | $1,910 | $2,310 |" in md
-    assert "student_t, 5 dof" in md
+    assert r"student\_t, 5 dof" in md  # Markdown-escaped: an underscore is never emphasis
 
 
 def test_a_section_never_computed_says_so_with_its_command(report):
