@@ -3,7 +3,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
 
 
 def cache_tables_create(sender: AppConfig, using: str = "default", **kwargs: Any) -> None:

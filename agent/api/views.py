@@ -165,14 +165,19 @@ class HealthView(APIView):
 class AccessTokenListView(APIView):
     """The caller's personal access tokens (for MCP clients); creating one shows the token once."""
 
-    @extend_schema(responses=AccessTokenSerializer(many=True))
+    pagination_class = StandardPagination  # documents the page envelope (count, next, previous, results)
+
+    @extend_schema(responses={200: AccessTokenSerializer(many=True), **error_responses(401, 404)})
     def get(self, request: Request) -> Response:
         paginator, page = paginate(
             queryset=access_tokens_for_user(user=request_user(request)), request=request, view=self
         )
         return paginator.get_paginated_response(AccessTokenSerializer(page, many=True).data)
 
-    @extend_schema(request=AccessTokenInputSerializer, responses={201: AccessTokenCreatedSerializer})
+    @extend_schema(
+        request=AccessTokenInputSerializer,
+        responses={201: AccessTokenCreatedSerializer, **error_responses(400, 401, 404)},
+    )
     def post(self, request: Request) -> Response:
         data = AccessTokenInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -184,7 +189,7 @@ class AccessTokenListView(APIView):
 class AccessTokenDetailView(APIView):
     """Revoke one of the caller's tokens (it stops working at once; the row stays for the audit trail)."""
 
-    @extend_schema(responses={204: None})
+    @extend_schema(responses={204: None, **error_responses(401, 404)})
     def delete(self, request: Request, token_id: str) -> Response:
         access_token_revoke(user=request_user(request), token_id=token_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -196,13 +201,15 @@ class AuditListView(APIView):
     Filters: ``tool``, ``transport``, ``outcome``.
     """
 
+    pagination_class = StandardPagination  # documents the page envelope (count, next, previous, results)
+
     @extend_schema(
         parameters=[
             OpenApiParameter("tool", str),
             OpenApiParameter("transport", str, enum=["rest", "sse", "websocket", "mcp", "internal"]),
             OpenApiParameter("outcome", str),
         ],
-        responses=ToolCallAuditSerializer(many=True),
+        responses={200: ToolCallAuditSerializer(many=True), **error_responses(401, 404)},
     )
     def get(self, request: Request) -> Response:
         rows = audit_for_user(user=request_user(request))

@@ -14,7 +14,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -121,7 +121,10 @@ class LimitDefinitionsView(APIView):
         operation_id="analytics_limits_definitions",
         summary="The portfolio's risk limits as set",
         tags=["analytics"],
-        responses={200: LimitOutputSerializer(many=True), **error_responses(401, 404)},
+        responses={
+            200: inline_serializer("LimitDefinitions", fields={"results": LimitOutputSerializer(many=True)}),
+            **error_responses(401, 404),
+        },
     )
     def get(self, request: Request, portfolio_id: uuid.UUID) -> Response:
         portfolio = portfolio_get_for_user(user=request_user(request), portfolio_id=portfolio_id)
@@ -180,7 +183,7 @@ class AlertListView(APIView):
         summary="Alerts on the caller's limits, newest first",
         tags=["alerts"],
         parameters=[AlertFilterSerializer],
-        responses={200: AlertOutputSerializer(many=True), **error_responses(400, 401)},
+        responses={200: AlertOutputSerializer(many=True), **error_responses(400, 401, 404)},
     )
     def get(self, request: Request) -> Response:
         params = AlertFilterSerializer(data=request.query_params)

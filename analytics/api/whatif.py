@@ -10,7 +10,7 @@ import uuid
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -128,7 +128,10 @@ class WhatIfScenarioListView(APIView):
         operation_id="analytics_what_if_scenarios_list",
         summary="The what-if scenarios saved on a portfolio",
         tags=["analytics"],
-        responses={200: WhatIfScenarioOutputSerializer(many=True), **error_responses(401, 404)},
+        responses={
+            200: inline_serializer("WhatIfScenarioList", fields={"results": WhatIfScenarioOutputSerializer(many=True)}),
+            **error_responses(401, 404),
+        },
     )
     def get(self, request: Request, portfolio_id: uuid.UUID) -> Response:
         portfolio = portfolio_get_for_user(user=request_user(request), portfolio_id=portfolio_id)

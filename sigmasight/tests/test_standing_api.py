@@ -198,10 +198,11 @@ def test_an_anonymous_caller_gets_401_on_every_operation_that_needs_a_login(
     assert response["WWW-Authenticate"].startswith("Bearer")
 
 
-def test_the_generated_cases_cover_every_id_parameter_and_the_public_operations_are_only_auth() -> None:
+def test_the_generated_cases_cover_every_id_parameter_and_the_public_operations_are_auth_and_health() -> None:
     assert {name for _, p, _ in ISOLATED for name in ID_PARAMETERS if f"{{{name}}}" in p} == set(ID_PARAMETERS)
     public = {p for m, p, o in OPERATIONS if not _needs_login(o)}
-    assert public == {"/api/v1/auth/login", "/api/v1/auth/refresh", "/api/v1/auth/logout"}
+    # and the agent's health, public by design (issue 16): status, provider, model — nothing secret
+    assert public == {"/api/v1/auth/login", "/api/v1/auth/refresh", "/api/v1/auth/logout", "/api/v1/agent/health"}
 
 
 # --- schemathesis ---------------------------------------------------------------------------
