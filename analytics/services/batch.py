@@ -37,6 +37,7 @@ from analytics.models import (
     BatchLock,
     BatchRefusal,
     BatchRun,
+    FactorModelFit,
     RunStatus,
     SymbolFactorBeta,
 )
@@ -493,27 +494,36 @@ def symbol_stage_load(*, market: MarketInputs, as_of: dt.date) -> compute.Symbol
     if fit_row is None or fit_row.as_of != as_of:
         return None
     stored = persist.StoredFit(SymbolFactorBeta.objects.filter(as_of=as_of).order_by("symbol"))
+    return symbol_stage_from_stored(fit_row=fit_row, fit=stored, market=market)
+
+
+def symbol_stage_from_stored(
+    *, fit_row: FactorModelFit, fit: persist.StoredFit, market: MarketInputs, **extra: Any
+) -> compute.SymbolStage:
+    """The symbol stage of a stored factor model (``fit_row``, its betas ``fit``) over ``market``'s prices:
+    returns, realised vols, the stored covariances and the estimator it was fitted with. ``extra``: the
+    stage's optional caches (a what-if's scenario shocks and Monte Carlo draws)."""
     prices = market.prices
     returns = prices.pct_change(fill_method=None).iloc[1:]
     log_returns = np.log(prices).diff().iloc[1:]
     factor_cov = pd.DataFrame(fit_row.factor_covariance, dtype=float).reindex(index=FACTOR_NAMES, columns=FACTOR_NAMES)
     proxy_cov = pd.DataFrame(fit_row.proxy_covariance, dtype=float)
+    inputs = fit_row.inputs or {}
     return compute.SymbolStage(
         returns=returns,
         log_returns=log_returns,
         realised_vol=log_returns.iloc[-compute.REALISED_VOL_DAYS :].std(ddof=1) * math.sqrt(252),
         factor_returns=pd.DataFrame(),
         proxy_returns=pd.DataFrame(),
-        fit=stored,
-        univariate_beta=stored.univariate,
+        fit=fit,
+        univariate_beta=fit.univariate,
         factor_cov=factor_cov,
         proxy_cov=proxy_cov.reindex(index=proxy_cov.columns),
         condition_number=fit_row.condition_number,
         n_observations=fit_row.n_observations,
-        covariance_estimator=covariance.estimator_named(
-            (fit_row.inputs or {}).get("covariance_estimator", "equal_weighted")
-        ),
-        ewma_lambda=float((fit_row.inputs or {}).get("ewma_lambda", covariance.RISKMETRICS_LAMBDA)),
+        covariance_estimator=covariance.estimator_named(inputs.get("covariance_estimator", "equal_weighted")),
+        ewma_lambda=float(inputs.get("ewma_lambda", covariance.RISKMETRICS_LAMBDA)),
+        **extra,
     )
 
 

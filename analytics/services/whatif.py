@@ -46,6 +46,7 @@ from analytics.results import registry
 from analytics.results.base import ResultSpec
 from analytics.selectors import factor_model_latest
 from analytics.services import compute, persist
+from analytics.services.batch import symbol_stage_from_stored
 from analytics.services.inputs import (
     POSITION_COLUMNS,
     PRICE_HISTORY_CALENDAR_DAYS,
@@ -470,26 +471,11 @@ def market_load(
 
 
 def stage_load(*, day: DayInputs, market: MarketInputs) -> compute.SymbolStage:
-    """``batch.symbol_stage_load`` over the cached stored fit (copied: a what-if may extend its own copy)."""
-    fit_row = day.fit_row
-    prices = market.prices
-    returns = prices.pct_change(fill_method=None).iloc[1:]
-    log_returns = np.log(prices).diff().iloc[1:]
-    factor_cov = pd.DataFrame(fit_row.factor_covariance, dtype=float).reindex(index=FACTOR_NAMES, columns=FACTOR_NAMES)
-    proxy_cov = pd.DataFrame(fit_row.proxy_covariance, dtype=float)
-    fit = copy.copy(day.fit)
-    return compute.SymbolStage(
-        returns=returns,
-        log_returns=log_returns,
-        realised_vol=log_returns.iloc[-compute.REALISED_VOL_DAYS :].std(ddof=1) * math.sqrt(252),
-        factor_returns=pd.DataFrame(),
-        proxy_returns=pd.DataFrame(),
-        fit=fit,
-        univariate_beta=fit.univariate,
-        factor_cov=factor_cov,
-        proxy_cov=proxy_cov.reindex(index=proxy_cov.columns),
-        condition_number=fit_row.condition_number,
-        n_observations=fit_row.n_observations,
+    """The batch's symbol stage over the cached stored fit (copied: a what-if may extend its own copy)."""
+    return symbol_stage_from_stored(
+        fit_row=day.fit_row,
+        fit=copy.copy(day.fit),
+        market=market,
         scenario_shocks_cache=day.scenario_shocks_cache,
         monte_carlo_draws=day.monte_carlo_draws,
     )
