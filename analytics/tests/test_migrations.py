@@ -61,7 +61,7 @@ def test_the_test_database_was_built_forward_from_empty_and_matches_the_models()
     assert "No changes detected" in out.getvalue()
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_data_stored_under_the_previous_schema_survives_the_migrations_forward():
     executor = MigrationExecutor(connection)
     previous = _previous(executor)
