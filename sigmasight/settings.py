@@ -284,6 +284,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Choice sets that share a field name ("status") get names of their own, not a hash.
+    "ENUM_NAME_OVERRIDES": {"RunStatusEnum": "analytics.models.RunStatus"},
 }
 
 # --- Internationalisation -------------------------------------------------------------------
