@@ -110,3 +110,17 @@ def other_client(other_user: User, client_for):
 @pytest.fixture
 def staff_client(staff_user: User, client_for):
     return client_for(staff_user)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every transactional test restores the serialized database (``serialized_rollback=True``).
+
+    A transactional test's teardown flushes the tables; without serialized rollback Django then re-creates
+    the content types, and the next serialized-rollback test fails restoring its own copy (a unique
+    constraint on ``django_content_type``) — and every such test after it. One forgotten flag broke 25
+    tests on CI; this makes it a collection error naming the test instead.
+    """
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        if marker is not None and marker.kwargs.get("transaction") and not marker.kwargs.get("serialized_rollback"):
+            raise pytest.UsageError(f"{item.nodeid}: a transactional test needs serialized_rollback=True too")
