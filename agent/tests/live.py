@@ -42,6 +42,19 @@ def login(base: str, email: str, password: str = DEMO_PASSWORD) -> str:
         return str(json.loads(response.read())["access_token"])
 
 
+def api(base: str, jwt: str, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    """One JSON call to the live server's ``/api/v1`` with a JWT; the decoded answer (None when empty)."""
+    request = urllib.request.Request(
+        f"{base}/api/v1{path}",
+        data=json.dumps(body).encode() if body is not None else None,
+        method=method,
+        headers={"Authorization": f"Bearer {jwt}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        raw = response.read()
+        return json.loads(raw) if raw else None
+
+
 def postgres_server() -> str | None:
     """``postgres://user@host:port`` of the run's PostgreSQL (``DATABASE_URL``); None when it is not PostgreSQL."""
     url = os.environ.get("DATABASE_URL", "")

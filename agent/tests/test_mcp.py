@@ -16,7 +16,7 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from agent.tests.live import login
+from agent.tests.live import api, login
 from agent.tools import tools_all
 from portfolios.demo import demo_portfolio_id
 
@@ -25,22 +25,10 @@ OWNER = "demo_hnw@sigmasight.com"
 OTHER = "demo_hedgefundstyle@sigmasight.com"
 
 
-def _api(base: str, jwt: str, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-    request = urllib.request.Request(
-        f"{base}/api/v1{path}",
-        data=json.dumps(body).encode() if body is not None else None,
-        method=method,
-        headers={"Authorization": f"Bearer {jwt}", "Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        raw = response.read()
-        return json.loads(raw) if raw else None
-
-
 @pytest.fixture(scope="module")
 def mcp_server(live_demo) -> dict[str, Any]:
     jwt = login(live_demo["base"], OWNER)
-    token = _api(live_demo["base"], jwt, "POST", "/agent/tokens", {"name": "mcp test"})
+    token = api(live_demo["base"], jwt, "POST", "/agent/tokens", {"name": "mcp test"})
     url = f"{live_demo['base']}/mcp"
     return {**live_demo, "jwt": jwt, "token": token["token"], "token_id": token["id"], "url": url}
 
@@ -94,7 +82,7 @@ def test_calls_each_tool_and_the_audit_records_them(mcp_server):
             name
         )
         assert json.loads(result.content[0].text) == content
-    audit = _api(mcp_server["base"], mcp_server["jwt"], "GET", "/agent/audit?transport=mcp&page_size=100")
+    audit = api(mcp_server["base"], mcp_server["jwt"], "GET", "/agent/audit?transport=mcp&page_size=100")
     tools_seen = {row["tool"] for row in audit["results"]}
     assert set(results) | {"list_portfolios"} <= tools_seen
     assert all(row["token_id"] == mcp_server["token_id"] for row in audit["results"])
@@ -118,7 +106,7 @@ def test_another_users_portfolio_is_not_found(mcp_server):
 def test_a_token_restricted_to_other_portfolios_sees_none_of_them(mcp_server):
     other_jwt = login(mcp_server["base"], OTHER)
     theirs = str(demo_portfolio_id(OTHER))
-    token = _api(mcp_server["base"], other_jwt, "POST", "/agent/tokens", {"name": "one", "portfolio_ids": [theirs]})
+    token = api(mcp_server["base"], other_jwt, "POST", "/agent/tokens", {"name": "one", "portfolio_ids": [theirs]})
 
     async def work(client: Client) -> Any:
         listed = await client.call_tool("list_portfolios", {})
@@ -144,11 +132,11 @@ def test_missing_forged_and_revoked_tokens_are_refused(mcp_server):
         assert refused.value.code == 401
         assert refused.value.headers["WWW-Authenticate"].startswith("Bearer")
     jwt = mcp_server["jwt"]
-    token = _api(mcp_server["base"], jwt, "POST", "/agent/tokens", {"name": "to revoke"})
+    token = api(mcp_server["base"], jwt, "POST", "/agent/tokens", {"name": "to revoke"})
 
     async def revoked_mid_session(client: Client) -> Any:
         before = await client.call_tool("list_portfolios", {})
-        await asyncio.to_thread(_api, mcp_server["base"], jwt, "DELETE", f"/agent/tokens/{token['id']}")
+        await asyncio.to_thread(api, mcp_server["base"], jwt, "DELETE", f"/agent/tokens/{token['id']}")
         try:
             after = await client.call_tool("list_portfolios", {})
         except Exception as error:  # the SDK raises on the 401 of the next request

@@ -14,13 +14,12 @@ tool's input schema (``schema_example``).
 from __future__ import annotations
 
 import json
-import urllib.request
 from typing import Any
 
 import pytest
 from mcp import Client
 
-from agent.tests.live import login
+from agent.tests.live import api, login
 from agent.tests.test_mcp import run
 from agent.tests.test_tool_isolation import tool_arguments
 from portfolios.demo import demo_portfolio_id
@@ -30,21 +29,9 @@ OTHER = "demo_hedgefundstyle@sigmasight.com"
 TWO_BOOKS = "demo_individual@sigmasight.com"
 
 
-def _api(base: str, jwt: str, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-    request = urllib.request.Request(
-        f"{base}/api/v1{path}",
-        data=json.dumps(body).encode() if body is not None else None,
-        method=method,
-        headers={"Authorization": f"Bearer {jwt}", "Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        raw = response.read()
-        return json.loads(raw) if raw else None
-
-
 def _token(base: str, email: str, **extra: Any) -> str:
     jwt = login(base, email)
-    return str(_api(base, jwt, "POST", "/agent/tokens", {"name": f"isolation {email}", **extra})["token"])
+    return str(api(base, jwt, "POST", "/agent/tokens", {"name": f"isolation {email}", **extra})["token"])
 
 
 def _call_every_tool(url: str, token: str, portfolio_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -90,7 +77,7 @@ def test_a_restricted_token_reaches_none_of_the_users_other_portfolios(live_demo
     base, url = live_demo["base"], f"{live_demo['base']}/mcp"
     jwt = login(base, TWO_BOOKS)
     first = str(demo_portfolio_id(TWO_BOOKS))
-    second = _api(base, jwt, "POST", "/data/portfolios", {"name": "Isolation second book"})["id"]
+    second = api(base, jwt, "POST", "/data/portfolios", {"name": "Isolation second book"})["id"]
     try:
         token = _token(base, TWO_BOOKS, portfolio_ids=[first])
         allowed, listed = _call_every_tool(url, token, first)
@@ -103,4 +90,4 @@ def test_a_restricted_token_reaches_none_of_the_users_other_portfolios(live_demo
         }
         assert not wrong, wrong
     finally:
-        _api(base, jwt, "DELETE", f"/data/portfolios/{second}")
+        api(base, jwt, "DELETE", f"/data/portfolios/{second}")
