@@ -96,9 +96,23 @@ class LimitsChunk(TypedDict):
     previous: dict[uuid.UUID, dict[str, str]]  # portfolio → limit id → status on the previous stored day
 
 
+# What a person reads for each metric (the model's choice labels are the long, explanatory form).
+METRIC_LABELS: dict[str, str] = {
+    "gross_leverage": "Gross leverage",
+    "delta_adjusted_leverage": "Delta-adjusted leverage",
+    "var_99_pct_equity": "VaR 99% / equity",
+    "single_name_concentration": "Single-name concentration",
+    "underlying_dollar_delta": "Dollar delta",
+    "factor_beta": "Factor beta",
+    "worst_stress_loss": "Worst stress loss / equity",
+    "days_to_liquidate": "Days to liquidate",
+}
+
+
 def limit_label(limit: RiskLimit) -> str:
+    """The limit's name as shown on pages, reports, alerts and the agent, e.g. ``Factor beta (Market)``."""
     subject = limit.factor or limit.underlying
-    name = limit.metric.replace("_", " ")
+    name = METRIC_LABELS.get(limit.metric, limit.metric.replace("_", " "))
     return f"{name} ({subject})" if subject else name
 
 

@@ -196,7 +196,7 @@ def test_the_batch_judges_each_limit_records_one_alert_per_breach_and_one_per_re
     assert_error(other.get(f"/api/v1/analytics/limits/{created['factor_beta']}"), 404, "not_found")
     # Deleting a limit keeps its alerts (labelled) as history.
     assert client.delete(f"/api/v1/analytics/limits/{created['factor_beta']}").status_code == 204
-    assert Alert.objects.filter(limit__isnull=True, limit_label="factor beta (market)").exists()
+    assert Alert.objects.filter(limit__isnull=True, limit_label="Factor beta (market)").exists()
 
 
 # --- the limits API without a batch ------------------------------------------------------------------

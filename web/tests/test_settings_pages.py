@@ -167,7 +167,7 @@ def test_limits_page_shows_the_stored_status_and_acknowledges_alerts(web: Client
         payload={
             "status": "BREACH", "breaches": 1, "warnings": 0, "no_data": 0,
             "limits": [{
-                "limit_id": str(limit.pk), "metric": "gross_leverage", "label": "gross leverage", "factor": "",
+                "limit_id": str(limit.pk), "metric": "gross_leverage", "label": "Gross leverage", "factor": "",
                 "underlying": "", "subject": "", "unit": "ratio", "value": 1.3127, "warning_level": 1.0,
                 "hard_level": 1.2, "lower_warning": None, "lower_hard": None, "status": "BREACH",
                 "previous_status": "OK",
@@ -175,8 +175,8 @@ def test_limits_page_shows_the_stored_status_and_acknowledges_alerts(web: Client
         },
     )  # fmt: skip
     alert = Alert.objects.create(
-        portfolio=portfolio, limit=limit, limit_label="gross leverage", as_of=as_of, event="breach",
-        status="BREACH", previous_status="OK", value=1.3127, hard_level=1.2, message="gross leverage 1.3127 > 1.2",
+        portfolio=portfolio, limit=limit, limit_label="Gross leverage", as_of=as_of, event="breach",
+        status="BREACH", previous_status="OK", value=1.3127, hard_level=1.2, message="Gross leverage 1.3127 > 1.2",
     )  # fmt: skip
     url = reverse("web:limits", args=[portfolio.pk])
     html = web.get(url).content.decode()
