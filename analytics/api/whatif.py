@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 
 from analytics import selectors
 from analytics.services import whatif
+from analytics.services.inputs import portfolio_info
 from core.exceptions import NotFoundError
 from core.openapi import error_responses
 from core.parsers import SafeJSONParser
@@ -106,9 +107,7 @@ class WhatIfView(APIView):
         raw = body.validated_data["trades"]
         trades = trades_parse(raw)
         result = whatif.what_if_run(
-            portfolio_id=portfolio.pk,
-            name=portfolio.name,
-            equity_balance=None if portfolio.equity_balance is None else float(portfolio.equity_balance),
+            portfolio=portfolio_info(portfolio),
             trades=trades,
         )
         answer = whatif.what_if_answer(result)

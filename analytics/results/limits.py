@@ -171,6 +171,7 @@ class Limits(ResultSpec[LimitsPayload, LimitsChunk]):
         )
     )
     report_rank = 20  # near the top of a report: a breach is the first thing to read
+    reuse_stored = False  # the limits may have been edited since the batch; judged again from the payloads
 
     def prepare(self, chunk: ChunkContext) -> LimitsChunk:
         """Every active limit of the chunk's portfolios and each one's previous stored status (two queries)."""

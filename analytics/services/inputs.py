@@ -63,15 +63,17 @@ def portfolios_load(*, portfolio_ids: Sequence[uuid.UUID] | None = None) -> dict
     queryset = Portfolio.objects.order_by("name", "id")
     if portfolio_ids is not None:
         queryset = queryset.filter(pk__in=list(portfolio_ids))
-    return {
-        p.pk: PortfolioInfo(
-            id=p.pk,
-            name=p.name,
-            equity_balance=None if p.equity_balance is None else float(p.equity_balance),
-            benchmark_symbol=p.benchmark_symbol,
-        )
-        for p in queryset.only("id", "name", "equity_balance", "benchmark_symbol")
-    }
+    return {p.pk: portfolio_info(p) for p in queryset.only("id", "name", "equity_balance", "benchmark_symbol")}
+
+
+def portfolio_info(portfolio: Portfolio) -> PortfolioInfo:
+    """What the result kinds read of a portfolio (equity balance in USD, None when not set)."""
+    return PortfolioInfo(
+        id=portfolio.pk,
+        name=portfolio.name,
+        equity_balance=None if portfolio.equity_balance is None else float(portfolio.equity_balance),
+        benchmark_symbol=portfolio.benchmark_symbol,
+    )
 
 
 def positions_frame(

@@ -23,6 +23,7 @@ from django.db import transaction
 from analytics.models import BatchRun, RunStatus
 from analytics.results.base import MetricColumns, ResultSpec, Row
 from analytics.services import compute, persist
+from analytics.services.book import book_fingerprint
 from analytics.services.columns import Columns
 from analytics.services.inputs import MarketInputs, PortfolioInfo
 from analytics.services.jobs import JobRecorder, error_text
@@ -43,6 +44,7 @@ class PortfolioSlice:
     state: Columns
     rows: slice  # its range of rows in the chunk frames (grouped by portfolio)
     stale: list[str]
+    book: str = ""  # the book's fingerprint (``services.book``), recorded in every result's provenance inputs
 
 
 @dataclass
@@ -107,6 +109,7 @@ class ChunkContext:
                 state=state_columns.rows(rows),
                 rows=rows,
                 stale=sorted(set(part["price_symbol"].tolist()) & without_price),
+                book=book_fingerprint(positions=part, info=info),
             )
         return cls(run=run, market=market, stage=stage, positions=positions, state=state, slices=slices, writer=writer)
 
@@ -126,7 +129,7 @@ class ChunkContext:
             data_source=self.market.data_source,
             method=method,
             lookback=lookback,
-            inputs=inputs,
+            inputs={**inputs, "book": part.book},
             stale=part.stale,
         )
 

@@ -28,6 +28,7 @@ make or lose against the close), and the after-portfolio's equity balance is adj
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime as dt
 import math
 import threading
@@ -37,16 +38,21 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
+import orjson
 import pandas as pd
 from django.conf import settings
+from django.db.models import TextField
+from django.db.models.functions import Cast
 
 from analytics.engines import factors
-from analytics.models import BatchRun, FactorModelFit, SymbolFactorBeta, WhatIfScenario
+from analytics.models import BatchRun, FactorModelFit, PortfolioResult, SymbolFactorBeta, WhatIfScenario
 from analytics.results import registry
 from analytics.results.base import ResultSpec
 from analytics.selectors import factor_model_latest
 from analytics.services import compute, persist
 from analytics.services.batch import symbol_stage_from_stored
+from analytics.services.book import book_fingerprint
+from analytics.services.columns import Columns
 from analytics.services.inputs import (
     POSITION_COLUMNS,
     PRICE_HISTORY_CALENDAR_DAYS,
@@ -506,22 +512,30 @@ def what_if_model(*, as_of: dt.date | None = None) -> FactorModelFit:
 
 def what_if_run(
     *,
-    portfolio_id: uuid.UUID,
-    name: str,
-    equity_balance: float | None,
+    portfolio: PortfolioInfo,
     trades: Sequence[Trade],
     as_of: dt.date | None = None,
 ) -> WhatIfResult:
     """Before and after payloads of every what-if kind for ``trades`` on the portfolio; stores nothing.
 
+    The *before* side is the day's stored results when they were computed from the book loaded now
+    (:func:`stored_before`): then only the after portfolio is computed. Otherwise both are, as one chunk.
     Raises :class:`TradeError` (400 naming the trade and field) and ``NotFoundError`` when no batch ran.
     """
+    portfolio_id = portfolio.id
     fit_row = what_if_model(as_of=as_of)
     day, inputs = fit_row.as_of, day_inputs(fit_row=fit_row)
     before = positions_frame(portfolio_ids=[portfolio_id], as_of=day)
+    stored = stored_before(
+        portfolio_id=portfolio_id,
+        day=day,
+        fit_row=fit_row,
+        book=book_fingerprint(positions=Columns.from_frame(before), info=portfolio),
+    )
     after_id = uuid.uuid5(portfolio_id, "what-if")
     after, resolved = trades_apply(positions=before, trades=trades, portfolio_id=after_id, as_of=day)
 
+    # The after frame keeps the rows the trades closed (until below): its symbols and contracts are the before's too.
     symbols = pd.concat([before["price_symbol"], after["price_symbol"]]).dropna().unique().tolist()
     contracts = after.loc[after["is_option"].astype(bool), "symbol"].tolist()
     market = market_load(day=inputs, symbols=symbols, option_contracts=contracts, as_of=day)
@@ -543,11 +557,12 @@ def what_if_run(
     asset_classes = _asset_classes(after, resolved)
     if asset_classes:
         after.loc[list(asset_classes), "asset_class"] = list(asset_classes.values())
-    combined = pd.concat([before, after], ignore_index=True)
+    # The chunk: the after rows, preceded by the before rows unless the before side is the stored one.
+    combined = after.reset_index(drop=True) if stored is not None else pd.concat([before, after], ignore_index=True)
     state = compute.position_state_compute(positions=combined, market=market, stage=stage)
 
     # Trade prices: given, or the mark; a new lot's entry price is its trade price.
-    offset = len(before)
+    offset = len(combined) - len(after)
     marks = state["price"].to_numpy(dtype=float)
     entry = combined["entry_price"].to_numpy(dtype=float).copy()
     equity_change = 0.0
@@ -592,11 +607,13 @@ def what_if_run(
     keep[offset:] = quantity[offset:] != 0
     combined, state = combined[keep].reset_index(drop=True), state[keep].reset_index(drop=True)
 
+    equity_balance = portfolio.equity_balance
     equity_after = None if equity_balance is None else equity_balance + equity_change
     portfolios = {
-        portfolio_id: PortfolioInfo(id=portfolio_id, name=name, equity_balance=equity_balance),
+        # Without rows in the chunk when its payloads are the stored ones (the kinds that are not reused read them).
+        portfolio_id: portfolio,
         # Its rows are owned by ``after_id``; its info keeps the portfolio's own id (its limits are the portfolio's).
-        after_id: PortfolioInfo(id=portfolio_id, name=name, equity_balance=equity_after),
+        after_id: dataclasses.replace(portfolio, equity_balance=equity_after),
     }
     context = ChunkContext.build(
         run=BatchRun(as_of=day),  # never saved: provenance of rows that are never written
@@ -607,7 +624,7 @@ def what_if_run(
         portfolios=portfolios,
         writer=ResultWriter(background=False),
     )
-    payloads, errors = kinds_compute(context=context)
+    payloads, errors = kinds_compute(context=context, stored={portfolio_id: stored} if stored is not None else None)
     return WhatIfResult(
         portfolio_id=portfolio_id,
         as_of=day,
@@ -622,12 +639,41 @@ def what_if_run(
     )
 
 
-def kinds_compute(*, context: ChunkContext) -> tuple[dict[uuid.UUID, dict[str, Mapping[str, Any]]], dict[str, str]]:
+def stored_before(
+    *, portfolio_id: uuid.UUID, day: dt.date, fit_row: FactorModelFit, book: str
+) -> dict[str, Mapping[str, Any]] | None:
+    """The portfolio's stored payloads of ``day`` (kind → payload) of every what-if kind that reuses them
+    (``ResultSpec.reuse_stored``), when each was computed from this ``book`` (its provenance's fingerprint,
+    ``services.book``) and not before the factor model the what-if uses; None when one is missing or differs
+    (a position changed since the batch, the batch failed a kind, the model was stored again): the before side is
+    then computed. One query; the payloads' JSON text is decoded by orjson."""
+    wanted = [spec.name for spec in what_if_kinds() if spec.reuse_stored]
+    rows = (
+        PortfolioResult.objects.filter(portfolio_id=portfolio_id, as_of=day, kind__in=wanted)
+        .order_by()
+        .annotate(payload_text=Cast("payload", output_field=TextField()))
+        .values_list("kind", "inputs", "computed_at", "payload_text")
+    )
+    found: dict[str, Mapping[str, Any]] = {}
+    for kind, inputs, computed_at, text in rows:
+        if not isinstance(inputs, dict) or inputs.get("book") != book or computed_at < fit_row.computed_at:
+            return None
+        found[kind] = orjson.loads(text)
+    return found if len(found) == len(wanted) else None
+
+
+def kinds_compute(
+    *, context: ChunkContext, stored: Mapping[uuid.UUID, Mapping[str, Mapping[str, Any]]] | None = None
+) -> tuple[dict[uuid.UUID, dict[str, Mapping[str, Any]]], dict[str, str]]:
     """Every what-if kind's ``prepare`` once and ``build`` per portfolio of the chunk, in step order, as the
     batch's step runner does, without writing: (payloads per portfolio and kind, reason per kind not computed).
-    A kind whose dependency failed, or that needs a factor model the day lacks, is not computed."""
+    A kind whose dependency failed, or that needs a factor model the day lacks, is not computed.
+
+    ``stored``: portfolio → kind → payload taken as it is instead of built (the stored results of the day);
+    the kinds that read other payloads (``limits``) read these."""
     payloads: dict[uuid.UUID, dict[str, Mapping[str, Any]]] = {pid: {} for pid in context.slices}
     errors: dict[str, str] = {}
+    stored = stored or {}
     for spec in what_if_kinds():
         blocked = [d for d in spec.depends_on if d in errors]
         if blocked:
@@ -639,7 +685,8 @@ def kinds_compute(*, context: ChunkContext) -> tuple[dict[uuid.UUID, dict[str, M
         try:
             prepared = spec.prepare(context)
             for pid, part in context.slices.items():
-                payload = spec.build(context, part, prepared)
+                given = stored.get(pid, {}).get(spec.name)
+                payload = given if given is not None else spec.build(context, part, prepared)
                 payloads[pid][spec.name] = payload
                 context.payloads.setdefault(pid, {})[spec.name] = payload
         except Exception as exc:  # one kind's failure is reported, the others go on (as in the batch)

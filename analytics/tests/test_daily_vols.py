@@ -131,3 +131,37 @@ def test_historical_vol_changes_come_from_the_stored_quotes_contract_then_underl
     np.testing.assert_allclose(ratios[:, 1], 1.0)  # a stock has no vol
     np.testing.assert_allclose(ratios[:, 2], [0.22 / 0.20, 0.11 / 0.22, 0.36 / 0.30, 0.27 / 0.36])
     np.testing.assert_allclose(ratios[:, 3], 1.0)
+
+
+def test_a_contract_without_its_own_quotes_follows_its_own_portfolios_contracts_only() -> None:
+    days = pd.DatetimeIndex(["2026-11-18", "2026-11-19"])
+    history = {
+        "A1": [_quote("A1", d, v) for d, v in (("2026-11-17", 0.20), ("2026-11-18", 0.25), ("2026-11-19", 0.20))],
+        "A2": [_quote("A2", d, v) for d, v in (("2026-11-17", 0.40), ("2026-11-18", 0.30), ("2026-11-19", 0.45))],
+    }
+    market = MarketInputs(
+        as_of=dt.date(2026, 11, 19),
+        prices=pd.DataFrame(),
+        spot=pd.Series(dtype=float),
+        spot_date=pd.Series(dtype=object),
+        data_source="simulated",
+        option_quotes={},
+        rate=0.045,
+        option_quote_history=history,
+    )
+    # A3 (no quotes) is held by both portfolios; p holds A1 beside it, q holds A2.
+    positions = pd.DataFrame(
+        {
+            "portfolio_id": ["p", "p", "q", "q"],
+            "symbol": ["A1", "A3", "A2", "A3"],
+            "price_symbol": ["AAPL"] * 4,
+            "is_option": [True] * 4,
+        }
+    )
+    ratios = implied_vol_ratios(market=market, positions=positions, dates=days)
+    np.testing.assert_allclose(ratios[:, 1], [0.25 / 0.20, 0.20 / 0.25])  # p's A1, not q's A2
+    np.testing.assert_allclose(ratios[:, 3], [0.30 / 0.40, 0.45 / 0.30])  # q's A2
+    # Each portfolio alone gives its rows the same ratios as the chunk of both.
+    for rows in ([0, 1], [2, 3]):
+        alone = implied_vol_ratios(market=market, positions=positions.iloc[rows].reset_index(drop=True), dates=days)
+        np.testing.assert_allclose(alone, ratios[:, rows])
