@@ -33,7 +33,7 @@ import datetime as dt
 import math
 import threading
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -62,8 +62,9 @@ from analytics.services.inputs import (
     last_closes,
     positions_frame,
 )
-from analytics.services.steps import ChunkContext
+from analytics.services.steps import ChunkContext, kept_read
 from analytics.services.writer import ResultWriter
+from core.datachange import data_version
 from core.exceptions import ApplicationError, NotFoundError
 from marketdata import selectors as market_selectors
 from marketdata.factors import FACTOR_LOOKBACK_DAYS, FACTOR_MIN_OBSERVATIONS, FACTOR_NAMES, FACTOR_SYMBOLS
@@ -405,6 +406,27 @@ class DayInputs:
 _DAY: dict[str, DayInputs] = {}
 _DAY_LOCK = threading.Lock()
 
+# What a what-if reads besides the day's inputs (the factor model's row, the book and its stored results, the
+# kinds' reads: volumes, backtest history, limits, the stress catalog), kept per process under the database's
+# change counter (``core.datachange``): any committed write to a watched table — a position, a limit, a price,
+# a stored result, by any process — moves it, and the next what-if reads everything afresh.
+READS_KEPT_MAX = 5000  # entries; beyond, the reads start again (many portfolios and no write for a long while)
+_READS: dict[str, Any] = {"version": None, "reads": {}}
+
+
+def reads_kept() -> dict[Hashable, Any] | None:
+    """The reads kept under the current change counter, to be filled by this what-if; None when the counter
+    cannot be read (inside a transaction, which may see its own uncommitted writes): then nothing is kept.
+    Read before the data, so that a write committed meanwhile can only make the next what-if read again."""
+    version = data_version()
+    if version is None:
+        return None
+    with _DAY_LOCK:
+        if _READS["version"] != version or len(_READS["reads"]) > READS_KEPT_MAX:
+            _READS["version"], _READS["reads"] = version, {}
+        reads: dict[Hashable, Any] = _READS["reads"]
+        return reads
+
 
 def day_inputs(*, fit_row: FactorModelFit) -> DayInputs:
     """The cached inputs of the factor model's day (loaded on first use; reloaded when the model changed)."""
@@ -422,9 +444,10 @@ def day_inputs(*, fit_row: FactorModelFit) -> DayInputs:
 
 
 def day_inputs_clear() -> None:
-    """Forget the cached day (tests; the cache also renews itself when the batch stores a new model)."""
+    """Forget the cached day and the kept reads (tests; both renew themselves when the data changes)."""
     with _DAY_LOCK:
         _DAY.clear()
+        _READS["version"], _READS["reads"] = None, {}
 
 
 def market_load(
@@ -523,14 +546,11 @@ def what_if_run(
     Raises :class:`TradeError` (400 naming the trade and field) and ``NotFoundError`` when no batch ran.
     """
     portfolio_id = portfolio.id
-    fit_row = what_if_model(as_of=as_of)
+    reads = reads_kept()  # before any data is read (see ``reads_kept``)
+    fit_row = kept_read(reads, ("factor_model", as_of), lambda: what_if_model(as_of=as_of))
     day, inputs = fit_row.as_of, day_inputs(fit_row=fit_row)
-    before = positions_frame(portfolio_ids=[portfolio_id], as_of=day)
-    stored = stored_before(
-        portfolio_id=portfolio_id,
-        day=day,
-        fit_row=fit_row,
-        book=book_fingerprint(positions=Columns.from_frame(before), info=portfolio),
+    before, stored = kept_read(
+        reads, ("book", portfolio, day), lambda: book_load(portfolio=portfolio, day=day, fit_row=fit_row)
     )
     after_id = uuid.uuid5(portfolio_id, "what-if")
     after, resolved = trades_apply(positions=before, trades=trades, portfolio_id=after_id, as_of=day)
@@ -554,7 +574,7 @@ def what_if_run(
     stage = stage_load(day=inputs, market=market)
     stage_extend(stage=stage, market=market, symbols=symbols)
 
-    asset_classes = _asset_classes(after, resolved)
+    asset_classes = _asset_classes(after, resolved, reads=reads)
     if asset_classes:
         after.loc[list(asset_classes), "asset_class"] = list(asset_classes.values())
     # The chunk: the after rows, preceded by the before rows unless the before side is the stored one.
@@ -624,6 +644,7 @@ def what_if_run(
         portfolios=portfolios,
         writer=ResultWriter(background=False),
     )
+    context.reads = reads
     payloads, errors = kinds_compute(context=context, stored={portfolio_id: stored} if stored is not None else None)
     return WhatIfResult(
         portfolio_id=portfolio_id,
@@ -637,6 +658,16 @@ def what_if_run(
         errors=errors,
         kinds=[spec.name for spec in what_if_kinds()],
     )
+
+
+def book_load(
+    *, portfolio: PortfolioInfo, day: dt.date, fit_row: FactorModelFit
+) -> tuple[pd.DataFrame, dict[str, Mapping[str, Any]] | None]:
+    """The portfolio's positions held at the close of ``day`` (``positions_frame``), and its stored payloads of the
+    day when they were computed from that book (:func:`stored_before`; else None). Neither may be changed."""
+    before = positions_frame(portfolio_ids=[portfolio.id], as_of=day)
+    book = book_fingerprint(positions=Columns.from_frame(before), info=portfolio)
+    return before, stored_before(portfolio_id=portfolio.id, day=day, fit_row=fit_row, book=book)
 
 
 def stored_before(
@@ -694,7 +725,9 @@ def kinds_compute(
     return payloads, errors
 
 
-def _asset_classes(after: pd.DataFrame, resolved: list[ResolvedTrade]) -> dict[int, str]:
+def _asset_classes(
+    after: pd.DataFrame, resolved: list[ResolvedTrade], *, reads: dict[Hashable, Any] | None
+) -> dict[int, str]:
     """The stored asset class (stock, ETF, …) of each stock added, from its instrument profile."""
     rows = {
         done.added_row: done.instrument.symbol
@@ -703,7 +736,10 @@ def _asset_classes(after: pd.DataFrame, resolved: list[ResolvedTrade]) -> dict[i
     }
     if not rows:
         return {}
-    profiles = market_selectors.instruments_by_symbol(symbols=list(set(rows.values())))
+    symbols = sorted(set(rows.values()))
+    profiles = kept_read(
+        reads, ("instruments", tuple(symbols)), lambda: market_selectors.instruments_by_symbol(symbols=symbols)
+    )
     return {
         row: str(profiles[symbol].asset_class)
         for row, symbol in rows.items()

@@ -18,7 +18,8 @@ from analytics.services.batch import batch_run, portfolio_steps
 from analytics.services.book import book_fingerprint
 from analytics.services.columns import Columns
 from analytics.services.inputs import portfolio_info, positions_frame
-from analytics.services.whatif import stored_before, what_if_kinds, what_if_model
+from analytics.services.limits import limit_create
+from analytics.services.whatif import day_inputs_clear, reads_kept, stored_before, what_if_kinds, what_if_model
 from conftest import ANALYTICS_AS_OF
 from core.testing import assert_error, login
 from marketdata.occ import occ_symbol
@@ -343,3 +344,37 @@ def test_an_equity_change_after_the_batch_also_makes_the_stored_results_stale(an
     assert _stored_before(INDIVIDUAL) is None
     body = what_if(demo_client(), INDIVIDUAL, []).json()
     assert body["summary"]["equity"]["before"] == pytest.approx(123456.78)
+
+
+# Outside a transaction (the change counter cannot be read inside one): the kept reads are used.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_what_if_keeps_its_reads_until_a_write_moves_the_change_counter(analytics_demo) -> None:
+    day_inputs_clear()
+    client = demo_client()  # the login writes (last login): before the first what-if
+    trades = [
+        {"action": "add", "symbol": "META", "quantity": 40},
+        {"action": "reduce", "symbol": "AAPL", "quantity": 35},
+    ]
+    first = what_if(client, INDIVIDUAL, trades).json()
+    kept = reads_kept()
+    assert kept is not None
+    assert {key[0] for key in kept} >= {
+        "factor_model", "book", "daily_volumes", "backtest_history", "backtest_payload", "limits", "stress_catalog"
+    }  # fmt: skip
+    # Answered from the kept reads: the same answer (the stored before side included).
+    second = what_if(client, INDIVIDUAL, trades).json()
+    assert reads_kept() is kept
+    before_ids = {c["position_id"] for c in first["kinds"]["var"]["before"]["contributions"]}
+    assert _new_lots_named(second, before_ids) == _new_lots_named(first, before_ids)
+    assert first["kinds"]["overview"]["before"] == stored_payloads(INDIVIDUAL)["overview"]
+
+    # A limit added since is judged by the next what-if, before and after (the limits kind is never reused).
+    limits_before = len((first["limits"]["after"] or {}).get("limits", []))
+    limit_create(portfolio=Portfolio.objects.get(pk=INDIVIDUAL), metric="gross_leverage", warning_level=9.0)
+    assert reads_kept() is not kept
+    third = what_if(client, INDIVIDUAL, trades).json()
+    assert len(third["limits"]["after"]["limits"]) == len(third["limits"]["before"]["limits"]) == limits_before + 1
+    # An edited position: the before side is the book as it is now.
+    Position.objects.filter(portfolio_id=INDIVIDUAL, symbol="TSLA").delete()
+    fourth = what_if(client, INDIVIDUAL, []).json()
+    assert fourth["summary"]["position_count"]["before"] == first["summary"]["position_count"]["before"] - 1
