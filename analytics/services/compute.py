@@ -381,11 +381,12 @@ def implied_vol_ratios(*, market: MarketInputs, positions: pd.DataFrame, dates: 
     for group in dict.fromkeys(groups):
         same = [c for c, g in zip(contracts, groups, strict=True) if g == group]
         by_group[group] = changes[list(dict.fromkeys(same))].mean(axis=1, skipna=True)
-    columns = []
-    for contract, group in zip(contracts, groups, strict=True):
-        own = changes[contract]
-        columns.append(own.fillna(by_group[group]).fillna(0.0).to_numpy(dtype=float))
-    out[:, np.flatnonzero(is_option)] = np.exp(np.column_stack(columns))
+    # Each option row's own change, else its group's mean, else 0 (as ``fillna`` twice), as arrays.
+    column_of = {c: i for i, c in enumerate(changes.columns)}
+    own = changes.to_numpy(dtype=float)[:, [column_of[c] for c in contracts]]
+    means = {group: series.to_numpy(dtype=float) for group, series in by_group.items()}
+    filled = np.where(np.isnan(own), np.column_stack([means[g] for g in groups]), own)
+    out[:, np.flatnonzero(is_option)] = np.exp(np.where(np.isnan(filled), 0.0, filled))
     return out
 
 

@@ -212,18 +212,18 @@ class MarketInputs:
         return out
 
     def implied_vols(self, contracts: Sequence[str]) -> pd.DataFrame:
-        """Stored implied vols (dates × ``contracts``, annualised decimals, NaN where no quote), oldest first."""
-        data = {
-            c: pd.Series(
-                [q.implied_vol if q.implied_vol and q.implied_vol > 0 else np.nan for q in rows],
-                index=pd.DatetimeIndex([pd.Timestamp(q.date) for q in rows]),
-                dtype=float,
-            )
-            for c in dict.fromkeys(contracts)
-            if (rows := self.option_quote_history.get(c))
-        }
-        frame = pd.DataFrame(data) if data else pd.DataFrame(index=pd.DatetimeIndex([]))
-        return frame.reindex(columns=list(dict.fromkeys(contracts))).sort_index()
+        """Stored implied vols (dates × ``contracts``, annualised decimals, NaN where no quote or not positive),
+        oldest first: every date any of them was quoted, each contract once (its first place)."""
+        wanted = list(dict.fromkeys(contracts))
+        history = [self.option_quote_history.get(c) or [] for c in wanted]
+        days = sorted({q.date for rows in history for q in rows})
+        row_of = {d: i for i, d in enumerate(days)}
+        values = np.full((len(days), len(wanted)), np.nan)
+        for j, rows in enumerate(history):
+            for q in rows:
+                if q.implied_vol and q.implied_vol > 0:
+                    values[row_of[q.date], j] = q.implied_vol
+        return pd.DataFrame(values, index=pd.DatetimeIndex(days), columns=wanted)
 
     @property
     def stale_symbols(self) -> list[str]:
