@@ -410,7 +410,7 @@ _DAY_LOCK = threading.Lock()
 # kinds' reads: volumes, backtest history, limits, the stress catalog), kept per process under the database's
 # change counter (``core.datachange``): any committed write to a watched table — a position, a limit, a price,
 # a stored result, by any process — moves it, and the next what-if reads everything afresh.
-READS_KEPT_MAX = 5000  # entries; beyond, the reads start again (many portfolios and no write for a long while)
+READS_KEPT_MAX = 512  # entries (≈ 6 per portfolio what-iffed); beyond, the reads start again (bounds the memory)
 _READS: dict[str, Any] = {"version": None, "reads": {}}
 
 
