@@ -10,6 +10,7 @@ from analytics.api.whatif import trades_parse
 from analytics.models import Alert
 from analytics.selectors import portfolio_result_latest, risk_limits_for_portfolio
 from analytics.services import whatif
+from analytics.services.inputs import portfolio_info
 from core.exceptions import ApplicationError
 from portfolios.models import Portfolio
 
@@ -52,9 +53,7 @@ TRADE_SCHEMA = {
 def what_if_tool(portfolio: Portfolio, args: dict[str, Any]) -> dict[str, Any]:
     try:
         result = whatif.what_if_run(
-            portfolio_id=portfolio.pk,
-            name=portfolio.name,
-            equity_balance=None if portfolio.equity_balance is None else float(portfolio.equity_balance),
+            portfolio=portfolio_info(portfolio),
             trades=trades_parse(args["trades"]),
         )
     except ApplicationError as exc:  # a bad trade (named by index and field) or no batch yet

@@ -160,6 +160,9 @@ def specific_covariance(*, dollar_exposure: ArrayLike, residual_vol: ArrayLike, 
     """
     e = np.asarray(dollar_exposure, dtype=float) * np.asarray(residual_vol, dtype=float)
     g = np.asarray(group)
+    if g.size and all(isinstance(value, str) for value in g.tolist()):
+        # Symbols compared as integer codes: the same pairs, without N² comparisons of Python strings.
+        g = np.unique(g, return_inverse=True)[1].reshape(-1)
     same = g[:, None] == g[None, :]
     return np.where(same, np.outer(e, e), 0.0)
 

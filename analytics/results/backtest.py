@@ -283,14 +283,23 @@ class Backtest(ResultSpec[BacktestPayload, BacktestHistory]):
         # Today's snapshots were handed to the writer by the snapshots step: wait until they are stored.
         if chunk.writer is not None:  # a chunk built without one (tests of the payloads) has nothing queued
             chunk.writer.drain()
-        return history_load(portfolio_ids=list(chunk.slices), as_of=chunk.market.as_of)
+        # Keyed by the owners' ids (a what-if's two portfolios are one owner's), as the payloads read them.
+        owners = sorted({part.info.id for part in chunk.slices.values()})
+        return chunk.read(
+            ("backtest_history", tuple(owners), chunk.market.as_of),
+            lambda: history_load(portfolio_ids=owners, as_of=chunk.market.as_of),
+        )
 
     def build(self, chunk: ChunkContext, part: PortfolioSlice, prepared: BacktestHistory) -> BacktestPayload:
         pid = part.info.id
-        return backtest_payload(
-            var_by_day=prepared.var.get(pid, {}),
-            pnl_by_day=prepared.pnl.get(pid, {}),
-            next_session=prepared.next_session,
+        # A function of the owner's stored history alone (a what-if's before and after share it): kept with it.
+        return chunk.read(
+            ("backtest_payload", pid, chunk.market.as_of),
+            lambda: backtest_payload(
+                var_by_day=prepared.var.get(pid, {}),
+                pnl_by_day=prepared.pnl.get(pid, {}),
+                next_session=prepared.next_session,
+            ),
         )
 
     def inputs(self, chunk: ChunkContext, part: PortfolioSlice, prepared: BacktestHistory) -> dict[str, Any]:

@@ -120,6 +120,10 @@ class ResultSpec(Generic[P, C]):
     series_item_type: ClassVar[type | None] = None
     # Reports show the kinds by rank, then in step order (the positions table has rank 30).
     report_rank: ClassVar[int] = 100
+    # Whether a what-if may take a portfolio's *before* payload from the day's stored result computed from the
+    # same book (``analytics.services.book``). False for a kind that also reads data the book does not cover
+    # (``limits``: the limits' definitions): the what-if builds it again, from the other kinds' payloads.
+    reuse_stored: ClassVar[bool] = True
 
     # --- names ----------------------------------------------------------------------------------
 

@@ -37,6 +37,7 @@ from analytics.results.presentation import Cell, ReportSection, Table, num, text
 from analytics.results.registry import register
 
 if TYPE_CHECKING:
+    import datetime as dt
     import uuid
 
     from analytics.models import RiskLimit
@@ -185,21 +186,25 @@ class Limits(ResultSpec[LimitsPayload, LimitsChunk]):
         )
     )
     report_rank = 20  # near the top of a report: a breach is the first thing to read
+    reuse_stored = False  # the limits may have been edited since the batch; judged again from the payloads
 
     def prepare(self, chunk: ChunkContext) -> LimitsChunk:
         """Every active limit of the chunk's portfolios and each one's previous stored status (two queries)."""
+        owners = sorted({part.info.id for part in chunk.slices.values()})
+        return chunk.read(
+            ("limits", tuple(owners), chunk.market.as_of), lambda: self._limits_load(owners, chunk.market.as_of)
+        )
+
+    def _limits_load(self, owners: list[uuid.UUID], as_of: dt.date) -> LimitsChunk:
         from analytics.models import PortfolioResult, RiskLimit
 
-        owners = {part.info.id for part in chunk.slices.values()}
         limits: dict[uuid.UUID, list[RiskLimit]] = {}
         for limit in RiskLimit.objects.filter(portfolio_id__in=owners, is_active=True).order_by(
             "metric", "factor", "underlying", "id"
         ):
             limits.setdefault(limit.portfolio_id, []).append(limit)
         newest_before = (
-            PortfolioResult.objects.filter(
-                portfolio_id=OuterRef("portfolio_id"), kind=self.name, as_of__lt=chunk.market.as_of
-            )
+            PortfolioResult.objects.filter(portfolio_id=OuterRef("portfolio_id"), kind=self.name, as_of__lt=as_of)
             .order_by("-as_of")
             .values("as_of")[:1]
         )

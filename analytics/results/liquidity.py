@@ -155,7 +155,11 @@ class Liquidity(ResultSpec[LiquidityPayload, VolumeTable]):
 
         as_of = chunk.market.as_of
         symbols = sorted(set(chunk.positions["price_symbol"].tolist())) if len(chunk.positions) else []
-        volumes = daily_volumes(symbols=symbols, start=as_of - dt.timedelta(days=VOLUME_CALENDAR_DAYS), end=as_of)
+        start = as_of - dt.timedelta(days=VOLUME_CALENDAR_DAYS)
+        volumes = chunk.read(
+            ("daily_volumes", tuple(symbols), start, as_of),
+            lambda: daily_volumes(symbols=symbols, start=start, end=as_of),
+        )
         volumes = volumes.reindex(columns=symbols)
         adv, sessions = liquidity.average_daily_volume(volumes.to_numpy(dtype=float), window=ADV_WINDOW)
         last = volumes.index[-1].date() if len(volumes.index) else None

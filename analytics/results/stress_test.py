@@ -224,17 +224,20 @@ class StressTest(ResultSpec[StressTestPayload, StressChunk]):
     def prepare(self, chunk: ChunkContext) -> StressChunk:
         from analytics.selectors import stress_scenarios_active
 
-        catalog = [
-            {
-                "id": s.pk,
-                "name": s.name,
-                "category": s.category,
-                "severity": s.severity,
-                "shocks": s.shocks,
-                "implied_vol_shift": s.implied_vol_shift,
-            }
-            for s in stress_scenarios_active()
-        ]
+        catalog = chunk.read(
+            ("stress_catalog",),
+            lambda: [
+                {
+                    "id": s.pk,
+                    "name": s.name,
+                    "category": s.category,
+                    "severity": s.severity,
+                    "shocks": s.shocks,
+                    "implied_vol_shift": s.implied_vol_shift,
+                }
+                for s in stress_scenarios_active()
+            ],
+        )
         if chunk.stage is None:
             return StressChunk(catalog=catalog, arrays=None)
         # Scenario factor shocks do not depend on the portfolio: solved once per run.

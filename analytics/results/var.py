@@ -195,12 +195,17 @@ class Var(ResultSpec[VarPayload, VarPrepared | None]):
         # Identical positions (same terms, contract and price symbol) get identical P&L: revalued once.
         ids, first = book.identical_rows(column, contract)
         returns = chunk.stage.returns.iloc[-LOOKBACK_DAYS:]
-        symbol_returns = returns.reindex(columns=price_symbols[first]).to_numpy(dtype=float)
-        symbol_returns = np.where(np.isfinite(symbol_returns), symbol_returns, 0.0)
-        # Each historical day moves implied vols too, by that day's stored vol change (the contracts of the
-        # whole chunk set each underlying's mean change, so the ratios are taken over every row, then picked).
+        # Each historical day moves implied vols too, by that day's stored vol change (a day without the
+        # contract's own quotes takes its portfolio's other contracts on the underlying: the ratios are taken
+        # over every row, then picked), so identical options of two portfolios are revalued apart.
         vol_ratio = compute.implied_vol_ratios(market=market, positions=chunk.positions, dates=returns.index)
-        pnl = var.historical_position_pnl(returns=symbol_returns, book=book.take(first), vol_ratio=vol_ratio[:, first])
+        _, owner = np.unique(chunk.positions["portfolio_id"].astype(str).to_numpy(), return_inverse=True)
+        historical_ids, historical_first = book.identical_rows(column, contract, np.where(book.is_option, owner, -1))
+        symbol_returns = returns.reindex(columns=price_symbols[historical_first]).to_numpy(dtype=float)
+        symbol_returns = np.where(np.isfinite(symbol_returns), symbol_returns, 0.0)
+        pnl = var.historical_position_pnl(
+            returns=symbol_returns, book=book.take(historical_first), vol_ratio=vol_ratio[:, historical_first]
+        )
         mc = monte_carlo_settings()
         simulated = monte_carlo.simulate_symbol_returns(
             symbols=symbols.tolist(),
@@ -214,7 +219,7 @@ class Var(ResultSpec[VarPayload, VarPrepared | None]):
             draws=chunk.stage.monte_carlo_draws,
         )
         return VarPrepared(
-            historical=np.where(np.isfinite(pnl), pnl, 0.0)[:, ids],
+            historical=np.where(np.isfinite(pnl), pnl, 0.0)[:, historical_ids],
             simulated=simulated,
             column=column,
             book=book,

@@ -355,8 +355,12 @@ def implied_vol_ratios(*, market: MarketInputs, positions: pd.DataFrame, dates: 
 
     From the stored quotes (``market.option_quote_history``): the contract's own change from the
     previous session; a day the contract has no pair of quotes takes the mean log change
-    of the other contracts on its underlying that day, else no change (1). Used by historical VaR
-    to move vols with each historical day.
+    of the other contracts on its underlying that day held by the same portfolio (``portfolio_id``, when the
+    frame has it), else no change (1). Used by historical VaR to move vols with each historical day.
+
+    The fallback looks no further than the row's own portfolio so that a portfolio's figures do not depend on
+    which other portfolios share its chunk (a what-if computes the after portfolio alone, against the batch's
+    stored before); identical contracts of two portfolios may therefore get different ratios.
     """
     n = len(positions)
     out = np.ones((len(dates), n))
@@ -365,20 +369,24 @@ def implied_vol_ratios(*, market: MarketInputs, positions: pd.DataFrame, dates: 
         return out
     contracts = positions["symbol"].to_numpy()[is_option]
     underlyings = positions["price_symbol"].to_numpy()[is_option]
+    owner = positions["portfolio_id"].to_numpy() if "portfolio_id" in positions else np.zeros(n)
+    owners = owner[is_option]
     ivs = market.implied_vols(list(contracts))
     if ivs.empty:
         return out
     with np.errstate(divide="ignore", invalid="ignore"):
         changes = np.log(ivs).diff().reindex(pd.DatetimeIndex(dates))
-    by_underlying: dict[str, pd.Series] = {}
-    for underlying in set(underlyings):
-        same = [c for c, u in zip(contracts, underlyings, strict=True) if u == underlying]
-        by_underlying[underlying] = changes[list(dict.fromkeys(same))].mean(axis=1, skipna=True)
-    columns = []
-    for contract, underlying in zip(contracts, underlyings, strict=True):
-        own = changes[contract]
-        columns.append(own.fillna(by_underlying[underlying]).fillna(0.0).to_numpy(dtype=float))
-    out[:, np.flatnonzero(is_option)] = np.exp(np.column_stack(columns))
+    groups = list(zip(owners.tolist(), underlyings.tolist(), strict=True))
+    by_group: dict[tuple[Any, str], pd.Series] = {}
+    for group in dict.fromkeys(groups):
+        same = [c for c, g in zip(contracts, groups, strict=True) if g == group]
+        by_group[group] = changes[list(dict.fromkeys(same))].mean(axis=1, skipna=True)
+    # Each option row's own change, else its group's mean, else 0 (as ``fillna`` twice), as arrays.
+    column_of = {c: i for i, c in enumerate(changes.columns)}
+    own = changes.to_numpy(dtype=float)[:, [column_of[c] for c in contracts]]
+    means = {group: series.to_numpy(dtype=float) for group, series in by_group.items()}
+    filled = np.where(np.isnan(own), np.column_stack([means[g] for g in groups]), own)
+    out[:, np.flatnonzero(is_option)] = np.exp(np.where(np.isnan(filled), 0.0, filled))
     return out
 
 

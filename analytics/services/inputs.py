@@ -63,15 +63,17 @@ def portfolios_load(*, portfolio_ids: Sequence[uuid.UUID] | None = None) -> dict
     queryset = Portfolio.objects.order_by("name", "id")
     if portfolio_ids is not None:
         queryset = queryset.filter(pk__in=list(portfolio_ids))
-    return {
-        p.pk: PortfolioInfo(
-            id=p.pk,
-            name=p.name,
-            equity_balance=None if p.equity_balance is None else float(p.equity_balance),
-            benchmark_symbol=p.benchmark_symbol,
-        )
-        for p in queryset.only("id", "name", "equity_balance", "benchmark_symbol")
-    }
+    return {p.pk: portfolio_info(p) for p in queryset.only("id", "name", "equity_balance", "benchmark_symbol")}
+
+
+def portfolio_info(portfolio: Portfolio) -> PortfolioInfo:
+    """What the result kinds read of a portfolio (equity balance in USD, None when not set)."""
+    return PortfolioInfo(
+        id=portfolio.pk,
+        name=portfolio.name,
+        equity_balance=None if portfolio.equity_balance is None else float(portfolio.equity_balance),
+        benchmark_symbol=portfolio.benchmark_symbol,
+    )
 
 
 def positions_frame(
@@ -210,18 +212,18 @@ class MarketInputs:
         return out
 
     def implied_vols(self, contracts: Sequence[str]) -> pd.DataFrame:
-        """Stored implied vols (dates × ``contracts``, annualised decimals, NaN where no quote), oldest first."""
-        data = {
-            c: pd.Series(
-                [q.implied_vol if q.implied_vol and q.implied_vol > 0 else np.nan for q in rows],
-                index=pd.DatetimeIndex([pd.Timestamp(q.date) for q in rows]),
-                dtype=float,
-            )
-            for c in dict.fromkeys(contracts)
-            if (rows := self.option_quote_history.get(c))
-        }
-        frame = pd.DataFrame(data) if data else pd.DataFrame(index=pd.DatetimeIndex([]))
-        return frame.reindex(columns=list(dict.fromkeys(contracts))).sort_index()
+        """Stored implied vols (dates × ``contracts``, annualised decimals, NaN where no quote or not positive),
+        oldest first: every date any of them was quoted, each contract once (its first place)."""
+        wanted = list(dict.fromkeys(contracts))
+        history = [self.option_quote_history.get(c) or [] for c in wanted]
+        days = sorted({q.date for rows in history for q in rows})
+        row_of = {d: i for i, d in enumerate(days)}
+        values = np.full((len(days), len(wanted)), np.nan)
+        for j, rows in enumerate(history):
+            for q in rows:
+                if q.implied_vol and q.implied_vol > 0:
+                    values[row_of[q.date], j] = q.implied_vol
+        return pd.DataFrame(values, index=pd.DatetimeIndex(days), columns=wanted)
 
     @property
     def stale_symbols(self) -> list[str]:

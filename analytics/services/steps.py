@@ -12,9 +12,9 @@ import logging
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -23,6 +23,7 @@ from django.db import transaction
 from analytics.models import BatchRun, RunStatus
 from analytics.results.base import MetricColumns, ResultSpec, Row
 from analytics.services import compute, persist
+from analytics.services.book import book_fingerprint
 from analytics.services.columns import Columns
 from analytics.services.inputs import MarketInputs, PortfolioInfo
 from analytics.services.jobs import JobRecorder, error_text
@@ -30,6 +31,7 @@ from analytics.services.writer import ResultWriter
 from marketdata.factors import FACTOR_LOOKBACK_DAYS, FACTOR_NAMES
 
 logger = logging.getLogger("sigmasight.batch")
+T = TypeVar("T")
 
 METRICS_METHOD = "end-of-day position metrics: mark-to-market, Black-Scholes-Merton Greeks, delta × factor betas"
 
@@ -43,6 +45,7 @@ class PortfolioSlice:
     state: Columns
     rows: slice  # its range of rows in the chunk frames (grouped by portfolio)
     stale: list[str]
+    book: str = ""  # the book's fingerprint (``services.book``), recorded in every result's provenance inputs
 
 
 @dataclass
@@ -61,6 +64,10 @@ class ChunkContext:
     # Each portfolio's payloads of the kinds built so far in this chunk (portfolio → kind → payload): a kind
     # that judges the others' results (``limits``) reads them here, in memory, before they are stored.
     payloads: dict[uuid.UUID, dict[str, Mapping[str, Any]]] = field(default_factory=dict)
+    # What the kinds read from the database beyond the positions and prices (:meth:`read`), kept past the chunk:
+    # a what-if's, shared by the process's what-ifs while the database's change counter stays where it was
+    # (``whatif.reads_kept``). None in the batch, which reads each once per chunk anyway.
+    reads: dict[Hashable, Any] | None = None
 
     @classmethod
     def build(
@@ -107,8 +114,13 @@ class ChunkContext:
                 state=state_columns.rows(rows),
                 rows=rows,
                 stale=sorted(set(part["price_symbol"].tolist()) & without_price),
+                book=book_fingerprint(positions=part, info=info),
             )
         return cls(run=run, market=market, stage=stage, positions=positions, state=state, slices=slices, writer=writer)
+
+    def read(self, key: Hashable, load: Callable[[], T]) -> T:
+        """``load()``, or what it returned for ``key`` earlier while ``reads`` is kept (:func:`kept_read`)."""
+        return kept_read(self.reads, key, load)
 
     def payloads_for(self, part: PortfolioSlice) -> dict[str, Mapping[str, Any]]:
         """The payloads built so far in this chunk for the portfolio of ``part`` (kind → payload)."""
@@ -126,7 +138,7 @@ class ChunkContext:
             data_source=self.market.data_source,
             method=method,
             lookback=lookback,
-            inputs=inputs,
+            inputs={**inputs, "book": part.book},
             stale=part.stale,
         )
 
@@ -148,6 +160,20 @@ class ChunkContext:
             "payload": payload,
             **self.provenance(self.slices[pid], method=method, lookback=lookback, inputs=inputs),
         }
+
+
+def kept_read(reads: dict[Hashable, Any] | None, key: Hashable, load: Callable[[], T]) -> T:
+    """``load()``, or what it returned for ``key`` earlier when ``reads`` keeps reads (None: read every time).
+    ``key`` names the read and every argument it takes; the caller must not change what it gets (concurrent
+    what-ifs may share it)."""
+    if reads is None:
+        return load()
+    if key in reads:
+        kept: T = reads[key]
+        return kept
+    value = load()
+    reads[key] = value
+    return value
 
 
 Build = Callable[[uuid.UUID, PortfolioSlice], tuple[list[Row], MetricColumns | None]]

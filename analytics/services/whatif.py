@@ -28,25 +28,31 @@ make or lose against the close), and the after-portfolio's equity balance is adj
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime as dt
 import math
 import threading
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
+import orjson
 import pandas as pd
 from django.conf import settings
+from django.db.models import TextField
+from django.db.models.functions import Cast
 
 from analytics.engines import factors
-from analytics.models import BatchRun, FactorModelFit, SymbolFactorBeta, WhatIfScenario
+from analytics.models import BatchRun, FactorModelFit, PortfolioResult, SymbolFactorBeta, WhatIfScenario
 from analytics.results import registry
 from analytics.results.base import ResultSpec
 from analytics.selectors import factor_model_latest
 from analytics.services import compute, persist
 from analytics.services.batch import symbol_stage_from_stored
+from analytics.services.book import book_fingerprint
+from analytics.services.columns import Columns
 from analytics.services.inputs import (
     POSITION_COLUMNS,
     PRICE_HISTORY_CALENDAR_DAYS,
@@ -56,8 +62,9 @@ from analytics.services.inputs import (
     last_closes,
     positions_frame,
 )
-from analytics.services.steps import ChunkContext
+from analytics.services.steps import ChunkContext, kept_read
 from analytics.services.writer import ResultWriter
+from core.datachange import data_version
 from core.exceptions import ApplicationError, NotFoundError
 from marketdata import selectors as market_selectors
 from marketdata.factors import FACTOR_LOOKBACK_DAYS, FACTOR_MIN_OBSERVATIONS, FACTOR_NAMES, FACTOR_SYMBOLS
@@ -399,6 +406,27 @@ class DayInputs:
 _DAY: dict[str, DayInputs] = {}
 _DAY_LOCK = threading.Lock()
 
+# What a what-if reads besides the day's inputs (the factor model's row, the book and its stored results, the
+# kinds' reads: volumes, backtest history, limits, the stress catalog), kept per process under the database's
+# change counter (``core.datachange``): any committed write to a watched table — a position, a limit, a price,
+# a stored result, by any process — moves it, and the next what-if reads everything afresh.
+READS_KEPT_MAX = 512  # entries (≈ 6 per portfolio what-iffed); beyond, the reads start again (bounds the memory)
+_READS: dict[str, Any] = {"version": None, "reads": {}}
+
+
+def reads_kept() -> dict[Hashable, Any] | None:
+    """The reads kept under the current change counter, to be filled by this what-if; None when the counter
+    cannot be read (inside a transaction, which may see its own uncommitted writes): then nothing is kept.
+    Read before the data, so that a write committed meanwhile can only make the next what-if read again."""
+    version = data_version()
+    if version is None:
+        return None
+    with _DAY_LOCK:
+        if _READS["version"] != version or len(_READS["reads"]) > READS_KEPT_MAX:
+            _READS["version"], _READS["reads"] = version, {}
+        reads: dict[Hashable, Any] = _READS["reads"]
+        return reads
+
 
 def day_inputs(*, fit_row: FactorModelFit) -> DayInputs:
     """The cached inputs of the factor model's day (loaded on first use; reloaded when the model changed)."""
@@ -416,9 +444,10 @@ def day_inputs(*, fit_row: FactorModelFit) -> DayInputs:
 
 
 def day_inputs_clear() -> None:
-    """Forget the cached day (tests; the cache also renews itself when the batch stores a new model)."""
+    """Forget the cached day and the kept reads (tests; both renew themselves when the data changes)."""
     with _DAY_LOCK:
         _DAY.clear()
+        _READS["version"], _READS["reads"] = None, {}
 
 
 def market_load(
@@ -506,22 +535,27 @@ def what_if_model(*, as_of: dt.date | None = None) -> FactorModelFit:
 
 def what_if_run(
     *,
-    portfolio_id: uuid.UUID,
-    name: str,
-    equity_balance: float | None,
+    portfolio: PortfolioInfo,
     trades: Sequence[Trade],
     as_of: dt.date | None = None,
 ) -> WhatIfResult:
     """Before and after payloads of every what-if kind for ``trades`` on the portfolio; stores nothing.
 
+    The *before* side is the day's stored results when they were computed from the book loaded now
+    (:func:`stored_before`): then only the after portfolio is computed. Otherwise both are, as one chunk.
     Raises :class:`TradeError` (400 naming the trade and field) and ``NotFoundError`` when no batch ran.
     """
-    fit_row = what_if_model(as_of=as_of)
+    portfolio_id = portfolio.id
+    reads = reads_kept()  # before any data is read (see ``reads_kept``)
+    fit_row = kept_read(reads, ("factor_model", as_of), lambda: what_if_model(as_of=as_of))
     day, inputs = fit_row.as_of, day_inputs(fit_row=fit_row)
-    before = positions_frame(portfolio_ids=[portfolio_id], as_of=day)
+    before, stored = kept_read(
+        reads, ("book", portfolio, day), lambda: book_load(portfolio=portfolio, day=day, fit_row=fit_row)
+    )
     after_id = uuid.uuid5(portfolio_id, "what-if")
     after, resolved = trades_apply(positions=before, trades=trades, portfolio_id=after_id, as_of=day)
 
+    # The after frame keeps the rows the trades closed (until below): its symbols and contracts are the before's too.
     symbols = pd.concat([before["price_symbol"], after["price_symbol"]]).dropna().unique().tolist()
     contracts = after.loc[after["is_option"].astype(bool), "symbol"].tolist()
     market = market_load(day=inputs, symbols=symbols, option_contracts=contracts, as_of=day)
@@ -540,14 +574,15 @@ def what_if_run(
     stage = stage_load(day=inputs, market=market)
     stage_extend(stage=stage, market=market, symbols=symbols)
 
-    asset_classes = _asset_classes(after, resolved)
+    asset_classes = _asset_classes(after, resolved, reads=reads)
     if asset_classes:
         after.loc[list(asset_classes), "asset_class"] = list(asset_classes.values())
-    combined = pd.concat([before, after], ignore_index=True)
+    # The chunk: the after rows, preceded by the before rows unless the before side is the stored one.
+    combined = after.reset_index(drop=True) if stored is not None else pd.concat([before, after], ignore_index=True)
     state = compute.position_state_compute(positions=combined, market=market, stage=stage)
 
     # Trade prices: given, or the mark; a new lot's entry price is its trade price.
-    offset = len(before)
+    offset = len(combined) - len(after)
     marks = state["price"].to_numpy(dtype=float)
     entry = combined["entry_price"].to_numpy(dtype=float).copy()
     equity_change = 0.0
@@ -592,11 +627,13 @@ def what_if_run(
     keep[offset:] = quantity[offset:] != 0
     combined, state = combined[keep].reset_index(drop=True), state[keep].reset_index(drop=True)
 
+    equity_balance = portfolio.equity_balance
     equity_after = None if equity_balance is None else equity_balance + equity_change
     portfolios = {
-        portfolio_id: PortfolioInfo(id=portfolio_id, name=name, equity_balance=equity_balance),
+        # Without rows in the chunk when its payloads are the stored ones (the kinds that are not reused read them).
+        portfolio_id: portfolio,
         # Its rows are owned by ``after_id``; its info keeps the portfolio's own id (its limits are the portfolio's).
-        after_id: PortfolioInfo(id=portfolio_id, name=name, equity_balance=equity_after),
+        after_id: dataclasses.replace(portfolio, equity_balance=equity_after),
     }
     context = ChunkContext.build(
         run=BatchRun(as_of=day),  # never saved: provenance of rows that are never written
@@ -607,7 +644,8 @@ def what_if_run(
         portfolios=portfolios,
         writer=ResultWriter(background=False),
     )
-    payloads, errors = kinds_compute(context=context)
+    context.reads = reads
+    payloads, errors = kinds_compute(context=context, stored={portfolio_id: stored} if stored is not None else None)
     return WhatIfResult(
         portfolio_id=portfolio_id,
         as_of=day,
@@ -622,12 +660,51 @@ def what_if_run(
     )
 
 
-def kinds_compute(*, context: ChunkContext) -> tuple[dict[uuid.UUID, dict[str, Mapping[str, Any]]], dict[str, str]]:
+def book_load(
+    *, portfolio: PortfolioInfo, day: dt.date, fit_row: FactorModelFit
+) -> tuple[pd.DataFrame, dict[str, Mapping[str, Any]] | None]:
+    """The portfolio's positions held at the close of ``day`` (``positions_frame``), and its stored payloads of the
+    day when they were computed from that book (:func:`stored_before`; else None). Neither may be changed."""
+    before = positions_frame(portfolio_ids=[portfolio.id], as_of=day)
+    book = book_fingerprint(positions=Columns.from_frame(before), info=portfolio)
+    return before, stored_before(portfolio_id=portfolio.id, day=day, fit_row=fit_row, book=book)
+
+
+def stored_before(
+    *, portfolio_id: uuid.UUID, day: dt.date, fit_row: FactorModelFit, book: str
+) -> dict[str, Mapping[str, Any]] | None:
+    """The portfolio's stored payloads of ``day`` (kind → payload) of every what-if kind that reuses them
+    (``ResultSpec.reuse_stored``), when each was computed from this ``book`` (its provenance's fingerprint,
+    ``services.book``) and not before the factor model the what-if uses; None when one is missing or differs
+    (a position changed since the batch, the batch failed a kind, the model was stored again): the before side is
+    then computed. One query; the payloads' JSON text is decoded by orjson."""
+    wanted = [spec.name for spec in what_if_kinds() if spec.reuse_stored]
+    rows = (
+        PortfolioResult.objects.filter(portfolio_id=portfolio_id, as_of=day, kind__in=wanted)
+        .order_by()
+        .annotate(payload_text=Cast("payload", output_field=TextField()))
+        .values_list("kind", "inputs", "computed_at", "payload_text")
+    )
+    found: dict[str, Mapping[str, Any]] = {}
+    for kind, inputs, computed_at, text in rows:
+        if not isinstance(inputs, dict) or inputs.get("book") != book or computed_at < fit_row.computed_at:
+            return None
+        found[kind] = orjson.loads(text)
+    return found if len(found) == len(wanted) else None
+
+
+def kinds_compute(
+    *, context: ChunkContext, stored: Mapping[uuid.UUID, Mapping[str, Mapping[str, Any]]] | None = None
+) -> tuple[dict[uuid.UUID, dict[str, Mapping[str, Any]]], dict[str, str]]:
     """Every what-if kind's ``prepare`` once and ``build`` per portfolio of the chunk, in step order, as the
     batch's step runner does, without writing: (payloads per portfolio and kind, reason per kind not computed).
-    A kind whose dependency failed, or that needs a factor model the day lacks, is not computed."""
+    A kind whose dependency failed, or that needs a factor model the day lacks, is not computed.
+
+    ``stored``: portfolio → kind → payload taken as it is instead of built (the stored results of the day);
+    the kinds that read other payloads (``limits``) read these."""
     payloads: dict[uuid.UUID, dict[str, Mapping[str, Any]]] = {pid: {} for pid in context.slices}
     errors: dict[str, str] = {}
+    stored = stored or {}
     for spec in what_if_kinds():
         blocked = [d for d in spec.depends_on if d in errors]
         if blocked:
@@ -639,7 +716,8 @@ def kinds_compute(*, context: ChunkContext) -> tuple[dict[uuid.UUID, dict[str, M
         try:
             prepared = spec.prepare(context)
             for pid, part in context.slices.items():
-                payload = spec.build(context, part, prepared)
+                given = stored.get(pid, {}).get(spec.name)
+                payload = given if given is not None else spec.build(context, part, prepared)
                 payloads[pid][spec.name] = payload
                 context.payloads.setdefault(pid, {})[spec.name] = payload
         except Exception as exc:  # one kind's failure is reported, the others go on (as in the batch)
@@ -647,7 +725,9 @@ def kinds_compute(*, context: ChunkContext) -> tuple[dict[uuid.UUID, dict[str, M
     return payloads, errors
 
 
-def _asset_classes(after: pd.DataFrame, resolved: list[ResolvedTrade]) -> dict[int, str]:
+def _asset_classes(
+    after: pd.DataFrame, resolved: list[ResolvedTrade], *, reads: dict[Hashable, Any] | None
+) -> dict[int, str]:
     """The stored asset class (stock, ETF, …) of each stock added, from its instrument profile."""
     rows = {
         done.added_row: done.instrument.symbol
@@ -656,7 +736,10 @@ def _asset_classes(after: pd.DataFrame, resolved: list[ResolvedTrade]) -> dict[i
     }
     if not rows:
         return {}
-    profiles = market_selectors.instruments_by_symbol(symbols=list(set(rows.values())))
+    symbols = sorted(set(rows.values()))
+    profiles = kept_read(
+        reads, ("instruments", tuple(symbols)), lambda: market_selectors.instruments_by_symbol(symbols=symbols)
+    )
     return {
         row: str(profiles[symbol].asset_class)
         for row, symbol in rows.items()

@@ -131,3 +131,104 @@ def test_historical_vol_changes_come_from_the_stored_quotes_contract_then_underl
     np.testing.assert_allclose(ratios[:, 1], 1.0)  # a stock has no vol
     np.testing.assert_allclose(ratios[:, 2], [0.22 / 0.20, 0.11 / 0.22, 0.36 / 0.30, 0.27 / 0.36])
     np.testing.assert_allclose(ratios[:, 3], 1.0)
+
+
+def test_a_contract_without_its_own_quotes_follows_its_own_portfolios_contracts_only() -> None:
+    days = pd.DatetimeIndex(["2026-11-18", "2026-11-19"])
+    history = {
+        "A1": [_quote("A1", d, v) for d, v in (("2026-11-17", 0.20), ("2026-11-18", 0.25), ("2026-11-19", 0.20))],
+        "A2": [_quote("A2", d, v) for d, v in (("2026-11-17", 0.40), ("2026-11-18", 0.30), ("2026-11-19", 0.45))],
+    }
+    market = MarketInputs(
+        as_of=dt.date(2026, 11, 19),
+        prices=pd.DataFrame(),
+        spot=pd.Series(dtype=float),
+        spot_date=pd.Series(dtype=object),
+        data_source="simulated",
+        option_quotes={},
+        rate=0.045,
+        option_quote_history=history,
+    )
+    # A3 (no quotes) is held by both portfolios; p holds A1 beside it, q holds A2.
+    positions = pd.DataFrame(
+        {
+            "portfolio_id": ["p", "p", "q", "q"],
+            "symbol": ["A1", "A3", "A2", "A3"],
+            "price_symbol": ["AAPL"] * 4,
+            "is_option": [True] * 4,
+        }
+    )
+    ratios = implied_vol_ratios(market=market, positions=positions, dates=days)
+    np.testing.assert_allclose(ratios[:, 1], [0.25 / 0.20, 0.20 / 0.25])  # p's A1, not q's A2
+    np.testing.assert_allclose(ratios[:, 3], [0.30 / 0.40, 0.45 / 0.30])  # q's A2
+    # Each portfolio alone gives its rows the same ratios as the chunk of both.
+    for rows in ([0, 1], [2, 3]):
+        alone = implied_vol_ratios(market=market, positions=positions.iloc[rows].reset_index(drop=True), dates=days)
+        np.testing.assert_allclose(alone, ratios[:, rows])
+
+
+def _ratios_by_series(market: MarketInputs, positions: pd.DataFrame, dates: pd.DatetimeIndex) -> np.ndarray:
+    """The ratios as first written (one pandas Series per contract, ``fillna`` per row): the reference."""
+    out = np.ones((len(dates), len(positions)))
+    is_option = positions["is_option"].to_numpy(dtype=bool)
+    contracts = positions["symbol"].to_numpy()[is_option]
+    owners = positions["portfolio_id"].to_numpy()[is_option]
+    underlyings = positions["price_symbol"].to_numpy()[is_option]
+    groups = list(zip(owners, underlyings, strict=True))
+    data = {
+        c: pd.Series(
+            [q.implied_vol if q.implied_vol and q.implied_vol > 0 else np.nan for q in rows],
+            index=pd.DatetimeIndex([pd.Timestamp(q.date) for q in rows]),
+            dtype=float,
+        )
+        for c in dict.fromkeys(contracts)
+        if (rows := market.option_quote_history.get(c))
+    }
+    ivs = pd.DataFrame(data).reindex(columns=list(dict.fromkeys(contracts))).sort_index()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        changes = np.log(ivs).diff().reindex(dates)
+    members = {g: list(dict.fromkeys(c for c, h in zip(contracts, groups, strict=True) if h == g)) for g in groups}
+    means = {g: changes[columns].mean(axis=1, skipna=True) for g, columns in members.items()}
+    columns = [changes[c].fillna(means[g]).fillna(0.0).to_numpy() for c, g in zip(contracts, groups, strict=True)]
+    out[:, np.flatnonzero(is_option)] = np.exp(np.column_stack(columns))
+    return out
+
+
+def test_the_ratios_equal_the_series_by_series_computation_bit_for_bit() -> None:
+    rng = np.random.default_rng(7)
+    sessions = pd.bdate_range("2026-06-01", "2026-11-20")
+    contracts = [f"C{i}" for i in range(9)]
+    history = {}
+    for contract in contracts[:-1]:  # the last one has no quotes at all
+        held = rng.random(len(sessions)) > 0.3  # gaps
+        vols = rng.uniform(0.1, 0.6, len(sessions))
+        vols[rng.random(len(sessions)) < 0.05] = 0.0  # a quote without a usable vol
+        history[contract] = [
+            _quote(contract, day.date().isoformat(), float(vol) if vol > 0 else None)
+            for day, vol, keep in zip(sessions, vols, held, strict=True)
+            if keep
+        ]
+    market = MarketInputs(
+        as_of=dt.date(2026, 11, 20),
+        prices=pd.DataFrame(),
+        spot=pd.Series(dtype=float),
+        spot_date=pd.Series(dtype=object),
+        data_source="simulated",
+        option_quotes={},
+        rate=0.045,
+        option_quote_history=history,
+    )
+    rows = 40
+    positions = pd.DataFrame(
+        {
+            "portfolio_id": rng.choice(["p", "q", "r"], rows),
+            "symbol": rng.choice([*contracts, "AAPL"], rows),
+            "price_symbol": rng.choice(["AAPL", "MSFT"], rows),
+        }
+    )
+    positions["is_option"] = positions["symbol"] != "AAPL"
+    dates = pd.DatetimeIndex(sessions[-120:])
+    np.testing.assert_array_equal(
+        implied_vol_ratios(market=market, positions=positions, dates=dates),
+        _ratios_by_series(market, positions, dates),
+    )

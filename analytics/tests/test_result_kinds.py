@@ -126,7 +126,10 @@ def test_a_kind_registered_in_one_module_appears_in_the_batch_api_schema_report_
     overview = PortfolioResult.objects.get(portfolio_id=DEMO_PORTFOLIO_ID, kind="overview", as_of=ANALYTICS_AS_OF)
     assert result.payload["positions"] == overview.payload["position_count"] == 16
     assert result.payload["gross"] == pytest.approx(overview.payload["gross_exposure"], abs=0.01)
-    assert result.method == ToyCount.method and result.inputs == {"chunk_positions": 63.0}
+    # The kind's own inputs, and the book's fingerprint every result carries (what a what-if compares).
+    assert result.method == ToyCount.method
+    assert result.inputs == {"chunk_positions": 63.0, "book": overview.inputs["book"]}
+    assert len(result.inputs["book"]) == 32
     assert result.data_source == "simulated"
 
     # --- the API: its own endpoint, the stored payload as data, 404 for another user ---------------

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_POST
 from analytics.api.whatif import trades_parse
 from analytics.services import whatif
 from analytics.services.alerts import alert_acknowledge
+from analytics.services.inputs import portfolio_info
 from core.exceptions import ApplicationError, ConflictError, NotFoundError
 from portfolios.models import Portfolio
 from web.navigation import portfolio_tabs
@@ -85,9 +86,7 @@ def what_if(request: HttpRequest, portfolio: Portfolio) -> HttpResponse:
             if not trades:
                 raise ApplicationError("Enter at least one trade (a symbol, or an option's underlying).")
             result = whatif.what_if_run(
-                portfolio_id=portfolio.pk,
-                name=portfolio.name,
-                equity_balance=None if portfolio.equity_balance is None else float(portfolio.equity_balance),
+                portfolio=portfolio_info(portfolio),
                 trades=trades_parse(trades),
             )
             answer = whatif.what_if_answer(result)

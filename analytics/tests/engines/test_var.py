@@ -119,6 +119,17 @@ def test_specific_covariance_lets_a_hedge_offset_its_stock() -> None:
     assert res.component_var.sum() == pytest.approx(res.var)
 
 
+def test_specific_covariance_pairs_symbols_as_a_comparison_of_every_pair_would() -> None:
+    rng = np.random.default_rng(3)
+    symbols = np.array([f"S{i}" for i in rng.integers(0, 40, 300)], dtype=object)
+    exposure, vol = rng.normal(0, 1e4, 300), rng.uniform(0, 0.03, 300)
+    e = exposure * vol
+    by_pairs = np.where(np.array([[a == b for b in symbols.tolist()] for a in symbols.tolist()]), np.outer(e, e), 0.0)
+    np.testing.assert_array_equal(
+        specific_covariance(dollar_exposure=exposure, residual_vol=vol, group=symbols), by_pairs
+    )
+
+
 def test_historical_position_pnl_revalues_stocks_and_options() -> None:
     returns = np.array([[-0.10, -0.10, 0.0], [0.05, 0.05, 0.0]])
     book = PositionBook.of(

@@ -1,0 +1,91 @@
+"""The book's fingerprint: equal for the same rows whatever else the chunk held, different after any edit."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import numpy as np
+import pandas as pd
+
+from analytics.services.book import book_fingerprint
+from analytics.services.columns import Columns
+from analytics.services.inputs import POSITION_COLUMNS, PortfolioInfo
+
+OWNER, OTHER = uuid.UUID(int=1), uuid.UUID(int=2)
+INFO = PortfolioInfo(id=OWNER, name="Book", equity_balance=100_000.0)
+
+
+def _row(owner: uuid.UUID, number: int, **changes: object) -> dict[str, object]:
+    row: dict[str, object] = {
+        "position_id": uuid.UUID(int=100 + number),
+        "portfolio_id": owner,
+        "symbol": "AAPL",
+        "price_symbol": "AAPL",
+        "position_type": "LONG",
+        "asset_class": "stock",
+        "is_option": False,
+        "is_call": False,
+        "quantity": 10.0 + number,
+        "multiplier": 1.0,
+        "entry_price": 150.0,
+        "entry_date": dt.date(2026, 1, 5),
+        "strike": np.nan,
+        "expiration": None,
+        "tags": ["core"],
+        "exit_date": None,
+        "exit_price": np.nan,
+    }
+    row.update(changes)
+    return row
+
+
+def _frame(rows: list[dict[str, object]]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=list(POSITION_COLUMNS))
+
+
+def _fingerprint(rows: list[dict[str, object]], info: PortfolioInfo = INFO) -> str:
+    return book_fingerprint(positions=Columns.from_frame(_frame(rows)), info=info)
+
+
+OPTION = {
+    "symbol": "AAPL270115P00150000",
+    "position_type": "LP",
+    "asset_class": "option",
+    "is_option": True,
+    "multiplier": 100.0,
+    "strike": 150.0,
+    "expiration": dt.date(2027, 1, 15),
+}
+
+
+def test_the_same_rows_give_the_same_fingerprint_alone_or_sliced_from_a_chunk() -> None:
+    own = [_row(OWNER, 0), _row(OWNER, 1, **OPTION)]
+    chunk = _frame([_row(OTHER, 5, tags=[]), *own, _row(OTHER, 6)])
+    sliced = Columns.from_frame(chunk).rows(slice(1, 3))
+    assert book_fingerprint(positions=sliced, info=INFO) == _fingerprint(own)
+    assert len(_fingerprint(own)) == 32
+
+
+def test_any_edit_of_the_book_or_the_portfolio_changes_the_fingerprint() -> None:
+    own = [_row(OWNER, 0), _row(OWNER, 1, **OPTION)]
+    base = _fingerprint(own)
+    edits = [
+        [_row(OWNER, 0, quantity=11.0), own[1]],
+        [_row(OWNER, 0, entry_price=150.01), own[1]],
+        [_row(OWNER, 0, entry_date=dt.date(2026, 1, 6)), own[1]],
+        [_row(OWNER, 0, tags=["core", "tech"]), own[1]],
+        [_row(OWNER, 0, exit_date=dt.date(2026, 12, 1), exit_price=160.0), own[1]],
+        [own[0], _row(OWNER, 1, **{**OPTION, "strike": 155.0})],
+        [own[0], _row(OWNER, 1, **{**OPTION, "is_call": True, "position_type": "LC"})],
+        [own[0]],
+        [*own, _row(OWNER, 2)],
+    ]
+    for number, rows in enumerate(edits):
+        assert _fingerprint(rows) != base, number
+    assert _fingerprint(own, PortfolioInfo(id=OWNER, name="Book", equity_balance=100_000.01)) != base
+    assert _fingerprint(own, PortfolioInfo(id=OWNER, name="Book", equity_balance=None)) != base
+    benchmark = PortfolioInfo(id=OWNER, name="Book", equity_balance=100_000.0, benchmark_symbol="QQQ")
+    assert _fingerprint(own, benchmark) != base
+    # The name is not read by any result kind: renaming keeps the stored results current.
+    assert _fingerprint(own, PortfolioInfo(id=OWNER, name="Renamed", equity_balance=100_000.0)) == base
