@@ -111,8 +111,9 @@ class SymbolStage:
     covariance_estimator: covariance.Estimator = "equal_weighted"
     ewma_lambda: float = covariance.RISKMETRICS_LAMBDA
     scenario_shocks_cache: dict[str, Any] = field(default_factory=dict, repr=False)
-    # The Monte Carlo's random draws kept across uses of this stage's day (``monte_carlo.simulate_symbol_returns``'s
-    # ``draws``): None draws afresh each time (the batch: one use per chunk); a what-if passes its day's cache.
+    # The Monte Carlo's rows kept across uses of this stage's day (``monte_carlo.path_cache``: each symbol's simulated
+    # returns, each option's repriced values): None makes them afresh each time; the batch keeps them for its run
+    # (``batch.symbol_stage_load``), a what-if for its day (``whatif.DayInputs``).
     monte_carlo_draws: dict[Any, Any] | None = field(default=None, repr=False)
 
     @cached_property
