@@ -145,7 +145,7 @@ def path_pnl(*, returns: npt.ArrayLike, book: PositionBook) -> FloatArray:
 # The day's paths, once per instrument: rows of P paths gathered per portfolio
 # --------------------------------------------------------------------------------------------
 
-OPTION_CACHE_BYTES = 128 * 2**20  # option rows kept across chunks / requests (≈ 1,600 contracts at 10,000 paths)
+OPTION_CACHE_BYTES = 64 * 2**20  # option rows kept across chunks / requests (≈ 800 contracts at 10,000 paths)
 _BLOCK_ROWS = 128  # instruments simulated or repriced at once (bounds the temporaries: 128 × P floats each)
 PATH_CACHE_KEY = "path_cache"
 
