@@ -86,7 +86,7 @@ def test_the_cache_keeps_each_row_once_and_reuses_it() -> None:
     assert not np.array_equal(moved[0], first[0])
     assert len(cache.symbols) == len(SYMBOLS) + 2
     # Shared by a cluster's workers through pickling: travels empty.
-    assert not pickle.loads(pickle.dumps(cache)).symbols
+    assert not pickle.loads(pickle.dumps(cache)).symbols  # noqa: S301 (our own bytes)
 
 
 def _paths(cache: monte_carlo.PathCache, paths: int = 4_000, seed: int = 5) -> monte_carlo.PositionPaths:
