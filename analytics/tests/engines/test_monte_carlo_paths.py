@@ -13,7 +13,7 @@ import pytest
 
 from analytics.engines import monte_carlo
 from analytics.engines.book import PositionBook
-from analytics.engines.var import historical_var, tail_size, worst_order
+from analytics.engines.var import VarResult, historical_var, tail_size, worst_order
 
 FACTOR_COV = np.array([[1.0e-4, 2.0e-5, 0.0], [2.0e-5, 4.0e-5, 1.0e-6], [0.0, 1.0e-6, 2.5e-5]])
 SYMBOLS = ["AAA", "BBB", "CCC", "VIX", "NOFIT"]
@@ -139,7 +139,7 @@ def test_worst_order_is_the_head_of_the_stable_argsort() -> None:
             np.testing.assert_array_equal(worst_order(values, m), np.argsort(values, kind="stable")[:m])
 
 
-def _reference_figures(pnl: np.ndarray) -> dict[float, object]:
+def _reference_figures(pnl: np.ndarray) -> dict[float, VarResult]:
     return {c: historical_var(pnl, confidence=c) for c in (0.95, 0.99)}
 
 
