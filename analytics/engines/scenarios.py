@@ -56,6 +56,10 @@ def shocked_price_ratio(linear_return: ArrayLike) -> FloatArray:
     1 + R for R ≥ ``LINEAR_RETURN_FLOOR``; (1 + R₀) exp((R − R₀)/(1 + R₀)) below. Broadcasts.
     """
     r = np.asarray(linear_return, dtype=float)
+    with np.errstate(invalid="ignore"):
+        below = ~(r >= LINEAR_RETURN_FLOOR)  # NaN included (NaN either way)
+    if not below.any():  # the common case (every simulated path of a day): no exponential to take
+        return np.asarray(1.0 + r)
     base = 1.0 + LINEAR_RETURN_FLOOR
     with np.errstate(over="ignore"):
         tail = base * np.exp((np.minimum(r, LINEAR_RETURN_FLOOR) - LINEAR_RETURN_FLOOR) / base)
