@@ -297,7 +297,7 @@ def test_conditional_fill_is_the_label_based_formula_bit_for_bit() -> None:
 
     rng = np.random.default_rng(3)
     names = [f"P{i}" for i in range(8)]
-    for trial in range(60):
+    for _ in range(60):
         draws = rng.normal(size=(200, 8)) @ rng.normal(size=(8, 8))
         cov = pd.DataFrame(np.cov(draws.T) * 1e-4, index=names, columns=names)
         shocked = list(rng.choice(names, size=int(rng.integers(1, 5)), replace=False))
