@@ -11,6 +11,13 @@ Because the draws depend on nothing but the seed, the settings and the symbol, a
 again for the same day may pass ``draws`` (a dict it keeps): the factor paths L z and each symbol's
 unit shocks are then drawn once and reused, bit for bit the numbers a fresh draw gives.
 
+Per instrument, once per day (``PathCache``, ``symbol_return_paths``, ``option_change_paths``,
+``position_paths``): each symbol's return row (P paths) and each option contract's change in value per
+share on every path are made once and kept (the batch: for its run; a what-if: for its day); a
+position's path P&L is then its row × its market value (a stock) or × quantity × multiplier (an option),
+equal to ``path_pnl`` of the gathered returns within float round-off; ``path_tail_figures`` takes the
+VaR/ES and their components from them as ``var.historical_var`` does.
+
 Revaluation (``path_pnl``): stocks mv × r; options fully repriced (``var.historical_position_pnl``:
 Black–Scholes–Merton, Black-76 on the forward for a volatility index, intrinsic at expiry) at
 spot × (1 + r), implied vols and time unchanged (an instantaneous move). A symbol without betas
