@@ -1,8 +1,11 @@
 """Benchmark: all analytics for a synthetic universe of N portfolios × 60 positions, prices cached.
 
 ~1,500 symbols from the simulated provider (300 sessions), 10% options (calls and puts, strikes
-near spot, 2–10 months out). Times the portfolio steps of the batch (overview … VaR) — the
-symbol stage included, market data sync and reports excluded — and reports peak RSS.
+near spot, 2–10 months out). Times every portfolio step of the batch (every registered kind, from
+overview to VaR with Monte Carlo, risk decomposition, tracking error, liquidity, backtest and limits)
+— the symbol stage included, market data sync and reports excluded — and reports the wall time, the
+process's CPU time, peak RSS, the 1-minute load average and each step's summed per-portfolio build
+time (its ``BatchJob`` durations; a step's shared ``prepare`` is not in them).
 
 Usage (PostgreSQL, as the issue asks; N defaults to 250 500 1000):
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/sigmasight_bench_analytics \
@@ -31,7 +34,9 @@ import django  # noqa: E402
 django.setup()
 
 from django.core.management import call_command  # noqa: E402
+from django.db.models import Sum  # noqa: E402
 
+from analytics.models import BatchJob  # noqa: E402
 from analytics.services.batch import batch_run, portfolio_steps  # noqa: E402
 from marketdata.calendar import latest_completed_session  # noqa: E402
 from marketdata.factors import FACTOR_SYMBOLS  # noqa: E402
@@ -109,14 +114,17 @@ def main(sizes: list[int]) -> None:
     print(f"database: {django.db.connection.vendor}; as_of {as_of}")
     for count in sizes:
         ids = portfolios_create(count, spots, as_of)
-        started = time.perf_counter()
+        load = os.getloadavg()[0]
+        started, cpu = time.perf_counter(), time.process_time()
         outcome = batch_run(as_of=as_of, portfolio_ids=ids, steps=list(portfolio_steps()), trigger="bench")
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(
-            f"{count:>5} portfolios × {POSITIONS_PER_PORTFOLIO}: {elapsed:6.1f}s wall, status {outcome.run.status}, "
-            f"peak RSS {peak:.0f} MB"
+            f"{count:>5} portfolios × {POSITIONS_PER_PORTFOLIO}: {elapsed:6.1f}s wall, {cpu:6.1f}s CPU, "
+            f"status {outcome.run.status}, peak RSS {peak:.0f} MB, load {load:.2f} / {os.getloadavg()[0]:.2f}"
         )
+        steps = BatchJob.objects.filter(run=outcome.run).values("step").annotate(ms=Sum("duration_ms"))
+        print("       " + ", ".join(f"{r['step']} {r['ms'] / 1000:.2f}s" for r in steps.order_by("-ms")))
 
 
 if __name__ == "__main__":

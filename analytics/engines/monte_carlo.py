@@ -11,6 +11,13 @@ Because the draws depend on nothing but the seed, the settings and the symbol, a
 again for the same day may pass ``draws`` (a dict it keeps): the factor paths L z and each symbol's
 unit shocks are then drawn once and reused, bit for bit the numbers a fresh draw gives.
 
+Per instrument, once per day (``PathCache``, ``symbol_return_paths``, ``option_change_paths``,
+``position_paths``): each symbol's return row (P paths) and each option contract's change in value per
+share on every path are made once and kept (the batch: for its run; a what-if: for its day); a
+position's path P&L is then its row × its market value (a stock) or × quantity × multiplier (an option),
+equal to ``path_pnl`` of the gathered returns within float round-off; ``path_tail_figures`` takes the
+VaR/ES and their components from them as ``var.historical_var`` does.
+
 Revaluation (``path_pnl``): stocks mv × r; options fully repriced (``var.historical_position_pnl``:
 Black–Scholes–Merton, Black-76 on the forward for a volatility index, intrinsic at expiry) at
 spot × (1 + r), implied vols and time unchanged (an instantaneous move). A symbol without betas
@@ -27,7 +34,10 @@ worst paths only; the 2.5–97.5 % percentile interval and the replicates' stand
 from __future__ import annotations
 
 import math
+import threading
 import zlib
+from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
@@ -36,7 +46,8 @@ import numpy as np
 import numpy.typing as npt
 
 from analytics.engines.book import PositionBook
-from analytics.engines.var import historical_position_pnl, tail_size
+from analytics.engines.scenarios import option_value_change, shocked_price_ratio
+from analytics.engines.var import VarResult, historical_position_pnl, tail_size, worst_order
 
 FloatArray = npt.NDArray[np.float64]
 Distribution = Literal["normal", "student_t"]
@@ -48,6 +59,41 @@ BOOTSTRAP_REPLICATES = 200
 def _t_scale(rng: np.random.Generator, n: int, dof: float) -> FloatArray:
     """√((ν − 2)/W), W ~ χ²_ν: multiplies a standard normal into a unit-variance Student-t."""
     return np.sqrt((dof - 2.0) / rng.chisquare(dof, size=n))
+
+
+def _check_settings(paths: int, distribution: str, dof: float) -> None:
+    if paths < 1:
+        raise ValueError("paths must be at least 1")
+    if distribution not in DISTRIBUTIONS:
+        raise ValueError(f"distribution must be one of {', '.join(DISTRIBUTIONS)}")
+    if distribution == "student_t" and not dof > 2:
+        raise ValueError("Student-t degrees of freedom must be above 2 (finite variance)")
+
+
+def _factor_paths(cov: FloatArray, *, paths: int, distribution: Distribution, dof: float, seed: int) -> FloatArray:
+    """The factor returns L z (paths × K), × the Student-t scale per path; seed (``seed``, 0); read-only."""
+    # Cholesky of Σ; a semi-definite Σ (e.g. a collinear window) through its eigen-decomposition.
+    try:
+        root = np.linalg.cholesky(cov)
+    except np.linalg.LinAlgError:
+        values, vectors = np.linalg.eigh(cov)
+        root = vectors * np.sqrt(np.clip(values, 0.0, None))
+    rng = np.random.default_rng([seed, 0])
+    z = rng.standard_normal((paths, cov.shape[0]))
+    factors = z @ root.T
+    if distribution == "student_t":
+        factors *= _t_scale(rng, paths, dof)[:, None]
+    factors.setflags(write=False)
+    return factors
+
+
+def _unit_shocks(symbol: str, *, paths: int, distribution: Distribution, dof: float, seed: int) -> FloatArray:
+    """A symbol's unit-variance specific shocks (paths,), from seed (``seed``, 1, CRC-32 of the symbol)."""
+    own = np.random.default_rng([seed, 1, zlib.crc32(symbol.encode())])
+    unit = own.standard_normal(paths)
+    if distribution == "student_t":
+        unit *= _t_scale(own, paths, dof)
+    return unit
 
 
 def simulate_symbol_returns(
@@ -68,31 +114,15 @@ def simulate_symbol_returns(
     move), a NaN residual vol as 0. ``draws``: a cache of the random draws (factor paths per covariance,
     unit shocks per symbol, keyed with the seed and settings), filled and reused; the returns are the
     same with or without it."""
-    if paths < 1:
-        raise ValueError("paths must be at least 1")
-    if distribution not in DISTRIBUTIONS:
-        raise ValueError(f"distribution must be one of {', '.join(DISTRIBUTIONS)}")
-    if distribution == "student_t" and not dof > 2:
-        raise ValueError("Student-t degrees of freedom must be above 2 (finite variance)")
+    _check_settings(paths, distribution, dof)
     cov = np.atleast_2d(np.asarray(factor_cov, dtype=float))
     k = cov.shape[0]
     settings_key = (paths, distribution, float(dof) if distribution == "student_t" else None, seed)
     factor_key = ("factors", settings_key, cov.shape, cov.tobytes())
     factors = draws.get(factor_key) if draws is not None else None
     if factors is None:
-        # Cholesky of Σ; a semi-definite Σ (e.g. a collinear window) through its eigen-decomposition.
-        try:
-            root = np.linalg.cholesky(cov)
-        except np.linalg.LinAlgError:
-            values, vectors = np.linalg.eigh(cov)
-            root = vectors * np.sqrt(np.clip(values, 0.0, None))
-        rng = np.random.default_rng([seed, 0])
-        z = rng.standard_normal((paths, k))
-        factors = z @ root.T
-        if distribution == "student_t":
-            factors *= _t_scale(rng, paths, dof)[:, None]
+        factors = _factor_paths(cov, paths=paths, distribution=distribution, dof=dof, seed=seed)
         if draws is not None:
-            factors.setflags(write=False)
             draws[factor_key] = factors
     b = np.nan_to_num(np.atleast_2d(np.asarray(betas, dtype=float)).reshape(len(symbols), k))
     s = np.nan_to_num(np.asarray(residual_vol, dtype=float))
@@ -103,10 +133,7 @@ def simulate_symbol_returns(
             continue
         unit = draws.get(("shock", settings_key, symbol)) if draws is not None else None
         if unit is None:
-            own = np.random.default_rng([seed, 1, zlib.crc32(symbol.encode())])
-            unit = own.standard_normal(paths)
-            if distribution == "student_t":
-                unit *= _t_scale(own, paths, dof)
+            unit = _unit_shocks(symbol, paths=paths, distribution=distribution, dof=dof, seed=seed)
             if draws is not None:
                 unit.setflags(write=False)
                 draws[("shock", settings_key, symbol)] = unit
@@ -119,6 +146,254 @@ def path_pnl(*, returns: npt.ArrayLike, book: PositionBook) -> FloatArray:
     (paths × positions, already gathered per position); options fully repriced."""
     pnl = historical_position_pnl(returns=returns, book=book)
     return np.where(np.isfinite(pnl), pnl, 0.0)
+
+
+# --------------------------------------------------------------------------------------------
+# The day's paths, once per instrument: rows of P paths gathered per portfolio
+# --------------------------------------------------------------------------------------------
+
+OPTION_CACHE_BYTES = 64 * 2**20  # option rows kept across chunks / requests (≈ 800 contracts at 10,000 paths)
+_BLOCK_ROWS = 128  # symbols simulated at once (bounds the temporaries: 128 × P floats each)
+# Options repriced at once: each temporary of the pricing (16 × 10,000 floats, 1.3 MB) stays in the core's cache,
+# about 25% less CPU than blocks of 128 (same values: the pricing is element by element).
+_OPTION_BLOCK = 16
+PATH_CACHE_KEY = "path_cache"
+
+
+class PathCache:
+    """One day's simulated rows (P paths each, read-only), kept while the day's inputs are: across a batch run's
+    chunks, across a process's what-ifs (inside the stage's ``monte_carlo_draws``).
+
+    ``symbols``: each symbol's simulated 1-day simple return, keyed by the settings, the factor covariance, the
+    symbol, its betas and residual vol (so a symbol simulated from other inputs is simulated again); kept for the
+    day (a universe of U symbols holds U × P × 8 bytes: 120 MB for 1,500 symbols at 10,000 paths).
+    ``options``: each option's change in value per share, keyed by its underlying's row key and its terms; at most
+    ``option_bytes`` kept, least recently used first out (a book of distinct contracts would otherwise keep one
+    row per position: a chunk holds its own rows while it needs them). Pickles empty (a cluster's shared inputs)."""
+
+    def __init__(self, option_bytes: int = OPTION_CACHE_BYTES) -> None:
+        self.option_bytes = option_bytes
+        self.factors: dict[tuple[Any, ...], FloatArray] = {}
+        self.symbols: dict[tuple[Any, ...], FloatArray] = {}
+        self.options: OrderedDict[tuple[Any, ...], FloatArray] = OrderedDict()
+        self._option_total = 0
+        self._lock = threading.Lock()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (PathCache, (self.option_bytes,))
+
+    def option_get(self, key: tuple[Any, ...]) -> FloatArray | None:
+        with self._lock:
+            row = self.options.get(key)
+            if row is not None:
+                self.options.move_to_end(key)
+            return row
+
+    def option_put(self, key: tuple[Any, ...], row: FloatArray) -> None:
+        with self._lock:
+            if key in self.options or row.nbytes > self.option_bytes:
+                return
+            self.options[key] = row
+            self._option_total += row.nbytes
+            while self._option_total > self.option_bytes:
+                _, dropped = self.options.popitem(last=False)
+                self._option_total -= dropped.nbytes
+
+
+def path_cache(draws: dict[Any, Any] | None) -> PathCache:
+    """The ``PathCache`` kept in ``draws`` (created there on first use); a fresh one for ``draws`` None."""
+    if draws is None:
+        return PathCache()
+    cache = draws.get(PATH_CACHE_KEY)
+    return cache if isinstance(cache, PathCache) else draws.setdefault(PATH_CACHE_KEY, PathCache())
+
+
+def symbol_return_paths(
+    *,
+    symbols: Sequence[str],
+    betas: npt.ArrayLike,
+    residual_vol: npt.ArrayLike,
+    factor_cov: npt.ArrayLike,
+    paths: int = DEFAULT_PATHS,
+    distribution: Distribution = "normal",
+    dof: float = 5.0,
+    seed: int = 0,
+    cache: PathCache | None = None,
+) -> tuple[list[FloatArray], list[tuple[Any, ...]]]:
+    """Each symbol's simulated 1-day simple returns as one read-only row of P paths, and the row's cache key.
+
+    Row j is column j of ``simulate_symbol_returns`` with the same arguments (the same draws: factor paths from
+    the seed, the symbol's shocks from (seed, symbol)), equal to it within float round-off (β_jᵀ f summed per
+    symbol instead of per path). Rows already in ``cache`` are taken from it, the others simulated and kept."""
+    _check_settings(paths, distribution, dof)
+    cache = cache if cache is not None else PathCache()
+    cov = np.atleast_2d(np.asarray(factor_cov, dtype=float))
+    k = cov.shape[0]
+    settings_key = (paths, distribution, float(dof) if distribution == "student_t" else None, seed)
+    factor_key = (settings_key, cov.shape, cov.tobytes())
+    factors = cache.factors.get(factor_key)
+    if factors is None:
+        factors = cache.factors.setdefault(
+            factor_key, _factor_paths(cov, paths=paths, distribution=distribution, dof=dof, seed=seed)
+        )
+    b = np.nan_to_num(np.atleast_2d(np.asarray(betas, dtype=float)).reshape(len(symbols), k))
+    s = np.nan_to_num(np.asarray(residual_vol, dtype=float)).reshape(len(symbols))
+    keys = [(factor_key, symbol, b[j].tobytes(), float(s[j])) for j, symbol in enumerate(symbols)]
+    rows: list[FloatArray | None] = [cache.symbols.get(key) for key in keys]
+    missing = [j for j, row in enumerate(rows) if row is None]
+    for start in range(0, len(missing), _BLOCK_ROWS):
+        block_at = missing[start : start + _BLOCK_ROWS]
+        block = b[block_at] @ factors.T  # (block × P): each row contiguous
+        for i, j in enumerate(block_at):
+            row = block[i].copy()  # its own buffer, so that the cache can keep or drop it alone
+            if s[j] > 0:
+                row += _unit_shocks(symbols[j], paths=paths, distribution=distribution, dof=dof, seed=seed) * s[j]
+            row.setflags(write=False)
+            rows[j] = cache.symbols.setdefault(keys[j], row)
+    return [row for row in rows if row is not None], keys
+
+
+def option_change_paths(*, options: PositionBook, underlying: Sequence[FloatArray]) -> list[FloatArray]:
+    """Each option's change in value per share (per unit for an index option) on each path, fully repriced
+    (``scenarios.option_value_change``: BSM, Black-76 on the forward for a volatility index, intrinsic at
+    expiry) at spot × the price ratio of its underlying's simulated return ``underlying[i]`` (P,), vol and time
+    unchanged — ``path_pnl``'s option P&L ÷ (quantity × multiplier); non-finite values as 0. Read-only rows."""
+    out: list[FloatArray] = []
+    for start in range(0, len(options), _OPTION_BLOCK):
+        at = np.arange(start, min(start + _OPTION_BLOCK, len(options)))
+        block = options.take(at)
+        moves = np.stack(
+            [underlying[i] for i in at.tolist()]
+        ).T  # (P × block), as ``historical_position_pnl`` takes them
+        ratio = np.where(block.on_vol_index[None, :], 1.0 + moves, shocked_price_ratio(moves))
+        change = option_value_change(options=block, spot_ratio=ratio)
+        change = np.ascontiguousarray(np.where(np.isfinite(change), change, 0.0).T)
+        for row in change:
+            row = row.copy()
+            row.setflags(write=False)
+            out.append(row)
+    return out
+
+
+@dataclass(frozen=True)
+class PositionPaths:
+    """Where each of N positions' path P&L comes from: P&L of position i = ``scale[i]`` × ``rows[index[i]]``
+    (USD per path): a stock's (or an unpriced option's) market value × its symbol's simulated return, an option's
+    quantity × multiplier × its change in value per share. A non-finite scale counts as 0 (no P&L)."""
+
+    rows: list[FloatArray]
+    index: npt.NDArray[np.intp]
+    scale: FloatArray
+    paths: int
+
+    def pnl(self, positions: npt.NDArray[np.intp] | slice) -> FloatArray:
+        """P&L (len(positions) × P, USD) of the ``positions`` (indices or a slice of the N)."""
+        index = self.index[positions]
+        scale = self.scale[positions]
+        out = np.empty((len(index), self.paths))
+        for i, (j, factor) in enumerate(zip(index.tolist(), scale.tolist(), strict=True)):
+            np.multiply(self.rows[j], factor, out=out[i])
+        return out
+
+
+def position_paths(
+    *,
+    book: PositionBook,
+    price_symbols: Sequence[str],
+    symbol_rows: dict[str, FloatArray],
+    symbol_keys: dict[str, tuple[Any, ...]],
+    paths: int,
+    cache: PathCache | None = None,
+) -> PositionPaths:
+    """The path P&L sources of ``book``'s positions (``PositionPaths``): each position's price symbol moves by
+    its row of ``symbol_rows`` (``symbol_return_paths``; ``symbol_keys`` their cache keys); each option's
+    repriced rows (``option_change_paths``) computed once per distinct contract terms and underlying row — kept
+    in ``cache`` and taken from it. Equal to ``path_pnl`` of the gathered returns within float round-off."""
+    cache = cache if cache is not None else PathCache()
+    symbols = list(symbol_rows)
+    column = {symbol: j for j, symbol in enumerate(symbols)}
+    rows: list[FloatArray] = [symbol_rows[symbol] for symbol in symbols]
+    index = np.array([column[str(symbol)] for symbol in price_symbols], dtype=np.intp)
+    scale = book.market_value.astype(float, copy=True)
+    option_rows = np.flatnonzero(book.is_option)
+    if option_rows.size:
+        options = book.take(option_rows)
+        terms = np.column_stack(
+            [
+                options.spot,
+                options.strike,
+                options.years,
+                options.vol,
+                options.rate,
+                options.div_yield,
+                options.is_call.astype(float),
+                options.on_vol_index.astype(float),
+            ]
+        )
+        keys = [(symbol_keys[str(price_symbols[i])], terms[j].tobytes()) for j, i in enumerate(option_rows.tolist())]
+        where: dict[tuple[Any, ...], int] = {}
+        todo: list[int] = []
+        for j, key in enumerate(keys):
+            if key in where:
+                continue
+            row = cache.option_get(key)
+            where[key] = len(rows)
+            if row is None:
+                todo.append(j)
+                rows.append(np.empty(0))  # filled below
+            else:
+                rows.append(row)
+        if todo:
+            underlying = [symbol_rows[str(price_symbols[option_rows[j]])] for j in todo]
+            computed = option_change_paths(options=options.take(np.array(todo, dtype=np.intp)), underlying=underlying)
+            for j, row in zip(todo, computed, strict=True):
+                rows[where[keys[j]]] = row
+                cache.option_put(keys[j], row)
+        index[option_rows] = [where[key] for key in keys]
+        scale[option_rows] = options.quantity * options.multiplier
+    return PositionPaths(rows=rows, index=index, scale=np.where(np.isfinite(scale), scale, 0.0), paths=paths)
+
+
+def path_tail_figures(position_pnl: npt.ArrayLike, *, confidences: Sequence[float]) -> dict[float, VarResult]:
+    """``var.historical_var`` of the transposed ``position_pnl`` (N positions × P paths, USD) at each confidence:
+    the same quantile convention, ranking (stable, worst first) and Euler components, equal within float
+    round-off; the paths are ranked once for every confidence, and only as far as the tails reach."""
+    pnl = np.asarray(position_pnl, dtype=float)
+    if pnl.ndim != 2 or pnl.shape[1] == 0:
+        raise ValueError("position_pnl must be a non-empty (positions × paths) array")
+    p = pnl.shape[1]
+    total = pnl.sum(axis=0)
+    h = max(1, round(0.01 * p))
+    reach = min(p, max(tail_size(p, c) for c in confidences) + h)
+    order = worst_order(total, reach)
+    out = {}
+    for confidence in confidences:
+        if not 0.5 < confidence < 1.0:
+            raise ValueError("confidence must be in (0.5, 1)")
+        k = tail_size(p, confidence)
+        var_row = order[k - 1]
+        var = -float(total[var_row])
+        tail = order[:k]
+        ranks = np.arange(max(0, k - 1 - h), min(p, k + h))
+        weights = (h + 1.0) - np.abs(ranks - (k - 1))
+        smoothed = -(pnl[:, order[ranks]] @ weights) / weights.sum()
+        raw = -pnl[:, var_row]
+        denom = smoothed.sum()
+        scale = max(abs(var), float(np.abs(raw).sum()), 1e-12)
+        if var != 0 and denom * var > 0 and abs(denom) > 1e-9 * scale:
+            component_var = smoothed * (var / denom)
+        else:
+            component_var = raw.copy()
+        out[confidence] = VarResult(
+            var=var,
+            es=-float(total[tail].mean()),
+            component_var=component_var,
+            component_es=-pnl[:, tail].mean(axis=1),
+            confidence=confidence,
+            method="historical",
+            tail_size=k,
+        )
+    return out
 
 
 @dataclass(frozen=True)
@@ -142,6 +417,46 @@ def _poisson_counts(seed: int, replicates: int, m: int) -> FloatArray:
     return counts
 
 
+@dataclass(frozen=True)
+class _BootstrapPlan:
+    """What a bootstrap of P paths needs beyond the losses: a function of (seed, replicates, m, P, tail sizes)
+    only, so made once per process. For tail size ``ks[i]``: ``position[i]`` (replicates,) each replicate's k-th
+    worst counted path among the m worst, ``before[i]`` the count of the paths before it, and ``weights[i]``
+    (replicates × m) the counts of those paths (0 from it on): the count-weighted loss above the k-th worst of a
+    replicate is its row of ``weights[i] @ losses``. ``full``: the m worst did not suffice (every path drawn)."""
+
+    m: int
+    full: bool
+    position: tuple[npt.NDArray[np.intp], ...]
+    before: tuple[FloatArray, ...]
+    weights: FloatArray  # (len(ks) × replicates) × m
+
+
+@lru_cache(maxsize=16)
+def _bootstrap_plan(seed: int, replicates: int, m: int, p: int, ks: tuple[int, ...]) -> _BootstrapPlan:
+    counts = _poisson_counts(seed, replicates, m)
+    full = m < p and bool((counts.sum(axis=1) < max(ks)).any())
+    if full:
+        rng = np.random.default_rng([seed, 2])
+        rng.poisson(1.0, size=(replicates, m))  # the draws above, skipped: the stream goes on after them
+        counts = rng.poisson(1.0, size=(replicates, p)).astype(float)
+    cumulative = np.cumsum(counts, axis=1)
+    rows = np.arange(replicates)
+    columns = np.arange(counts.shape[1])
+    positions, befores, weights = [], [], []
+    for k in ks:
+        position = np.argmax(cumulative >= k, axis=1)  # each replicate's k-th worst path
+        previous = position - 1
+        befores.append(np.where(position > 0, cumulative[rows, np.maximum(previous, 0)], 0.0))
+        positions.append(position.astype(np.intp))
+        weights.append(np.where(columns[None, :] < position[:, None], counts, 0.0))
+    stacked = np.vstack(weights)
+    stacked.setflags(write=False)
+    return _BootstrapPlan(
+        m=counts.shape[1], full=full, position=tuple(positions), before=tuple(befores), weights=stacked
+    )
+
+
 def bootstrap_intervals(
     portfolio_pnl: npt.ArrayLike,
     *,
@@ -156,32 +471,23 @@ def bootstrap_intervals(
     tail is the k = ceil(P (1 − c)) worst counted paths (k fixed by P), its VaR the loss where the
     cumulative count reaches k and its ES the count-weighted mean loss of those k. Only the worst
     m = min(P, k + 6√k + 50) paths (k of the lowest confidence) are drawn for — the m worst carry m ± √m
-    counts, so fewer than k is a 6-sigma event; should any replicate fall short, every path is redrawn."""
+    counts, so fewer than k is a 6-sigma event; should any replicate fall short, every path is redrawn.
+    The counts, and where each replicate's tail ends, depend on the seed and P only (``_bootstrap_plan``,
+    made once per process); per call only the worst losses are sorted and weighted (one matrix product)."""
     pnl = np.asarray(portfolio_pnl, dtype=float)
     p = pnl.shape[0]
-    k_max = max(tail_size(p, c) for c in confidences)
+    ks = tuple(tail_size(p, c) for c in confidences)
+    k_max = max(ks)
     m = min(p, k_max + math.ceil(6 * math.sqrt(k_max)) + 50)  # 6 sd of a replicate's count above k
-    losses = -np.partition(pnl, m - 1)[:m] if m < p else -pnl
-    losses = np.sort(losses)[::-1]  # the m worst, worst first, as positive losses
-    counts = _poisson_counts(seed, replicates, m)
-    if m < p and (counts.sum(axis=1) < k_max).any():
-        rng = np.random.default_rng([seed, 2])
-        rng.poisson(1.0, size=(replicates, m))  # the draws above, skipped: the stream goes on after them
-        losses = np.sort(-pnl)[::-1]
-        counts = rng.poisson(1.0, size=(replicates, p)).astype(float)
-    cumulative = np.cumsum(counts, axis=1)
-    weighted = np.cumsum(counts * losses[None, :], axis=1)
-    rows = np.arange(replicates)
+    plan = _bootstrap_plan(seed, replicates, m, p, ks)
+    # The m worst, worst first, as positive losses.
+    losses = -pnl[worst_order(pnl, plan.m)] if plan.m < p else np.sort(-pnl)[::-1]
+    above_all = (plan.weights @ losses).reshape(len(ks), replicates)
     alpha = (1.0 - level) / 2.0
     out = {}
-    for confidence in confidences:
-        k = tail_size(p, confidence)
-        position = np.argmax(cumulative >= k, axis=1)  # each replicate's k-th worst path
-        var = losses[position]
-        previous = position - 1
-        before = np.where(position > 0, cumulative[rows, np.maximum(previous, 0)], 0.0)
-        above = np.where(position > 0, weighted[rows, np.maximum(previous, 0)], 0.0)
-        es = (above + (k - before) * var) / k
+    for i, (confidence, k) in enumerate(zip(confidences, ks, strict=True)):
+        var = losses[plan.position[i]]
+        es = (above_all[i] + (k - plan.before[i]) * var) / k
         var_low, var_high = np.quantile(var, [alpha, 1.0 - alpha])
         es_low, es_high = np.quantile(es, [alpha, 1.0 - alpha])
         out[confidence] = BootstrapInterval(

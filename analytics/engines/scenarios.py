@@ -56,6 +56,10 @@ def shocked_price_ratio(linear_return: ArrayLike) -> FloatArray:
     1 + R for R ≥ ``LINEAR_RETURN_FLOOR``; (1 + R₀) exp((R − R₀)/(1 + R₀)) below. Broadcasts.
     """
     r = np.asarray(linear_return, dtype=float)
+    with np.errstate(invalid="ignore"):
+        below = ~(r >= LINEAR_RETURN_FLOOR)  # NaN included (NaN either way)
+    if not below.any():  # the common case (every simulated path of a day): no exponential to take
+        return np.asarray(1.0 + r)
     base = 1.0 + LINEAR_RETURN_FLOOR
     with np.errstate(over="ignore"):
         tail = base * np.exp((np.minimum(r, LINEAR_RETURN_FLOOR) - LINEAR_RETURN_FLOOR) / base)
@@ -118,12 +122,28 @@ def option_repricing_pnl(
     so an observed (historical) daily return reprices exactly. Invalid inputs give NaN.
     """
     o = options
+    change = option_value_change(
+        options=o, underlying_return=underlying_return, vol_shift=vol_shift, spot_ratio=spot_ratio
+    )
+    return change * (o.quantity * o.multiplier)
+
+
+def option_value_change(
+    *,
+    options: PositionBook,
+    underlying_return: ArrayLike = 0.0,
+    vol_shift: ArrayLike = 0.0,
+    spot_ratio: ArrayLike | None = None,
+) -> FloatArray:
+    """``option_repricing_pnl`` per share (per unit for an index option), before × quantity × multiplier:
+    V(spot × ratio, vol + vol_shift floored at 0.01) − V(spot, vol) (currency per share; broadcasts)."""
+    o = options
     ratio = shocked_price_ratio(underlying_return) if spot_ratio is None else np.asarray(spot_ratio, dtype=float)
     shocked_spot = np.maximum(o.spot * ratio, MIN_SPOT)
     shocked_vol = np.maximum(o.vol + np.asarray(vol_shift, dtype=float), MIN_VOL)
     base = option_value(o, spot=o.spot, vol=o.vol)
     shocked = option_value(o, spot=shocked_spot, vol=shocked_vol)
-    return (shocked - base) * (o.quantity * o.multiplier)
+    return shocked - base
 
 
 def market_price_ratio(*, book: PositionBook, market_beta: ArrayLike, shocks: ArrayLike) -> FloatArray:

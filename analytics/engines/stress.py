@@ -103,22 +103,27 @@ def conditional_fill(known: pd.Series, cov: pd.DataFrame) -> pd.Series:
     returned unchanged; the result is indexed like ``cov``.
     """
     names = list(cov.index)
-    missing = [k for k in known.index if k not in names]
+    position = {name: i for i, name in enumerate(names)}
+    missing = [k for k in known.index if k not in position]
     if missing:
         raise ValueError(f"known variables not in the covariance: {missing}")
-    out = pd.Series(0.0, index=names, dtype=float)
+    values = np.zeros(len(names))
     if known.empty:
-        return out
-    k_names = list(known.index)
-    u_names = [n for n in names if n not in known.index]
+        return pd.Series(values, index=names, dtype=float)
+    # Positional numpy indexing (pandas' label lookups cost more than the algebra here): the same blocks of Σ.
+    k_at = [position[k] for k in known.index]
+    known_set = set(known.index)
+    u_at = [i for i, name in enumerate(names) if name not in known_set]
     x_k = known.to_numpy(dtype=float)
-    if u_names:
-        s_kk = cov.loc[k_names, k_names].to_numpy(dtype=float)
-        s_uk = cov.loc[u_names, k_names].to_numpy(dtype=float)
+    if u_at:
+        sigma = cov.to_numpy(dtype=float)
+        # Column-major, as pandas hands its blocks out: the same BLAS/LAPACK paths, so the same bits.
+        s_kk = np.asfortranarray(sigma[np.ix_(k_at, k_at)])
+        s_uk = np.asfortranarray(sigma[np.ix_(u_at, k_at)])
         weights = np.linalg.lstsq(s_kk, x_k, rcond=None)[0]  # Σ_kk⁻¹ x_k
-        out.loc[u_names] = s_uk @ weights
-    out.loc[k_names] = x_k
-    return out
+        values[u_at] = s_uk @ weights
+    values[k_at] = x_k
+    return pd.Series(values, index=names, dtype=float)
 
 
 def _proxy_to_factors(proxy: pd.Series, factor_set: FactorSet) -> pd.Series:

@@ -51,6 +51,24 @@ def tail_size(n_scenarios: int, confidence: float) -> int:
     return max(1, math.ceil(round(n_scenarios * (1.0 - confidence), 9)))
 
 
+def worst_order(total: ArrayLike, m: int) -> npt.NDArray[np.intp]:
+    """The first ``m`` of ``np.argsort(total, kind="stable")`` (worst P&L first, ties in scenario order), without
+    sorting the rest: the m smallest found by a partition, then only they sorted (ties at the cut taken in
+    scenario order, as the stable sort takes them). NaN sorts last, as in ``np.sort``."""
+    values = np.asarray(total, dtype=float)
+    n = values.shape[0]
+    m = max(0, min(int(m), n))
+    if m == 0:
+        return np.empty(0, dtype=np.intp)
+    if m >= n or np.isnan(values).any():
+        return np.argsort(values, kind="stable")[:m].astype(np.intp)
+    cut = np.partition(values, m - 1)[m - 1]
+    below = np.flatnonzero(values < cut)
+    at_cut = np.flatnonzero(values == cut)[: m - below.size]
+    chosen = np.concatenate([below, at_cut])
+    return chosen[np.argsort(values[chosen], kind="stable")].astype(np.intp)
+
+
 def historical_var(
     position_pnl: ArrayLike,
     *,

@@ -102,7 +102,10 @@ class FactorExposuresPayload(TypedDict):
     flags: NotRequired[list[FitFlag]]
 
 
-class FactorExposures(ResultSpec[FactorExposuresPayload, None]):
+SymbolFlags = dict[str, list[str]]  # each flagged price symbol's fit flag codes
+
+
+class FactorExposures(ResultSpec[FactorExposuresPayload, SymbolFlags | None]):
     name = "factor_exposures"
     title = "Factor exposures"
     payload_type = FactorExposuresPayload
@@ -128,7 +131,13 @@ class FactorExposures(ResultSpec[FactorExposuresPayload, None]):
         limits={"rows": MAX_FACTOR_POSITIONS},
     )
 
-    def build(self, chunk: ChunkContext, part: PortfolioSlice, prepared: None) -> FactorExposuresPayload:
+    def prepare(self, chunk: ChunkContext) -> SymbolFlags | None:
+        """The fit flags of every price symbol of the chunk (from the day's factor model), once per chunk."""
+        if chunk.stage is None:
+            return None
+        return _symbol_flags(chunk.stage, sorted(set(chunk.positions["price_symbol"].astype(str).tolist())))
+
+    def build(self, chunk: ChunkContext, part: PortfolioSlice, prepared: SymbolFlags | None) -> FactorExposuresPayload:
         stage, state, positions, info = chunk.stage, part.state, part.positions, part.info
         assert stage is not None  # the runner skips kinds needing the factor model without one
         betas = state["beta_matrix"]
@@ -145,7 +154,9 @@ class FactorExposures(ResultSpec[FactorExposuresPayload, None]):
             basis_name, basis = "gross_exposure", gross
         market_beta = np.asarray(state["market_beta"], dtype=float)
         univariate = float(np.nansum(np.where(usable, delta_exposure * market_beta, 0.0))) / basis if basis else None
-        symbol_flags = _symbol_flags(stage, sorted(set(positions["price_symbol"].tolist())))
+        held = sorted(set(positions["price_symbol"].tolist()))
+        chunk_flags = prepared if prepared is not None else _symbol_flags(stage, held)
+        symbol_flags = {symbol: chunk_flags[symbol] for symbol in held if symbol in chunk_flags}
         beta_rows = np.round(betas, 4).tolist()
         exposure_rows = np.round(exposure_matrix, 2).tolist()
         rows: list[FactorPosition] = [
@@ -187,12 +198,12 @@ class FactorExposures(ResultSpec[FactorExposuresPayload, None]):
             "flags": _portfolio_flags(symbol_flags, stage.condition_number),
         }
 
-    def inputs(self, chunk: ChunkContext, part: PortfolioSlice, prepared: None) -> dict[str, Any]:
+    def inputs(self, chunk: ChunkContext, part: PortfolioSlice, prepared: SymbolFlags | None) -> dict[str, Any]:
         assert chunk.stage is not None
         return {"condition_number": chunk.stage.condition_number, "observations": chunk.stage.n_observations}
 
     def metric_columns(
-        self, chunk: ChunkContext, part: PortfolioSlice, payload: FactorExposuresPayload, prepared: None
+        self, chunk: ChunkContext, part: PortfolioSlice, payload: FactorExposuresPayload, prepared: SymbolFlags | None
     ) -> MetricColumns:
         return {
             "position_id": part.state["position_id"].tolist(),

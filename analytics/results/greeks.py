@@ -361,25 +361,41 @@ def _by_underlying(positions: Columns, state: Columns, live: np.ndarray) -> dict
         "vega": column("position_vega", live),
         "rho": column("position_rho", live),
     }
-    out: dict[str, UnderlyingGreeks] = {}
     symbols = np.asarray(positions["price_symbol"], dtype=object)
-    for symbol in sorted(set(symbols[stock | live].tolist())):
-        rows = symbols == symbol
-        level = spot[rows][np.isfinite(spot[rows])]
-        price = float(level[0]) if level.size else float("nan")
-        shares = float(stock_shares[rows].sum()) + float(option_delta[rows].sum())
-        out[symbol] = {
+    listed = stock | live
+    if not listed.any():
+        return {}
+    # Each symbol's sums over all its rows (the masked-out ones hold 0), in row order, in one pass per column.
+    names, group = np.unique(symbols.astype(str), return_inverse=True)
+    group = group.reshape(-1)
+
+    def by_group(values: np.ndarray) -> list[float]:
+        out: list[float] = np.bincount(group, weights=values, minlength=names.size).tolist()
+        return out
+
+    stock_sum, option_sum = by_group(stock_shares), by_group(option_delta)
+    sum_of = {name: by_group(values) for name, values in sums.items()}
+    counts = np.bincount(group, weights=live.astype(float), minlength=names.size).astype(int).tolist()
+    finite_spot = np.flatnonzero(np.isfinite(spot))
+    first_spot = dict.fromkeys(range(names.size), float("nan"))
+    for row in finite_spot[::-1].tolist():  # each symbol's first finite spot (the last write wins)
+        first_spot[int(group[row])] = float(spot[row])
+    out: dict[str, UnderlyingGreeks] = {}
+    for g in sorted(set(group[listed].tolist()), key=lambda g: names[g]):
+        price = first_spot[g]
+        shares = stock_sum[g] + option_sum[g]
+        out[str(names[g])] = {
             "spot": rounded(price, 4),
             "share_delta": rounded(shares, 4),
-            "stock_shares": rounded(stock_shares[rows].sum(), 4),
-            "option_share_delta": rounded(option_delta[rows].sum(), 4),
+            "stock_shares": rounded(stock_sum[g], 4),
+            "option_share_delta": rounded(option_sum[g], 4),
             "dollar_delta": rounded(shares * price),
-            "gamma": rounded(sums["gamma"][rows].sum(), 6),
-            "dollar_gamma": rounded(sums["dollar_gamma"][rows].sum()),
-            "theta": rounded(sums["theta"][rows].sum()),
-            "vega": rounded(sums["vega"][rows].sum()),
-            "rho": rounded(sums["rho"][rows].sum()),
-            "options": int((live & rows).sum()),
+            "gamma": rounded(sum_of["gamma"][g], 6),
+            "dollar_gamma": rounded(sum_of["dollar_gamma"][g]),
+            "theta": rounded(sum_of["theta"][g]),
+            "vega": rounded(sum_of["vega"][g]),
+            "rho": rounded(sum_of["rho"][g]),
+            "options": counts[g],
         }
     return out
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypedDict
 
 import numpy as np
@@ -118,6 +119,15 @@ class VolumeTable:
     sessions: pd.Series
     last_session: dt.date | None
 
+    @cached_property
+    def adv_by_symbol(self) -> dict[str, float]:
+        """``adv`` as a dict (a portfolio's lookups without a pandas reindex each)."""
+        return dict(zip(self.adv.index.astype(str), self.adv.to_numpy(dtype=float).tolist(), strict=True))
+
+    @cached_property
+    def sessions_by_symbol(self) -> dict[str, int]:
+        return dict(zip(self.sessions.index.astype(str), self.sessions.to_numpy(dtype=int).tolist(), strict=True))
+
 
 def participation_rate() -> float:
     """The ``LIQUIDITY_PARTICIPATION`` setting (validated at start-up), default 20%."""
@@ -178,8 +188,9 @@ class Liquidity(ResultSpec[LiquidityPayload, VolumeTable]):
         shares = np.where(expired, 0.0, np.abs(share_delta))
         market_value = np.asarray(state["market_value"], dtype=float)
         gross = np.where(expired, 0.0, np.abs(market_value))
-        adv = prepared.adv.reindex(volume_symbol).to_numpy(dtype=float)
-        sessions = prepared.sessions.reindex(volume_symbol).fillna(0).to_numpy(dtype=int)
+        adv_of, sessions_of = prepared.adv_by_symbol, prepared.sessions_by_symbol
+        adv = np.array([adv_of.get(s, np.nan) for s in volume_symbol], dtype=float)
+        sessions = np.array([sessions_of.get(s, 0) for s in volume_symbol], dtype=int)
         days = liquidity.liquidation_days(shares=shares, adv=adv, group=volume_symbol, participation=rate)
         # An expired option has nothing to sell; one without a price cannot be sized (not liquid either).
         not_priced = ~expired & ~np.isfinite(share_delta)

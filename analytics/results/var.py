@@ -25,7 +25,7 @@ error as a Poisson-bootstrap 95 % interval and standard error of each figure.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 import numpy as np
@@ -126,23 +126,13 @@ class VarPayload(TypedDict):
 
 @dataclass(frozen=True)
 class VarPrepared:
-    """A chunk's shared work: historical P&L (days × positions), Monte Carlo returns of each price symbol
-    (paths × symbols) with each position's column in it, and the chunk's book.
-
-    ``ids`` numbers each row's group of identical positions (same terms, contract and price symbol:
-    ``PositionBook.identical_rows``), ``first`` each group's first row and ``shared`` whether each group has
-    more than one row. The Monte Carlo P&L (paths) of a shared group is computed once, by the first portfolio's
-    build that needs it, and kept in ``shared_pnl`` for the others (a what-if's before and after portfolios
-    share all their untraded positions; a batch chunk rarely has any)."""
+    """A chunk's shared work: historical P&L (days × positions, USD) and where each position's Monte Carlo P&L
+    comes from (``monte_carlo.PositionPaths``: its symbol's simulated return row × market value, or its
+    contract's repriced row × quantity × multiplier — each row made once per day and instrument, kept in the
+    stage's ``monte_carlo_draws`` across chunks of a run and what-ifs of a process)."""
 
     historical: np.ndarray
-    simulated: np.ndarray
-    column: np.ndarray
-    book: PositionBook
-    ids: np.ndarray
-    first: np.ndarray
-    shared: np.ndarray
-    shared_pnl: dict[int, tuple[np.ndarray, int]] = field(default_factory=dict)  # group → (P&L block, column)
+    paths: monte_carlo.PositionPaths
 
 
 def monte_carlo_settings() -> dict[str, Any]:
@@ -184,7 +174,7 @@ class Var(ResultSpec[VarPayload, VarPrepared | None]):
 
     def prepare(self, chunk: ChunkContext) -> VarPrepared | None:
         """Every position of the chunk revalued under each historical day, once: P&L (days × positions), USD
-        (a missing return counts as 0, no move); and the Monte Carlo paths of every price symbol of the chunk."""
+        (a missing return counts as 0, no move); and where each position's Monte Carlo P&L comes from."""
         if chunk.stage is None:
             return None
         market = chunk.market
@@ -192,9 +182,8 @@ class Var(ResultSpec[VarPayload, VarPrepared | None]):
         price_symbols = chunk.positions["price_symbol"].astype(str).to_numpy()
         symbols, column = np.unique(price_symbols, return_inverse=True)
         _, contract = np.unique(chunk.positions["symbol"].astype(str).to_numpy(), return_inverse=True)
-        # Identical positions (same terms, contract and price symbol) get identical P&L: revalued once.
-        ids, first = book.identical_rows(column, contract)
         returns = chunk.stage.returns.iloc[-LOOKBACK_DAYS:]
+        # Identical positions (same terms, contract and price symbol) get identical P&L: revalued once.
         # Each historical day moves implied vols too, by that day's stored vol change (a day without the
         # contract's own quotes takes its portfolio's other contracts on the underlying: the ratios are taken
         # over every row, then picked), so identical options of two portfolios are revalued apart.
@@ -206,57 +195,38 @@ class Var(ResultSpec[VarPayload, VarPrepared | None]):
         pnl = var.historical_position_pnl(
             returns=symbol_returns, book=book.take(historical_first), vol_ratio=vol_ratio[:, historical_first]
         )
+        return VarPrepared(
+            historical=np.where(np.isfinite(pnl), pnl, 0.0)[:, historical_ids],
+            paths=self.monte_carlo_paths(chunk, book, price_symbols, symbols.tolist()),
+        )
+
+    def monte_carlo_paths(
+        self, chunk: ChunkContext, book: PositionBook, price_symbols: np.ndarray, symbols: list[str]
+    ) -> monte_carlo.PositionPaths:
+        """Each position's Monte Carlo P&L source: the simulated return rows of the chunk's price symbols and the
+        repriced rows of its options, from the day's cache (``monte_carlo.PathCache``) or made and kept there."""
+        assert chunk.stage is not None
         mc = monte_carlo_settings()
-        simulated = monte_carlo.simulate_symbol_returns(
-            symbols=symbols.tolist(),
-            betas=chunk.stage.betas_for(pd.Series(symbols)),
+        cache = monte_carlo.path_cache(chunk.stage.monte_carlo_draws)
+        rows, keys = monte_carlo.symbol_return_paths(
+            symbols=symbols,
+            betas=chunk.stage.betas_for(pd.Series(symbols, dtype=object)),
             residual_vol=chunk.stage.fit.residual_vol.reindex(symbols).to_numpy(dtype=float),
             factor_cov=chunk.stage.factor_cov_matrix,
             paths=mc["paths"],
             distribution=mc["distribution"],
             dof=mc["dof"] or 5.0,
             seed=mc["seed"],
-            draws=chunk.stage.monte_carlo_draws,
+            cache=cache,
         )
-        return VarPrepared(
-            historical=np.where(np.isfinite(pnl), pnl, 0.0)[:, historical_ids],
-            simulated=simulated,
-            column=column,
+        return monte_carlo.position_paths(
             book=book,
-            ids=ids,
-            first=first,
-            shared=np.bincount(ids, minlength=len(first)) > 1,
+            price_symbols=price_symbols.tolist(),
+            symbol_rows=dict(zip(symbols, rows, strict=True)),
+            symbol_keys=dict(zip(symbols, keys, strict=True)),
+            paths=mc["paths"],
+            cache=cache,
         )
-
-    def monte_carlo_pnl(self, prepared: VarPrepared, rows: np.ndarray) -> np.ndarray:
-        """Monte Carlo P&L (paths × ``rows``, USD) of the chunk's rows: each group of identical rows revalued
-        once; a shared group's P&L taken from ``prepared.shared_pnl`` or kept there for the next portfolio."""
-        groups, inverse = np.unique(prepared.ids[rows], return_inverse=True)
-        inverse = inverse.reshape(-1)
-        todo = np.array([g for g in groups.tolist() if g not in prepared.shared_pnl], dtype=np.intp)
-        source: dict[int, tuple[np.ndarray, int]] = {}
-        if todo.size:
-            at = prepared.first[todo]
-            block = monte_carlo.path_pnl(
-                returns=prepared.simulated[:, prepared.column[at]], book=prepared.book.take(at)
-            )
-            for j, g in enumerate(todo.tolist()):
-                source[g] = (block, j)
-                if prepared.shared[g]:
-                    prepared.shared_pnl[g] = (block, j)
-            if todo.size == groups.size:  # nothing taken from the shared ones: todo is ``groups``
-                return block[:, inverse]
-        # Gather block by block: (the block, its columns, where they go).
-        gathers: dict[int, tuple[np.ndarray, list[int], list[int]]] = {}
-        for i, g in enumerate(groups[inverse].tolist()):
-            block, j = source[g] if g in source else prepared.shared_pnl[g]
-            entry = gathers.setdefault(id(block), (block, [], []))
-            entry[1].append(j)
-            entry[2].append(i)
-        out = np.empty((prepared.simulated.shape[0], len(rows)))
-        for block, columns, targets in gathers.values():
-            out[:, targets] = block[:, columns]
-        return out
 
     def build(self, chunk: ChunkContext, part: PortfolioSlice, prepared: VarPrepared | None) -> VarPayload:
         stage, positions, state = chunk.stage, part.positions, part.state
@@ -281,9 +251,9 @@ class Var(ResultSpec[VarPayload, VarPrepared | None]):
             for c in CONFIDENCES
         }
         mc_settings = monte_carlo_settings()
-        mc_pnl = self.monte_carlo_pnl(prepared, np.arange(len(prepared.column))[part.rows])
-        simulated = {c: var.historical_var(mc_pnl, confidence=c) for c in CONFIDENCES}
-        mc_total = mc_pnl.sum(axis=1)
+        mc_pnl = prepared.paths.pnl(part.rows)  # positions × paths
+        simulated = monte_carlo.path_tail_figures(mc_pnl, confidences=CONFIDENCES)
+        mc_total = mc_pnl.sum(axis=0)
         errors = monte_carlo.bootstrap_intervals(mc_total, confidences=CONFIDENCES, seed=mc_settings["seed"])
         mc_var = {c: rounded_list(simulated[c].component_var) for c in CONFIDENCES}
         mc_es = {c: rounded_list(simulated[c].component_es) for c in CONFIDENCES}
@@ -330,7 +300,7 @@ class Var(ResultSpec[VarPayload, VarPrepared | None]):
                 "es_95": rounded(simulated[0.95].es),
                 "var_99": rounded(simulated[0.99].var),
                 "es_99": rounded(simulated[0.99].es),
-                "paths": int(mc_pnl.shape[0]),
+                "paths": int(mc_settings["paths"]),
                 "distribution": mc_settings["distribution"],
                 "dof": mc_settings["dof"],
                 "seed": mc_settings["seed"],

@@ -494,7 +494,9 @@ def symbol_stage_load(*, market: MarketInputs, as_of: dt.date) -> compute.Symbol
     if fit_row is None or fit_row.as_of != as_of:
         return None
     stored = persist.StoredFit(SymbolFactorBeta.objects.filter(as_of=as_of).order_by("symbol"))
-    return symbol_stage_from_stored(fit_row=fit_row, fit=stored, market=market)
+    # The run's Monte Carlo rows (each symbol's simulated returns, each contract's repriced values) are made once
+    # and kept here for every chunk of the run that this process computes.
+    return symbol_stage_from_stored(fit_row=fit_row, fit=stored, market=market, monte_carlo_draws={})
 
 
 def symbol_stage_from_stored(

@@ -289,3 +289,24 @@ def test_a_deep_linear_loss_continues_exponentially_and_never_reaches_zero() -> 
     # Each factor keeps its share of the move: market 1.35/1.40, size 0.05/1.40.
     assert res.factor_totals["market"] == pytest.approx(res.total * 1.35 / 1.40)
     assert res.factor_totals["size"] == pytest.approx(res.total * 0.05 / 1.40)
+
+
+def test_conditional_fill_is_the_label_based_formula_bit_for_bit() -> None:
+    """The positional implementation against the formula written with pandas labels (as it was before)."""
+    from analytics.engines.stress import conditional_fill
+
+    rng = np.random.default_rng(3)
+    names = [f"P{i}" for i in range(8)]
+    for _ in range(60):
+        draws = rng.normal(size=(200, 8)) @ rng.normal(size=(8, 8))
+        cov = pd.DataFrame(np.cov(draws.T) * 1e-4, index=names, columns=names)
+        shocked = list(rng.choice(names, size=int(rng.integers(1, 5)), replace=False))
+        known = pd.Series(rng.normal(0, 0.1, size=len(shocked)), index=shocked)
+        expected = pd.Series(0.0, index=names, dtype=float)
+        unknown = [n for n in names if n not in shocked]
+        weights = np.linalg.lstsq(cov.loc[shocked, shocked].to_numpy(), known.to_numpy(), rcond=None)[0]
+        expected.loc[unknown] = cov.loc[unknown, shocked].to_numpy() @ weights
+        expected.loc[shocked] = known.to_numpy()
+        got = conditional_fill(known, cov)
+        assert list(got.index) == names
+        np.testing.assert_array_equal(got.to_numpy(), expected.to_numpy())

@@ -1,0 +1,199 @@
+"""The Monte Carlo path rows made once per instrument (``monte_carlo.PathCache``, ``symbol_return_paths``,
+``position_paths``, ``path_tail_figures``) and the bootstrap made from a per-process plan, each against the
+per-portfolio engine it replaces: ``simulate_symbol_returns`` gathered per position, ``path_pnl``,
+``var.historical_var`` and the bootstrap as it was computed before (a copy kept here as the reference)."""
+
+from __future__ import annotations
+
+import math
+import pickle
+
+import numpy as np
+import pytest
+
+from analytics.engines import monte_carlo
+from analytics.engines.book import PositionBook
+from analytics.engines.var import VarResult, historical_var, tail_size, worst_order
+
+FACTOR_COV = np.array([[1.0e-4, 2.0e-5, 0.0], [2.0e-5, 4.0e-5, 1.0e-6], [0.0, 1.0e-6, 2.5e-5]])
+SYMBOLS = ["AAA", "BBB", "CCC", "VIX", "NOFIT"]
+BETAS = np.array([[1.2, 0.5, 0.1], [0.8, -0.3, 0.0], [1.0, 1.0, -0.2], [-4.0, 0.0, 0.0], [np.nan] * 3])
+RESIDUAL = np.array([0.015, 0.01, 0.02, 0.05, np.nan])
+
+
+def _book() -> tuple[PositionBook, list[str]]:
+    """Stocks (one short, one unpriced), calls and puts (two lots of one contract, in two portfolios), an
+    option at expiry, a volatility-index option and an option without a vol (unpriceable: no P&L)."""
+    rows = [
+        # symbol, quantity, multiplier, price, is_option, is_call, spot, strike, years, vol, vol_index
+        ("AAA", 300.0, 1.0, 101.0, False, False, 101.0, np.nan, np.nan, np.nan, False),
+        ("BBB", -150.0, 1.0, 55.5, False, False, 55.5, np.nan, np.nan, np.nan, False),
+        ("AAA", 5.0, 100.0, 4.2, True, True, 101.0, 100.0, 0.25, 0.30, False),
+        ("AAA", -3.0, 100.0, 3.1, True, False, 101.0, 95.0, 0.5, 0.28, False),
+        ("CCC", 2.0, 100.0, 1.0, True, True, 20.0, 20.0, 0.0, 0.40, False),
+        ("VIX", 4.0, 100.0, 2.0, True, True, 18.0, 20.0, 0.1, 0.80, True),
+        ("BBB", 7.0, 100.0, 1.5, True, False, 55.5, 50.0, 0.3, np.nan, False),
+        ("NOFIT", 40.0, 1.0, np.nan, False, False, np.nan, np.nan, np.nan, np.nan, False),
+        ("AAA", 5.0, 100.0, 4.2, True, True, 101.0, 100.0, 0.25, 0.30, False),  # the first lot, again
+        ("CCC", 1000.0, 1.0, 20.0, False, False, 20.0, np.nan, np.nan, np.nan, False),
+    ]
+    columns = list(zip(*rows, strict=True))
+    book = PositionBook.of(
+        quantity=columns[1], multiplier=columns[2], price=columns[3], is_option=columns[4], is_call=columns[5],
+        spot=columns[6], strike=columns[7], years=columns[8], vol=columns[9], rate=0.04, div_yield=0.01,
+        vol_index=columns[10],
+    )  # fmt: skip
+    return book, list(columns[0])
+
+
+def _simulate(**settings: object) -> np.ndarray:
+    return monte_carlo.simulate_symbol_returns(
+        symbols=SYMBOLS, betas=BETAS, residual_vol=RESIDUAL, factor_cov=FACTOR_COV, **settings
+    )
+
+
+def _rows(cache: monte_carlo.PathCache | None = None, symbols: list[str] = SYMBOLS, **settings: object):
+    at = [SYMBOLS.index(s) for s in symbols]
+    return monte_carlo.symbol_return_paths(
+        symbols=symbols, betas=BETAS[at], residual_vol=RESIDUAL[at], factor_cov=FACTOR_COV, cache=cache, **settings
+    )
+
+
+@pytest.mark.parametrize("settings", [{"seed": 3}, {"seed": 8, "distribution": "student_t", "dof": 4.0}])
+def test_each_symbols_row_is_its_column_of_the_simulated_returns(settings: dict[str, object]) -> None:
+    reference = _simulate(paths=5_000, **settings)
+    rows, keys = _rows(paths=5_000, **settings)
+    np.testing.assert_allclose(np.stack(rows).T, reference, rtol=1e-12, atol=1e-15)
+    assert len(set(keys)) == len(SYMBOLS)
+    # A symbol simulated alone (a what-if's new symbol) gets the row it has among the others.
+    alone, _ = _rows(symbols=["CCC"], paths=5_000, **settings)
+    np.testing.assert_array_equal(alone[0], rows[2])
+
+
+def test_the_cache_keeps_each_row_once_and_reuses_it() -> None:
+    cache = monte_carlo.PathCache()
+    first, _ = _rows(cache, paths=2_000, seed=1)
+    again, _ = _rows(cache, symbols=["BBB", "AAA"], paths=2_000, seed=1)
+    assert again[0] is first[1] and again[1] is first[0]
+    assert not first[0].flags.writeable
+    other_seed, _ = _rows(cache, symbols=["AAA"], paths=2_000, seed=2)
+    assert not np.array_equal(other_seed[0], first[0])
+    # Betas changed (a refit): simulated again, not the kept row.
+    moved = monte_carlo.symbol_return_paths(
+        symbols=["AAA"], betas=BETAS[:1] * 2, residual_vol=RESIDUAL[:1], factor_cov=FACTOR_COV, paths=2_000, seed=1,
+        cache=cache,
+    )[0]  # fmt: skip
+    assert not np.array_equal(moved[0], first[0])
+    assert len(cache.symbols) == len(SYMBOLS) + 2
+    # Shared by a cluster's workers through pickling: travels empty.
+    assert not pickle.loads(pickle.dumps(cache)).symbols  # noqa: S301 (our own bytes)
+
+
+def _paths(cache: monte_carlo.PathCache, paths: int = 4_000, seed: int = 5) -> monte_carlo.PositionPaths:
+    book, price_symbols = _book()
+    symbols = sorted(set(price_symbols))
+    rows, keys = _rows(cache, symbols=symbols, paths=paths, seed=seed)
+    return monte_carlo.position_paths(
+        book=book,
+        price_symbols=price_symbols,
+        symbol_rows=dict(zip(symbols, rows, strict=True)),
+        symbol_keys=dict(zip(symbols, keys, strict=True)),
+        paths=paths,
+        cache=cache,
+    )
+
+
+def test_position_pnl_from_the_rows_is_path_pnl_of_the_gathered_returns() -> None:
+    book, price_symbols = _book()
+    returns = _simulate(paths=4_000, seed=5)[:, [SYMBOLS.index(s) for s in price_symbols]]
+    reference = monte_carlo.path_pnl(returns=returns, book=book)  # paths × positions
+    cache = monte_carlo.PathCache()
+    source = _paths(cache)
+    np.testing.assert_allclose(source.pnl(slice(None)).T, reference, rtol=1e-9, atol=1e-9)
+    assert np.isfinite(reference).all() and np.abs(reference[:, 2]).max() > 100  # the options moved
+    assert np.all(reference[:, 6] == 0) and np.all(reference[:, 7] == 0)  # unpriceable: no P&L
+    # One row per distinct contract: the two lots of the call share it; a portfolio's rows are any subset.
+    assert source.index[2] == source.index[8]
+    np.testing.assert_allclose(source.pnl(np.array([8, 0])).T, reference[:, [8, 0]], rtol=1e-9, atol=1e-9)
+    # The next chunk (or what-if) takes the contracts' rows from the cache instead of repricing them.
+    again = _paths(cache)
+    assert all(again.rows[j] is source.rows[j] for j in source.index.tolist())
+
+
+def test_the_option_cache_is_bounded_least_recently_used_first_out() -> None:
+    row = np.zeros(1_000)
+    cache = monte_carlo.PathCache(option_bytes=3 * row.nbytes)
+    for key in ("a", "b", "c"):
+        cache.option_put((key,), row.copy())
+    assert cache.option_get(("a",)) is not None  # "a" used: "b" is now the oldest
+    cache.option_put(("d",), row.copy())
+    assert [k[0] for k in cache.options] == ["c", "a", "d"]
+    assert cache.option_get(("b",)) is None
+
+
+def test_worst_order_is_the_head_of_the_stable_argsort() -> None:
+    rng = np.random.default_rng(0)
+    tied = np.round(rng.normal(size=3_000), 1)  # many ties, also at the cut
+    for values in (rng.normal(size=3_000), tied, np.zeros(500), np.r_[tied[:50], np.nan, tied[50:60]]):
+        for m in (1, 7, 30, 61, len(values)):
+            np.testing.assert_array_equal(worst_order(values, m), np.argsort(values, kind="stable")[:m])
+
+
+def _reference_figures(pnl: np.ndarray) -> dict[float, VarResult]:
+    return {c: historical_var(pnl, confidence=c) for c in (0.95, 0.99)}
+
+
+def test_tail_figures_are_historical_var_of_the_paths() -> None:
+    pnl = _paths(monte_carlo.PathCache()).pnl(slice(None))  # positions × paths
+    hedged = np.vstack([pnl[:2], -pnl[:2]])  # every path's total exactly 0: the ranking is the paths' order
+    for book_pnl in (pnl, pnl[[0, 9]], hedged):
+        figures = monte_carlo.path_tail_figures(book_pnl, confidences=(0.95, 0.99))
+        for confidence, reference in _reference_figures(book_pnl.T).items():
+            got = figures[confidence]
+            assert got.tail_size == reference.tail_size
+            assert got.var == pytest.approx(reference.var, rel=1e-12, abs=1e-9)
+            assert got.es == pytest.approx(reference.es, rel=1e-12, abs=1e-9)
+            np.testing.assert_allclose(got.component_var, reference.component_var, rtol=1e-9, atol=1e-8)
+            np.testing.assert_allclose(got.component_es, reference.component_es, rtol=1e-9, atol=1e-8)
+
+
+def _bootstrap_reference(pnl: np.ndarray, confidences: tuple[float, ...], seed: int, replicates: int = 200):
+    """The bootstrap as it was computed per portfolio before the plan was kept (cumulative sums per call)."""
+    p = pnl.shape[0]
+    k_max = max(tail_size(p, c) for c in confidences)
+    m = min(p, k_max + math.ceil(6 * math.sqrt(k_max)) + 50)
+    losses = -np.partition(pnl, m - 1)[:m] if m < p else -pnl
+    losses = np.sort(losses)[::-1]
+    counts = np.random.default_rng([seed, 2]).poisson(1.0, size=(replicates, m)).astype(float)
+    if m < p and (counts.sum(axis=1) < k_max).any():
+        rng = np.random.default_rng([seed, 2])
+        rng.poisson(1.0, size=(replicates, m))
+        losses = np.sort(-pnl)[::-1]
+        counts = rng.poisson(1.0, size=(replicates, p)).astype(float)
+    cumulative = np.cumsum(counts, axis=1)
+    weighted = np.cumsum(counts * losses[None, :], axis=1)
+    rows = np.arange(replicates)
+    out = {}
+    for confidence in confidences:
+        k = tail_size(p, confidence)
+        position = np.argmax(cumulative >= k, axis=1)
+        var = losses[position]
+        previous = position - 1
+        before = np.where(position > 0, cumulative[rows, np.maximum(previous, 0)], 0.0)
+        above = np.where(position > 0, weighted[rows, np.maximum(previous, 0)], 0.0)
+        es = (above + (k - before) * var) / k
+        out[confidence] = (*np.quantile(var, [0.025, 0.975]), var.std(ddof=1), *np.quantile(es, [0.025, 0.975]))
+        out[confidence] += (es.std(ddof=1),)
+    return out
+
+
+@pytest.mark.parametrize("paths", [10_000, 300, 40])
+def test_the_bootstrap_from_its_plan_is_the_per_call_bootstrap(paths: int) -> None:
+    rng = np.random.default_rng(paths)
+    for seed in (0, 7):
+        pnl = rng.standard_t(4, size=paths) * 1_000.0
+        got = monte_carlo.bootstrap_intervals(pnl, confidences=(0.95, 0.99), seed=seed)
+        for confidence, expected in _bootstrap_reference(pnl, (0.95, 0.99), seed).items():
+            e = got[confidence]
+            actual = (e.var_low, e.var_high, e.var_se, e.es_low, e.es_high, e.es_se)
+            np.testing.assert_allclose(actual, expected, rtol=1e-10)
