@@ -84,7 +84,9 @@ class StoredAnswer:
 
     def messages(self) -> tuple[Message, Message]:
         """The ASGI messages that send this answer, per-request headers made afresh."""
-        headers = [(name, PER_REQUEST_HEADERS[name]() if value is None else value) for name, value in self.headers]
+        headers = [
+            (name, PER_REQUEST_HEADERS[name.lower()]() if value is None else value) for name, value in self.headers
+        ]
         return (
             {"type": "http.response.start", "status": self.status, "headers": headers},
             {"type": "http.response.body", "body": self.body, "more_body": False},
