@@ -280,12 +280,22 @@ def test_a_batch_write_is_served_on_the_next_request(served, token, owner, portf
     assert served("GET", url, token=token).json()["data"] == {"v": 2}
 
 
-def test_a_deactivated_user_is_refused_although_an_answer_is_cached(served, token, owner, portfolio) -> None:
+def _deactivate(user: User) -> None:
+    User.objects.filter(pk=user.pk).update(is_active=False)
+
+
+def _change_password(user: User) -> None:
+    user.set_password("a-new-pass-2")
+    user.save(update_fields=["password"])
+
+
+@pytest.mark.parametrize("change", [_deactivate, _change_password], ids=["deactivated", "password changed"])
+def test_a_refused_user_is_refused_although_an_answer_is_cached(served, token, owner, portfolio, change) -> None:
     _cached(served, detail_url(portfolio), token=token)
     with connection.cursor() as cursor:  # behind the counter's back: the front authenticates on every request
         cursor.execute("SELECT value FROM sigmasight_data_change")
         (value,) = cursor.fetchone()
-        User.objects.filter(pk=owner.pk).update(is_active=False)
+        change(owner)
         cursor.execute("UPDATE sigmasight_data_change SET value = %s", [value])
     refused = served("GET", detail_url(portfolio), token=token)
     assert refused.status == 401 and refused.cache is None
