@@ -73,14 +73,19 @@ def _digest(*parts: object) -> str:
     return hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=20).hexdigest()
 
 
+def response_cacheable(request: Request) -> bool:
+    """Whether a negotiated request's answer may be cached at all: an authenticated GET answered in JSON,
+    the cache on (the counter decides the rest: :func:`response_cache_key`)."""
+    if settings.RESPONSE_CACHE_SECONDS <= 0 or request.method != "GET" or not request.user.is_authenticated:
+        return False
+    renderer = getattr(request, "accepted_renderer", None)
+    return renderer is not None and renderer.format == "json"
+
+
 def response_cache_key(request: Request, *, version: int | None = None) -> str | None:
     """The cache key of a negotiated GET, or None when its answer must not be cached (see module doc).
     ``version``: the change counter when the caller has read it already (else it is read here)."""
-    seconds: int = settings.RESPONSE_CACHE_SECONDS
-    if seconds <= 0 or request.method != "GET" or not request.user.is_authenticated:
-        return None
-    renderer = getattr(request, "accepted_renderer", None)
-    if renderer is None or renderer.format != "json":
+    if not response_cacheable(request):
         return None
     if version is None:
         version = data_version()
@@ -182,11 +187,12 @@ class CachedReadMixin(APIView):
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
         self._response_cache_key = self._front_key = None
-        version = None if settings.RESPONSE_CACHE_SECONDS <= 0 else data_version()
-        key = response_cache_key(request, version=version)
-        if key is None:
+        if not response_cacheable(request):
             return
-        assert version is not None  # a key is made only from a counter
+        version = data_version()
+        key = response_cache_key(request, version=version)
+        if key is None or version is None:
+            return
         self._front_key = self._front_key_for(request, version=version)
         hit = cache.get(key)
         if hit is not None:

@@ -32,7 +32,8 @@ from portfolios.services import position_create
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 LINE = re.compile(
-    r"^(?P<method>[A-Z]+) (?P<path>\S+) (?P<status>\d{3}) (?P<ms>\d+\.\d)ms user=(?P<user>\S+)(?: cache=(?P<cache>\w+))?$"
+    r"^(?P<method>[A-Z]+) (?P<path>\S+) (?P<status>\d{3}) (?P<ms>\d+\.\d)ms user=(?P<user>\S+)"
+    r"(?: cache=(?P<cache>\w+))?$"
 )
 
 
