@@ -72,6 +72,8 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 # Response headers that differ per request (ASGI's lower-case names): stored without their value and made
 # afresh by these functions on every front answer.
 PER_REQUEST_HEADERS: dict[bytes, Callable[[], bytes]] = {b"date": lambda: http_date().encode("latin1")}
+# How many paths (portfolios × read endpoints) a process remembers as served by read views (ResponseFront).
+FRONT_PATHS_MAX = 100_000
 
 
 @dataclass(frozen=True)
@@ -150,15 +152,24 @@ def front_store(key: str, answer: StoredAnswer) -> None:
 
 
 class ResponseFront:
-    """ASGI middleware: answer a read GET from the response cache before Django when it can (module doc)."""
+    """ASGI middleware: answer a read GET from the response cache before Django when it can (module doc).
 
-    def __init__(self, app: ASGIApp) -> None:
+    Only paths that a read view of this process has named a front key for are looked up (a bounded set,
+    emptied when full): a bearer GET of any other endpoint (``/api/v1/auth/me``, the agent's, the prices)
+    goes straight to Django instead of paying for an authentication and a lookup that cannot hit."""
+
+    def __init__(self, app: ASGIApp, *, max_paths: int = FRONT_PATHS_MAX) -> None:
         self.app = app
+        self.max_paths = max_paths
+        self._paths: set[str] = set()  # touched on the event loop only
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         inputs = front_inputs(scope) if settings.RESPONSE_CACHE_SECONDS > 0 else None
         if inputs is None:
             await self.app(scope, receive, send)
+            return
+        if scope["path"] not in self._paths:
+            await self._through_django(scope, receive, send)
             return
         started = time.perf_counter()
         try:
@@ -202,6 +213,9 @@ class ResponseFront:
         answer = answer_storable(start, body)
         if answer is None:
             return
+        if len(self._paths) >= self.max_paths:
+            self._paths.clear()
+        self._paths.add(scope["path"])
         try:
             await sync_to_async(front_store, thread_sensitive=True)(key, answer)
         except Exception:  # the answer has gone out; a failed store only costs a later miss

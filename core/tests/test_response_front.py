@@ -344,6 +344,13 @@ def test_a_post_and_a_session_request_go_to_django(served, token, owner, portfol
         assert answer.json()["count"] == 2
 
 
+def test_a_bearer_get_of_another_endpoint_goes_straight_to_django(served, token, portfolio, sql_seen) -> None:
+    for _ in range(3):
+        answer = served("GET", "/api/v1/auth/me", token=token)
+        assert answer.status == 200 and answer.cache is None
+    assert not any("sigmasight_data_change" in sql for sql in sql_seen), sql_seen  # no front lookup
+
+
 def test_switched_off_with_the_response_cache(served, token, portfolio, settings) -> None:
     settings.RESPONSE_CACHE_SECONDS = 0
     for _ in range(3):
