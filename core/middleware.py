@@ -20,6 +20,15 @@ from whitenoise.middleware import WhiteNoiseMiddleware
 access_logger = logging.getLogger("sigmasight.access")
 
 
+def access_log(
+    *, method: str, path: str, status: int, elapsed_ms: float, user_id: object | None, cache: str | None = None
+) -> None:
+    """Write one access line: ``<method> <path> <status> <ms>ms user=<id|->``, and `` cache=<how>`` for an
+    answer given without entering Django (``front``: ``core.response_front``). Never the query string."""
+    suffix = "" if cache is None else f" cache={cache}"
+    access_logger.info("%s %s %s %.1fms user=%s%s", method, path, status, elapsed_ms, user_id or "-", suffix)
+
+
 class AccessLogMiddleware:
     """Logs ``<method> <path> <status> <ms>ms user=<id|->``; never the query string (it may hold a token).
 
@@ -63,9 +72,10 @@ class AccessLogMiddleware:
             if resolved is not None and getattr(resolved, "is_authenticated", False)
             else None
         )
-        access_logger.info(
-            "%s %s %s %.1fms user=%s", request.method, request.path, response.status_code, elapsed_ms, user_id or "-"
-        )
+        access_log(
+            method=str(request.method), path=request.path, status=response.status_code, elapsed_ms=elapsed_ms,
+            user_id=user_id,
+        )  # fmt: skip
 
 
 # --- static files ------------------------------------------------------------------------------

@@ -1,0 +1,222 @@
+"""The response cache's ASGI front: a repeated read GET answered before Django, in one thread hop.
+
+A cache hit through Django still pays for its ASGI handler, about ten middleware hooks and DRF's
+``initial()`` (3–5 ms of CPU); under daphne, with the hand-offs between the event loop and the request
+thread, about 10 ms. :class:`ResponseFront` wraps the Django application (inside the pooled request
+threads, ``sigmasight/asgi.py``) and answers a GET from the cache without entering Django, but only
+with an answer Django itself sent for the same inputs:
+
+- **What is stored.** When Django answers a GET that ``core.response_cache.CachedReadMixin`` marked
+  (a 200 JSON answer of a read view that the front can reach the same decisions for: see
+  ``front_recordable``), the front records the complete answer as sent — status, every header, body —
+  under the *front key* the view named: the change counter the view read before its data, the
+  authenticated user, today's date, and only raw request inputs (``front_inputs``: scheme, server,
+  path, query string, the ``Accept`` and ``Host`` headers and whatever the settings make Django read).
+  The front never negotiates, resolves or renders anything itself. Not recorded: an answer that sets a
+  cookie, or whose ``Vary`` names a header outside the key.
+- **What is served.** A GET with a bearer ``Authorization`` header, no cookie and no body; in one hop to
+  the request's pooled thread (so on its persistent database connection, between Django's own
+  ``request_started`` and ``request_finished`` signals): the counter is read, the caller is
+  authenticated by DRF's own code with the project's authentication classes (``DEFAULT_AUTHENTICATION_
+  CLASSES``: the JWT's signature, expiry, type, user found and active, password-change revocation), and
+  the entry under the resulting key is looked up. Anything else — no entry, no token, an invalid or
+  expired one, an inactive user, any error — goes to Django unchanged, which answers as it always does
+  (a 401, a 404, the view).
+- **Per request.** Headers listed in :data:`PER_REQUEST_HEADERS` are made afresh for each answer (none
+  of Django's answers carries one today; daphne adds its own ``Date`` and ``Server`` after us); the access
+  log records a front hit like Django's line, with ``cache=front`` at its end.
+
+Correctness is the response cache's: the counter moves after every committed write to the served data,
+by any process, so an entry is found only while the data it was built from is unchanged; the user's
+own row is served data too (deactivation, a password change, staff status move the counter), and is
+re-read on every request by the authentication anyway. Off with ``RESPONSE_CACHE_SECONDS=0``.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.core import signals
+from django.core.cache import cache
+from django.core.handlers.asgi import ASGIHandler, ASGIRequest
+from django.utils.http import http_date
+from rest_framework.request import Request
+
+from core.datachange import data_version
+from core.middleware import access_log
+from core.response_cache import (
+    SCOPE_FRONT_KEY,
+    FrontInputs,
+    default_authentication_classes,
+    front_inputs,
+    front_key,
+    keyed_headers,
+    today,
+)
+
+logger = logging.getLogger(__name__)
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+# Response headers that differ per request (ASGI's lower-case names): stored without their value and made
+# afresh by these functions on every front answer.
+PER_REQUEST_HEADERS: dict[bytes, Callable[[], bytes]] = {b"date": lambda: http_date().encode("latin1")}
+# How many paths (portfolios × read endpoints) a process remembers as served by read views (ResponseFront).
+FRONT_PATHS_MAX = 100_000
+
+
+@dataclass(frozen=True)
+class StoredAnswer:
+    """Django's complete answer as the client received it; a ``None`` header value is a per-request header."""
+
+    status: int
+    headers: tuple[tuple[bytes, bytes | None], ...]
+    body: bytes
+
+    def messages(self) -> tuple[Message, Message]:
+        """The ASGI messages that send this answer, per-request headers made afresh."""
+        headers = [
+            (name, PER_REQUEST_HEADERS[name.lower()]() if value is None else value) for name, value in self.headers
+        ]
+        return (
+            {"type": "http.response.start", "status": self.status, "headers": headers},
+            {"type": "http.response.body", "body": self.body, "more_body": False},
+        )
+
+
+def answer_storable(start: Message, body: list[bytes]) -> StoredAnswer | None:
+    """Django's answer as a :class:`StoredAnswer`, or None when the front must not replay it: not a 200,
+    a cookie set, or a ``Vary`` on a request header the front key does not hold (a cookie, which a front
+    request never has, excepted)."""
+    if start.get("status") != 200 or start.get("trailers"):
+        return None
+    allowed_vary = {name.decode("latin1") for name in keyed_headers()} | {"cookie"}
+    headers: list[tuple[bytes, bytes | None]] = []
+    for raw_name, value in start.get("headers", ()):
+        name = bytes(raw_name).lower()
+        if name == b"set-cookie":
+            return None
+        if name == b"vary":
+            varied = {part.strip().lower() for part in bytes(value).decode("latin1").split(",") if part.strip()}
+            if not varied <= allowed_vary:
+                return None
+        headers.append((bytes(raw_name), None if name in PER_REQUEST_HEADERS else bytes(value)))
+    return StoredAnswer(status=200, headers=tuple(headers), body=b"".join(body))
+
+
+def request_user_id(scope: Scope) -> Any | None:
+    """The primary key of the user DRF's default authentication classes authenticate for this request, or
+    None (no user, or DRF refuses the credentials: Django will answer that request itself). Runs the
+    classes through DRF's own ``Request.user``, on a Django request built from the scope as Django would."""
+    django_request = ASGIRequest(scope, io.BytesIO())
+    request = Request(django_request, authenticators=[cls() for cls in default_authentication_classes()])
+    user = request.user  # raises for a bad token or an inactive user: the caller falls through to Django
+    if not user.is_authenticated or request.successful_authenticator is None:
+        return None
+    return user.pk
+
+
+def front_lookup(scope: Scope, inputs: FrontInputs) -> tuple[StoredAnswer, Any] | None:
+    """On the request's thread: the stored answer for this request and its user's id, or None (a miss).
+
+    Bracketed by Django's ``request_started``/``request_finished`` signals, as a request through Django is:
+    its connection handling (``close_old_connections``: ``CONN_MAX_AGE``, health checks) applies alike."""
+    signals.request_started.send(sender=ASGIHandler, scope=scope)
+    try:
+        version = data_version()  # read before authenticating: a later write moves it (module doc)
+        if version is None:
+            return None
+        user_id = request_user_id(scope)
+        if user_id is None:
+            return None
+        stored = cache.get(front_key(inputs=inputs, version=version, user_id=user_id, date=today()))
+        return (stored, user_id) if isinstance(stored, StoredAnswer) else None
+    finally:
+        signals.request_finished.send(sender=ASGIHandler)
+
+
+def front_store(key: str, answer: StoredAnswer) -> None:
+    """Store an answer under its front key (on the request's thread: the cache may be Redis)."""
+    cache.set(key, answer, settings.RESPONSE_CACHE_SECONDS)
+
+
+class ResponseFront:
+    """ASGI middleware: answer a read GET from the response cache before Django when it can (module doc).
+
+    Only paths that a read view of this process has named a front key for are looked up (a bounded set,
+    emptied when full): a bearer GET of any other endpoint (``/api/v1/auth/me``, the agent's, the prices)
+    goes straight to Django instead of paying for an authentication and a lookup that cannot hit."""
+
+    def __init__(self, app: ASGIApp, *, max_paths: int = FRONT_PATHS_MAX) -> None:
+        self.app = app
+        self.max_paths = max_paths
+        self._paths: set[str] = set()  # touched on the event loop only
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        inputs = front_inputs(scope) if settings.RESPONSE_CACHE_SECONDS > 0 else None
+        if inputs is None:
+            await self.app(scope, receive, send)
+            return
+        if scope["path"] not in self._paths:
+            await self._through_django(scope, receive, send)
+            return
+        started = time.perf_counter()
+        try:
+            found = await sync_to_async(front_lookup, thread_sensitive=True)(scope, inputs)
+        except Exception:  # any doubt: Django answers (and reports its own errors)
+            logger.debug("response front: lookup failed, Django answers", exc_info=True)
+            found = None
+        if found is None:
+            await self._through_django(scope, receive, send)
+            return
+        answer, user_id = found
+        start, body = answer.messages()
+        await send(start)
+        await send(body)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        access_log(
+            method="GET", path=scope.get("root_path", "") + scope["path"], status=answer.status,
+            elapsed_ms=elapsed_ms, user_id=user_id, cache="front",
+        )  # fmt: skip
+
+    async def _through_django(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Let Django answer; store its answer when the view named a front key for it."""
+        start: Message | None = None
+        body: list[bytes] = []
+        complete = False
+
+        async def recording_send(message: Message) -> None:
+            nonlocal start, complete
+            kind = message["type"]
+            if kind == "http.response.start":
+                start = message
+            elif kind == "http.response.body":
+                body.append(bytes(message.get("body", b"")))
+                complete = not message.get("more_body", False)
+            await send(message)
+
+        await self.app(scope, receive, recording_send)
+        key = scope.get(SCOPE_FRONT_KEY)
+        if key is None or start is None or not complete:
+            return
+        answer = answer_storable(start, body)
+        if answer is None:
+            return
+        if len(self._paths) >= self.max_paths:
+            self._paths.clear()
+        self._paths.add(scope["path"])
+        try:
+            await sync_to_async(front_store, thread_sensitive=True)(key, answer)
+        except Exception:  # the answer has gone out; a failed store only costs a later miss
+            logger.warning("response front: could not store an answer", exc_info=True)
