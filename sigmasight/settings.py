@@ -175,7 +175,7 @@ REDIS_URL = env_redis_url("REDIS_URL")
 # every process, so without Redis it is the database cache (its table made by `migrate`).
 THROTTLE_CACHE_TABLE = "sigmasight_throttle_cache"
 if REDIS_URL:
-    CACHES = {
+    CACHES: dict[str, dict[str, Any]] = {
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL},
         "throttle": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
