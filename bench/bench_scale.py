@@ -244,19 +244,30 @@ def cmd_batch(args: argparse.Namespace) -> None:
     if args.mode == "cluster":
         waited = cluster_wait(args.cluster_pid, args.workers, timeout=120)
         say(f"{args.mode} W={args.workers}: cluster ready ({waited:.1f}s after the driver started)")
+    first_chunk: list[float] = []  # seconds into batch_run when the first chunk started (inline) or was queued
+
+    def progress(message: str) -> None:
+        if message.startswith(("portfolios: chunk 1/", "cluster: queued")) and not first_chunk:
+            first_chunk.append(time.perf_counter() - started)
+        if args.verbose:
+            say(f"{args.mode} W={args.workers}: {message}")
+
     started = time.perf_counter()
+    cpu_started = time.process_time()
     outcome = batch_run(
         as_of=as_of,
         portfolio_ids=ids,
         steps=list(PORTFOLIO_STEPS),
         trigger=f"scale:{args.mode}:{args.workers}",
         use_cluster=args.mode == "cluster",
-        progress=lambda m: say(f"{args.mode} W={args.workers}: {m}") if args.verbose else None,
+        progress=progress,
     )
     wall = time.perf_counter() - started
+    driver_cpu = time.process_time() - cpu_started
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     say(
-        f"{args.mode} W={args.workers}: batch_run {wall:.2f}s, run {outcome.run.status}, "
+        f"{args.mode} W={args.workers}: batch_run {wall:.2f}s (first chunk at {(first_chunk or [wall])[0]:.2f}s, "
+        f"driver CPU {driver_cpu:.2f}s, load {os.getloadavg()[0]:.1f}), run {outcome.run.status}, "
         f"{outcome.completed_jobs} completed / {outcome.failed_jobs} failed / {outcome.skipped_jobs} skipped jobs"
     )
     jobs_by_step: dict[str, int] = {}
@@ -268,6 +279,9 @@ def cmd_batch(args: argparse.Namespace) -> None:
         "workers": args.workers,
         "n": len(ids),
         "wall_s": wall,
+        "first_chunk_s": (first_chunk or [wall])[0],
+        "driver_cpu_s": driver_cpu,
+        "load_1m": os.getloadavg()[0],
         "run_status": outcome.run.status,
         "failed": outcome.failed_jobs,
         "skipped": outcome.skipped_jobs,
@@ -453,7 +467,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def print_table(rows: list[dict], inline: dict | None, n: int) -> None:
     base = inline["wall_s"] if inline else None
     header = (
-        f"{'mode':<8} | {'workers':>7} | {'wall s':>8} | {'portfolios/s':>12} | {'speed-up':>8} | "
+        f"{'mode':<8} | {'workers':>7} | {'wall s':>8} | {'serial s':>8} | {'portfolios/s':>12} | {'speed-up':>8} | "
         f"{'peak RSS MB (max proc / cluster sum)':>36} | status"
     )
     print()
@@ -463,7 +477,7 @@ def print_table(rows: list[dict], inline: dict | None, n: int) -> None:
     for r in rows:
         if "wall_s" not in r:
             print(
-                f"{r['mode']:<8} | {r['workers'] or '-':>7} | {'-':>8} | {'-':>12} | {'-':>8} | {'-':>36} | "
+                f"{r['mode']:<8} | {r['workers'] or '-':>7} | {'-':>8} | {'-':>8} | {'-':>12} | {'-':>8} | {'-':>36} | "
                 f"{r['status']}"
             )
             continue
@@ -474,9 +488,11 @@ def print_table(rows: list[dict], inline: dict | None, n: int) -> None:
             peak = max(r["driver_rss_mb"], r["cluster_rss_max_mb"])
             rss = f"{peak:.0f} / {r['cluster_rss_sum_mb'] + r['driver_rss_mb']:.0f}"
         print(
-            f"{r['mode']:<8} | {r['workers'] or '-':>7} | {r['wall_s']:>8.2f} | {r['n'] / r['wall_s']:>12.1f} | "
+            f"{r['mode']:<8} | {r['workers'] or '-':>7} | {r['wall_s']:>8.2f} | {r.get('first_chunk_s', 0.0):>8.2f} | "
+            f"{r['n'] / r['wall_s']:>12.1f} | "
             f"{speed:>8} | {rss:>36} | {r['status']}"
         )
+    print("serial: seconds into batch_run before the first chunk started (inline) or all chunks were queued (cluster)")
     print(
         "peak RSS: inline = the batch process; cluster = the largest process (driver or qcluster process) / "
         "the sum of the per-process peaks (driver + every qcluster process; shared pages counted in each)"

@@ -225,6 +225,15 @@ def _clean(value: Any) -> float | None:
 
 def factor_fit_persist(*, stage: Any, as_of: dt.date, provenance: dict[str, Any]) -> int:
     """Store the day's factor model (covariances, condition number) and every symbol's betas."""
+    model_fit, rows = factor_fit_rows(stage=stage, as_of=as_of, provenance=provenance)
+    return factor_fit_write(model_fit=model_fit, rows=rows)
+
+
+def factor_fit_rows(
+    *, stage: Any, as_of: dt.date, provenance: dict[str, Any]
+) -> tuple[FactorModelFit, list[SymbolFactorBeta]]:
+    """The rows ``factor_fit_persist`` stores for the day's factor model, unsaved: the model (covariances
+    as ``{name: {name: value}}``, NaN as None) and one row per symbol (betas, R², annual residual vol)."""
     fit = stage.fit
     factor_cov = stage.factor_cov.reindex(index=list(FACTOR_NAMES), columns=list(FACTOR_NAMES))
     model_fit = FactorModelFit(
@@ -257,6 +266,11 @@ def factor_fit_persist(*, stage: Any, as_of: dt.date, provenance: dict[str, Any]
                 **provenance,
             )
         )
+    return model_fit, rows
+
+
+def factor_fit_write(*, model_fit: FactorModelFit, rows: list[SymbolFactorBeta]) -> int:
+    """Upsert the rows of :func:`factor_fit_rows` in one transaction; returns the rows written."""
     common = list(PROVENANCE_FIELDS)
     with transaction.atomic():
         bulk_upsert(
