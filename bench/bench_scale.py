@@ -15,6 +15,8 @@ Subcommands (``run`` starts the other two in fresh processes, so that each batch
                                     --budget-s, skips the slowest last); a table at the end
   setup  --n N                      migrate, prices, N portfolios × 60 positions (bench_analytics' generator)
   batch  --mode inline|cluster      one timed batch_run over the portfolio steps
+  serial --sizes 100,250,500        the driver's serial part alone: a cluster batch_run of the first N
+                                    portfolios, stopped where it would queue its chunks (no cluster needed)
 
 ``--work DIR`` (default: a temporary folder) holds the setup's ids, the qcluster logs and each run's
 digest. Between runs the day's results are truncated, so every run takes the same write path (COPY into
@@ -296,6 +298,48 @@ def cmd_batch(args: argparse.Namespace) -> None:
     Path(args.out).write_text(json.dumps(result))
 
 
+def cmd_serial(args: argparse.Namespace) -> None:
+    """The driver's serial part alone: a cluster ``batch_run`` over the first N of the set-up portfolios, for
+    each N of ``--sizes``, stopped where it would queue its chunks (no cluster needed); ``--repeat`` times."""
+    django_start(Path(args.app))
+    import datetime as dt
+    import uuid
+
+    from django.core.cache import cache
+
+    from analytics.services import batch
+
+    class FanOut(Exception):
+        pass
+
+    def stop(**kwargs: object) -> None:
+        raise FanOut(time.perf_counter())
+
+    batch._fan_out = stop  # the run ends where its chunks would be queued; it is recorded as failed
+    cache.get("bench-scale-warm")  # the cache client's imports: paid once per driver process, not per run
+    setup = json.loads(Path(args.work, "setup.json").read_text())
+    as_of = dt.date.fromisoformat(setup["as_of"])
+    for _ in range(args.repeat):
+        for n in [int(x) for x in args.sizes.split(",")]:
+            ids = [uuid.UUID(p) for p in setup["ids"][:n]]
+            started, cpu = time.perf_counter(), time.process_time()
+            try:
+                batch.batch_run(
+                    as_of=as_of,
+                    portfolio_ids=ids,
+                    steps=list(batch.PORTFOLIO_STEPS),
+                    trigger="scale:serial",
+                    use_cluster=True,
+                )
+                queued = time.perf_counter()  # no chunk to queue (no portfolio steps to run)
+            except FanOut as reached:
+                queued = float(reached.args[0])
+            say(
+                f"serial N={len(ids)}: {queued - started:.2f}s to the fan-out, {time.process_time() - cpu:.2f}s CPU, "
+                f"load {os.getloadavg()[0]:.1f}"
+            )
+
+
 # --------------------------------------------------------------------------- orchestrator
 
 
@@ -510,7 +554,7 @@ def print_table(rows: list[dict], inline: dict | None, n: int) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("run", "setup", "batch"):
+    for name in ("run", "setup", "batch", "serial"):
         p = sub.add_parser(name)
         p.add_argument("--app", default=str(ROOT), help="The project's folder (default: this checkout).")
         p.add_argument("--work", default="", help="Working folder (default: a new temporary one).")
@@ -523,6 +567,9 @@ def main() -> int:
     runp.add_argument(
         "--reuse-setup", action="store_true", help="Keep the portfolios of an earlier setup of the same N in --work."
     )
+    serialp = sub.choices["serial"]
+    serialp.add_argument("--sizes", default="100,250,500", help="Portfolio counts (the first N of the setup's).")
+    serialp.add_argument("--repeat", type=int, default=2)
     batchp = sub.choices["batch"]
     batchp.add_argument("--mode", choices=("inline", "cluster"), required=True)
     batchp.add_argument("--workers", type=int, default=0)
@@ -543,6 +590,8 @@ def main() -> int:
         return cmd_run(args)
     if args.command == "setup":
         cmd_setup(args)
+    elif args.command == "serial":
+        cmd_serial(args)
     else:
         cmd_batch(args)
     return 0

@@ -223,17 +223,12 @@ def _clean(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def factor_fit_persist(*, stage: Any, as_of: dt.date, provenance: dict[str, Any]) -> int:
-    """Store the day's factor model (covariances, condition number) and every symbol's betas."""
-    model_fit, rows = factor_fit_rows(stage=stage, as_of=as_of, provenance=provenance)
-    return factor_fit_write(model_fit=model_fit, rows=rows)
-
-
 def factor_fit_rows(
     *, stage: Any, as_of: dt.date, provenance: dict[str, Any]
 ) -> tuple[FactorModelFit, list[SymbolFactorBeta]]:
-    """The rows ``factor_fit_persist`` stores for the day's factor model, unsaved: the model (covariances
-    as ``{name: {name: value}}``, NaN as None) and one row per symbol (betas, R², annual residual vol)."""
+    """The day's factor model as rows, unsaved (stored by :func:`factor_fit_write`; the batch also builds the
+    run's symbol stage from them): the model (daily covariances as ``{name: {name: value}}``, NaN as None,
+    annualised factor vols) and one row per symbol (betas, R², annualised residual vol)."""
     fit = stage.fit
     factor_cov = stage.factor_cov.reindex(index=list(FACTOR_NAMES), columns=list(FACTOR_NAMES))
     model_fit = FactorModelFit(
