@@ -15,6 +15,8 @@ Subcommands (``run`` starts the other two in fresh processes, so that each batch
                                     --budget-s, skips the slowest last); a table at the end
   setup  --n N                      migrate, prices, N portfolios × 60 positions (bench_analytics' generator)
   batch  --mode inline|cluster      one timed batch_run over the portfolio steps
+  serial --sizes 100,250,500        the driver's serial part alone: a cluster batch_run of the first N
+                                    portfolios, stopped where it would queue its chunks (no cluster needed)
 
 ``--work DIR`` (default: a temporary folder) holds the setup's ids, the qcluster logs and each run's
 digest. Between runs the day's results are truncated, so every run takes the same write path (COPY into
@@ -244,19 +246,30 @@ def cmd_batch(args: argparse.Namespace) -> None:
     if args.mode == "cluster":
         waited = cluster_wait(args.cluster_pid, args.workers, timeout=120)
         say(f"{args.mode} W={args.workers}: cluster ready ({waited:.1f}s after the driver started)")
+    first_chunk: list[float] = []  # seconds into batch_run when the first chunk started (inline) or was queued
+
+    def progress(message: str) -> None:
+        if message.startswith(("portfolios: chunk 1/", "cluster: queued")) and not first_chunk:
+            first_chunk.append(time.perf_counter() - started)
+        if args.verbose:
+            say(f"{args.mode} W={args.workers}: {message}")
+
     started = time.perf_counter()
+    cpu_started = time.process_time()
     outcome = batch_run(
         as_of=as_of,
         portfolio_ids=ids,
         steps=list(PORTFOLIO_STEPS),
         trigger=f"scale:{args.mode}:{args.workers}",
         use_cluster=args.mode == "cluster",
-        progress=lambda m: say(f"{args.mode} W={args.workers}: {m}") if args.verbose else None,
+        progress=progress,
     )
     wall = time.perf_counter() - started
+    driver_cpu = time.process_time() - cpu_started
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     say(
-        f"{args.mode} W={args.workers}: batch_run {wall:.2f}s, run {outcome.run.status}, "
+        f"{args.mode} W={args.workers}: batch_run {wall:.2f}s (first chunk at {(first_chunk or [wall])[0]:.2f}s, "
+        f"driver CPU {driver_cpu:.2f}s, load {os.getloadavg()[0]:.1f}), run {outcome.run.status}, "
         f"{outcome.completed_jobs} completed / {outcome.failed_jobs} failed / {outcome.skipped_jobs} skipped jobs"
     )
     jobs_by_step: dict[str, int] = {}
@@ -268,6 +281,9 @@ def cmd_batch(args: argparse.Namespace) -> None:
         "workers": args.workers,
         "n": len(ids),
         "wall_s": wall,
+        "first_chunk_s": (first_chunk or [wall])[0],
+        "driver_cpu_s": driver_cpu,
+        "load_1m": os.getloadavg()[0],
         "run_status": outcome.run.status,
         "failed": outcome.failed_jobs,
         "skipped": outcome.skipped_jobs,
@@ -280,6 +296,48 @@ def cmd_batch(args: argparse.Namespace) -> None:
     }
     say(f"{args.mode} W={args.workers}: results digested in {time.perf_counter() - started:.1f}s")
     Path(args.out).write_text(json.dumps(result))
+
+
+def cmd_serial(args: argparse.Namespace) -> None:
+    """The driver's serial part alone: a cluster ``batch_run`` over the first N of the set-up portfolios, for
+    each N of ``--sizes``, stopped where it would queue its chunks (no cluster needed); ``--repeat`` times."""
+    django_start(Path(args.app))
+    import datetime as dt
+    import uuid
+
+    from django.core.cache import cache
+
+    from analytics.services import batch
+
+    class FanOut(Exception):
+        pass
+
+    def stop(**kwargs: object) -> None:
+        raise FanOut(time.perf_counter())
+
+    batch._fan_out = stop  # the run ends where its chunks would be queued; it is recorded as failed
+    cache.get("bench-scale-warm")  # the cache client's imports: paid once per driver process, not per run
+    setup = json.loads(Path(args.work, "setup.json").read_text())
+    as_of = dt.date.fromisoformat(setup["as_of"])
+    for _ in range(args.repeat):
+        for n in [int(x) for x in args.sizes.split(",")]:
+            ids = [uuid.UUID(p) for p in setup["ids"][:n]]
+            started, cpu = time.perf_counter(), time.process_time()
+            try:
+                batch.batch_run(
+                    as_of=as_of,
+                    portfolio_ids=ids,
+                    steps=list(batch.PORTFOLIO_STEPS),
+                    trigger="scale:serial",
+                    use_cluster=True,
+                )
+                queued = time.perf_counter()  # no chunk to queue (no portfolio steps to run)
+            except FanOut as reached:
+                queued = float(reached.args[0])
+            say(
+                f"serial N={len(ids)}: {queued - started:.2f}s to the fan-out, {time.process_time() - cpu:.2f}s CPU, "
+                f"load {os.getloadavg()[0]:.1f}"
+            )
 
 
 # --------------------------------------------------------------------------- orchestrator
@@ -453,7 +511,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def print_table(rows: list[dict], inline: dict | None, n: int) -> None:
     base = inline["wall_s"] if inline else None
     header = (
-        f"{'mode':<8} | {'workers':>7} | {'wall s':>8} | {'portfolios/s':>12} | {'speed-up':>8} | "
+        f"{'mode':<8} | {'workers':>7} | {'wall s':>8} | {'serial s':>8} | {'portfolios/s':>12} | {'speed-up':>8} | "
         f"{'peak RSS MB (max proc / cluster sum)':>36} | status"
     )
     print()
@@ -463,7 +521,7 @@ def print_table(rows: list[dict], inline: dict | None, n: int) -> None:
     for r in rows:
         if "wall_s" not in r:
             print(
-                f"{r['mode']:<8} | {r['workers'] or '-':>7} | {'-':>8} | {'-':>12} | {'-':>8} | {'-':>36} | "
+                f"{r['mode']:<8} | {r['workers'] or '-':>7} | {'-':>8} | {'-':>8} | {'-':>12} | {'-':>8} | {'-':>36} | "
                 f"{r['status']}"
             )
             continue
@@ -474,9 +532,11 @@ def print_table(rows: list[dict], inline: dict | None, n: int) -> None:
             peak = max(r["driver_rss_mb"], r["cluster_rss_max_mb"])
             rss = f"{peak:.0f} / {r['cluster_rss_sum_mb'] + r['driver_rss_mb']:.0f}"
         print(
-            f"{r['mode']:<8} | {r['workers'] or '-':>7} | {r['wall_s']:>8.2f} | {r['n'] / r['wall_s']:>12.1f} | "
+            f"{r['mode']:<8} | {r['workers'] or '-':>7} | {r['wall_s']:>8.2f} | {r.get('first_chunk_s', 0.0):>8.2f} | "
+            f"{r['n'] / r['wall_s']:>12.1f} | "
             f"{speed:>8} | {rss:>36} | {r['status']}"
         )
+    print("serial: seconds into batch_run before the first chunk started (inline) or all chunks were queued (cluster)")
     print(
         "peak RSS: inline = the batch process; cluster = the largest process (driver or qcluster process) / "
         "the sum of the per-process peaks (driver + every qcluster process; shared pages counted in each)"
@@ -494,7 +554,7 @@ def print_table(rows: list[dict], inline: dict | None, n: int) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("run", "setup", "batch"):
+    for name in ("run", "setup", "batch", "serial"):
         p = sub.add_parser(name)
         p.add_argument("--app", default=str(ROOT), help="The project's folder (default: this checkout).")
         p.add_argument("--work", default="", help="Working folder (default: a new temporary one).")
@@ -507,6 +567,9 @@ def main() -> int:
     runp.add_argument(
         "--reuse-setup", action="store_true", help="Keep the portfolios of an earlier setup of the same N in --work."
     )
+    serialp = sub.choices["serial"]
+    serialp.add_argument("--sizes", default="100,250,500", help="Portfolio counts (the first N of the setup's).")
+    serialp.add_argument("--repeat", type=int, default=2)
     batchp = sub.choices["batch"]
     batchp.add_argument("--mode", choices=("inline", "cluster"), required=True)
     batchp.add_argument("--workers", type=int, default=0)
@@ -527,6 +590,8 @@ def main() -> int:
         return cmd_run(args)
     if args.command == "setup":
         cmd_setup(args)
+    elif args.command == "serial":
+        cmd_serial(args)
     else:
         cmd_batch(args)
     return 0

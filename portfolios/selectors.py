@@ -210,6 +210,29 @@ def open_position_rows(
     return rows, tags
 
 
+def held_instruments(*, portfolio_ids: list[uuid.UUID], as_of: dt.date) -> tuple[list[str], list[str]]:
+    """What prices the positions of these portfolios held at ``as_of``'s close (``held_on``), in one
+    ``DISTINCT`` query, without reading the positions themselves: (the price symbols — an option's
+    underlying, any other position's own symbol —, the option contracts), each sorted and unique.
+
+    The same symbols and contracts as the ``price_symbol`` and option ``symbol`` columns of
+    ``open_position_rows`` for the same portfolios and day (an option without an underlying prices
+    nothing). It reads only text columns, so a position whose stored numbers cannot be read does not
+    stop it."""
+    held = Position.objects.filter(held_on(as_of), portfolio_id__in=portfolio_ids)
+    rows = held.order_by().values_list("symbol", "position_type", "underlying_symbol").distinct()
+    symbols: set[str] = set()
+    contracts: set[str] = set()
+    for symbol, position_type, underlying in rows:
+        if position_type in OPTION_TYPES:
+            contracts.add(symbol)
+            if underlying is not None:
+                symbols.add(underlying)
+        else:
+            symbols.add(symbol)
+    return sorted(symbols), sorted(contracts)
+
+
 @dataclass(frozen=True)
 class PositionFilterOptions:
     """What a portfolio's positions can be filtered by: the types, tags and underlyings it holds."""

@@ -9,7 +9,9 @@ interruption replaces rows and never duplicates them. One run per date at a time
 
 The symbol-level stage (factor betas of every symbol) is computed once per run and stored; the
 portfolio steps then run per chunk of portfolios — inline, or fanned out as django-q2 tasks when
-a cluster is used — and read the stored stage, so both paths give identical numbers.
+a cluster is used — on that stage as stored (built from the rows written, handed to cluster workers
+through the shared cache), so both paths give identical numbers. The run's serial part, before the
+first chunk: the run's instruments (one DISTINCT query), their market inputs, the symbol stage.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import logging
 import math
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
@@ -64,6 +66,7 @@ from analytics.services.locking import BatchLocked, batch_lock, interrupted_runs
 from analytics.services.steps import ChunkContext, position_metrics_flush, step_run
 from analytics.services.writer import ResultWriter
 from marketdata.factors import FACTOR_LOOKBACK_DAYS, FACTOR_NAMES
+from portfolios.selectors import held_instruments
 
 logger = logging.getLogger("sigmasight.batch")
 
@@ -260,34 +263,40 @@ def _run_locked(
     kinds = [s for s in selected if s in portfolio_steps()]
     ids = list(portfolios)
     if kinds and ids:
-        loaded = positions_load(portfolio_ids=ids, as_of=as_of)
-        unreadable_record(recorder=recorder, unreadable=loaded.unreadable, steps=kinds, say=say)
-        ids = [pid for pid in ids if pid not in loaded.unreadable]
-        positions = loaded.frame
-        market = _load_market(positions=positions, as_of=as_of, portfolios=portfolios)
+        # The run's instruments by one DISTINCT query, not from a frame of every position of the run: a cluster
+        # driver never needs the positions (each chunk loads its own), and an inline run loads them below.
+        symbols, contracts = run_instruments(portfolio_ids=ids, as_of=as_of, portfolios=portfolios)
+        positions = pd.DataFrame()  # a cluster driver holds none
+        if not use_cluster:
+            loaded = positions_load(portfolio_ids=ids, as_of=as_of)
+            unreadable_record(recorder=recorder, unreadable=loaded.unreadable, steps=kinds, say=say)
+            ids = [pid for pid in ids if pid not in loaded.unreadable]
+            positions = loaded.frame
+        market = market_inputs_load(symbols=symbols, option_contracts=contracts, as_of=as_of)
         run.data_source = market.data_source
         run.warnings = _quarantine_warnings(market)
         run.save(update_fields=["data_source", "warnings"])
         if run.warnings:
             say(f"warning: {run.warnings.splitlines()[0]}")
         users = [kind for kind in kinds if registry.spec_for(kind).uses_symbol_stage]
+        stage: compute.SymbolStage | None = None
         if users:
             # Not "factors: …": the fit runs for whichever of these steps were asked, the factors step or not.
             say(f"factor model: fitting every symbol's betas (for {', '.join(users)})")
-            _symbol_stage_step(run=run, recorder=recorder, market=market)
+            stage = _symbol_stage_step(run=run, recorder=recorder, market=market)
+        if stage is None:  # not asked for, or the fit failed: the day's stored model, if any (as before)
+            stage = symbol_stage_load(market=market, as_of=as_of)
         chunks = [ids[i : i + CHUNK_SIZE] for i in range(0, len(ids), CHUNK_SIZE)]
         if use_cluster:
-            symbols, contracts = _market_symbols(positions, portfolios)
             key = _shared_inputs_key(run)
             # Handed to the workers through the shared cache (Redis in a cluster deployment): a worker then
             # reads the run's inputs in milliseconds instead of loading them again from the database.
-            cache.set(key, (market, symbol_stage_load(market=market, as_of=as_of)), SHARED_INPUTS_SECONDS)
+            cache.set(key, (market, stage), SHARED_INPUTS_SECONDS)
             try:
                 _fan_out(run=run, chunks=chunks, steps=kinds, say=say, symbols=symbols, contracts=contracts)
             finally:
                 cache.delete(key)
         else:
-            stage = symbol_stage_load(market=market, as_of=as_of)
             writer = ResultWriter.for_batch()  # one writer for the run: a chunk's last writes overlap the next
             try:
                 _chunks_run_inline(
@@ -416,21 +425,27 @@ def _expiries_step(*, run: BatchRun, recorder: JobRecorder, say: Callable[[str],
     say(f"expiries: {len(report.settled)} settled" + (f" ({outcomes})" if outcomes else ""))
 
 
-def _market_symbols(
-    positions: pd.DataFrame, portfolios: dict[uuid.UUID, PortfolioInfo] | None = None
+def run_instruments(
+    *, portfolio_ids: Sequence[uuid.UUID], as_of: dt.date, portfolios: dict[uuid.UUID, PortfolioInfo] | None = None
 ) -> tuple[list[str], list[str]]:
-    """The priced symbols (held, and the portfolios' benchmarks) and the option contracts the market inputs load."""
-    symbols = positions["price_symbol"].dropna().unique().tolist() if len(positions) else []
-    symbols += sorted({p.benchmark_symbol for p in (portfolios or {}).values()} - set(symbols))
-    contracts = positions.loc[positions["is_option"].astype(bool), "symbol"].tolist() if len(positions) else []
-    return symbols, contracts
+    """The symbols a run prices (those its positions held at ``as_of`` price, and the portfolios' benchmarks)
+    and the option contracts it quotes, sorted: the universe of its market inputs and symbol stage.
+
+    One ``DISTINCT`` query (``portfolios.selectors.held_instruments``): at 5,000 portfolios reading every
+    position into a frame just to learn them took seconds of the run's serial part."""
+    held, contracts = held_instruments(portfolio_ids=list(portfolio_ids), as_of=as_of)
+    benchmarks = {p.benchmark_symbol for p in (portfolios or {}).values()}
+    return sorted(set(held) | benchmarks), contracts
 
 
 def _load_market(
     *, positions: pd.DataFrame, as_of: dt.date, portfolios: dict[uuid.UUID, PortfolioInfo] | None = None
 ) -> MarketInputs:
-    """Prices of the held symbols, the factor proxies and the portfolios' benchmarks (the symbol stage's universe)."""
-    symbols, contracts = _market_symbols(positions, portfolios)
+    """Prices of the symbols ``positions`` price, the factor proxies and the portfolios' benchmarks, and the
+    quotes of its option contracts (a chunk that loads its own inputs)."""
+    symbols = positions["price_symbol"].dropna().unique().tolist() if len(positions) else []
+    symbols += sorted({p.benchmark_symbol for p in (portfolios or {}).values()} - set(symbols))
+    contracts = positions.loc[positions["is_option"].astype(bool), "symbol"].tolist() if len(positions) else []
     return market_inputs_load(symbols=symbols, option_contracts=contracts, as_of=as_of)
 
 
@@ -452,11 +467,16 @@ def _quarantine_warnings(market: MarketInputs) -> str:
     return "\n".join(lines)
 
 
-def _symbol_stage_step(*, run: BatchRun, recorder: JobRecorder, market: MarketInputs) -> None:
-    """Fit the factor model once for every symbol and store it (read back by every chunk)."""
+def _symbol_stage_step(*, run: BatchRun, recorder: JobRecorder, market: MarketInputs) -> compute.SymbolStage | None:
+    """Fit the factor model once for every symbol and store it; returns the stage as stored, or None when the
+    fit failed (the steps that need it are then skipped).
+
+    The stage returned is built from the very rows written (:func:`symbol_stage_from_rows`), not read back:
+    what ``symbol_stage_load`` would rebuild from the database, without the round trip in the run's serial
+    part. Every chunk, inline or in a cluster worker (handed through the shared cache), uses it."""
     started = time.perf_counter()
     try:
-        stage = compute.symbol_stage_compute(
+        fitted = compute.symbol_stage_compute(
             market=market,
             estimator=covariance.estimator_named(settings.RISK_COVARIANCE_ESTIMATOR),
             ewma_lambda=settings.RISK_EWMA_LAMBDA,
@@ -467,35 +487,51 @@ def _symbol_stage_step(*, run: BatchRun, recorder: JobRecorder, market: MarketIn
             data_source=market.data_source,
             method=(
                 f"OLS on {len(FACTOR_NAMES)} factors (styles as spreads over SPY, rates = TLT); "
-                f"covariance: {covariance.describe(stage.covariance_estimator, stage.ewma_lambda)}"
+                f"covariance: {covariance.describe(fitted.covariance_estimator, fitted.ewma_lambda)}"
             ),
             lookback=FACTOR_LOOKBACK_DAYS,
             inputs={
-                "observations": stage.n_observations,
-                "condition_number": stage.condition_number,
-                "covariance_estimator": stage.covariance_estimator,
-                "ewma_lambda": stage.ewma_lambda,
+                "observations": fitted.n_observations,
+                "condition_number": fitted.condition_number,
+                "covariance_estimator": fitted.covariance_estimator,
+                "ewma_lambda": fitted.ewma_lambda,
             },
             stale=market.stale_symbols,
         )
-        rows = persist.factor_fit_persist(stage=stage, as_of=run.as_of, provenance=provenance)
+        fit_row, beta_rows = persist.factor_fit_rows(stage=fitted, as_of=run.as_of, provenance=provenance)
+        rows = persist.factor_fit_write(model_fit=fit_row, rows=beta_rows)
+        stage = symbol_stage_from_rows(fit_row=fit_row, rows=beta_rows, market=market)
         recorder.record(
             step="factor_model", portfolio_id=None, status=RunStatus.COMPLETED, started=started, rows=rows, flush=True
         )
+        return stage
     except Exception as exc:
         logger.exception("Factor model failed")
         recorder.record_failure(step="factor_model", started=started, exc=exc)
         recorder.failed.setdefault(None, set()).update(needs_factor_model())
+        return None
 
 
 def symbol_stage_load(*, market: MarketInputs, as_of: dt.date) -> compute.SymbolStage | None:
-    """Rebuild the run's symbol stage from the stored factor model and betas (what every chunk uses)."""
+    """Rebuild the run's symbol stage from the stored factor model and betas (the day's model when this run
+    did not fit one, and a chunk that loads its own inputs)."""
     fit_row = factor_model_latest(as_of=as_of)
     if fit_row is None or fit_row.as_of != as_of:
         return None
-    stored = persist.StoredFit(SymbolFactorBeta.objects.filter(as_of=as_of).order_by("symbol"))
-    # The run's Monte Carlo rows (each symbol's simulated returns, each contract's repriced values) are made once
-    # and kept here for every chunk of the run that this process computes.
+    return symbol_stage_from_rows(
+        fit_row=fit_row, rows=SymbolFactorBeta.objects.filter(as_of=as_of).order_by("symbol"), market=market
+    )
+
+
+def symbol_stage_from_rows(
+    *, fit_row: FactorModelFit, rows: Iterable[SymbolFactorBeta], market: MarketInputs
+) -> compute.SymbolStage:
+    """The run's symbol stage of a factor model's rows (stored, or about to be: the same values either way,
+    since floats and JSON numbers survive the database exactly), with the betas in symbol order. The run's
+    Monte Carlo rows (each symbol's simulated returns, each contract's repriced values) are made once and
+    kept in it for every chunk of the run that a process computes."""
+    ordered = sorted(rows, key=lambda row: row.symbol)
+    stored = persist.StoredFit(ordered)
     return symbol_stage_from_stored(fit_row=fit_row, fit=stored, market=market, monte_carlo_draws={})
 
 

@@ -223,8 +223,12 @@ def _clean(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def factor_fit_persist(*, stage: Any, as_of: dt.date, provenance: dict[str, Any]) -> int:
-    """Store the day's factor model (covariances, condition number) and every symbol's betas."""
+def factor_fit_rows(
+    *, stage: Any, as_of: dt.date, provenance: dict[str, Any]
+) -> tuple[FactorModelFit, list[SymbolFactorBeta]]:
+    """The day's factor model as rows, unsaved (stored by :func:`factor_fit_write`; the batch also builds the
+    run's symbol stage from them): the model (daily covariances as ``{name: {name: value}}``, NaN as None,
+    annualised factor vols) and one row per symbol (betas, R², annualised residual vol)."""
     fit = stage.fit
     factor_cov = stage.factor_cov.reindex(index=list(FACTOR_NAMES), columns=list(FACTOR_NAMES))
     model_fit = FactorModelFit(
@@ -237,26 +241,37 @@ def factor_fit_persist(*, stage: Any, as_of: dt.date, provenance: dict[str, Any]
         **provenance,
     )
     betas = fit.betas.reindex(columns=list(FACTOR_NAMES))
+    # Plain dicts and one array, read per symbol: pandas' scalar access (``.at``, ``Series.get``) cost about a
+    # second for 1,500 symbols × 8 factors, all of it in the batch's serial part.
+    beta_values = betas.to_numpy(dtype=float).tolist()
+    residual_vol, univariate = fit.residual_vol.to_dict(), stage.univariate_beta.to_dict()
+    alpha, r_squared = fit.alpha.to_dict(), fit.r_squared.to_dict()
+    n_obs, quality = fit.n_obs.to_dict(), fit.quality.to_dict()
     rows = []
-    for symbol in betas.index:
-        beta_row = {f: _clean(betas.at[symbol, f]) for f in FACTOR_NAMES}
+    for symbol, values in zip(betas.index, beta_values, strict=True):
+        beta_row = {f: _clean(v) for f, v in zip(FACTOR_NAMES, values, strict=True)}
         extreme = [f for f, b in beta_row.items() if b is not None and abs(b) > 3.0]
-        residual = _clean(fit.residual_vol.get(symbol))
+        residual = _clean(residual_vol.get(symbol))
         rows.append(
             SymbolFactorBeta(
                 symbol=symbol,
                 as_of=as_of,
                 betas=beta_row,
-                market_beta_univariate=_clean(stage.univariate_beta.get(symbol)),
-                alpha_daily=_clean(fit.alpha.get(symbol)),
-                r_squared=_clean(fit.r_squared.get(symbol)),
+                market_beta_univariate=_clean(univariate.get(symbol)),
+                alpha_daily=_clean(alpha.get(symbol)),
+                r_squared=_clean(r_squared.get(symbol)),
                 residual_vol_annual=None if residual is None else residual * math.sqrt(252),
-                n_observations=int(fit.n_obs.get(symbol, 0) or 0),
-                quality=str(fit.quality.get(symbol, "insufficient")),
+                n_observations=int(n_obs.get(symbol, 0) or 0),
+                quality=str(quality.get(symbol, "insufficient")),
                 extreme_betas=extreme,
                 **provenance,
             )
         )
+    return model_fit, rows
+
+
+def factor_fit_write(*, model_fit: FactorModelFit, rows: list[SymbolFactorBeta]) -> int:
+    """Upsert the rows of :func:`factor_fit_rows` in one transaction; returns the rows written."""
     common = list(PROVENANCE_FIELDS)
     with transaction.atomic():
         bulk_upsert(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from io import StringIO
 
@@ -283,3 +284,64 @@ def test_a_worker_loads_the_runs_inputs_once_for_all_its_chunks(analytics_demo, 
     assert outcome.ok, outcome.run.error_summary
     assert len(loads) == 2 and loads[0]["symbols"] == loads[1]["symbols"]
     assert _result_table() == inline
+
+
+def test_the_runs_instruments_are_the_symbols_and_contracts_of_its_positions_frame(analytics_demo):
+    """``run_instruments`` (one DISTINCT query) names exactly what the run's positions frame prices: the driver
+    of a cluster run no longer reads every position to learn them."""
+    from analytics.services.inputs import portfolios_load, positions_frame
+
+    portfolios = portfolios_load()
+    ids = list(portfolios)
+    frame = positions_frame(portfolio_ids=ids, as_of=ANALYTICS_AS_OF)
+    symbols, contracts = batch_service.run_instruments(portfolio_ids=ids, as_of=ANALYTICS_AS_OF, portfolios=portfolios)
+    options = frame[frame["is_option"].astype(bool)]
+    assert len(options) > 0
+    assert contracts == sorted(set(options["symbol"]))
+    benchmarks = {p.benchmark_symbol for p in portfolios.values()}
+    assert symbols == sorted(set(frame["price_symbol"].dropna()) | benchmarks)
+    # a position closed before the day prices nothing
+    held = frame.iloc[0]
+    from portfolios.models import Position
+
+    Position.objects.filter(portfolio_id=held["portfolio_id"], symbol=held["symbol"]).update(
+        exit_date=ANALYTICS_AS_OF - dt.timedelta(days=1)
+    )
+    later = positions_frame(portfolio_ids=ids, as_of=ANALYTICS_AS_OF)
+    symbols_after, contracts_after = batch_service.run_instruments(
+        portfolio_ids=ids, as_of=ANALYTICS_AS_OF, portfolios=portfolios
+    )
+    assert symbols_after == sorted(set(later["price_symbol"].dropna()) | benchmarks)
+    assert contracts_after == sorted(set(later.loc[later["is_option"].astype(bool), "symbol"]))
+
+
+def test_the_symbol_stage_handed_on_equals_the_stored_one_read_back(analytics_demo):
+    """The batch fits and stores the factor model, then hands its chunks the stage built from the rows it wrote
+    instead of reading them back: every number equals the read-back's (``symbol_stage_load``)."""
+    import pandas as pd
+
+    from analytics.services.inputs import portfolios_load
+
+    portfolios = portfolios_load()
+    symbols, contracts = batch_service.run_instruments(
+        portfolio_ids=list(portfolios), as_of=ANALYTICS_AS_OF, portfolios=portfolios
+    )
+    market = batch_service.market_inputs_load(symbols=symbols, option_contracts=contracts, as_of=ANALYTICS_AS_OF)
+    recorder = batch_service.JobRecorder(run=analytics_demo.run, sequence=10_000)
+    handed = batch_service._symbol_stage_step(run=analytics_demo.run, recorder=recorder, market=market)
+    stored = batch_service.symbol_stage_load(market=market, as_of=ANALYTICS_AS_OF)
+    assert handed is not None and stored is not None
+    for name in ("betas", "quality", "r_squared", "residual_vol", "univariate"):
+        left, right = getattr(handed.fit, name), getattr(stored.fit, name)
+        if isinstance(left, pd.DataFrame):
+            pd.testing.assert_frame_equal(left, right, check_exact=True)
+        else:
+            pd.testing.assert_series_equal(left, right, check_exact=True)
+    pd.testing.assert_frame_equal(handed.factor_cov, stored.factor_cov, check_exact=True)
+    # the stored JSON's key order is the database's (jsonb sorts keys); the stage reads it by name
+    in_memory, read_back = (s.proxy_cov.sort_index().sort_index(axis=1) for s in (handed, stored))
+    pd.testing.assert_frame_equal(in_memory, read_back, check_exact=True)
+    pd.testing.assert_series_equal(handed.univariate_beta, stored.univariate_beta, check_exact=True)
+    pd.testing.assert_series_equal(handed.realised_vol, stored.realised_vol, check_exact=True)
+    assert (handed.condition_number, handed.n_observations) == (stored.condition_number, stored.n_observations)
+    assert (handed.covariance_estimator, handed.ewma_lambda) == (stored.covariance_estimator, stored.ewma_lambda)
