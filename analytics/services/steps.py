@@ -23,7 +23,7 @@ from django.db import transaction
 from analytics.models import BatchRun, RunStatus
 from analytics.results.base import MetricColumns, ResultSpec, Row
 from analytics.services import compute, persist
-from analytics.services.book import book_fingerprint
+from analytics.services.book import book_fingerprint, with_book_texts
 from analytics.services.columns import Columns
 from analytics.services.inputs import MarketInputs, PortfolioInfo
 from analytics.services.jobs import JobRecorder, error_text
@@ -104,6 +104,7 @@ class ChunkContext:
             betas = np.vstack(state["betas"].to_numpy()) if len(state) else np.empty((0, len(FACTOR_NAMES)))
             residual = stage.fit.residual_vol.reindex(positions["price_symbol"].to_numpy()).to_numpy(dtype=float)
             state_columns = state_columns.with_column("beta_matrix", betas).with_column("residual_vol", residual)
+        book_columns = with_book_texts(position_columns)
         slices = {}
         for pid, info in portfolios.items():
             rows = slice(*bounds.get(pid, (0, 0)))
@@ -114,7 +115,7 @@ class ChunkContext:
                 state=state_columns.rows(rows),
                 rows=rows,
                 stale=sorted(set(part["price_symbol"].tolist()) & without_price),
-                book=book_fingerprint(positions=part, info=info),
+                book=book_fingerprint(positions=book_columns.rows(rows), info=info),
             )
         return cls(run=run, market=market, stage=stage, positions=positions, state=state, slices=slices, writer=writer)
 
