@@ -151,8 +151,6 @@ def _core(
     greeks: bool = True,
 ) -> dict[str, FloatArray]:
     """Closed-form BSM on already-valid inputs (same shapes); the price only unless ``greeks``."""
-    if not greeks:  # repricing (scenarios, historical VaR, Monte Carlo paths) needs no Greeks: half the work
-        return {"price": _price(s, k, t, v, r, q, c)}
     sqrt_t = np.sqrt(t)
     vst = v * sqrt_t
     d1 = (np.log(s / k) + (r - q + 0.5 * v * v) * t) / vst
@@ -164,6 +162,8 @@ def _core(
     n_d1 = ndtr(sign * d1)
     n_d2 = ndtr(sign * d2)
     price = sign * (s * disc_q * n_d1 - k * disc_r * n_d2)
+    if not greeks:  # repricing (scenarios, historical VaR) needs no Greeks: half the work
+        return {"price": price}
     pdf_d1 = _pdf(d1)
     delta = sign * disc_q * n_d1
     gamma = disc_q * pdf_d1 / (s * vst)
@@ -178,36 +178,6 @@ def _core(
         "vega": vega * _VOL_POINT,
         "rho": rho * _RATE_POINT,
     }
-
-
-def _price(
-    s: FloatArray, k: FloatArray, t: FloatArray, v: FloatArray, r: FloatArray, q: FloatArray, c: BoolArray
-) -> FloatArray:
-    """The BSM price of :func:`_core` (inputs broadcasting together), computed in two arrays of the broadcast
-    shape instead of a new one per operation: each element goes through the same floating-point operations in
-    the same order (only commuted products), so the prices are the same bit for bit. A term of the contract
-    alone (√t, the drift, e^{−qt}) keeps its own shape: with spot S × N and the terms N, once per contract."""
-    shape = np.broadcast_shapes(s.shape, k.shape, t.shape, v.shape, r.shape, q.shape, c.shape)
-    sqrt_t = np.sqrt(t)
-    vst = v * sqrt_t
-    drift = (r - q + 0.5 * v * v) * t
-    sign = np.where(c, 1.0, -1.0)
-    d1 = np.empty(shape)
-    np.divide(s, k, out=d1)
-    np.log(d1, out=d1)
-    np.add(d1, drift, out=d1)
-    np.divide(d1, vst, out=d1)  # d1
-    d2 = np.subtract(d1, vst, out=np.empty(shape))  # d2
-    np.multiply(d1, sign, out=d1)
-    ndtr(d1, out=d1)  # N(sign·d1), computed directly (not 1 − N(d)): deep out-of-the-money puts stay accurate
-    np.multiply(d2, sign, out=d2)
-    ndtr(d2, out=d2)  # N(sign·d2)
-    np.multiply(d2, k * np.exp(-r * t), out=d2)  # K e^{−rt} N(sign·d2)
-    price = np.multiply(s, np.exp(-q * t), out=np.empty(shape))
-    np.multiply(price, d1, out=price)  # S e^{−qt} N(sign·d1)
-    np.subtract(price, d2, out=price)
-    np.multiply(price, sign, out=price)
-    return price
 
 
 def _evaluate(

@@ -86,10 +86,7 @@ def option_value(options: PositionBook, *, spot: ArrayLike, vol: ArrayLike) -> F
     s = np.broadcast_to(np.asarray(spot, dtype=float), shape)
     v = np.broadcast_to(np.asarray(vol, dtype=float), shape)
     kw = {"strike": o.strike, "years": o.years, "rate": o.rate, "div_yield": o.div_yield, "is_call": o.is_call}
-    # The vol as given (a contract's own term once per contract, not once per scenario); a fresh price array of
-    # the whole shape is written in place, else broadcast into one.
-    price = bsm_price(spot=s, vol=np.asarray(vol, dtype=float), **kw)
-    out = price if price.shape == shape and price.flags.writeable else np.array(np.broadcast_to(price, shape))
+    out = np.array(np.broadcast_to(bsm_price(spot=s, vol=v, **kw), shape))
     index_rows = np.flatnonzero(o.on_vol_index)
     if index_rows.size:
         out[..., index_rows] = volatility_index.option_price(

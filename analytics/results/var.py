@@ -242,7 +242,7 @@ class Var(ResultSpec[VarPayload, VarPrepared | None]):
         specific = var.specific_covariance(
             dollar_exposure=delta_exposure,
             residual_vol=np.where(np.isfinite(residual), residual, 0.0),
-            group=positions["price_symbol"],
+            group=positions["symbol_code"],
         )
         parametric = {
             c: var.parametric_var(

@@ -92,10 +92,13 @@ class ChunkContext:
         ends = [*starts[1:], len(owner)] if starts else []
         bounds = {owner[s]: (s, e) for s, e in zip(starts, ends, strict=True)}
         position_columns, state_columns = Columns.from_frame(positions), Columns.from_frame(state)
-        # The position id as the payloads write it, converted once per chunk.
+        # The position id as the payloads write it, converted once per chunk; each price symbol as an integer code
+        # (equal codes, equal symbols), for the kinds that group positions by symbol without comparing strings.
         position_columns = position_columns.with_column(
             "position_key", np.array([str(p) for p in positions["position_id"]], dtype=object)
         )
+        symbol_code = np.unique(positions["price_symbol"].astype(str).to_numpy(), return_inverse=True)[1]
+        position_columns = position_columns.with_column("symbol_code", symbol_code.reshape(-1))
         state_columns = state_columns.with_column(
             "price_day", np.array([d.date() if pd.notna(d) else None for d in state["price_date"]], dtype=object)
         )
