@@ -99,9 +99,10 @@ class ChunkContext:
         )
         symbol_code = np.unique(positions["price_symbol"].astype(str).to_numpy(), return_inverse=True)[1]
         position_columns = position_columns.with_column("symbol_code", symbol_code.reshape(-1))
-        state_columns = state_columns.with_column(
-            "price_day", np.array([d.date() if pd.notna(d) else None for d in state["price_date"]], dtype=object)
-        )
+        # The price date as a ``datetime.date`` (None where there is no price), converted as one array: a
+        # datetime64[D] array becomes dates and NaT None when cast to object.
+        price_day = pd.to_datetime(state["price_date"]).to_numpy(dtype="datetime64[D]").astype(object)
+        state_columns = state_columns.with_column("price_day", price_day)
         if stage is not None:
             # Per-position factor inputs as arrays, once per chunk: betas (N × K), daily residual vol.
             betas = np.vstack(state["betas"].to_numpy()) if len(state) else np.empty((0, len(FACTOR_NAMES)))
