@@ -8,7 +8,7 @@ from typing import Any, TypedDict
 import numpy as np
 
 from analytics.services.columns import Columns
-from analytics.services.compute import finite, rounded, rounded_list
+from analytics.services.compute import finite, rounded, rounded_each, rounded_list
 from core.typed_serializers import IsoDate, IsoDateTime
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "metric_column",
     "position_keys",
     "rounded",
+    "rounded_each",
     "rounded_list",
 ]
 

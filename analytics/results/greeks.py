@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 import numpy as np
 
 from analytics.results.base import AgentTool, MetricColumns, Need, ResultSpec
-from analytics.results.common import GREEK_NAMES, finite, metric_column, rounded, rounded_list
+from analytics.results.common import GREEK_NAMES, finite, metric_column, rounded, rounded_each, rounded_list
 from analytics.results.presentation import ReportSection, Table, money, num, pct, quantity, text
 from analytics.results.registry import register
 from analytics.results.tooling import abs_key, truncate
@@ -369,34 +369,52 @@ def _by_underlying(positions: Columns, state: Columns, live: np.ndarray) -> dict
     names, group = np.unique(symbols.astype(str), return_inverse=True)
     group = group.reshape(-1)
 
-    def by_group(values: np.ndarray) -> list[float]:
-        out: list[float] = np.bincount(group, weights=values, minlength=names.size).tolist()
-        return out
+    def by_group(values: np.ndarray) -> np.ndarray:
+        return np.bincount(group, weights=values, minlength=names.size)
 
-    stock_sum, option_sum = by_group(stock_shares), by_group(option_delta)
-    sum_of = {name: by_group(values) for name, values in sums.items()}
-    counts = np.bincount(group, weights=live.astype(float), minlength=names.size).astype(int).tolist()
+    # The symbols listed, in name order (``np.unique`` sorts the names, so group numbers follow it).
+    listed_groups = np.unique(group[listed])
+    stock_sum, option_sum = by_group(stock_shares)[listed_groups], by_group(option_delta)[listed_groups]
+    sum_of = {name: by_group(values)[listed_groups] for name, values in sums.items()}
+    counts = np.bincount(group, weights=live.astype(float), minlength=names.size).astype(int)[listed_groups]
+    # Each symbol's first finite spot, NaN when it has none.
     finite_spot = np.flatnonzero(np.isfinite(spot))
-    first_spot = dict.fromkeys(range(names.size), float("nan"))
-    for row in finite_spot[::-1].tolist():  # each symbol's first finite spot (the last write wins)
-        first_spot[int(group[row])] = float(spot[row])
-    out: dict[str, UnderlyingGreeks] = {}
-    for g in sorted(set(group[listed].tolist()), key=lambda g: names[g]):
-        price = first_spot[g]
-        shares = stock_sum[g] + option_sum[g]
-        out[str(names[g])] = {
-            "spot": rounded(price, 4),
-            "share_delta": rounded(shares, 4),
-            "stock_shares": rounded(stock_sum[g], 4),
-            "option_share_delta": rounded(option_sum[g], 4),
-            "dollar_delta": rounded(shares * price),
-            "gamma": rounded(sum_of["gamma"][g], 6),
-            "dollar_gamma": rounded(sum_of["dollar_gamma"][g]),
-            "theta": rounded(sum_of["theta"][g]),
-            "vega": rounded(sum_of["vega"][g]),
-            "rho": rounded(sum_of["rho"][g]),
-            "options": counts[g],
+    spot_groups, first = np.unique(group[finite_spot], return_index=True)
+    first_spot = np.full(names.size, np.nan)
+    first_spot[spot_groups] = spot[finite_spot[first]]
+    price = first_spot[listed_groups]
+    shares = stock_sum + option_sum
+    columns = zip(
+        names[listed_groups].tolist(),
+        rounded_each(price, 4),
+        rounded_each(shares, 4),
+        rounded_each(stock_sum, 4),
+        rounded_each(option_sum, 4),
+        rounded_each(shares * price),
+        rounded_each(sum_of["gamma"], 6),
+        rounded_each(sum_of["dollar_gamma"]),
+        rounded_each(sum_of["theta"]),
+        rounded_each(sum_of["vega"]),
+        rounded_each(sum_of["rho"]),
+        counts.tolist(),
+        strict=True,
+    )
+    out: dict[str, UnderlyingGreeks] = {
+        str(name): {
+            "spot": p,
+            "share_delta": sd,
+            "stock_shares": ss,
+            "option_share_delta": os,
+            "dollar_delta": dd,
+            "gamma": g,
+            "dollar_gamma": dg,
+            "theta": th,
+            "vega": v,
+            "rho": r,
+            "options": n,
         }
+        for name, p, sd, ss, os, dd, g, dg, th, v, r, n in columns
+    }
     return out
 
 

@@ -32,7 +32,7 @@ import pandas as pd
 
 from analytics.engines import liquidity
 from analytics.results.base import AgentTool, ResultSpec
-from analytics.results.common import rounded
+from analytics.results.common import rounded, rounded_each
 from analytics.results.presentation import ReportSection, Table, money, num, pct, text
 from analytics.results.registry import register
 from analytics.results.tooling import truncate
@@ -207,16 +207,25 @@ class Liquidity(ResultSpec[LiquidityPayload, VolumeTable]):
             {
                 "position_id": pid,
                 "symbol": sym,
-                "volume_symbol": volume_symbol[i],
-                "shares": rounded(shares[i], 2),
-                "adv_shares": rounded(adv[i], 0),
-                "volume_days": int(sessions[i]),
-                "days_to_liquidate": rounded(days[i], 4),
-                "gross_value": rounded(gross[i], 2),
-                "flag": str(flags[i]),
+                "volume_symbol": volume,
+                "shares": held,
+                "adv_shares": average,
+                "volume_days": count,
+                "days_to_liquidate": needed,
+                "gross_value": value,
+                "flag": flag,
             }
-            for i, (pid, sym) in enumerate(
-                zip(positions["position_key"].tolist(), positions["symbol"].tolist(), strict=True)
+            for pid, sym, volume, held, average, count, needed, value, flag in zip(
+                positions["position_key"].tolist(),
+                positions["symbol"].tolist(),
+                volume_symbol,
+                rounded_each(shares, 2),
+                rounded_each(adv, 0),
+                sessions.tolist(),
+                rounded_each(days, 4),
+                rounded_each(gross, 2),
+                flags.astype(str).tolist(),
+                strict=True,
             )
         ]
         liquid_days = days[np.isfinite(days)]

@@ -24,7 +24,7 @@ import numpy as np
 
 from analytics.engines import valuation
 from analytics.results.base import AgentTool, MetricColumns, ResultSpec
-from analytics.results.common import metric_column, rounded
+from analytics.results.common import metric_column, rounded, rounded_each
 from analytics.results.presentation import (
     Bar,
     BarChart,
@@ -245,16 +245,7 @@ class Overview(ResultSpec[OverviewPayload, None]):
                 tag: {"market_value": rounded(t.market_value), "gross": rounded(t.gross), "count": t.count}
                 for tag, t in by_tag.items()
             },
-            "by_underlying": {
-                symbol: {
-                    "market_value": rounded(t.market_value),
-                    "delta_exposure": rounded(t.delta_exposure),
-                    "count": t.count,
-                    "share_delta": rounded(t.share_delta, 4),
-                    "dollar_delta": rounded(t.delta_exposure),
-                }
-                for symbol, t in by_underlying.items()
-            },
+            "by_underlying": _underlying_rows(by_underlying),
             "expired_options": sorted(positions["symbol"][expired].tolist()),
             "missing_prices": sorted(set(positions["price_symbol"][~priced & ~expired].tolist())),
         }
@@ -423,3 +414,21 @@ class Overview(ResultSpec[OverviewPayload, None]):
 
 
 SPEC = register(Overview())
+
+
+def _underlying_rows(by_underlying: dict[str, valuation.GroupTotals]) -> dict[str, UnderlyingTotals]:
+    """The payload's ``by_underlying``: each group's sums rounded (USD to the cent, shares to 4 decimals), a
+    column at a time; ``dollar_delta`` repeats ``delta_exposure``."""
+    totals = list(by_underlying.values())
+    delta = rounded_each([t.delta_exposure for t in totals])
+    return {
+        symbol: {"market_value": mv, "delta_exposure": dd, "count": t.count, "share_delta": sd, "dollar_delta": dd}
+        for symbol, t, mv, dd, sd in zip(
+            by_underlying,
+            totals,
+            rounded_each([t.market_value for t in totals]),
+            delta,
+            rounded_each([t.share_delta for t in totals], 4),
+            strict=True,
+        )
+    }

@@ -111,7 +111,7 @@ def book_inputs(part: PortfolioSlice) -> tuple[np.ndarray, np.ndarray, np.ndarra
     specific = var.specific_covariance(
         dollar_exposure=exposure,
         residual_vol=np.where(np.isfinite(residual), residual, 0.0),
-        group=part.positions["price_symbol"],
+        group=part.positions["symbol_code"],
     )
     return exposure, betas, specific
 

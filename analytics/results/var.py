@@ -242,7 +242,7 @@ class Var(ResultSpec[VarPayload, VarPrepared | None]):
         specific = var.specific_covariance(
             dollar_exposure=delta_exposure,
             residual_vol=np.where(np.isfinite(residual), residual, 0.0),
-            group=positions["price_symbol"],
+            group=positions["symbol_code"],
         )
         parametric = {
             c: var.parametric_var(
@@ -264,19 +264,31 @@ class Var(ResultSpec[VarPayload, VarPrepared | None]):
             {
                 "position_id": pid,
                 "symbol": sym,
-                "historical_var_99": historical_var[0.99][i],
-                "historical_es_99": historical_es[0.99][i],
-                "parametric_var_99": parametric_var[0.99][i],
-                "historical_var_95": historical_var[0.95][i],
-                "historical_es_95": historical_es[0.95][i],
-                "parametric_var_95": parametric_var[0.95][i],
-                "monte_carlo_var_95": mc_var[0.95][i],
-                "monte_carlo_es_95": mc_es[0.95][i],
-                "monte_carlo_var_99": mc_var[0.99][i],
-                "monte_carlo_es_99": mc_es[0.99][i],
+                "historical_var_99": hv99,
+                "historical_es_99": he99,
+                "parametric_var_99": pv99,
+                "historical_var_95": hv95,
+                "historical_es_95": he95,
+                "parametric_var_95": pv95,
+                "monte_carlo_var_95": mv95,
+                "monte_carlo_es_95": me95,
+                "monte_carlo_var_99": mv99,
+                "monte_carlo_es_99": me99,
             }
-            for i, (pid, sym) in enumerate(
-                zip(positions["position_key"].tolist(), positions["symbol"].tolist(), strict=True)
+            for pid, sym, hv99, he99, pv99, hv95, he95, pv95, mv95, me95, mv99, me99 in zip(
+                positions["position_key"].tolist(),
+                positions["symbol"].tolist(),
+                historical_var[0.99],
+                historical_es[0.99],
+                parametric_var[0.99],
+                historical_var[0.95],
+                historical_es[0.95],
+                parametric_var[0.95],
+                mc_var[0.95],
+                mc_es[0.95],
+                mc_var[0.99],
+                mc_es[0.99],
+                strict=True,
             )
         ]
         return {

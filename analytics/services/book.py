@@ -45,10 +45,27 @@ def _text(value: object) -> str:
     return str(value)
 
 
+def text_column_name(name: str) -> str:
+    """The name of the column holding ``name``'s values as the fingerprint's text (:func:`with_book_texts`)."""
+    return f"book_text:{name}"
+
+
+def with_book_texts(positions: Columns) -> Columns:
+    """``positions`` (a whole chunk's columns) with each text column of the fingerprint converted to its text once
+    (``text_column_name``), so that each portfolio's :func:`book_fingerprint` of a row range joins them instead of
+    converting every value again: the digest is the same either way."""
+    for name in TEXT_COLUMNS:
+        texts = np.empty(len(positions), dtype=object)
+        texts[:] = [_text(v) for v in positions[name].tolist()]
+        positions = positions.with_column(text_column_name(name), texts)
+    return positions
+
+
 def book_fingerprint(*, positions: Columns, info: PortfolioInfo) -> str:
     """A 32-hex-digit digest of the portfolio's rows (in their loaded order) and its equity and benchmark.
 
     Equal books give equal digests whatever else the chunk held; any change of a value gives another one.
+    Reads the text columns made by :func:`with_book_texts` where ``positions`` has them.
     """
     digest = hashlib.blake2b(digest_size=16)
     digest.update(f"{len(positions)}{_SEPARATOR}{info.equity_balance!r}{_SEPARATOR}{info.benchmark_symbol}".encode())
@@ -61,5 +78,10 @@ def book_fingerprint(*, positions: Columns, info: PortfolioInfo) -> str:
         digest.update(np.asarray(positions[name], dtype=bool).tobytes())
     for name in TEXT_COLUMNS:
         digest.update(name.encode())
-        digest.update(_SEPARATOR.join(_text(v) for v in positions[name].tolist()).encode())
+        converted = text_column_name(name)
+        if converted in positions:
+            texts = positions[converted].tolist()
+        else:
+            texts = [_text(v) for v in positions[name].tolist()]
+        digest.update(_SEPARATOR.join(texts).encode())
     return digest.hexdigest()

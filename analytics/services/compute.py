@@ -90,6 +90,17 @@ def rounded(value: Any, digits: int = 2) -> float | None:
     return round(number, digits) if math.isfinite(number) else None
 
 
+def rounded_each(values: Any, digits: int = 2) -> list[float | None]:
+    """``[rounded(v, digits) for v in values]`` in one pass: Python's ``round`` (correctly rounded, half to even
+    on the double's exact value — not numpy's scale-and-round of :func:`rounded_list`) of each element as a
+    float, None where it is not finite. For per-element payload fields that :func:`rounded` used to round one
+    call at a time; the values are the same, bit for bit."""
+    array = np.asarray(values, dtype=float)
+    if np.isfinite(array).all():
+        return [round(v, digits) for v in array.tolist()]
+    return [round(v, digits) if math.isfinite(v) else None for v in array.tolist()]
+
+
 # --------------------------------------------------------------------------------------------
 # Symbol-level stage: returns, volatility, factor betas (once per run, whatever the portfolios)
 # --------------------------------------------------------------------------------------------

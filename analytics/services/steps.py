@@ -23,7 +23,7 @@ from django.db import transaction
 from analytics.models import BatchRun, RunStatus
 from analytics.results.base import MetricColumns, ResultSpec, Row
 from analytics.services import compute, persist
-from analytics.services.book import book_fingerprint
+from analytics.services.book import book_fingerprint, with_book_texts
 from analytics.services.columns import Columns
 from analytics.services.inputs import MarketInputs, PortfolioInfo
 from analytics.services.jobs import JobRecorder, error_text
@@ -92,18 +92,23 @@ class ChunkContext:
         ends = [*starts[1:], len(owner)] if starts else []
         bounds = {owner[s]: (s, e) for s, e in zip(starts, ends, strict=True)}
         position_columns, state_columns = Columns.from_frame(positions), Columns.from_frame(state)
-        # The position id as the payloads write it, converted once per chunk.
+        # The position id as the payloads write it, converted once per chunk; each price symbol as an integer code
+        # (equal codes, equal symbols), for the kinds that group positions by symbol without comparing strings.
         position_columns = position_columns.with_column(
             "position_key", np.array([str(p) for p in positions["position_id"]], dtype=object)
         )
-        state_columns = state_columns.with_column(
-            "price_day", np.array([d.date() if pd.notna(d) else None for d in state["price_date"]], dtype=object)
-        )
+        symbol_code = np.unique(positions["price_symbol"].astype(str).to_numpy(), return_inverse=True)[1]
+        position_columns = position_columns.with_column("symbol_code", symbol_code.reshape(-1))
+        # The price date as a ``datetime.date`` (None where there is no price), converted as one array: a
+        # datetime64[D] array becomes dates and NaT None when cast to object.
+        price_day = pd.to_datetime(state["price_date"]).to_numpy(dtype="datetime64[D]").astype(object)
+        state_columns = state_columns.with_column("price_day", price_day)
         if stage is not None:
             # Per-position factor inputs as arrays, once per chunk: betas (N × K), daily residual vol.
             betas = np.vstack(state["betas"].to_numpy()) if len(state) else np.empty((0, len(FACTOR_NAMES)))
             residual = stage.fit.residual_vol.reindex(positions["price_symbol"].to_numpy()).to_numpy(dtype=float)
             state_columns = state_columns.with_column("beta_matrix", betas).with_column("residual_vol", residual)
+        book_columns = with_book_texts(position_columns)
         slices = {}
         for pid, info in portfolios.items():
             rows = slice(*bounds.get(pid, (0, 0)))
@@ -114,7 +119,7 @@ class ChunkContext:
                 state=state_columns.rows(rows),
                 rows=rows,
                 stale=sorted(set(part["price_symbol"].tolist()) & without_price),
-                book=book_fingerprint(positions=part, info=info),
+                book=book_fingerprint(positions=book_columns.rows(rows), info=info),
             )
         return cls(run=run, market=market, stage=stage, positions=positions, state=state, slices=slices, writer=writer)
 

@@ -8,7 +8,7 @@ import uuid
 import numpy as np
 import pandas as pd
 
-from analytics.services.book import book_fingerprint
+from analytics.services.book import book_fingerprint, with_book_texts
 from analytics.services.columns import Columns
 from analytics.services.inputs import POSITION_COLUMNS, PortfolioInfo
 
@@ -65,6 +65,9 @@ def test_the_same_rows_give_the_same_fingerprint_alone_or_sliced_from_a_chunk() 
     sliced = Columns.from_frame(chunk).rows(slice(1, 3))
     assert book_fingerprint(positions=sliced, info=INFO) == _fingerprint(own)
     assert len(_fingerprint(own)) == 32
+    # The chunk's texts converted once (as the batch does) give the same digest as converting each slice.
+    converted = with_book_texts(Columns.from_frame(chunk)).rows(slice(1, 3))
+    assert book_fingerprint(positions=converted, info=INFO) == _fingerprint(own)
 
 
 def test_any_edit_of_the_book_or_the_portfolio_changes_the_fingerprint() -> None:
