@@ -63,22 +63,21 @@ def request(port: int, method: str, path: str, body: dict | None = None, token: 
 
 
 def start_daphne(port: int, *, workers: int = 1) -> list[subprocess.Popen]:
-    """``workers`` daphne processes; with more than one they share one listening socket (``--fd``),
-    as a process manager would run them, and the kernel spreads connections between them."""
+    """``workers`` daphne processes; with more than one, each on a socket of its own on the port, as
+    ``manage.py serve`` runs them (``core.serve.listen``: the kernel spreads connections between them)."""
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "sigmasight.settings"}
     daphne = str(ROOT / ".venv" / "bin" / "daphne")
-    listener = None
+    listeners: list[socket.socket] = []
     if workers == 1:
         commands = [[daphne, "-b", HOST, "-p", str(port), "--verbosity", "0", "sigmasight.asgi:application"]]
-        pass_fds: tuple[int, ...] = ()
+        fds: list[tuple[int, ...]] = [()]
     else:
-        listener = socket.socket()
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind((HOST, port))
-        listener.listen(1024)
-        fd = listener.fileno()
-        commands = [[daphne, "--fd", str(fd), "--verbosity", "0", "sigmasight.asgi:application"]] * workers
-        pass_fds = (fd,)
+        sys.path.insert(0, str(ROOT))
+        from core.serve import listen
+
+        listeners = listen(host=HOST, port=port, count=workers)
+        fds = [(listeners[i % len(listeners)].fileno(),) for i in range(workers)]
+        commands = [[daphne, "--fd", str(fd[0]), "--verbosity", "0", "sigmasight.asgi:application"] for fd in fds]
     processes = [
         subprocess.Popen(
             command,
@@ -89,10 +88,10 @@ def start_daphne(port: int, *, workers: int = 1) -> list[subprocess.Popen]:
             start_new_session=True,
             pass_fds=pass_fds,
         )
-        for command in commands
+        for command, pass_fds in zip(commands, fds, strict=True)
     ]
-    if listener is not None:
-        listener.close()  # the children hold it now
+    for listener in listeners:
+        listener.close()  # the children hold them now
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if any(p.poll() is not None for p in processes):

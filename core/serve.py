@@ -1,10 +1,16 @@
-"""Serve the ASGI application with daphne: several processes on one socket, or one that reloads on code changes.
+"""Serve the ASGI application with daphne: several processes on one port, or one that reloads on code changes.
 
-One daphne process runs Python on one core; the overview benchmark needs both of this machine's
+One daphne process runs Python on one core; the API benchmark needs both of this machine's
 (one process: 467 requests/s, p99 59 ms; two: 1,224 requests/s, p99 30 ms — BENCHMARKS.md). The
-parent binds the socket (:func:`listen`, so a taken port fails before anything says "Serving"),
-starts the processes with ``daphne --fd`` so that the kernel spreads connections between them,
-forwards SIGINT/SIGTERM, and stops them all if one exits.
+parent binds the port (:func:`listen`, so a taken port fails before anything says "Serving"),
+starts the processes with ``daphne --fd``, forwards SIGINT/SIGTERM, and stops them all if one exits.
+
+Each process gets a listening socket of its own on the same port (``SO_REUSEPORT``, Linux and the BSDs),
+and the kernel spreads new connections between the sockets by their addresses. With one socket shared
+by every process the connections went to whichever process woke first, and twisted accepts every
+pending connection at once (up to 100 per wake-up): a client opening 16 connections together often had
+all of them served by one process while the other idled (half the throughput, twice the latency;
+BENCHMARKS.md, "The ASGI front"). Where ``SO_REUSEPORT`` is missing the processes share one socket.
 
 Development (:func:`serve_reloading`): the parent keeps the socket and runs one child that serves
 it with daphne — HTTP and websockets, as in production — while Django's autoreloader watches every
@@ -33,9 +39,25 @@ def daphne_path() -> str:
     return str(Path(sys.executable).with_name("daphne"))
 
 
-def listen(*, host: str, port: int) -> socket.socket:
-    """Bind and listen on ``host:port`` (SO_REUSEADDR on POSIX); raises ``OSError`` when taken."""
-    return socket.create_server((host, port), backlog=1024)
+def listen(*, host: str, port: int, count: int = 1) -> list[socket.socket]:
+    """``count`` sockets listening on ``host:port`` (one per serving process, see the module doc; one socket
+    when ``count`` is 1 or the platform lacks ``SO_REUSEPORT``). Raises ``OSError`` when the port is taken:
+    the port is first bound without ``SO_REUSEPORT``, which fails while anyone else listens on it (even
+    sockets of their own with ``SO_REUSEPORT``), then released and bound again by the ``count`` sockets."""
+    probe = socket.create_server((host, port), backlog=1024)
+    if count <= 1 or not hasattr(socket, "SO_REUSEPORT"):
+        return [probe]
+    address = probe.getsockname()[:2]  # port 0 resolved to the port given
+    probe.close()
+    sockets: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            sockets.append(socket.create_server(address, backlog=1024, reuse_port=True))
+    except OSError:
+        for made in sockets:
+            made.close()
+        raise
+    return sockets
 
 
 class _Children:
@@ -64,21 +86,23 @@ class _Children:
         return self.stopping and returncode in (0, -signal.SIGTERM, -signal.SIGINT)
 
 
-def serve(*, listener: socket.socket, processes: int, application: str = APPLICATION) -> int:
-    """Run ``processes`` daphne processes on ``listener`` until interrupted; returns the exit code."""
+def serve(*, listeners: list[socket.socket], processes: int, application: str = APPLICATION) -> int:
+    """Run ``processes`` daphne processes until interrupted, process ``i`` on ``listeners[i % len(listeners)]``
+    (:func:`listen`); returns the exit code."""
     if processes < 1:
         raise ValueError("processes must be at least 1")
-    fd = listener.fileno()
     with _Children() as children:
-        for _ in range(processes):
+        for index in range(processes):
             if children.stopping:
                 break
+            fd = listeners[index % len(listeners)].fileno()
             children.processes.append(
                 # -v 0: no daphne access lines on stdout — they print the raw path (a "%0a" in it forges a
                 # line); every request is in access.log, escaped (core.middleware.AccessLogMiddleware).
                 subprocess.Popen([daphne_path(), "-v", "0", "--fd", str(fd), application], pass_fds=(fd,))
             )
-        listener.close()  # the children hold the socket now
+        for listener in listeners:
+            listener.close()  # the children hold the sockets now
         code = 0
         running = list(children.processes)
         while running:

@@ -104,6 +104,45 @@ def test_a_port_in_use_is_a_clear_error_before_anything_says_serving() -> None:
         assert not list(Path(settings.RUN_DIR).glob("serve-*.pid"))
 
 
+def test_each_process_gets_a_socket_of_its_own_and_connections_are_spread_between_them() -> None:
+    """``listen(count=2)``: two sockets on one port (SO_REUSEPORT); the kernel hands 64 connections from one
+    client to both (with one shared socket, twisted's accept burst let one process take them all); the port is
+    then taken for anyone else."""
+    from core.serve import listen
+
+    if not hasattr(socket, "SO_REUSEPORT"):
+        pytest.skip("no SO_REUSEPORT on this platform: the processes share one socket")
+    listeners = listen(host="127.0.0.1", port=0, count=2)
+    try:
+        assert len(listeners) == 2
+        port = listeners[0].getsockname()[1]
+        assert listeners[1].getsockname()[1] == port
+        with pytest.raises(OSError):
+            listen(host="127.0.0.1", port=port, count=2)
+        clients = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(64)]
+        try:
+            accepted = []
+            for listener in listeners:
+                listener.setblocking(False)
+                count = 0
+                while True:
+                    try:
+                        conn, _ = listener.accept()
+                    except BlockingIOError:
+                        break
+                    conn.close()
+                    count += 1
+                accepted.append(count)
+        finally:
+            for client in clients:
+                client.close()
+        assert sum(accepted) == 64
+        assert min(accepted) >= 8, accepted  # by hash of the source port: about half each
+    finally:
+        for listener in listeners:
+            listener.close()
+
+
 def _websocket_error_code(port: int) -> str:
     """Open the agent socket without a token: a websocket server accepts, sends an error event and closes."""
     from websockets.sync.client import connect

@@ -46,7 +46,7 @@ class Command(BaseCommand):
         if not 0 < port < 65536:
             raise CommandError(f"--port must be between 1 and 65535, got {port}.")
         try:
-            listener = listen(host=host, port=port)
+            listeners = listen(host=host, port=port, count=1 if options["reload"] else processes)
         except OSError as exc:
             raise CommandError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
         mode = "1 daphne process, reloading on code changes" if options["reload"] else f"{processes} daphne process(es)"
@@ -58,9 +58,11 @@ class Command(BaseCommand):
             if options["reload"]:
                 from django.utils import autoreload
 
-                code = serve_reloading(listener=listener, child_argv=autoreload.get_child_arguments(), log=self._log)
+                code = serve_reloading(
+                    listener=listeners[0], child_argv=autoreload.get_child_arguments(), log=self._log
+                )
             else:
-                code = serve(listener=listener, processes=processes)
+                code = serve(listeners=listeners, processes=processes)
         if code:
             raise CommandError(f"a daphne process exited with status {code}")
 
