@@ -112,15 +112,31 @@ def staff_client(staff_user: User, client_for):
     return client_for(staff_user)
 
 
+def _slow_without_database(item: pytest.Item) -> bool:
+    """A ``slow`` test (servers, subprocesses, their own databases) that does not use the test database."""
+    if item.get_closest_marker("slow") is None or item.get_closest_marker("django_db") is not None:
+        return False
+    return not {"db", "transactional_db", "live_server"} & set(getattr(item, "fixturenames", ()))
+
+
+@pytest.hookimpl(trylast=True)  # after pytest-django's ordering (database tests, transactional ones, the rest)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Every transactional test restores the serialized database (``serialized_rollback=True``).
+    """Every transactional test restores the serialized database; slow tests that use no database go first.
 
     A transactional test's teardown flushes the tables; without serialized rollback Django then re-creates
     the content types, and the next serialized-rollback test fails restoring its own copy (a unique
     constraint on ``django_content_type``) — and every such test after it. One forgotten flag broke 25
     tests on CI; this makes it a collection error naming the test instead.
+
+    The slow tests that need no test database (servers, subprocesses, browsers over their own files and
+    databases: about half the suite's time in a few dozen tests) are moved to the front, in their
+    collection order; the order of the database tests among themselves is pytest-django's. Under
+    pytest-xdist (``make test``: ``-n 2 --dist loadfile --no-loadscope-reorder``) the workers therefore
+    start with the long files and finish on the short ones, instead of one worker running a 90-second
+    file alone at the end.
     """
     for item in items:
         marker = item.get_closest_marker("django_db")
         if marker is not None and marker.kwargs.get("transaction") and not marker.kwargs.get("serialized_rollback"):
             raise pytest.UsageError(f"{item.nodeid}: a transactional test needs serialized_rollback=True too")
+    items.sort(key=lambda item: not _slow_without_database(item))  # stable: each group keeps its order
