@@ -1,11 +1,19 @@
-"""Shared pytest fixtures: the access-case users (owner, other user, staff, anonymous) and demo data."""
+"""Shared pytest fixtures: the access-case users (owner, other user, staff, anonymous), demo data, and the
+prepared demo databases that subprocess tests copy (built once per test run)."""
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import fcntl
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from django.core.cache import cache
@@ -13,6 +21,7 @@ from django.core.cache import cache
 from portfolios.models import Portfolio, User
 
 SEED_DATE = dt.date(2026, 11, 23)
+ROOT = Path(__file__).resolve().parent
 
 
 @pytest.fixture(autouse=True)
@@ -110,6 +119,109 @@ def other_client(other_user: User, client_for):
 @pytest.fixture
 def staff_client(staff_user: User, client_for):
     return client_for(staff_user)
+
+
+# --- Prepared databases, built once per test run and copied by the tests that start processes -------
+# The subprocess tests each used to build the same demo with the same commands (migrate, seed, prices,
+# for some the batch and a year of snapshots: 10-40 s each). Each file below is built once per run — under
+# pytest-xdist once for all workers, the first to ask builds it while the others wait on a file lock — and
+# a test copies it and works on its copy; nothing writes into the prepared folder after its build.
+
+# What a command run against its own data folder must not take from the test run: the generated locations
+# follow DATA_DIR, the demo makes its own key file, the database is the folder's SQLite file, no Redis.
+BUILD_UNSET = (
+    *("LOG_DIR", "REPORTS_DIR", "ARCHIVE_DIR", "RUN_DIR", "STATIC_ROOT"),
+    *("SECRET_KEY", "DATABASE_URL", "REDIS_URL"),
+)
+
+
+def _run_shared_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder of this test run that every xdist worker sees (the controller's base temp); else the base temp."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def prepared_once(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]) -> Path:
+    """The folder ``name``, filled by ``build(folder)`` the first time any worker of this run asks for it.
+
+    A build that raised leaves no ``<name>.done`` mark beside the folder: the next caller starts it again
+    from an empty folder.
+    """
+    root = _run_shared_folder(tmp_path_factory) / "prepared"
+    root.mkdir(exist_ok=True)
+    folder = root / name
+    with (root / f"{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not (root / f"{name}.done").is_file():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            build(folder)
+            (root / f"{name}.done").touch()
+    return folder
+
+
+def build_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    """The environment of a command run against ``data_dir`` (its ``db.sqlite3``, logs, reports, key file)."""
+    env = {k: v for k, v in os.environ.items() if k not in BUILD_UNSET}
+    env.update(DATA_DIR=str(data_dir), FAST_PASSWORD_HASHER="1", **extra)
+    # The project's packages from this checkout, not an installed (editable) copy elsewhere.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    return env
+
+
+def _sqlite_settle(path: Path) -> None:
+    """Fold the write-ahead log into the file, so that copying the one file copies the whole database."""
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    for suffix in ("-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def _demo_build(folder: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "manage.py", "demo", "--no-serve"],
+        cwd=ROOT, env=build_env(folder), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert (folder / "secret_key").is_file()  # no SECRET_KEY in the environment: the demo made one
+    _sqlite_settle(folder / "db.sqlite3")
+
+
+@pytest.fixture(scope="session")
+def demo_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data folder as ``manage.py demo --no-serve`` leaves it (``make demo SERVE=0``): ``db.sqlite3`` (seed,
+    a year of simulated prices, the batch, snapshots, the VaR backtest), reports, logs and the demo's own
+    ``secret_key`` file — built with no ``SECRET_KEY``, ``DATABASE_URL`` or ``REDIS_URL`` in the environment.
+    Copy it (``shutil.copytree``) before use."""
+    return prepared_once(tmp_path_factory, "demo", _demo_build)
+
+
+DEMO_PRICES_COMMANDS = (
+    ("migrate", "-v0"),
+    ("seed_demo", "--date", "2026-11-23"),
+    ("sync_market_data", "--backfill", "300", "--quiet-progress"),
+)
+
+
+def _demo_prices_build(folder: Path) -> None:
+    from analytics.tests.fault_zygote import Zygote
+
+    # The run's key (a command without one refuses to start; only the demo makes a key file).
+    zygote = Zygote(build_env(folder, LOG_DIR=str(folder / "logs"), SECRET_KEY=os.environ["SECRET_KEY"]), folder)
+    try:
+        for argv in DEMO_PRICES_COMMANDS:
+            status, output = zygote.run(*argv)
+            assert status == 0, f"{argv}: {output[-3000:]}"
+    finally:
+        zygote.close()
+    _sqlite_settle(folder / "db.sqlite3")
+
+
+@pytest.fixture(scope="session")
+def demo_prices_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file made by ``DEMO_PRICES_COMMANDS`` (migrate, the demo seeded on 2026-11-23, 300 sessions of
+    simulated prices; no batch yet). Copy it (``shutil.copy``) before use."""
+    return prepared_once(tmp_path_factory, "demo-prices", _demo_prices_build) / "db.sqlite3"
 
 
 def _slow_without_database(item: pytest.Item) -> bool:
