@@ -75,12 +75,8 @@ def demo_data(db):
 ANALYTICS_AS_OF = dt.date(2026, 11, 20)  # a Friday; every demo option expires after it
 
 
-@pytest.fixture
-def analytics_demo(demo_data):
-    """Demo data, 300 sessions of simulated prices up to ``ANALYTICS_AS_OF``, and the analytics batch.
-
-    Returns the ``BatchOutcome`` (its ``run.as_of`` is ``ANALYTICS_AS_OF``). No reports are written.
-    """
+def analytics_demo_build():
+    """300 sessions of simulated prices up to ``ANALYTICS_AS_OF`` and the analytics batch, over the demo seed."""
     from analytics.services.batch import batch_run, portfolio_steps
     from marketdata.services import prices_sync
 
@@ -88,6 +84,38 @@ def analytics_demo(demo_data):
     outcome = batch_run(as_of=ANALYTICS_AS_OF, steps=list(portfolio_steps()), trigger="test")
     assert outcome.ok, outcome.run.error_summary
     return outcome
+
+
+@pytest.fixture(scope="session")
+def analytics_demo_rows(django_db_setup, django_db_blocker):
+    """The rows ``analytics_demo_build`` adds to the seeded test database, built once per test run (worker).
+
+    Built in a transaction that is rolled back (``core.tests.dbsnapshot``); the first test that asks gets it
+    built before its own database set-up, on the migrated database every test starts from.
+    """
+    from core.tests.dbsnapshot import rows_capture
+    from portfolios.demo import demo_seed
+
+    with django_db_blocker.unblock():
+        return rows_capture(analytics_demo_build, start=lambda: demo_seed(seeded_on=SEED_DATE))
+
+
+@pytest.fixture
+def analytics_demo(demo_data, analytics_demo_rows):
+    """Demo data, 300 sessions of simulated prices up to ``ANALYTICS_AS_OF``, and the analytics batch.
+
+    Returns the ``BatchOutcome`` (its ``run.as_of`` is ``ANALYTICS_AS_OF``). No reports are written. The
+    prices and the batch's rows are those of one build per test run, inserted again for each test
+    (``analytics_demo_rows``; a test proves it equals building them in the test), so their clocks
+    (``computed_at``, the run's start and heartbeat) are that build's.
+    """
+    import dataclasses
+
+    from core.tests.dbsnapshot import rows_apply
+
+    rows_apply(analytics_demo_rows)
+    outcome = analytics_demo_rows.result
+    return dataclasses.replace(outcome, run=type(outcome.run).objects.get(pk=outcome.run.pk))
 
 
 # API clients for every access case; their tokens come from the real login endpoint.
@@ -222,6 +250,44 @@ def demo_prices_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A SQLite file made by ``DEMO_PRICES_COMMANDS`` (migrate, the demo seeded on 2026-11-23, 300 sessions of
     simulated prices; no batch yet). Copy it (``shutil.copy``) before use."""
     return prepared_once(tmp_path_factory, "demo-prices", _demo_prices_build) / "db.sqlite3"
+
+
+def _flushes_with_serialized_rollback(item: pytest.Item) -> bool:
+    """A transactional test whose teardown flushes every table, its serialized rollback on (conftest's rule)."""
+    marker = item.get_closest_marker("django_db")
+    return bool(marker and marker.kwargs.get("transaction") and marker.kwargs.get("serialized_rollback"))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """After a transactional test's flush, put back the migrated database's rows (content types, permissions,
+    the stress scenario catalog…), as the next serialized-rollback test would at its start.
+
+    Django leaves the tables empty after such a test, and only the serialized-rollback tests restore them:
+    pytest-django therefore runs the transactional tests after all the others. Under pytest-xdist with
+    ``--dist loadfile`` a worker runs whole files one after the other, so a file's transactional tests can
+    come before another file's database tests; with this, every test starts from the migrated database
+    whatever ran before it. The rows are restored with their primary keys, so the next serialized test's
+    own restore (``save`` of each object by primary key) finds them in place.
+    """
+    result = yield
+    if _flushes_with_serialized_rollback(item):
+        from pytest_django.plugin import blocking_manager_key
+
+        with item.config.stash[blocking_manager_key].unblock():
+            migrated_rows_restore()
+    return result
+
+
+def migrated_rows_restore() -> None:
+    """Save every object of the migrated test database again (``_test_serialized_contents``, by primary key)."""
+    from django.db import connections
+
+    for alias in connections:
+        connection = connections[alias]
+        contents = getattr(connection, "_test_serialized_contents", None)
+        if contents:
+            connection.creation.deserialize_db_from_string(contents)
 
 
 def _slow_without_database(item: pytest.Item) -> bool:

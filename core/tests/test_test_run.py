@@ -47,3 +47,26 @@ def test_the_slow_tests_without_a_database_run_first(request: pytest.FixtureRequ
         pytest.skip("no slow test collected with this one (a run of this file alone)")
     first_other = flags.index(False) if False in flags else len(flags)
     assert all(flags[:first_other]) and not any(flags[first_other:]), "a slow test after a fast one"
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_after_a_flush_the_migrated_rows_are_restored_with_their_keys() -> None:
+    """What ``conftest.pytest_runtest_teardown`` does after every transactional test's flush."""
+    from django.contrib.contenttypes.models import ContentType
+    from django.core.management import call_command
+
+    from analytics.models import StressScenario
+    from conftest import migrated_rows_restore
+
+    def rows() -> tuple[list[tuple[int, str, str]], list[str]]:
+        types = sorted(ContentType.objects.values_list("pk", "app_label", "model"))
+        return types, sorted(StressScenario.objects.values_list("pk", flat=True))
+
+    migrated = rows()
+    assert migrated[0] and migrated[1]  # the migrations' rows: content types, the stress scenario catalog
+    call_command("flush", verbosity=0, interactive=False, inhibit_post_migrate=True)  # as the teardown does
+    assert rows() == ([], [])
+    migrated_rows_restore()
+    assert rows() == migrated
+    migrated_rows_restore()  # again, over rows already there: saved in place, nothing duplicated
+    assert rows() == migrated
