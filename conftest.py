@@ -271,7 +271,8 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
     own restore (``save`` of each object by primary key) finds them in place.
     """
     result = yield
-    if _flushes_with_serialized_rollback(item):
+    # With no next test the session's fixtures are gone too: the test database is destroyed, nothing to restore.
+    if nextitem is not None and _flushes_with_serialized_rollback(item):
         from pytest_django.plugin import blocking_manager_key
 
         with item.config.stash[blocking_manager_key].unblock():
