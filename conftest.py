@@ -252,6 +252,20 @@ def demo_prices_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return prepared_once(tmp_path_factory, "demo-prices", _demo_prices_build) / "db.sqlite3"
 
 
+def _demo_seeded_build(folder: Path) -> None:
+    from agent.tests.live import database_seed
+
+    database_seed(f"sqlite:///{folder / 'db.sqlite3'}", build_env(folder, SECRET_KEY=os.environ["SECRET_KEY"]))
+    _sqlite_settle(folder / "db.sqlite3")
+
+
+@pytest.fixture(scope="session")
+def demo_seeded_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file made by ``agent.tests.live.SEED_COMMANDS`` (migrate, ``seed_demo`` as of today: the demo
+    users, portfolios and positions, no prices) for the live servers. Copy it (``shutil.copy``) before use."""
+    return prepared_once(tmp_path_factory, "demo-seeded", _demo_seeded_build) / "db.sqlite3"
+
+
 def _flushes_with_serialized_rollback(item: pytest.Item) -> bool:
     """A transactional test whose teardown flushes every table, its serialized rollback on (conftest's rule)."""
     marker = item.get_closest_marker("django_db")
