@@ -107,7 +107,9 @@ def analytics_demo(demo_data, analytics_demo_rows):
     Returns the ``BatchOutcome`` (its ``run.as_of`` is ``ANALYTICS_AS_OF``). No reports are written. The
     prices and the batch's rows are those of one build per test run, inserted again for each test
     (``analytics_demo_rows``; a test proves it equals building them in the test), so their clocks
-    (``computed_at``, the run's start and heartbeat) are that build's.
+    (``computed_at``, the run's start and heartbeat) are that build's. It was built with the project's
+    settings: a test that changes a setting the build reads (the simulated world, the covariance estimator…)
+    builds its own, as ``analytics/tests/test_factor_recovery.py`` does.
     """
     import dataclasses
 
