@@ -254,6 +254,23 @@ def demo_prices_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return prepared_once(tmp_path_factory, "demo-prices", _demo_prices_build) / "db.sqlite3"
 
 
+def _migrated_build(folder: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "-v0"],
+        cwd=ROOT, env=build_env(folder, SECRET_KEY=os.environ["SECRET_KEY"]), capture_output=True, text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    _sqlite_settle(folder / "db.sqlite3")
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file as ``manage.py migrate`` leaves it (every table, the database cache's among them; the
+    migrations' own rows), for the tests that serve or work an empty installation. Copy it before use."""
+    return prepared_once(tmp_path_factory, "migrated", _migrated_build) / "db.sqlite3"
+
+
 def _demo_seeded_build(folder: Path) -> None:
     from agent.tests.live import database_seed
 
