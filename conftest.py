@@ -3,6 +3,7 @@ prepared demo databases that subprocess tests copy (built once per test run)."""
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import datetime as dt
 import fcntl
@@ -351,4 +352,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         marker = item.get_closest_marker("django_db")
         if marker is not None and marker.kwargs.get("transaction") and not marker.kwargs.get("serialized_rollback"):
             raise pytest.UsageError(f"{item.nodeid}: a transactional test needs serialized_rollback=True too")
+    _node_ids_unique(items)
     items.sort(key=lambda item: not _slow_without_database(item))  # stable: each group keeps its order
+
+
+def _node_ids_unique(items: list[pytest.Item]) -> None:
+    """Give schemathesis' generated tests (one item per API operation, all under their function's node id) the
+    operation in their node id, as parametrized tests have theirs: pytest-xdist schedules by node id, and 53
+    items sharing one ran once under two workers (104 of the suite's tests not run)."""
+    from _pytest.nodeid import coerce_node_id  # pytest 9: the node id is structured (``Node._id``)
+
+    counts = collections.Counter(item.nodeid for item in items)
+    for item in items:
+        if counts[item.nodeid] > 1 and "[" in item.name and not item.nodeid.endswith("]"):
+            item._id = coerce_node_id(f"{item.nodeid}[{item.name.split('[', 1)[1]}")
+    shared = [nodeid for nodeid, n in collections.Counter(item.nodeid for item in items).items() if n > 1]
+    if shared:
+        raise pytest.UsageError(f"tests that share a node id (pytest-xdist would run one of each): {shared}")
