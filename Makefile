@@ -8,6 +8,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 SERVE ?= 1
 PYTEST_ARGS ?=
+# pytest-xdist workers for make test (0: one process). Whole files go to a worker (--dist loadfile: a file's
+# module fixtures, such as a served demo database, are built once), in collection order (the slow files
+# first, see conftest.py); each worker has its own test database, data folder and Redis database.
+PYTEST_WORKERS ?= 2
 
 .PHONY: install demo test lint lint-deploy format clean serve dev stop doctor
 
@@ -52,7 +56,7 @@ format: install
 test: install
 	$(VENV)/bin/ruff check .
 	DEBUG=true $(VENV)/bin/mypy .  # the Django plugin loads the settings: DEBUG lets them start without a key
-	FAST_PASSWORD_HASHER=1 $(PY) -m pytest $(PYTEST_ARGS)
+	FAST_PASSWORD_HASHER=1 $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

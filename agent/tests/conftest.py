@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,14 +30,16 @@ def other_api(other_user) -> APIClient:
 
 
 @pytest.fixture(scope="session")
-def live_demo(tmp_path_factory) -> Iterator[dict[str, Any]]:
-    """One live daphne over a seeded SQLite file for the session (agent/tests/live.py).
+def live_demo(tmp_path_factory, demo_seeded_sqlite: Path) -> Iterator[dict[str, Any]]:
+    """One live daphne over a seeded SQLite file for the session (agent/tests/live.py): a copy of the run's
+    ``demo_seeded_sqlite``.
 
     The per-user chat budget is raised: the concurrency tests ask 3 × 30 questions as one user.
     """
     from agent.tests.live import live_server
 
-    with live_server(tmp_path_factory.mktemp("live"), extra_env={"AGENT_THROTTLE": "10000/min"}) as live:
+    tmp = tmp_path_factory.mktemp("live")
+    with live_server(tmp, extra_env={"AGENT_THROTTLE": "10000/min"}, seeded=demo_seeded_sqlite) as live:
         yield live
 
 

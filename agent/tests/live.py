@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import sqlite3
 import subprocess
@@ -95,21 +96,42 @@ def _database(tmp: Path, backend: str) -> Iterator[tuple[str, Callable[[str], li
         admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
+SEED_COMMANDS = (("migrate", "--noinput"), ("seed_demo",))  # the demo users, portfolios and positions
+
+
 @contextmanager
 def live_server(
-    tmp: Path, *, extra_env: dict[str, str] | None = None, backend: str = "sqlite"
+    tmp: Path, *, extra_env: dict[str, str] | None = None, backend: str = "sqlite", seeded: Path | None = None
 ) -> Iterator[dict[str, Any]]:
     """Migrate and seed a fresh database, serve it with daphne on a free port; yields base URLs and env.
 
     ``backend`` is ``sqlite`` (a file under ``tmp``) or ``postgresql`` (a new database on the
     server of ``DATABASE_URL``, dropped afterwards). The yielded ``query(sql)`` reads that database.
+    ``seeded``: a SQLite file ``SEED_COMMANDS`` already made (the ``demo_seeded_sqlite`` fixture),
+    copied instead of running them again.
     """
-    with _database(tmp, backend) as (database_url, query), _serve(tmp, database_url, extra_env) as live:
+    if seeded is not None and backend != "sqlite":
+        raise ValueError("a seeded SQLite file serves the sqlite backend only")
+    with _database(tmp, backend) as (database_url, query), _serve(tmp, database_url, extra_env, seeded) as live:
         yield {**live, "query": query, "backend": backend}
 
 
+def database_seed(database_url: str, env: dict[str, str], seeded: Path | None = None) -> None:
+    """Make ``database_url`` the seeded demo: copy ``seeded`` (a SQLite file) or run ``SEED_COMMANDS``."""
+    if seeded is not None:
+        shutil.copy(seeded, database_url.removeprefix("sqlite:///"))
+        return
+    for command in SEED_COMMANDS:
+        subprocess.run(
+            [sys.executable, "manage.py", *command],
+            cwd=ROOT, env={**env, "DATABASE_URL": database_url}, check=True, capture_output=True, timeout=300,
+        )  # fmt: skip
+
+
 @contextmanager
-def _serve(tmp: Path, database_url: str, extra_env: dict[str, str] | None) -> Iterator[dict[str, Any]]:
+def _serve(
+    tmp: Path, database_url: str, extra_env: dict[str, str] | None, seeded: Path | None = None
+) -> Iterator[dict[str, Any]]:
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -119,10 +141,7 @@ def _serve(tmp: Path, database_url: str, extra_env: dict[str, str] | None) -> It
         "DJANGO_SETTINGS_MODULE": "sigmasight.settings",
         **(extra_env or {}),
     }
-    for command in (["migrate", "--noinput"], ["seed_demo"]):
-        subprocess.run(
-            [sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True, capture_output=True, timeout=300
-        )
+    database_seed(database_url, env, seeded)
     port = free_port()
     # The server's output goes to a file: an unread pipe would block daphne once its buffer is full.
     stderr_path = tmp / f"daphne-{port}.stderr"

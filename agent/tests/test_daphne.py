@@ -1,7 +1,8 @@
 """The agent over a real daphne process: websocket chat with the ``websockets`` client, and SSE over HTTP.
 
-A module-scoped fixture migrates and seeds a temporary SQLite file with ``manage.py`` (the test
-database of pytest-django is a transaction the server process could not see), starts daphne on
+A module-scoped fixture copies a SQLite file migrated and seeded with ``manage.py`` (the run's
+``demo_seeded_sqlite``: the test database of pytest-django is a transaction the server process could
+not see), starts daphne on
 a free port with ``DATABASE_URL`` pointing at it, and logs in through the API like a client.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -35,7 +37,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def daphne_server(tmp_path_factory) -> Iterator[dict]:
+def daphne_server(tmp_path_factory, demo_seeded_sqlite: Path) -> Iterator[dict]:
     tmp = tmp_path_factory.mktemp("daphne")
     env = {
         **os.environ,
@@ -45,10 +47,7 @@ def daphne_server(tmp_path_factory) -> Iterator[dict]:
         "FAST_PASSWORD_HASHER": "1",
         "DJANGO_SETTINGS_MODULE": "sigmasight.settings",
     }
-    for command in (["migrate", "--noinput"], ["seed_demo"]):
-        subprocess.run(
-            [sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True, capture_output=True, timeout=180
-        )
+    shutil.copy(demo_seeded_sqlite, tmp / "agent.sqlite3")  # migrated and seeded once per run
     port = _free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "sigmasight.asgi:application"],

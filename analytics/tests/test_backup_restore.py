@@ -20,6 +20,7 @@ import pytest
 
 from analytics.tests.fault_zygote import Zygote
 from analytics.tests.test_fault_trials import _env, _postgres_server
+from conftest import DEMO_PRICES_COMMANDS
 
 pytestmark = pytest.mark.slow
 
@@ -27,16 +28,14 @@ pytestmark = pytest.mark.slow
 # rebuilt by ``migrate``; django-q's task queue is transient).
 PROJECT_PREFIXES = ("portfolios_", "analytics_", "marketdata_", "reports_", "agent_")
 DUMP_EXCLUDES = ["contenttypes", "auth.permission", "sessions", "admin.logentry", "django_q"]
-FILL = (
-    ["migrate", "-v0"],
-    ["seed_demo", "--date", "2026-11-23"],
-    ["sync_market_data", "--backfill", "300", "--quiet-progress"],
-    ["run_batch", "--skip-sync", "--skip-reports"],
-)
+BATCH = ("run_batch", "--skip-sync", "--skip-reports")
+FILL = (*DEMO_PRICES_COMMANDS, BATCH)
 
 
-def _fill(zygote: Zygote) -> None:
-    for argv in FILL:
+def _fill(zygote: Zygote, fill: tuple[tuple[str, ...], ...] = FILL) -> None:
+    """Run ``fill``'s commands: migrate, seed, prices and the batch (on SQLite only the batch, on a copy of
+    the run's ``demo_prices_sqlite`` file that the first three made)."""
+    for argv in fill:
         status, output = zygote.run(*argv)
         assert status == 0, f"{argv}: {output[-3000:]}"
 
@@ -66,11 +65,12 @@ def _sqlite_tables(path: Path) -> dict[str, list[str]]:
         return out
 
 
-def test_sqlite_dumpdata_then_loaddata_into_an_empty_database_restores_every_row(tmp_path):
+def test_sqlite_dumpdata_then_loaddata_into_an_empty_database_restores_every_row(tmp_path, demo_prices_sqlite):
     database, backup = tmp_path / "db.sqlite3", tmp_path / "backup.xml.gz"
+    shutil.copy(demo_prices_sqlite, database)
     zygote = Zygote(_env(f"sqlite:///{database}", tmp_path), tmp_path)
     try:
-        _fill(zygote)
+        _fill(zygote, (BATCH,))
         excludes = [arg for app in DUMP_EXCLUDES for arg in ("--exclude", app)]
         status, output = zygote.run(
             "dumpdata", "--natural-foreign", "--format", "xml", *excludes, "--output", str(backup)

@@ -44,21 +44,11 @@ def _count(path: Path, table: str, where: str = "") -> int:
         return db.execute(f"SELECT COUNT(*) FROM {table} {where}").fetchone()[0]  # noqa: S608 - test-only names
 
 
-@pytest.fixture(scope="module")
-def prepared_db(tmp_path_factory) -> Path:
-    """A SQLite file with the demo and 300 sessions of simulated prices (built by subprocesses)."""
-    base = tmp_path_factory.mktemp("batchdb") / "base.sqlite3"
-    env = _sqlite_env(base)
-    _manage("migrate", "-v0", env=env)
-    _manage("seed_demo", "--date", "2026-11-23", env=env)
-    _manage("sync_market_data", "--backfill", "300", "--quiet-progress", env=env)
-    return base
-
-
-def test_a_run_killed_mid_way_then_rerun_matches_an_uninterrupted_run(prepared_db, tmp_path):
+def test_a_run_killed_mid_way_then_rerun_matches_an_uninterrupted_run(demo_prices_sqlite, tmp_path):
+    # Two copies of the run's demo with 300 sessions of prices (conftest.DEMO_PRICES_COMMANDS, made once).
     clean, killed = tmp_path / "clean.sqlite3", tmp_path / "killed.sqlite3"
-    shutil.copy(prepared_db, clean)
-    shutil.copy(prepared_db, killed)
+    shutil.copy(demo_prices_sqlite, clean)
+    shutil.copy(demo_prices_sqlite, killed)
     batch_args = ("run_batch", "--skip-sync", "--skip-reports")
     _manage(*batch_args, env=_sqlite_env(clean))
 

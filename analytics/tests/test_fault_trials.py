@@ -5,7 +5,8 @@ fails cleanly (exit 1, a message, the run recorded failed) and a rerun is identi
 
 Each trial runs real ``run_batch`` processes forked from a server that imported Django once
 (``fault_zygote.py``), so a trial costs the batch itself, not seconds of imports. The database of a
-trial is a fresh copy of a prepared one (demo portfolios, 300 sessions of simulated prices). The
+trial is a fresh copy of a prepared one (demo portfolios, 300 sessions of simulated prices: on SQLite
+the run's ``demo_prices_sqlite`` file, on PostgreSQL filled by the same commands). The
 kill lands at a uniformly random moment of the batch's measured duration after its run record
 appears (seeded: ``FAULT_TRIALS_SEED``, default 17; ``FAULT_TRIALS`` per database, default 10).
 """
@@ -29,6 +30,7 @@ from typing import Any
 import pytest
 
 from analytics.tests.fault_zygote import Zygote
+from conftest import DEMO_PRICES_COMMANDS
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -124,7 +126,7 @@ def sqlite_backend(tmp_path_factory) -> Iterator[tuple[Backend, Zygote]]:
         drop_files()
         shutil.copy(base, trial)
 
-    backend = Backend("sqlite", _env(f"sqlite:///{trial}", folder), query, reset, snapshot)
+    backend = Backend("sqlite", _env(f"sqlite:///{trial}", folder), query, reset, snapshot, extra={"path": trial})
     zygote = Zygote(backend.env, folder)
     try:
         yield backend, zygote
@@ -200,12 +202,10 @@ class Prepared:
     batch_s: float
 
 
-def _prepare(backend: Backend, zygote: Zygote) -> Prepared:
-    for argv in (
-        ["migrate", "-v0"],
-        ["seed_demo", "--date", "2026-11-23"],
-        ["sync_market_data", "--backfill", "300", "--quiet-progress"],
-    ):
+def _prepare(backend: Backend, zygote: Zygote, fill: tuple[tuple[str, ...], ...] = DEMO_PRICES_COMMANDS) -> Prepared:
+    """Fill the trial database (``fill``: none when it is already a copy of the prepared one), keep it as the
+    base every trial starts from, then run the batch once uninterrupted: the results every rerun must match."""
+    for argv in fill:
         status, output = zygote.run(*argv)
         assert status == 0, f"{argv}: {output[-3000:]}"
     backend.snapshot()
@@ -271,9 +271,10 @@ def _report(name: str, prepared: Prepared, trials: list[dict[str, Any]]) -> None
 
 
 @pytest.fixture(scope="module")
-def sqlite_prepared(sqlite_backend) -> tuple[Backend, Zygote, Prepared]:
+def sqlite_prepared(sqlite_backend, demo_prices_sqlite: Path) -> tuple[Backend, Zygote, Prepared]:
     backend, zygote = sqlite_backend
-    return backend, zygote, _prepare(backend, zygote)
+    shutil.copy(demo_prices_sqlite, backend.extra["path"])  # DEMO_PRICES_COMMANDS, run once per test run
+    return backend, zygote, _prepare(backend, zygote, fill=())
 
 
 @pytest.fixture(scope="module")
@@ -302,12 +303,18 @@ def test_the_connection_terminated_mid_batch_fails_cleanly_then_a_rerun_is_ident
     backend, zygote, prepared = postgres_prepared
     rng = random.Random(SEED + 2)
     server, db = backend.extra["server"], backend.extra["db"]
+    # The batch's duration now, not at the module's set-up: under another load then (a second pytest-xdist
+    # worker starting its own slow files) it can be twice as long, and the terminations would land after it.
+    backend.reset()
+    status, output = zygote.run(*BATCH)
+    assert status == 0, output[-3000:]
+    batch_s = backend.query("SELECT duration_ms FROM analytics_batchrun")[0][0] / 1000
     failed_cleanly = 0
     for number in range(3):
         backend.reset()
         pid, log = zygote.start(*BATCH)
         assert _wait_for_running_run(backend, pid), log.read_text()[-2000:]
-        time.sleep(rng.uniform(0.1, 0.8) * prepared.batch_s)
+        time.sleep(rng.uniform(0.1, 0.8) * batch_s)
         with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
             admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [db])
         status = zygote.wait(pid)

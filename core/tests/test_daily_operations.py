@@ -1,5 +1,7 @@
 """The README's "Daily operations", run as written: every block marked ``<!-- daily-ops -->``, in order, as
-one bash script against a fresh demo (its own SQLite database and data folder, a free port).
+one bash script against a fresh demo (its own SQLite database and data folder, a free port). The demo is
+``manage.py demo --no-serve`` run in this environment once per test run (the ``demo_folder`` fixture,
+shared with the browser tests); the day works on a copy of its folder.
 
 The day starts the server and the worker in the background, talks to them with curl, and ends with
 ``end_of_day --stop``; so the test also proves the demo's local SECRET_KEY file, the pid files, the
@@ -9,8 +11,8 @@ dropped in the code fails here until the README says the same.
 
 from __future__ import annotations
 
-import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -19,10 +21,10 @@ from pathlib import Path
 
 import pytest
 
+from conftest import build_env
+
 ROOT = Path(__file__).resolve().parents[2]
 MARKER = "<!-- daily-ops -->"
-# Generated locations are left to follow DATA_DIR (the test run's own values would win otherwise).
-DERIVED = ("LOG_DIR", "REPORTS_DIR", "ARCHIVE_DIR", "RUN_DIR", "STATIC_ROOT", "SECRET_KEY", "DATABASE_URL", "REDIS_URL")
 
 
 def readme_blocks() -> list[str]:
@@ -48,25 +50,22 @@ def test_the_readme_marks_every_step_of_the_day() -> None:
 
 
 @pytest.mark.slow
-def test_every_daily_operations_command_runs_against_a_fresh_demo(tmp_path) -> None:
+def test_every_daily_operations_command_runs_against_a_fresh_demo(tmp_path, demo_folder) -> None:
     data = tmp_path / "data"
     work = tmp_path / "work"  # relative files the day writes (aapl.csv, doctor.json) land here
     work.mkdir()
     (work / "manage.py").symlink_to(ROOT / "manage.py")
     port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k not in DERIVED}
-    env.update(DATA_DIR=str(data), PY=sys.executable, PORT=str(port), FAST_PASSWORD_HASHER="1")
-    # The project's packages from this checkout: the script's own folder is `work`, and an installed
-    # (editable) copy elsewhere must not win.
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    # Generated locations follow DATA_DIR, no SECRET_KEY (the demo's key file), the folder's SQLite file;
+    # the project's packages from this checkout (the script's own folder is `work`).
+    env = build_env(data, PY=sys.executable, PORT=str(port))
 
     def manage(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "manage.py", *args], cwd=work, env=env, capture_output=True, text=True, timeout=300
         )
 
-    demo = manage("demo", "--no-serve")
-    assert demo.returncode == 0, demo.stdout + demo.stderr
+    shutil.copytree(demo_folder, data)  # `manage.py demo --no-serve` with this environment, made once per run
     assert (data / "secret_key").is_file()  # no SECRET_KEY in the environment: the demo made one
 
     log = tmp_path / "day.out"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -82,11 +83,11 @@ def test_an_unknown_kind_is_refused() -> None:
 
 
 @pytest.mark.slow
-def test_worker_logs_to_its_terminal_keeps_a_pid_file_and_stops_cleanly(tmp_path) -> None:
+def test_worker_logs_to_its_terminal_keeps_a_pid_file_and_stops_cleanly(tmp_path, migrated_sqlite) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'worker.sqlite3'}"
     env["Q_WORKERS"] = "1"
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True, timeout=180)
+    shutil.copy(migrated_sqlite, tmp_path / "worker.sqlite3")  # `manage.py migrate`, run once per test run
     log = tmp_path / "worker.out"
     worker = subprocess.Popen(
         [sys.executable, "manage.py", "worker"], cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -194,7 +195,7 @@ def _redis_throttle_clear(url: str) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("cache", ["database", "redis"])
-def test_two_server_processes_share_one_login_budget(tmp_path: Path, cache: str) -> None:
+def test_two_server_processes_share_one_login_budget(tmp_path: Path, cache: str, migrated_sqlite: Path) -> None:
     """Two ``serve`` processes, alternating, spend one budget: the database cache (the default), or
     Redis when ``REDIS_URL`` is set (as in CI; skipped otherwise), whose keys then hold the counts."""
     env: dict[str, Any] = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'shared.sqlite3'}"}
@@ -207,7 +208,7 @@ def test_two_server_processes_share_one_login_budget(tmp_path: Path, cache: str)
         _redis_throttle_clear(redis_url)
     env.pop("TRUSTED_PROXY_COUNT", None)
     env.pop("TRUSTED_PROXY_CIDRS", None)
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
+    shutil.copy(migrated_sqlite, tmp_path / "shared.sqlite3")  # `manage.py migrate`, run once per test run
     ports = [_free_port(), _free_port()]
     servers = [
         subprocess.Popen(

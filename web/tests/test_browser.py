@@ -1,13 +1,13 @@
 """The web app end to end in a real browser: headless Chromium (Debian's ``chromium`` and
 ``chromium-driver``) driven by Selenium against a real daphne serving HTTP and the websocket.
 
-A module-scoped fixture builds a demo database the way ``make demo`` does (``manage.py demo
---no-serve`` into a temporary SQLite file: seed, a year of simulated prices, the batch, snapshots),
-starts daphne on a free port with ``DATABASE_URL`` pointing at it (pytest-django's live server is
-WSGI, without websockets), and logs in through the API for the reference figures. Every page is
-saved as a screenshot under ``artifacts/screenshots/`` (git-ignored, kept after the run for CI to collect;
-``WEB_SCREENSHOT_DIR`` overrides) and
-its browser console must stay free of errors.
+A module-scoped fixture copies a demo database made the way ``make demo`` does (``manage.py demo
+--no-serve``: seed, a year of simulated prices, the batch, snapshots; the ``demo_folder`` fixture, made
+once per test run), starts daphne on a free port with ``DATABASE_URL`` pointing at the copy
+(pytest-django's live server is WSGI, without websockets), and logs in through the API for the
+reference figures. Every page is saved as a screenshot under ``artifacts/screenshots/`` (git-ignored,
+kept after the run for CI to collect; ``WEB_SCREENSHOT_DIR`` overrides) and its browser console must stay free of
+errors.
 
 Skipped, with the reason, only where Chromium is not installed; under CI (``CI=true``) a missing
 browser is a failure, since ``.ci/run`` installs it.
@@ -57,23 +57,22 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory) -> Iterator[dict[str, Any]]:
-    """A demo database served by daphne; yields its base URL and API tokens per demo user."""
+def site(tmp_path_factory, demo_folder: Path) -> Iterator[dict[str, Any]]:
+    """A copy of the demo's data folder served by daphne; yields its base URL and API tokens per demo user."""
     tmp = tmp_path_factory.mktemp("web-e2e")
+    data = tmp / "data"
+    shutil.copytree(demo_folder, data)
     env = {
         **os.environ,
-        "DATABASE_URL": f"sqlite:///{tmp / 'web.sqlite3'}",
-        "LOG_DIR": str(tmp / "logs"),
-        "REPORTS_DIR": str(tmp / "reports"),
+        "DATA_DIR": str(data),
+        "DATABASE_URL": f"sqlite:///{data / 'db.sqlite3'}",
+        "LOG_DIR": str(data / "logs"),
+        "REPORTS_DIR": str(data / "reports"),
         "AGENT_PROVIDER": "local",
         "FAST_PASSWORD_HASHER": "1",
         "DJANGO_SETTINGS_MODULE": "sigmasight.settings",
     }
     env.pop("REDIS_URL", None)  # the in-memory channel layer and cache: one process, nothing shared
-    subprocess.run(
-        [sys.executable, "manage.py", "demo", "--no-serve"], cwd=ROOT, env=env, check=True, capture_output=True,
-        timeout=300,
-    )  # fmt: skip
     port = _free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "sigmasight.asgi:application"],

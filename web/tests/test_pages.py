@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from decimal import Decimal
 
 import pytest
@@ -99,7 +98,10 @@ def test_staff_see_only_their_own_portfolios_too(staff_web: Client, book: Portfo
     assert b'href="/admin/"' in listing.content  # staff get the admin link, users do not
 
 
-@pytest.mark.parametrize("bad", ["not-a-uuid", str(uuid.uuid4()), "00000000-0000-0000-0000-000000000000"])
+# Fixed values (an unknown id among them): test ids must be the same in every pytest-xdist worker's collection.
+@pytest.mark.parametrize(
+    "bad", ["not-a-uuid", "5cf45994-b064-41ef-9c2a-4e6ab7019653", "00000000-0000-0000-0000-000000000000"]
+)
 def test_a_malformed_or_unknown_id_is_the_same_404_page(owner_web: Client, bad: str) -> None:
     for name in ("web:dashboard", "web:positions", "web:chat"):
         assert owner_web.get(reverse(name, args=[bad])).status_code == 404
