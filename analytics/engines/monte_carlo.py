@@ -47,7 +47,7 @@ import numpy.typing as npt
 
 from analytics.engines.book import PositionBook
 from analytics.engines.scenarios import option_value_change, shocked_price_ratio
-from analytics.engines.var import VarResult, historical_position_pnl, tail_size, worst_order
+from analytics.engines.var import VarResult, euler_components, historical_position_pnl, tail_size, worst_order
 
 FloatArray = npt.NDArray[np.float64]
 Distribution = Literal["normal", "student_t"]
@@ -377,13 +377,7 @@ def path_tail_figures(position_pnl: npt.ArrayLike, *, confidences: Sequence[floa
         ranks = np.arange(max(0, k - 1 - h), min(p, k + h))
         weights = (h + 1.0) - np.abs(ranks - (k - 1))
         smoothed = -(pnl[:, order[ranks]] @ weights) / weights.sum()
-        raw = -pnl[:, var_row]
-        denom = smoothed.sum()
-        scale = max(abs(var), float(np.abs(raw).sum()), 1e-12)
-        if var != 0 and denom * var > 0 and abs(denom) > 1e-9 * scale:
-            component_var = smoothed * (var / denom)
-        else:
-            component_var = raw.copy()
+        component_var = euler_components(smoothed=smoothed, raw=-pnl[:, var_row], var=var)
         out[confidence] = VarResult(
             var=var,
             es=-float(total[tail].mean()),

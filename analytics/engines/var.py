@@ -69,6 +69,17 @@ def worst_order(total: ArrayLike, m: int) -> npt.NDArray[np.intp]:
     return chosen[np.argsort(values[chosen], kind="stable")].astype(np.intp)
 
 
+def euler_components(*, smoothed: FloatArray, raw: FloatArray, var: float) -> FloatArray:
+    """Per-position VaR contributions (USD) that sum to ``var``: the kernel-smoothed tail losses ``smoothed``
+    scaled to the VaR (Euler allocation); the VaR scenario's own losses ``raw`` when the smoothed sum cannot
+    be scaled (zero, or of the other sign than the VaR)."""
+    denom = smoothed.sum()
+    scale = max(abs(var), float(np.abs(raw).sum()), 1e-12)
+    if var != 0 and denom * var > 0 and abs(denom) > 1e-9 * scale:
+        return smoothed * (var / denom)
+    return raw.copy()
+
+
 def historical_var(
     position_pnl: ArrayLike,
     *,
@@ -105,13 +116,7 @@ def historical_var(
     ranks = np.arange(max(0, k - 1 - h), min(s, k + h))
     weights = (h + 1.0) - np.abs(ranks - (k - 1))
     smoothed = -(weights[:, None] * pnl[order[ranks]]).sum(axis=0) / weights.sum()
-    raw = -pnl[var_row]
-    denom = smoothed.sum()
-    scale = max(abs(var), float(np.abs(raw).sum()), 1e-12)
-    if var != 0 and denom * var > 0 and abs(denom) > 1e-9 * scale:
-        component_var = smoothed * (var / denom)
-    else:
-        component_var = raw.copy()
+    component_var = euler_components(smoothed=smoothed, raw=-pnl[var_row], var=var)
     return VarResult(
         var=var,
         es=es,
