@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from analytics.services.snapshots import snapshots_backfill
+from core.commands import date_option
 
 
 class Command(BaseCommand):
@@ -20,12 +20,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if options["days"] < 1:
             raise CommandError("--days must be at least 1.")
-        end = None
-        if options["date"]:
-            try:
-                end = dt.date.fromisoformat(options["date"])
-            except ValueError:
-                raise CommandError(f"--date: expected YYYY-MM-DD, got {options['date']!r}") from None
+        end = date_option(options["date"])
         written = snapshots_backfill(
             days=options["days"],
             end=end,

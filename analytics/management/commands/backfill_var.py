@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 import uuid
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from analytics.services.var_backfill import var_backfill
+from core.commands import date_option
 
 
 class Command(BaseCommand):
@@ -28,12 +28,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if options["days"] < 1:
             raise CommandError("--days must be at least 1.")
-        end = None
-        if options["date"]:
-            try:
-                end = dt.date.fromisoformat(options["date"])
-            except ValueError:
-                raise CommandError(f"--date: expected YYYY-MM-DD, got {options['date']!r}") from None
+        end = date_option(options["date"])
         portfolio_ids = None
         if options["portfolio"]:
             try:

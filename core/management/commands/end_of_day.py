@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +10,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from core.archive import day_archive_write
+from core.commands import date_option
 
 
 class Command(BaseCommand):
@@ -33,13 +33,7 @@ class Command(BaseCommand):
         from analytics.selectors import batch_run_latest
         from marketdata.calendar import latest_completed_session
 
-        if options["date"]:
-            try:
-                day = dt.date.fromisoformat(options["date"])
-            except ValueError:
-                raise CommandError(f"--date must be YYYY-MM-DD, got {options['date']!r}.") from None
-        else:
-            day = latest_completed_session()
+        day = date_option(options["date"]) or latest_completed_session()
         self.stdout.write(self.style.MIGRATE_HEADING(f"End of day {day}"))
 
         run = batch_run_latest()

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from core.commands import date_option
 from core.exceptions import ApplicationError
 from reports.services import FORMATS, report_formats_parse, reports_generate_all
 
@@ -35,12 +35,7 @@ class Command(BaseCommand):
         parser.add_argument("--output-dir", metavar="DIR", help="Write here instead of REPORTS_DIR.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        as_of = None
-        if options["date"]:
-            try:
-                as_of = dt.date.fromisoformat(options["date"])
-            except ValueError:
-                raise CommandError(f"--date must be YYYY-MM-DD, got {options['date']!r}.") from None
+        as_of = date_option(options["date"])
         try:
             formats = report_formats_parse(formats=options["format"].split(","))
         except ApplicationError as exc:
