@@ -25,8 +25,9 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-async def _too_large(send: Send, limit: int) -> None:
-    body = json.dumps(
+def _too_large_body(limit: int) -> bytes:
+    """The 413 answer's JSON (the API's error shape), for a body over ``limit`` bytes."""
+    return json.dumps(
         {
             "error": {
                 "code": "payload_too_large",
@@ -35,6 +36,10 @@ async def _too_large(send: Send, limit: int) -> None:
             }
         }
     ).encode()
+
+
+async def _too_large(send: Send, limit: int) -> None:
+    body = _too_large_body(limit)
     await send(
         {
             "type": "http.response.start",
@@ -105,15 +110,7 @@ class BodySizeLimit:
 
 
 def _too_large_http(limit: int) -> bytes:
-    body = json.dumps(
-        {
-            "error": {
-                "code": "payload_too_large",
-                "message": f"Request body is larger than {limit // (1024 * 1024)} MB.",
-                "details": {"max_bytes": limit},
-            }
-        }
-    ).encode()
+    body = _too_large_body(limit)
     head = (
         "HTTP/1.1 413 Request Entity Too Large\r\nContent-Type: application/json\r\n"
         f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"

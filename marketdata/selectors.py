@@ -98,6 +98,17 @@ def _upper(symbols: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(s.strip().upper() for s in symbols if s and s.strip()))
 
 
+def _analytics_bars(*, symbols: Sequence[str], start: date | None, end: date | None) -> QuerySet[PriceBar]:
+    """The bars the analytics read: ``symbols`` (upper case) between ``start`` and ``end`` (inclusive, either
+    open), quarantined bars left out."""
+    queryset = PriceBar.objects.filter(symbol__in=symbols, quarantined=False)
+    if start is not None:
+        queryset = queryset.filter(date__gte=start)
+    if end is not None:
+        queryset = queryset.filter(date__lte=end)
+    return queryset
+
+
 def close_prices(*, symbols: Sequence[str], start: date | None = None, end: date | None = None) -> pd.DataFrame:
     """Adjusted closes as a frame: DatetimeIndex "date" ascending × symbols (those with data, in the asked order).
 
@@ -105,11 +116,7 @@ def close_prices(*, symbols: Sequence[str], start: date | None = None, end: date
     Quarantined bars (a price jump awaiting confirmation) are left out: their session is NaN.
     """
     wanted = _upper(symbols)
-    queryset = PriceBar.objects.filter(symbol__in=wanted, quarantined=False)
-    if start is not None:
-        queryset = queryset.filter(date__gte=start)
-    if end is not None:
-        queryset = queryset.filter(date__lte=end)
+    queryset = _analytics_bars(symbols=wanted, start=start, end=end)
     # Raw rows straight into pandas: Django's per-value converters cost seconds on a few 100k bars.
     sql, params = queryset.order_by().values_list("date", "symbol", "adj_close").query.sql_with_params()
     with connection.cursor() as cursor:
@@ -322,11 +329,7 @@ def daily_volumes(*, symbols: Sequence[str], start: date | None = None, end: dat
     symbol has no bar for, or whose bar is quarantined (held back from the analytics), is NaN. One query.
     """
     wanted = _upper(symbols)
-    queryset = PriceBar.objects.filter(symbol__in=wanted, quarantined=False)
-    if start is not None:
-        queryset = queryset.filter(date__gte=start)
-    if end is not None:
-        queryset = queryset.filter(date__lte=end)
+    queryset = _analytics_bars(symbols=wanted, start=start, end=end)
     rows = list(queryset.order_by().values_list("date", "symbol", "volume"))
     if not rows:
         return pd.DataFrame(index=pd.DatetimeIndex([], name="date"), dtype="float64")
