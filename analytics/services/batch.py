@@ -266,12 +266,6 @@ def _run_locked(
         # The run's instruments by one DISTINCT query, not from a frame of every position of the run: a cluster
         # driver never needs the positions (each chunk loads its own), and an inline run loads them below.
         symbols, contracts = run_instruments(portfolio_ids=ids, as_of=as_of, portfolios=portfolios)
-        positions = pd.DataFrame()  # a cluster driver holds none
-        if not use_cluster:
-            loaded = positions_load(portfolio_ids=ids, as_of=as_of)
-            unreadable_record(recorder=recorder, unreadable=loaded.unreadable, steps=kinds, say=say)
-            ids = [pid for pid in ids if pid not in loaded.unreadable]
-            positions = loaded.frame
         market = market_inputs_load(symbols=symbols, option_contracts=contracts, as_of=as_of)
         run.data_source = market.data_source
         run.warnings = _quarantine_warnings(market)
@@ -304,7 +298,6 @@ def _run_locked(
                     chunks=chunks,
                     steps=kinds,
                     recorder=recorder,
-                    positions=positions,
                     market=market,
                     stage=stage,
                     writer=writer,
@@ -352,17 +345,17 @@ def _chunks_run_inline(
     chunks: list[list[uuid.UUID]],
     steps: list[str],
     recorder: JobRecorder,
-    positions: pd.DataFrame,
     market: MarketInputs,
     stage: compute.SymbolStage | None,
     writer: ResultWriter,
     say: Callable[[str], None],
 ) -> None:
+    """Run the chunks one after the other in this process. They share the run's prices and factor model; each
+    loads its own positions (one query), as a cluster worker's chunk does, so that the run holds one chunk's
+    positions at a time and its memory does not grow with the number of portfolios."""
+    preloaded = Preloaded(market=market, stage=stage)
     for number, chunk in enumerate(chunks, start=1):
         say(f"portfolios: chunk {number}/{len(chunks)} ({len(chunk)} portfolios)")
-        # Inline chunks reuse the positions, prices and factor model already loaded for the whole run.
-        chunk_positions = positions if len(chunks) == 1 else positions[positions["portfolio_id"].isin(chunk)]
-        preloaded = Preloaded(positions=chunk_positions, market=market, stage=stage)
         portfolio_chunk_run(
             run=run, portfolio_ids=chunk, steps=steps, recorder=recorder, preloaded=preloaded, writer=writer
         )
@@ -567,10 +560,9 @@ def symbol_stage_from_stored(
 
 @dataclass(frozen=True)
 class Preloaded:
-    """What an inline run has already loaded for every chunk (a cluster worker: once per run, see
-    :func:`run_inputs_shared`)."""
+    """The run's inputs shared by its chunks: loaded once by an inline run, once per run by a cluster worker
+    (:func:`run_inputs_shared`). Positions are not among them: each chunk loads its own."""
 
-    positions: pd.DataFrame | None
     market: MarketInputs
     stage: compute.SymbolStage | None
 
@@ -603,7 +595,7 @@ def run_inputs_shared(*, run: BatchRun, symbols: Sequence[str], contracts: Seque
         else:  # a per-process cache (locmem) or an expired entry: load them as the driver did
             market = market_inputs_load(symbols=symbols, option_contracts=contracts, as_of=run.as_of)
             _shared_inputs = (key, market, symbol_stage_load(market=market, as_of=run.as_of))
-    return Preloaded(positions=None, market=_shared_inputs[1], stage=_shared_inputs[2])
+    return Preloaded(market=_shared_inputs[1], stage=_shared_inputs[2])
 
 
 def portfolio_chunk_run(
@@ -626,12 +618,10 @@ def portfolio_chunk_run(
             recorder.failed.setdefault(None, set()).update(needs_factor_model())
     as_of = run.as_of
     portfolios = portfolios_load(portfolio_ids=portfolio_ids)
-    positions = preloaded.positions if preloaded is not None else None
-    if positions is None:
-        loaded = positions_load(portfolio_ids=list(portfolios), as_of=as_of)
-        unreadable_record(recorder=recorder, unreadable=loaded.unreadable, steps=steps)
-        portfolios = {pid: info for pid, info in portfolios.items() if pid not in loaded.unreadable}
-        positions = loaded.frame
+    loaded = positions_load(portfolio_ids=list(portfolios), as_of=as_of)
+    unreadable_record(recorder=recorder, unreadable=loaded.unreadable, steps=steps)
+    portfolios = {pid: info for pid, info in portfolios.items() if pid not in loaded.unreadable}
+    positions = loaded.frame
     if preloaded is not None:
         market, stage = preloaded.market, preloaded.stage
     else:
