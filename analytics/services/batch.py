@@ -11,7 +11,9 @@ The symbol-level stage (factor betas of every symbol) is computed once per run a
 portfolio steps then run per chunk of portfolios — inline, or fanned out as django-q2 tasks when
 a cluster is used — on that stage as stored (built from the rows written, handed to cluster workers
 through the shared cache), so both paths give identical numbers. The run's serial part, before the
-first chunk: the run's instruments (one DISTINCT query), their market inputs, the symbol stage.
+first chunk: the run's instruments (one DISTINCT query), their market inputs, the symbol stage. Each
+chunk loads its own positions, so a run's memory is that of its shared inputs and one chunk, whatever the
+number of portfolios (``bench/bench_analytics.py``: flat from 1,000 to 10,000).
 """
 
 from __future__ import annotations
