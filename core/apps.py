@@ -24,6 +24,7 @@ class CoreConfig(AppConfig):
 
         from core import checks  # noqa: F401  (registers the deploy checks)
         from core.datachange import table_state_forget, watch_connection
+        from core.lookups import register as lookups_register
 
         # every write to the served data moves the change counter, whatever path issued it
         connection_created.connect(watch_connection, dispatch_uid="core.datachange")
@@ -31,6 +32,8 @@ class CoreConfig(AppConfig):
         post_migrate.connect(table_state_forget, dispatch_uid="core.datachange.post")
         for connection in connections.all(initialized_only=True):
             watch_connection(connection=connection)
+
+        lookups_register()  # field__any: a long list as one array parameter on PostgreSQL
 
         # Sent once per app with models; the command is a no-op once the tables exist.
         post_migrate.connect(cache_tables_create, dispatch_uid="core.cache_tables_create")

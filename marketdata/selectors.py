@@ -168,7 +168,7 @@ def option_quotes_latest(*, contracts: Sequence[str], as_of: date) -> dict[str, 
     last_date = (
         OptionQuote.objects.filter(contract=OuterRef("contract"), date__lte=as_of).order_by("-date").values("date")[:1]
     )
-    rows = OptionQuote.objects.filter(contract__in=wanted, date=Subquery(last_date)).order_by()
+    rows = OptionQuote.objects.filter(contract__any=wanted, date=Subquery(last_date)).order_by()
     return {
         q.contract: OptionQuoteRow(
             contract=q.contract,
@@ -188,7 +188,7 @@ def option_quote_history(*, contracts: Sequence[str], start: date, end: date) ->
     """Every stored quote of each contract on ``start``…``end``, oldest first (one query); contracts without
     one are absent. The batch reads each day's implied vol from it (snapshots, historical VaR)."""
     rows = (
-        OptionQuote.objects.filter(contract__in=_upper(contracts), date__gte=start, date__lte=end)
+        OptionQuote.objects.filter(contract__any=_upper(contracts), date__gte=start, date__lte=end)
         .order_by("contract", "date")
         .values_list("contract", "date", "bid", "ask", "last", "implied_vol", "open_interest", "source")
     )

@@ -219,7 +219,7 @@ def held_instruments(*, portfolio_ids: list[uuid.UUID], as_of: dt.date) -> tuple
     ``open_position_rows`` for the same portfolios and day (an option without an underlying prices
     nothing). It reads only text columns, so a position whose stored numbers cannot be read does not
     stop it."""
-    held = Position.objects.filter(held_on(as_of), portfolio_id__in=portfolio_ids)
+    held = Position.objects.filter(held_on(as_of), portfolio_id__any=portfolio_ids)
     rows = held.order_by().values_list("symbol", "position_type", "underlying_symbol").distinct()
     symbols: set[str] = set()
     contracts: set[str] = set()

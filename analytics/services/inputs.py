@@ -62,7 +62,7 @@ class PortfolioInfo:
 def portfolios_load(*, portfolio_ids: Sequence[uuid.UUID] | None = None) -> dict[uuid.UUID, PortfolioInfo]:
     queryset = Portfolio.objects.order_by("name", "id")
     if portfolio_ids is not None:
-        queryset = queryset.filter(pk__in=list(portfolio_ids))
+        queryset = queryset.filter(pk__any=list(portfolio_ids))
     return {p.pk: portfolio_info(p) for p in queryset.only("id", "name", "equity_balance", "benchmark_symbol")}
 
 
