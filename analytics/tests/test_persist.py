@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.db import connection
 
 from analytics.models import PositionMetrics
 from analytics.services import persist
@@ -76,3 +77,39 @@ def test_a_column_wise_upsert_stores_what_the_row_upsert_stores(demo_data, monke
         assert row.factor_betas == {"market": 2.2} and row.inputs == {"n": i}
         assert row.greeks_inputs == {} and row.is_expired is False  # defaults of the columns not given
         assert row.computed_at is not None
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="TOAST compression is PostgreSQL's")
+def test_large_values_are_stored_with_the_fast_compression_first_run_and_rerun(demo_data):
+    (offered,) = _one("SELECT %s = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'", "lz4")
+    if not offered:
+        pytest.skip("this PostgreSQL is built without lz4")
+    # Large enough to be compressed (over ~2 kB), compressible, and different per row.
+    big = [{"n": i, "series": [round(0.001 * k * (i + 1), 6) for k in range(2_000)]} for i in range(63)]
+    positions = list(Position.objects.order_by("id"))
+    fields = ["factor_betas"]
+    for round_ in range(2):  # the day's first write (COPY into the table), then a rerun (through the staging table)
+        persist.bulk_upsert_columns(
+            PositionMetrics,
+            {
+                "position_id": [p.pk for p in positions],
+                "portfolio_id": [p.portfolio_id for p in positions],
+                "as_of": [AS_OF] * len(positions),
+                "factor_betas": [{**b, "round": round_} for b in big],
+                "method": ["test"] * len(positions),
+                "data_source": ["simulated"] * len(positions),
+            },
+            unique_fields=["position", "as_of"],
+            update_fields=fields,
+        )
+        methods = _one("SELECT array_agg(DISTINCT pg_column_compression(factor_betas)) FROM analytics_positionmetrics")[
+            0
+        ]
+        assert methods == ["lz4"], (round_, methods)
+        assert PositionMetrics.objects.get(position=positions[5]).factor_betas == {**big[5], "round": round_}
+
+
+def _one(sql: str, *params: object) -> tuple:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
