@@ -20,10 +20,12 @@ is correct (``core.datachange``'s module doc).
 
 from __future__ import annotations
 
+import functools
 import uuid
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS
+from django.db.models import Model, QuerySet
 from django.utils.translation import gettext as _
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from rest_framework_simplejwt.authentication import JWTAuthentication as SimpleJWTAuthentication
@@ -35,6 +37,14 @@ from core.datachange import version_expression, version_read
 
 # The annotation that carries the change counter on the user's row (removed once read: see get_user).
 _VERSION_ANNOTATION = "sigmasight_data_version"
+
+
+@functools.cache
+def users_with_version(user_model: type[Model]) -> QuerySet[Any]:
+    """The user model's rows with the change counter annotated (``core.datachange.version_expression``),
+    built once per model: annotating resolves the expression, about 0.08 ms per request on SQLite — more than
+    the counter's own read. Never evaluated itself: ``get()`` and ``filter()`` work on clones."""
+    return user_model._default_manager.annotate(**{_VERSION_ANNOTATION: version_expression()})
 
 
 def token_user_id(payload: Any) -> uuid.UUID:
@@ -68,9 +78,8 @@ class JWTAuthentication(SimpleJWTAuthentication):
         row and the change counter, kept in :attr:`data_version`."""
         self.data_version = None
         user_id = token_user_id(validated_token)
-        users = self.user_model.objects.annotate(**{_VERSION_ANNOTATION: version_expression()})
         try:
-            user = users.get(**{api_settings.USER_ID_FIELD: user_id})
+            user = users_with_version(self.user_model).get(**{api_settings.USER_ID_FIELD: user_id})
         except self.user_model.DoesNotExist as exc:
             raise AuthenticationFailed(_("User not found"), code="user_not_found") from exc
         version = user.__dict__.pop(_VERSION_ANNOTATION)  # kept here, not on the user object
