@@ -21,6 +21,13 @@ the length of their transactions. Between a commit and its bump a reader may cac
 under the *old* number — harmless (it is the current data); the reverse, old data under a new
 number, cannot happen because the number is read before the data.
 
+How it is read: :func:`data_version` on its own, or — for a request with a bearer token — in the very
+statement that fetches the authenticated user's row (:func:`version_expression`, a scalar subquery
+annotated on that row by ``core.authentication.JWTAuthentication``; :func:`version_read` applies the same
+rules to the value it returns). Either way it is read before any served data, and in the second case in the
+same statement, hence the same snapshot, as the user's row (which is served data too: a deactivation or
+a password change moves the counter): the user and the counter are seen as of one instant.
+
 A flushed table (tests) restarts the counter from a random value, so an answer cached before the
 flush is never found again. Writes made outside Django (``psql`` by hand) are not seen: call
 :func:`data_changed` (or restart the servers) after them.
@@ -36,11 +43,15 @@ from typing import Any
 from django.apps import apps
 from django.db import DatabaseError, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import BigIntegerField
+from django.db.models.expressions import RawSQL
 
 TABLE = "sigmasight_data_change"
 WATCHED_APPS = ("portfolios", "marketdata", "analytics")
 _WRITE = re.compile(r"^\s*(?:INSERT|UPDATE|DELETE|REPLACE|TRUNCATE|MERGE|WITH|COPY|ALTER|DROP)\b", re.IGNORECASE)
 _watched: re.Pattern[str] | None = None
+# The counter's read: one row, or none before the first counted write (then no caching).
+_VERSION_SQL = f"SELECT value FROM {TABLE} WHERE id = 1"  # noqa: S608 (a constant)
 
 
 def _watched_tables() -> re.Pattern[str]:
@@ -67,9 +78,25 @@ def data_version(*, using: str = "default") -> int | None:
     if connection.in_atomic_block:
         return None
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT value FROM {TABLE} WHERE id = 1")  # noqa: S608 (a constant)
+        cursor.execute(_VERSION_SQL)
         row = cursor.fetchone()
     return None if row is None else int(row[0])
+
+
+def version_expression() -> RawSQL:
+    """The counter as a scalar subquery (SQL ``NULL`` when its row is missing), to annotate on a query of
+    another table so that the counter is read in the same statement — one round trip, one snapshot — as
+    that row. Turn the value it yields into a usable counter with :func:`version_read`."""
+    return RawSQL(_VERSION_SQL, (), output_field=BigIntegerField())  # noqa: S611 (a constant, no parameters)
+
+
+def version_read(value: int | None, *, using: str = "default") -> int | None:
+    """The counter read through :func:`version_expression` on connection ``using``, under
+    :func:`data_version`'s rules: None inside a transaction (the statement may have seen the connection's
+    own uncommitted writes, which have not moved the counter) and None when the row is missing."""
+    if connections[using].in_atomic_block or value is None:
+        return None
+    return int(value)
 
 
 _TABLE_EXISTS: set[str] = set()  # aliases whose database is known to have the counter's table

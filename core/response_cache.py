@@ -10,7 +10,9 @@ and, on a hit, answers the stored bytes without running the view. On a miss the 
 200 answer is stored. The counter (``core.datachange``) is read from the database *before* the data
 and moves after every committed write to the served data, by any process and through any path, so
 an entry is only ever found while the data it was built from is unchanged; entries of earlier
-counter values are simply never asked for again and expire (``RESPONSE_CACHE_SECONDS``).
+counter values are simply never asked for again and expire (``RESPONSE_CACHE_SECONDS``). For a
+request with a bearer token the counter is the one read in the authentication's own statement, with
+the user's row (``core.authentication``): no read of its own (:func:`request_data_version`).
 
 Not cached: anything but a GET, errors (404, 400, ...), the browsable API (its HTML carries a CSRF
 token and forms), requests inside a transaction (``ATOMIC_REQUESTS``, tests' transactions: the
@@ -43,6 +45,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
+from core.authentication import JWTAuthentication
 from core.datachange import data_version
 
 KEY_PREFIX = "sigmasight:response:"
@@ -82,13 +85,24 @@ def response_cacheable(request: Request) -> bool:
     return renderer is not None and renderer.format == "json"
 
 
+def request_data_version(request: Request) -> int | None:
+    """The change counter for an authenticated request's cache keys (None: not cacheable). When
+    ``core.authentication.JWTAuthentication`` authenticated it, the counter that class read in the same
+    statement as the user's row — no second read; otherwise (a session, a forced test user) a read of its
+    own, ``data_version()``. Either way it was read before any served data (``core.datachange``)."""
+    authenticator = request.successful_authenticator  # authenticates, if DRF has not yet
+    if isinstance(authenticator, JWTAuthentication):
+        return authenticator.data_version
+    return data_version()
+
+
 def response_cache_key(request: Request, *, version: int | None = None) -> str | None:
     """The cache key of a negotiated GET, or None when its answer must not be cached (see module doc).
-    ``version``: the change counter when the caller has read it already (else it is read here)."""
+    ``version``: the change counter when the caller has it already (else :func:`request_data_version`)."""
     if not response_cacheable(request):
         return None
     if version is None:
-        version = data_version()
+        version = request_data_version(request)
     if version is None:
         return None
     return KEY_PREFIX + _digest(
@@ -189,9 +203,11 @@ class CachedReadMixin(APIView):
         self._response_cache_key = self._front_key = None
         if not response_cacheable(request):
             return
-        version = data_version()
+        version = request_data_version(request)
+        if version is None:
+            return
         key = response_cache_key(request, version=version)
-        if key is None or version is None:
+        if key is None:
             return
         self._front_key = self._front_key_for(request, version=version)
         hit = cache.get(key)

@@ -16,12 +16,16 @@ with an answer Django itself sent for the same inputs:
   cookie, or whose ``Vary`` names a header outside the key.
 - **What is served.** A GET with a bearer ``Authorization`` header, no cookie and no body; in one hop to
   the request's pooled thread (so on its persistent database connection, between Django's own
-  ``request_started`` and ``request_finished`` signals): the counter is read, the caller is
-  authenticated by DRF's own code with the project's authentication classes (``DEFAULT_AUTHENTICATION_
-  CLASSES``: the JWT's signature, expiry, type, user found and active, password-change revocation), and
-  the entry under the resulting key is looked up. Anything else — no entry, no token, an invalid or
-  expired one, an inactive user, any error — goes to Django unchanged, which answers as it always does
-  (a 401, a 404, the view).
+  ``request_started`` and ``request_finished`` signals): the caller is authenticated by DRF's own code
+  with the project's authentication classes (``DEFAULT_AUTHENTICATION_CLASSES``: the JWT's signature,
+  expiry, type, user found and active, password-change revocation) — whose user query also reads the
+  counter (``core.authentication``), so that a hit costs one database statement — and the entry under the
+  resulting key is looked up. Anything else — no entry, no token, an invalid or expired one, an inactive
+  user, any error — goes to Django unchanged, which answers as it always does (a 401, a 404, the view).
+- **One statement, health check included.** That statement also stands in for Django's per-request
+  connection health check (``CONN_HEALTH_CHECKS``: a ``SELECT 1`` before the first query), see
+  :func:`health_check_by_lookup`: a broken connection makes the lookup fail, Django answers, and Django's
+  own error handling has closed the connection by then, so Django's request reconnects.
 - **Per request.** Headers listed in :data:`PER_REQUEST_HEADERS` are made afresh for each answer (none
   of Django's answers carries one today; daphne adds its own ``Date`` and ``Server`` after us); the access
   log records a front hit like Django's line, with ``cache=front`` at its end.
@@ -46,10 +50,11 @@ from django.conf import settings
 from django.core import signals
 from django.core.cache import cache
 from django.core.handlers.asgi import ASGIHandler, ASGIRequest
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils.http import http_date
 from rest_framework.request import Request
 
-from core.datachange import data_version
 from core.middleware import access_log
 from core.response_cache import (
     SCOPE_FRONT_KEY,
@@ -58,6 +63,7 @@ from core.response_cache import (
     front_inputs,
     front_key,
     keyed_headers,
+    request_data_version,
     today,
 )
 
@@ -115,31 +121,52 @@ def answer_storable(start: Message, body: list[bytes]) -> StoredAnswer | None:
     return StoredAnswer(status=200, headers=tuple(headers), body=b"".join(body))
 
 
-def request_user_id(scope: Scope) -> Any | None:
-    """The primary key of the user DRF's default authentication classes authenticate for this request, or
-    None (no user, or DRF refuses the credentials: Django will answer that request itself). Runs the
-    classes through DRF's own ``Request.user``, on a Django request built from the scope as Django would."""
+def request_authenticated(scope: Scope) -> tuple[Any, int] | None:
+    """The primary key of the user DRF's default authentication classes authenticate for this request and
+    the change counter for its key (``core.response_cache.request_data_version``: for a bearer token, the one
+    read in the same statement as the user's row), or None (no user, no usable counter, or DRF refuses the
+    credentials: Django will answer that request itself). Runs the classes through DRF's own
+    ``Request.user``, on a Django request built from the scope as Django would."""
     django_request = ASGIRequest(scope, io.BytesIO())
     request = Request(django_request, authenticators=[cls() for cls in default_authentication_classes()])
     user = request.user  # raises for a bad token or an inactive user: the caller falls through to Django
     if not user.is_authenticated or request.successful_authenticator is None:
         return None
-    return user.pk
+    version = request_data_version(request)
+    return None if version is None else (user.pk, version)
+
+
+def health_check_by_lookup(connection: BaseDatabaseWrapper) -> None:
+    """Let the front lookup's own statement stand in for Django's per-request health check of ``connection``.
+
+    With ``CONN_HEALTH_CHECKS``, ``request_started`` marks an open persistent connection's check as pending
+    (``health_check_done = False``, in ``close_if_unusable_or_obsolete``) and its next cursor first runs
+    ``is_usable()`` (PostgreSQL: ``SELECT 1``, a round trip of its own). For the lookup the check buys
+    nothing: on a broken connection its statement raises, :class:`ResponseFront` lets Django answer, and by
+    then Django's ``errors_occurred`` handling (``close_if_unusable_or_obsolete`` at the lookup's
+    ``request_finished``) has closed the connection, so Django's own request opens a new one. Called after
+    ``request_started``; only an open connection is marked (connecting marks a new one checked), and the
+    next ``request_started`` — Django's own request's included — marks the check pending again."""
+    # Django's attributes since 4.1 (``BaseDatabaseWrapper.__init__``), not in django-stubs: hence the ignores.
+    if connection.connection is not None and connection.health_check_enabled:  # type: ignore[attr-defined]
+        connection.health_check_done = True  # type: ignore[attr-defined]
 
 
 def front_lookup(scope: Scope, inputs: FrontInputs) -> tuple[StoredAnswer, Any] | None:
     """On the request's thread: the stored answer for this request and its user's id, or None (a miss).
 
     Bracketed by Django's ``request_started``/``request_finished`` signals, as a request through Django is:
-    its connection handling (``close_old_connections``: ``CONN_MAX_AGE``, health checks) applies alike."""
+    its connection handling (``close_old_connections``: ``CONN_MAX_AGE``, errors) applies alike, the health
+    check being the lookup's statement itself (:func:`health_check_by_lookup`). The counter is read in the
+    authentication's statement, with the user's row; the front reads no served data, only the cache entry
+    keyed by that counter, which Django stored from data read after the counter (module doc)."""
     signals.request_started.send(sender=ASGIHandler, scope=scope)
     try:
-        version = data_version()  # read before authenticating: a later write moves it (module doc)
-        if version is None:
+        health_check_by_lookup(connections[DEFAULT_DB_ALIAS])
+        authenticated = request_authenticated(scope)
+        if authenticated is None:
             return None
-        user_id = request_user_id(scope)
-        if user_id is None:
-            return None
+        user_id, version = authenticated
         stored = cache.get(front_key(inputs=inputs, version=version, user_id=user_id, date=today()))
         return (stored, user_id) if isinstance(stored, StoredAnswer) else None
     finally:

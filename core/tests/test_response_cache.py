@@ -163,6 +163,64 @@ def test_the_counter_moves_after_commit_and_not_for_a_rollback(portfolio) -> Non
     assert data_version() == after
 
 
+def _counter_reads(captured: CaptureQueriesContext) -> list[str]:
+    return [q["sql"] for q in captured.captured_queries if "sigmasight_data_change" in q["sql"]]
+
+
+def test_a_bearer_request_reads_the_counter_once_in_the_authentications_statement(client, portfolio) -> None:
+    url = detail_url(portfolio)
+    for _ in range(2):  # a miss (the view runs), then a hit
+        with CaptureQueriesContext(connection) as captured:
+            _ok(client, url)
+        reads = _counter_reads(captured)
+        assert len(reads) == 1 and "portfolios_user" in reads[0], reads
+    assert len(captured.captured_queries) == 1  # the hit: that statement and nothing else
+
+
+def test_a_session_request_reads_the_counter_on_its_own(owner, portfolio) -> None:
+    session = APIClient()
+    session.force_login(owner)
+    url = detail_url(portfolio)
+    with CaptureQueriesContext(connection) as captured:
+        first = _ok(session, url)
+    reads = _counter_reads(captured)
+    assert len(reads) == 1 and "portfolios_user" not in reads[0], reads
+    with CaptureQueriesContext(connection) as captured:
+        assert _ok(session, url).content == first.content
+    assert len(_counter_reads(captured)) == 1
+    assert not any("portfolios_portfolio" in q["sql"] for q in captured.captured_queries)  # cached: no view
+
+
+def test_the_authentications_counter_keeps_data_versions_rules(owner, portfolio) -> None:
+    """The counter read with the user: the same value as ``data_version()``; None inside a transaction and
+    without the counter's row (then nothing is cached)."""
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    from core.authentication import JWTAuthentication
+
+    token = AccessToken.for_user(owner)
+    authentication = JWTAuthentication()
+    assert authentication.get_user(token) == owner
+    assert authentication.data_version is not None and authentication.data_version == data_version()
+    assert not hasattr(owner, "sigmasight_data_version") and "sigmasight_data_version" not in vars(
+        authentication.get_user(token)
+    )
+    with transaction.atomic():
+        assert authentication.get_user(token) == owner and authentication.data_version is None
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM sigmasight_data_change")
+    assert authentication.get_user(token) == owner and authentication.data_version is None
+
+
+def test_a_bearer_request_inside_a_transaction_is_not_cached(client, portfolio) -> None:
+    url = detail_url(portfolio)
+    with transaction.atomic():
+        _ok(client, url)
+        assert _view_queries(client, url) != []  # the view ran again: nothing was cached
+    _ok(client, url)
+    assert _view_queries(client, url) == []  # outside: cached
+
+
 def test_another_users_request_never_gets_the_cached_answer(client, portfolio, other_user) -> None:
     url = detail_url(portfolio)
     _ok(client, url)

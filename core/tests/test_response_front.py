@@ -12,7 +12,9 @@ import datetime as dt
 import json
 import logging
 import re
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -145,6 +147,45 @@ def sql_seen() -> Iterator[list[str]]:
     connection_created.disconnect(watch)
 
 
+@dataclass
+class ServerLog:
+    """What reached the database server: statements and connections opened (see ``server_log``)."""
+
+    statements: list[str] = field(default_factory=list)
+    connections: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def server_log() -> Iterator[ServerLog]:
+    """Every statement sent to the database server on any connection opened from now on (whatever its
+    thread), seen below Django's cursor wrappers: on PostgreSQL at psycopg's cursors (so Django's health
+    check, ``is_usable()``'s ``SELECT 1`` on the raw connection, is seen too), on SQLite by its trace
+    callback. A connection's own set-up, before ``connection_created``, is not in it (its opening is)."""
+    log = ServerLog()
+
+    def watch(sender: Any, connection: Any, **kwargs: Any) -> None:
+        log.connections.append(connection.alias)
+        raw = connection.connection
+        if connection.vendor != "postgresql":
+            raw.set_trace_callback(log.statements.append)
+            return
+
+        class Counted(raw.cursor_factory):  # type: ignore[name-defined]
+            def execute(self, query: Any, *args: Any, **kwargs: Any) -> Any:
+                log.statements.append(query if isinstance(query, str) else repr(query))
+                return super().execute(query, *args, **kwargs)
+
+            def executemany(self, query: Any, *args: Any, **kwargs: Any) -> Any:
+                log.statements.append(query if isinstance(query, str) else repr(query))
+                return super().executemany(query, *args, **kwargs)
+
+        raw.cursor_factory = Counted
+
+    connection_created.connect(watch)
+    yield log
+    connection_created.disconnect(watch)
+
+
 def positions_url(portfolio: Portfolio) -> str:
     return f"/api/v1/data/portfolios/{portfolio.pk}/positions"
 
@@ -185,9 +226,9 @@ def test_a_front_hit_is_djangos_answer_byte_for_byte_and_runs_no_view(
     assert front.status == django.status
     assert front.body == django.body
     assert front.headers == django.headers  # every header, in order (Django's answers carry no per-request one)
-    # no view ran: the counter's read and the authentication's user lookup, nothing else
-    assert len(sql_seen) == 2, sql_seen
-    assert "sigmasight_data_change" in sql_seen[0] and "portfolios_user" in sql_seen[1]
+    # no view ran: the authentication's user lookup, which reads the counter too, and nothing else
+    assert len(sql_seen) == 1, sql_seen
+    assert "portfolios_user" in sql_seen[0] and "sigmasight_data_change" in sql_seen[0]
 
     settings.RESPONSE_CACHE_SECONDS = 0  # no cache at all: the view itself
     uncached = served("GET", url, token=token)
@@ -205,6 +246,68 @@ def test_the_access_log_records_a_front_hit_like_djangos_line_with_its_user(serv
         assert match and match["method"] == "GET" and match["path"] == detail_url(portfolio)
         assert match["status"] == "200" and match["user"] == str(owner.pk)
     assert (django.cache, front.cache) == (None, "front")
+
+
+def test_a_front_hit_sends_one_statement_to_the_database_health_check_included(
+    served, token, portfolio, server_log
+) -> None:
+    """The user's row and the change counter in one SELECT, and no ``SELECT 1`` before it: Django's health
+    check of the open persistent connection is that statement (PostgreSQL: three round trips before)."""
+    assert connection.settings_dict["CONN_HEALTH_CHECKS"] and connection.settings_dict["CONN_MAX_AGE"] > 0
+    url = detail_url(portfolio)
+    _cached(served, url, token=token)
+    opened = len(server_log.connections)
+    del server_log.statements[:]
+    front = served("GET", url, token=token)
+
+    assert front.cache == "front" and front.status == 200
+    assert len(server_log.connections) == opened  # on the connection an earlier request left open (checked)
+    assert len(server_log.statements) == 1, server_log.statements
+    assert "portfolios_user" in server_log.statements[0] and "sigmasight_data_change" in server_log.statements[0]
+
+
+def _terminate_other_backends() -> int:
+    """End every other server process on this database (the pooled threads' connections), as a restart or
+    an administrator would, and wait until they are gone; how many there were."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        pids = [pid for (pid,) in cursor.fetchall()]
+        cursor.execute("SELECT pg_terminate_backend(pid) FROM unnest(%s::int[]) AS pid", [pids])
+        for _ in range(100):
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s::int[])", [pids])
+            if cursor.fetchone()[0] == 0:
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError(f"backends {pids} still there")
+    return len(pids)
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'")
+def test_a_terminated_connection_fails_the_front_lookup_and_django_answers_on_a_new_one(
+    served, token, portfolio, server_log
+) -> None:
+    url = detail_url(portfolio)
+    cached = _cached(served, url, token=token)
+    assert _terminate_other_backends() >= 1
+    opened = len(server_log.connections)
+
+    answer = served("GET", url, token=token)  # the front's statement meets the dead connection: Django answers
+    assert answer.status == 200 and answer.cache is None
+    assert (answer.headers, answer.body) == (cached.headers, cached.body)
+    assert len(server_log.connections) == opened + 1  # Django closed the broken one and opened another
+    again = served("GET", url, token=token)
+    assert again.cache == "front" and again.body == cached.body
+
+    # Django's own requests keep their health check: a dead connection is replaced before the first query.
+    assert _terminate_other_backends() >= 1
+    del server_log.statements[:]
+    me = served("GET", "/api/v1/auth/me", token=token)
+    assert me.status == 200 and me.json()["email"] == "owner@example.com"
+    assert server_log.statements[0] == "SELECT 1", server_log.statements
+    assert len(server_log.connections) == opened + 2
 
 
 @pytest.mark.slow
@@ -348,7 +451,9 @@ def test_a_bearer_get_of_another_endpoint_goes_straight_to_django(served, token,
     for _ in range(3):
         answer = served("GET", "/api/v1/auth/me", token=token)
         assert answer.status == 200 and answer.cache is None
-    assert not any("sigmasight_data_change" in sql for sql in sql_seen), sql_seen  # no front lookup
+    # no front lookup: one authentication per request (Django's), a front lookup would be a second one
+    authentications = [sql for sql in sql_seen if "portfolios_user" in sql and "sigmasight_data_change" in sql]
+    assert len(authentications) == 3, sql_seen
 
 
 def test_switched_off_with_the_response_cache(served, token, portfolio, settings) -> None:
