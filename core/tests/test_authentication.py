@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pytest
 from django.db import connection, transaction
@@ -38,7 +39,7 @@ def test_the_statement_is_compiled_once_per_database_with_the_id_as_its_one_para
     assert user_row_sql(User, "default") is sql
     sent: list[tuple[str, list[object]]] = []
 
-    def record(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+    def record(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
         sent.append((sql, list(params or ())))
         return execute(sql, params, many, context)
 
