@@ -25,7 +25,7 @@ import uuid
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections, router
-from django.db.models import Field, Model, QuerySet
+from django.db.models import Field, Model
 from django.utils.translation import gettext as _
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from rest_framework_simplejwt.authentication import JWTAuthentication as SimpleJWTAuthentication
@@ -35,27 +35,20 @@ from rest_framework_simplejwt.utils import get_md5_hash_password
 
 from core.datachange import version_expression, version_read
 
-# The annotation that carries the change counter on the user's row (removed once read: see get_user).
+# The annotation that carries the change counter on the user's row (taken off the user: see user_with_version).
 _VERSION_ANNOTATION = "sigmasight_data_version"
 
 
 @functools.cache
-def users_with_version(user_model: type[Model]) -> QuerySet[Any]:
-    """The user model's rows with the change counter annotated (``core.datachange.version_expression``),
-    built once per model: annotating resolves the expression, about 0.08 ms per request on SQLite — more than
-    the counter's own read. Never evaluated itself: ``get()`` and ``filter()`` work on clones."""
-    return user_model._default_manager.annotate(**{_VERSION_ANNOTATION: version_expression()})
-
-
-@functools.cache
 def user_row_sql(user_model: type[Model], using: str) -> str:
-    """The SQL of ``users_with_version(user_model).filter(<USER_ID_FIELD>=…)`` on database ``using``, compiled
-    once: its one parameter is the user's id (as the field's database value).
+    """The SQL of the user model's row by ``USER_ID_FIELD`` with the change counter annotated
+    (``core.datachange.version_expression``) on database ``using``, compiled once: its one parameter is the
+    user's id (as the field's database value).
 
     Run through ``Manager.raw`` (:func:`user_with_version`), which builds the user as the ORM does
     (``Model.from_db``, the backend's converters), without compiling the query again on every request:
     0.2–0.25 ms less per authentication (``bench/bench_front_hits.py``), about a seventh of a response-front hit."""
-    queryset = users_with_version(user_model).using(using)
+    queryset = user_model._default_manager.using(using).annotate(**{_VERSION_ANNOTATION: version_expression()})
     probe = {api_settings.USER_ID_FIELD: uuid.UUID(int=0)}
     sql, params = queryset.filter(**probe).query.get_compiler(using=using).as_sql()
     if len(params) != 1:  # the id is the only parameter (the counter's subquery has none)

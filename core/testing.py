@@ -1,8 +1,11 @@
-"""Test helpers shared by the apps' API tests: real JWTs from the real login endpoint."""
+"""Test helpers shared by the apps' tests: real JWTs from the real login endpoint, a logger's messages."""
 
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from rest_framework.test import APIClient
@@ -43,3 +46,25 @@ def assert_error(response: Any, status: int, code: str | None = None) -> dict[st
     if code is not None:
         assert body["error"]["code"] == code, body
     return body["error"]
+
+
+class _MessageList(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.INFO)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@contextmanager
+def logged_messages(logger_name: str) -> Iterator[list[str]]:
+    """The messages (INFO and up) that logger ``logger_name`` emits while the block runs, in order — whether or
+    not it propagates to the root logger (pytest's ``caplog`` sees only those that do)."""
+    handler = _MessageList()
+    logger = logging.getLogger(logger_name)
+    logger.addHandler(handler)
+    try:
+        yield handler.messages
+    finally:
+        logger.removeHandler(handler)

@@ -265,8 +265,8 @@ def _run_locked(
     kinds = [s for s in selected if s in portfolio_steps()]
     ids = list(portfolios)
     if kinds and ids:
-        # The run's instruments by one DISTINCT query, not from a frame of every position of the run: a cluster
-        # driver never needs the positions (each chunk loads its own), and an inline run loads them below.
+        # The run's instruments by one DISTINCT query, not from a frame of every position of the run: the driver
+        # never needs the positions (each chunk, inline or in a cluster worker, loads its own).
         symbols, contracts = run_instruments(portfolio_ids=ids, as_of=as_of, portfolios=portfolios)
         market = market_inputs_load(symbols=symbols, option_contracts=contracts, as_of=as_of)
         run.data_source = market.data_source

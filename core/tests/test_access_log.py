@@ -11,25 +11,15 @@ import pytest
 from django.conf import settings
 from rest_framework.test import APIClient
 
+from core.testing import logged_messages
+
 LINE = re.compile(r"^(?P<method>[A-Z]+) (?P<path>\S+) (?P<status>\d{3}) (?P<ms>\d+\.\d)ms user=(?P<user>\S+)$")
-
-
-class _Collect(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(level=logging.INFO)
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(record.getMessage())
 
 
 @pytest.fixture
 def access_lines() -> Iterator[list[str]]:
-    handler = _Collect()
-    logger = logging.getLogger("sigmasight.access")
-    logger.addHandler(handler)
-    yield handler.lines
-    logger.removeHandler(handler)
+    with logged_messages("sigmasight.access") as lines:
+        yield lines
 
 
 def test_a_request_writes_exactly_one_access_line_with_method_path_status_and_duration(

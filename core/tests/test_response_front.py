@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-import logging
 import re
 import time
 from collections.abc import Iterator
@@ -27,7 +26,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from core.response_cache import front_inputs
 from core.response_front import PER_REQUEST_HEADERS, answer_storable
-from core.testing import FIXTURE_PASSWORDS, login
+from core.testing import FIXTURE_PASSWORDS, logged_messages, login
 from portfolios.models import Portfolio, User
 from portfolios.services import position_create
 
@@ -55,24 +54,12 @@ class Answer:
         return json.loads(self.body)
 
 
-class _Collect(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(level=logging.INFO)
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(record.getMessage())
-
-
 @pytest.fixture
 def access_lines() -> Iterator[list[str]]:
     import sigmasight.asgi  # noqa: F401  (its first import sets Django up again, which resets the loggers)
 
-    handler = _Collect()
-    logger = logging.getLogger("sigmasight.access")
-    logger.addHandler(handler)
-    yield handler.lines
-    logger.removeHandler(handler)
+    with logged_messages("sigmasight.access") as lines:
+        yield lines
 
 
 @pytest.fixture
