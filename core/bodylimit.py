@@ -62,7 +62,7 @@ class BodySizeLimit:
         self.max_bytes = max_bytes
 
     def close(self) -> None:
-        """Close the wrapped application (the pooled request threads and their connections)."""
+        """Close the wrapped application (the response front's and the pooled request threads, their connections)."""
         close = getattr(self.app, "close", None)
         if callable(close):
             close()

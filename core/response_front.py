@@ -15,8 +15,8 @@ with an answer Django itself sent for the same inputs:
   The front never negotiates, resolves or renders anything itself. Not recorded: an answer that sets a
   cookie, or whose ``Vary`` names a header outside the key.
 - **What is served.** A GET with a bearer ``Authorization`` header, no cookie and no body; in one hop to
-  the request's pooled thread (so on its persistent database connection, between Django's own
-  ``request_started`` and ``request_finished`` signals): the caller is authenticated by DRF's own code
+  one of the front's own threads (:class:`FrontThreads`: on its persistent database connection, between
+  Django's own ``request_started`` and ``request_finished`` signals): the caller is authenticated by DRF's own code
   with the project's authentication classes (``DEFAULT_AUTHENTICATION_CLASSES``: the JWT's signature,
   expiry, type, user found and active, password-change revocation) — whose user query also reads the
   counter (``core.authentication``), so that a hit costs one database statement — and the entry under the
@@ -26,6 +26,12 @@ with an answer Django itself sent for the same inputs:
   connection health check (``CONN_HEALTH_CHECKS``: a ``SELECT 1`` before the first query), see
   :func:`health_check_by_lookup`: a broken connection makes the lookup fail, Django answers, and Django's
   own error handling has closed the connection by then, so Django's request reconnects.
+- **Its own threads.** A few per process (``RESPONSE_FRONT_THREADS``, 2), shared by every request in a
+  first-come queue, not the request's pooled thread (``core.asgi``): a hit is half a millisecond of Python
+  between two waits (the statement's round trip, the event loop), and on the thread of each request in flight
+  (8 per process under 16 connections) it competed with all the others for the interpreter lock, so a hit
+  waited out their turns — p99 46–106 ms on PostgreSQL at 1,300–1,750 requests/s, against 20–30 ms on two
+  front threads (BENCHMARKS.md). The requests that reach Django still run on the pooled threads.
 - **Per request.** Headers listed in :data:`PER_REQUEST_HEADERS` are made afresh for each answer (none
   of Django's answers carries one today; daphne adds its own ``Date`` and ``Server`` after us); the access
   log records a front hit like Django's line, with ``cache=front`` at its end.
@@ -40,10 +46,12 @@ from __future__ import annotations
 
 import io
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -80,6 +88,9 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 PER_REQUEST_HEADERS: dict[bytes, Callable[[], bytes]] = {b"date": lambda: http_date().encode("latin1")}
 # How many paths (portfolios × read endpoints) a process remembers as served by read views (ResponseFront).
 FRONT_PATHS_MAX = 100_000
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -153,7 +164,7 @@ def health_check_by_lookup(connection: BaseDatabaseWrapper) -> None:
 
 
 def front_lookup(scope: Scope, inputs: FrontInputs) -> tuple[StoredAnswer, Any] | None:
-    """On the request's thread: the stored answer for this request and its user's id, or None (a miss).
+    """On a front thread: the stored answer for this request and its user's id, or None (a miss).
 
     Bracketed by Django's ``request_started``/``request_finished`` signals, as a request through Django is:
     its connection handling (``close_old_connections``: ``CONN_MAX_AGE``, errors) applies alike, the health
@@ -174,8 +185,57 @@ def front_lookup(scope: Scope, inputs: FrontInputs) -> tuple[StoredAnswer, Any] 
 
 
 def front_store(key: str, answer: StoredAnswer) -> None:
-    """Store an answer under its front key (on the request's thread: the cache may be Redis)."""
+    """Store an answer under its front key (on a front thread: the cache may be Redis)."""
     cache.set(key, answer, settings.RESPONSE_CACHE_SECONDS)
+
+
+class FrontThreads:
+    """The threads the front's lookups and stores run on (module doc, "Its own threads"): at most ``size``
+    per process, started on first use, taking calls in the order they come; each keeps its own persistent
+    database connection, handled by Django's signals around every lookup as a request thread's is."""
+
+    def __init__(self, size: int) -> None:
+        if size < 1:
+            raise ValueError("size must be at least 1")
+        self.size = size
+        self._executor: ThreadPoolExecutor | None = None
+        self._started = 0  # threads the current executor has started
+        self._lock = threading.Lock()
+
+    def _pool(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._executor is None:
+                self._started = 0
+                self._executor = ThreadPoolExecutor(
+                    max_workers=self.size, thread_name_prefix="response-front", initializer=self._thread_started
+                )
+            return self._executor
+
+    def _thread_started(self) -> None:
+        with self._lock:
+            self._started += 1
+
+    async def run(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
+        """``fn(*args, **kwargs)`` on a front thread (the caller's context variables copied, as asgiref does)."""
+        return await sync_to_async(fn, thread_sensitive=False, executor=self._pool())(*args, **kwargs)
+
+    def close(self) -> None:
+        """Close every front thread's database connections and stop the threads (a graceful exit; tests, whose
+        database cannot be dropped while a connection is open). The next call starts new ones."""
+        with self._lock:
+            executor, self._executor, started = self._executor, None, self._started
+        if executor is None:
+            return
+        # One call per started thread: each waits at the barrier until every thread holds one, so none takes two.
+        barrier = threading.Barrier(started, timeout=10) if started else None
+
+        def close_connections() -> None:
+            connections.close_all()
+            if barrier is not None:
+                barrier.wait()
+
+        wait([executor.submit(close_connections) for _ in range(started)])
+        executor.shutdown()
 
 
 class ResponseFront:
@@ -183,12 +243,21 @@ class ResponseFront:
 
     Only paths that a read view of this process has named a front key for are looked up (a bounded set,
     emptied when full): a bearer GET of any other endpoint (``/api/v1/auth/me``, the agent's, the prices)
-    goes straight to Django instead of paying for an authentication and a lookup that cannot hit."""
+    goes straight to Django instead of paying for an authentication and a lookup that cannot hit. Lookups and
+    stores run on the front's own ``threads``."""
 
-    def __init__(self, app: ASGIApp, *, max_paths: int = FRONT_PATHS_MAX) -> None:
+    def __init__(self, app: ASGIApp, *, threads: int, max_paths: int = FRONT_PATHS_MAX) -> None:
         self.app = app
+        self.threads = FrontThreads(threads)
         self.max_paths = max_paths
         self._paths: set[str] = set()  # touched on the event loop only
+
+    def close(self) -> None:
+        """Close the front's threads and the wrapped application (their database connections)."""
+        self.threads.close()
+        close = getattr(self.app, "close", None)
+        if callable(close):
+            close()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         inputs = front_inputs(scope) if settings.RESPONSE_CACHE_SECONDS > 0 else None
@@ -200,7 +269,7 @@ class ResponseFront:
             return
         started = time.perf_counter()
         try:
-            found = await sync_to_async(front_lookup, thread_sensitive=True)(scope, inputs)
+            found = await self.threads.run(front_lookup, scope, inputs)
         except Exception:  # any doubt: Django answers (and reports its own errors)
             logger.debug("response front: lookup failed, Django answers", exc_info=True)
             found = None
@@ -244,6 +313,6 @@ class ResponseFront:
             self._paths.clear()
         self._paths.add(scope["path"])
         try:
-            await sync_to_async(front_store, thread_sensitive=True)(key, answer)
+            await self.threads.run(front_store, key, answer)
         except Exception:  # the answer has gone out; a failed store only costs a later miss
             logger.warning("response front: could not store an answer", exc_info=True)

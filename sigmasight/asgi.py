@@ -25,14 +25,13 @@ from sigmasight.routing import websocket_urlpatterns  # noqa: E402
 # Static files (the web app's, the admin's, Swagger UI's) are served by WhiteNoise in the middleware
 # stack (core.middleware.StaticFilesMiddleware) unless SERVE_STATIC is off (a proxy or CDN in front).
 # Each request's synchronous parts run on a pooled thread that keeps its database connection,
-# instead of a new thread (and connection) per request: see core/asgi.py. Inside them, the response cache's
-# front answers a repeated read GET (bearer token, no cookie) in one hop to that thread, before Django: see
-# core/response_front.py.
-pooled_app = PooledRequestThreads(
-    cast(Any, ResponseFront(cast(Any, django_asgi_app))), size=settings.ASGI_REQUEST_THREADS
-)
+# instead of a new thread (and connection) per request: see core/asgi.py. In front of them, the response
+# cache's front answers a repeated read GET (bearer token, no cookie) before Django, in one hop to one of its
+# own few threads: see core/response_front.py.
+pooled_app = PooledRequestThreads(cast(Any, django_asgi_app), size=settings.ASGI_REQUEST_THREADS)
+front_app = ResponseFront(cast(Any, pooled_app), threads=settings.RESPONSE_FRONT_THREADS)
 # A body over MAX_REQUEST_BODY_BYTES is a 413 before Django reads (and spools) it: core/bodylimit.py.
-http_app = BodySizeLimit(cast(Any, pooled_app), max_bytes=settings.MAX_REQUEST_BODY_BYTES)
+http_app = BodySizeLimit(cast(Any, front_app), max_bytes=settings.MAX_REQUEST_BODY_BYTES)
 daphne_body_limit_install(settings.MAX_REQUEST_BODY_BYTES)  # daphne reads whole bodies before calling us
 # Websockets get the session cookie (read lazily), so that the web app's chat page is authenticated
 # by the login session; API clients keep authenticating with a token (agent/consumers.py).

@@ -163,6 +163,9 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Rendered answers of the read endpoints are cached this long (seconds; 0: off), keyed by the database's
 # change counter, so never served after a write (core.response_cache, core.datachange).
 RESPONSE_CACHE_SECONDS = env_int("RESPONSE_CACHE_SECONDS", 600, minimum=0)
+# The ASGI front replays those answers before Django on this many threads per daphne process, each keeping its
+# database connection (core/response_front.py: on the requests' own threads, hits queued behind each other).
+RESPONSE_FRONT_THREADS = env_int("RESPONSE_FRONT_THREADS", 2, minimum=1)
 # Under daphne, requests borrow their thread (and so their persistent database connection) from a
 # pool of this many per process; more concurrent requests get a throw-away thread (core/asgi.py).
 ASGI_REQUEST_THREADS = env_int("ASGI_REQUEST_THREADS", 16, minimum=1)

@@ -11,6 +11,7 @@ import asyncio
 import datetime as dt
 import json
 import re
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,13 +20,14 @@ from typing import Any
 
 import pytest
 from asgiref.testing import ApplicationCommunicator
-from django.db import connection
+from django.core import signals
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.backends.signals import connection_created
 from django.utils import timezone
 from rest_framework_simplejwt.tokens import AccessToken
 
 from core.response_cache import front_inputs
-from core.response_front import PER_REQUEST_HEADERS, answer_storable
+from core.response_front import PER_REQUEST_HEADERS, FrontThreads, answer_storable
 from core.testing import FIXTURE_PASSWORDS, logged_messages, login
 from portfolios.models import Portfolio, User
 from portfolios.services import position_create
@@ -253,6 +255,61 @@ def test_a_front_hit_sends_one_statement_to_the_database_health_check_included(
     assert "portfolios_user" in server_log.statements[0] and "sigmasight_data_change" in server_log.statements[0]
 
 
+def test_the_front_looks_up_on_its_own_threads_and_django_answers_on_the_request_threads(
+    served, token, portfolio
+) -> None:
+    """A front hit runs on one of the front's threads (``response-front``), a request Django answers on a pooled
+    request thread (``request-``), each bracketed by Django's request signals on that thread."""
+    threads: list[str] = []
+
+    def started(**kwargs: Any) -> None:
+        threads.append(threading.current_thread().name)
+
+    signals.request_started.connect(started)
+    try:
+        django = served("GET", detail_url(portfolio), token=token)
+        front = served("GET", detail_url(portfolio), token=token)
+    finally:
+        signals.request_started.disconnect(started)
+    assert (django.cache, front.cache) == (None, "front")
+    assert len(threads) == 2, threads
+    assert threads[0].startswith("request-") and threads[1].startswith("response-front"), threads
+
+
+def test_front_threads_are_bounded_queue_their_calls_and_close_every_connection() -> None:
+    """At most ``size`` threads however many calls wait; ``close()`` closes each thread's database connection
+    (a test database cannot be dropped while one is open) and the next call starts new threads."""
+    threads = FrontThreads(2)
+
+    def on_a_front_thread() -> tuple[str, Any]:
+        wrapper = connections[DEFAULT_DB_ALIAS]
+        wrapper.ensure_connection()
+        time.sleep(0.02)  # held, so that the other calls queue or start the second thread
+        return threading.current_thread().name, wrapper
+
+    async def calls(count: int) -> list[tuple[str, Any]]:
+        return list(await asyncio.gather(*(threads.run(on_a_front_thread) for _ in range(count))))
+
+    ran = asyncio.run(calls(8))
+    names = {name for name, _ in ran}
+    wrappers = list({id(wrapper): wrapper for _, wrapper in ran}.values())
+    assert len(names) == 2 and all(name.startswith("response-front") for name in names), names
+    assert len(wrappers) == 2 and all(wrapper.connection is not None for wrapper in wrappers)
+
+    threads.close()
+    assert all(wrapper.connection is None for wrapper in wrappers if closable(wrapper))
+    again = asyncio.run(calls(1))
+    assert again[0][1] not in wrappers  # a new thread, with a connection of its own
+    threads.close()
+    assert again[0][1].connection is None or not closable(again[0][1])
+
+
+def closable(wrapper: Any) -> bool:
+    """Whether Django closes this connection when asked (not SQLite's in-memory test database, which closing
+    would destroy: Django keeps it open)."""
+    return not getattr(wrapper, "is_in_memory_db", lambda: False)()
+
+
 def _terminate_other_backends() -> int:
     """End every other server process on this database (the pooled threads' connections), as a restart or
     an administrator would, and wait until they are gone; how many there were."""
@@ -284,9 +341,10 @@ def test_a_terminated_connection_fails_the_front_lookup_and_django_answers_on_a_
     answer = served("GET", url, token=token)  # the front's statement meets the dead connection: Django answers
     assert answer.status == 200 and answer.cache is None
     assert (answer.headers, answer.body) == (cached.headers, cached.body)
-    assert len(server_log.connections) == opened + 1  # Django closed the broken one and opened another
-    again = served("GET", url, token=token)
+    assert len(server_log.connections) == opened + 1  # Django's request thread replaced its dead one
+    again = served("GET", url, token=token)  # the front's thread closed its broken one and opens another
     assert again.cache == "front" and again.body == cached.body
+    assert len(server_log.connections) == opened + 2
 
     # Django's own requests keep their health check: a dead connection is replaced before the first query.
     assert _terminate_other_backends() >= 1
@@ -294,7 +352,7 @@ def test_a_terminated_connection_fails_the_front_lookup_and_django_answers_on_a_
     me = served("GET", "/api/v1/auth/me", token=token)
     assert me.status == 200 and me.json()["email"] == "owner@example.com"
     assert server_log.statements[0] == "SELECT 1", server_log.statements
-    assert len(server_log.connections) == opened + 2
+    assert len(server_log.connections) == opened + 3
 
 
 @pytest.mark.slow
