@@ -21,7 +21,10 @@ Subcommands (``run`` starts the other two in fresh processes, so that each batch
 ``--work DIR`` (default: a temporary folder) holds the setup's ids, the qcluster logs and each run's
 digest. Between runs the day's results are truncated, so every run takes the same write path (COPY into
 empty tables) and no row of an earlier run can stand in for a missing one. Adapted from the scale-out
-kit in ``../shared/scale/`` (which also starts its own PostgreSQL and Redis from pip wheels).
+kit in ``../shared/scale/``, which also starts its own PostgreSQL and Redis from pip wheels: on a machine with
+neither, ``bash bench/scale_kit.sh`` builds the kit around this file (``.scalekit/``, git-ignored), and
+``bash .scalekit/scale/run.sh 5000 1,4,8,14`` runs this benchmark there (Python 3.12 with numpy, pandas, scipy and
+statsmodels installed).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import contextlib
 import json
 import os
 import resource
+import secrets
 import signal
 import subprocess
 import sys
@@ -39,6 +43,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 T0 = float(os.environ.get("SCALE_START") or time.time())  # run.sh's start, so every process stamps alike
+RUN_SECRET_KEY = secrets.token_urlsafe(50)
 RESULT_TABLES = (
     "analytics_positionmetrics",
     "analytics_portfolioresult",
@@ -389,6 +394,9 @@ def run_check(result: dict, n: int) -> list[str]:
 def child_env(args: argparse.Namespace, workers: int = 1) -> dict[str, str]:
     env = dict(os.environ)
     env["Q_WORKERS"] = str(max(workers, 1))
+    # Django will not start without a key outside DEBUG; a machine of its own for the benchmark has none set, and
+    # nothing it signs outlives the run. One random key, the same in every process of the run.
+    env.setdefault("SECRET_KEY", RUN_SECRET_KEY)
     env["PYTHONPATH"] = os.pathsep.join(p for p in [str(args.app), env.get("PYTHONPATH", "")] if p)
     return env
 
