@@ -362,12 +362,14 @@ OPENAI_RETRY_BACKOFF_S = env_float("OPENAI_RETRY_BACKOFF_S", 0.5, minimum=0.0)
 # Rotating files under LOG_DIR (see "Generated files" above). Every line goes through SafeFormatter:
 # control characters in a message (a "%0a" in a requested path, an escape sequence in a user agent)
 # are escaped, so each record is one line that starts with its timestamp and no input can forge one.
+# Every process (daphne's, the cluster's workers, the commands) writes the same files; they are rotated once
+# when full, under a lock, and followed by the others (core/logfiles.py).
 LOG_LEVEL = env_choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper()
 
 
 def _rotating(filename: str) -> dict[str, object]:
     return {
-        "class": "logging.handlers.RotatingFileHandler",
+        "class": "core.logfiles.SharedRotatingFileHandler",
         "filename": str(LOG_DIR / filename),
         "maxBytes": 10 * 1024 * 1024,
         "backupCount": 5,

@@ -1,0 +1,115 @@
+"""Several processes writing and rotating one log file (``core.logfiles.SharedRotatingFileHandler``): no record
+lost or duplicated, each rotated file full (not rotated again by a second process), records whole."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from core.logfiles import SharedRotatingFileHandler
+
+ROOT = Path(__file__).resolve().parents[2]
+WRITER = """
+import logging, sys, time
+sys.path.insert(0, {root!r})
+from {module} import {handler}
+handler = {handler}({path!r}, maxBytes={max_bytes}, backupCount={backups}, encoding="utf-8")
+handler.setFormatter(logging.Formatter("%(message)s"))
+log = logging.getLogger("writer")
+log.addHandler(handler)
+log.setLevel(logging.INFO)
+while time.time() < {start_at}:  # every process starts writing at once
+    time.sleep(0.001)
+for i in range({count}):
+    log.info("process %s record %05d %s", {process}, i, "x" * 60)
+"""
+
+
+def write_concurrently(path: Path, *, processes: int, count: int, max_bytes: int, handler: str) -> None:
+    module, name = handler.rsplit(".", 1)
+    start_at = time.time() + 1.5  # after the interpreters have started
+    scripts = [
+        WRITER.format(
+            root=str(ROOT),
+            module=module,
+            handler=name,
+            path=str(path),
+            max_bytes=max_bytes,
+            backups=1000,
+            count=count,
+            process=p,
+            start_at=start_at,
+        )
+        for p in range(processes)
+    ]
+    running = [subprocess.Popen([sys.executable, "-c", script]) for script in scripts]
+    assert [proc.wait(60) for proc in running] == [0] * processes
+
+
+def log_files(path: Path) -> list[Path]:
+    """The current file and its backups, oldest first."""
+    backups = sorted(path.parent.glob(f"{path.name}.[0-9]*"), key=lambda p: int(p.suffix[1:]), reverse=True)
+    return [*backups, path]
+
+
+def test_several_processes_rotate_one_file_without_losing_or_splitting_a_record(tmp_path: Path) -> None:
+    path, processes, count, max_bytes = tmp_path / "app.log", 3, 3000, 20_000
+    write_concurrently(
+        path, processes=processes, count=count, max_bytes=max_bytes, handler="core.logfiles.SharedRotatingFileHandler"
+    )
+    files = log_files(path)
+    lines = [line for file in files for line in file.read_text(encoding="utf-8").splitlines()]
+
+    assert sorted(lines) == sorted(
+        f"process {p} record {i:05d} {'x' * 60}" for p in range(processes) for i in range(count)
+    )  # every record once, whole
+    for p in range(processes):  # each process's records in its order, across the files
+        mine = [line for line in lines if line.startswith(f"process {p} ")]
+        assert mine == sorted(mine)
+    line_bytes = len(lines[0]) + 1
+    rotated = files[:-1]
+    assert len(rotated) >= processes * count * line_bytes // max_bytes - 1
+    for file in rotated:  # rotated once, when full: not again by a process that still wrote to it
+        size = file.stat().st_size
+        assert max_bytes - line_bytes <= size <= max_bytes + processes * line_bytes, (file.name, size)
+
+
+def test_the_standard_handler_fails_the_same_check(tmp_path: Path) -> None:
+    """The reason for the class: the standard library's handler, under the same load, rotates files that another
+    process has just rotated (the check above fails for it)."""
+    path, max_bytes = tmp_path / "app.log", 20_000
+    write_concurrently(
+        path, processes=3, count=3000, max_bytes=max_bytes, handler="logging.handlers.RotatingFileHandler"
+    )
+    sizes = [file.stat().st_size for file in log_files(path)[:-1]]
+    assert min(sizes) < max_bytes // 2, sizes
+
+
+def test_a_file_removed_or_moved_away_is_reopened(tmp_path: Path) -> None:
+    path = tmp_path / "access.log"
+    handler = SharedRotatingFileHandler(path, maxBytes=10_000, backupCount=2, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "line %s", ("one",), None)
+    try:
+        handler.emit(record)
+        path.rename(tmp_path / "elsewhere.log")  # logrotate, or another process's rotation
+        record.args = ("two",)
+        handler.emit(record)
+    finally:
+        handler.close()
+    assert (tmp_path / "elsewhere.log").read_text() == "line one\n"
+    assert path.read_text() == "line two\n"
+
+
+@pytest.mark.parametrize("name", ["app", "access", "market_data", "agent"])
+def test_every_log_file_of_the_settings_is_shared_and_rotating(name: str) -> None:
+    from django.conf import settings
+
+    handler = settings.LOGGING["handlers"][name]
+    assert handler["class"] == "core.logfiles.SharedRotatingFileHandler"
+    assert handler["maxBytes"] > 0 and handler["backupCount"] > 0
