@@ -7,6 +7,7 @@ import logging
 import subprocess
 import sys
 import time
+from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
 import pytest
@@ -79,15 +80,34 @@ def test_several_processes_rotate_one_file_without_losing_or_splitting_a_record(
         assert max_bytes - line_bytes <= size <= max_bytes + processes * line_bytes, (file.name, size)
 
 
-def test_the_standard_handler_fails_the_same_check(tmp_path: Path) -> None:
-    """The reason for the class: the standard library's handler, under the same load, rotates files that another
-    process has just rotated (the check above fails for it)."""
-    path, max_bytes = tmp_path / "app.log", 20_000
-    write_concurrently(
-        path, processes=3, count=3000, max_bytes=max_bytes, handler="logging.handlers.RotatingFileHandler"
-    )
-    sizes = [file.stat().st_size for file in log_files(path)[:-1]]
-    assert min(sizes) < max_bytes // 2, sizes
+@pytest.mark.parametrize(
+    ("handler_class", "second_rotates_again"),
+    [(SharedRotatingFileHandler, False), (RotatingFileHandler, True)],
+    ids=["shared", "standard library"],
+)
+def test_a_second_writer_follows_a_rotation_instead_of_rotating_again(
+    tmp_path: Path, handler_class: type[RotatingFileHandler], second_rotates_again: bool
+) -> None:
+    """Two writers of one file (two processes' handlers, here in turn): the first fills it and rotates it; the
+    second's next record goes into the fresh file. The standard library's handler, still measuring the renamed
+    file, rotates again: the fresh file, one record long, becomes ``.1`` (why the class exists)."""
+    path, max_bytes = tmp_path / "app.log", 1_050
+    first, second = (handler_class(path, maxBytes=max_bytes, backupCount=10, encoding="utf-8") for _ in range(2))
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "%s", ("r" * 99,), None)  # 100 bytes a line
+    try:
+        for _ in range(9):
+            first.emit(record)
+        second.emit(record)  # 1,000 bytes: the next record would pass 1,050
+        first.emit(record)  # rotates: app.log.1 holds the ten records, app.log this one
+        second.emit(record)
+    finally:
+        first.close()
+        second.close()
+    sizes = {file.name: file.stat().st_size for file in log_files(path)}
+    if second_rotates_again:
+        assert sizes == {"app.log.2": 1_000, "app.log.1": 100, "app.log": 100}, sizes
+    else:
+        assert sizes == {"app.log.1": 1_000, "app.log": 200}, sizes
 
 
 def test_a_file_removed_or_moved_away_is_reopened(tmp_path: Path) -> None:

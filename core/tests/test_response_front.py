@@ -67,9 +67,12 @@ def access_lines() -> Iterator[list[str]]:
 @pytest.fixture
 def served(access_lines: list[str]) -> Iterator[Any]:
     """``served(method, path, headers=..., body=...)``: one request through ``sigmasight.asgi.application``."""
-    from sigmasight.asgi import application, http_app
+    from sigmasight.asgi import application, front_app, http_app
 
     http_app.close()  # fresh pooled threads: their connections are made (and watched) by this test
+    # One front thread (two in production), so that a test knows which connection a front hit uses: of two, which
+    # takes a call is the executor's choice.
+    configured, front_app.threads = front_app.threads, FrontThreads(1)
 
     async def call(method: str, path: str, headers: list[tuple[bytes, bytes]], body: bytes) -> Answer:
         query = b""
@@ -112,6 +115,7 @@ def served(access_lines: list[str]) -> Iterator[Any]:
 
     yield request
     http_app.close()  # the test database cannot be dropped while a pooled thread holds a connection
+    front_app.threads = configured
 
 
 @pytest.fixture
