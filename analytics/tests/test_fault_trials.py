@@ -8,7 +8,8 @@ Each trial runs real ``run_batch`` processes forked from a server that imported 
 trial is a fresh copy of a prepared one (demo portfolios, 300 sessions of simulated prices: on SQLite
 the run's ``demo_prices_sqlite`` file, on PostgreSQL filled by the same commands). The
 kill lands at a uniformly random moment of the first 90% of the batch's duration after its run record
-appears, as the previous run measured it (seeded: ``FAULT_TRIALS_SEED``, default 17; ``FAULT_TRIALS`` per database, default 10).
+appears, as the previous run measured it (seeded: ``FAULT_TRIALS_SEED``, default 17; ``FAULT_TRIALS``
+per database, default 10).
 """
 
 from __future__ import annotations
