@@ -165,6 +165,7 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 RESPONSE_CACHE_SECONDS = env_int("RESPONSE_CACHE_SECONDS", 600, minimum=0)
 # The ASGI front replays those answers before Django on this many threads per daphne process, each keeping its
 # database connection (core/response_front.py: on the requests' own threads, hits queued behind each other).
+# Each lookup holds a thread for one database round trip: raise it for a database across a network.
 RESPONSE_FRONT_THREADS = env_int("RESPONSE_FRONT_THREADS", 2, minimum=1)
 # Under daphne, requests borrow their thread (and so their persistent database connection) from a
 # pool of this many per process; more concurrent requests get a throw-away thread (core/asgi.py).
