@@ -1,6 +1,6 @@
 """Log files that several processes write and rotate: the handler of every SigmaSight log file.
 
-The same ``app.log`` and ``access.log`` are written by every daphne process of ``manage.py serve --workers``,
+The same ``app.log`` and ``access.log`` are written by every daphne process of ``manage.py serve --processes``,
 every django-q2 worker and every management command. The standard library's ``RotatingFileHandler`` is
 for one process: each process measures the file through its own stream, so when one rotates
 (``access.log`` → ``access.log.1``) the others go on writing into the renamed file, find it over the limit on
