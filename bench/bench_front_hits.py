@@ -27,10 +27,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sigmasight.settings")
 
+from bench.bench_api import DEMO_USERS  # noqa: E402  (the demo logins and their portfolios)
+
 WARM_UP = 50
 # PostgreSQL flushes a backend's statistics at most every second, and an idle backend's within 10 s.
 STATS_FLUSH_SECONDS = 11.0
-DEMO_EMAIL = "demo_hedgefundstyle@sigmasight.com"
 
 
 def server_counters() -> tuple[int, float] | None:
@@ -76,7 +77,7 @@ async def run(requests: int, path: str) -> dict[str, float]:
     from portfolios.models import User
     from sigmasight.asgi import application
 
-    user = await User.objects.aget(email=DEMO_EMAIL)
+    user = await User.objects.aget(email=DEMO_USERS["hedgefund"][0])
     token = str(AccessToken.for_user(user))
     scope = {
         "type": "http", "method": "GET", "path": path, "raw_path": path.encode(), "root_path": "",
@@ -107,7 +108,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000, help="Front hits measured (default 3000).")
     parser.add_argument(
         "--path",
-        default="/api/v1/data/portfolios/fcd71196-e93e-f000-5a74-31a9eead3118/positions",
+        default=f"/api/v1/data/portfolios/{DEMO_USERS['hedgefund'][1]}/positions",
         help="The read GET (default: the hedge fund's positions).",
     )
     args = parser.parse_args()

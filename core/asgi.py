@@ -63,6 +63,14 @@ class RequestExecutor(ThreadPoolExecutor):
             return self._pending == 0
 
 
+def app_close(app: object) -> None:
+    """Close an ASGI application that holds threads or connections (its ``close()``, when it has one): what a
+    wrapping middleware's own ``close()`` calls for the application it wraps."""
+    close = getattr(app, "close", None)
+    if callable(close):
+        close()
+
+
 class PooledRequestThreads:
     """ASGI middleware: run each HTTP request's synchronous parts on a pooled thread (see module doc).
 

@@ -18,6 +18,8 @@ import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from core.asgi import app_close
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -63,9 +65,7 @@ class BodySizeLimit:
 
     def close(self) -> None:
         """Close the wrapped application (the response front's and the pooled request threads, their connections)."""
-        close = getattr(self.app, "close", None)
-        if callable(close):
-            close()
+        app_close(self.app)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -63,6 +63,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils.http import http_date
 from rest_framework.request import Request
 
+from core.asgi import app_close
 from core.middleware import access_log
 from core.response_cache import (
     SCOPE_FRONT_KEY,
@@ -255,9 +256,7 @@ class ResponseFront:
     def close(self) -> None:
         """Close the front's threads and the wrapped application (their database connections)."""
         self.threads.close()
-        close = getattr(self.app, "close", None)
-        if callable(close):
-            close()
+        app_close(self.app)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         inputs = front_inputs(scope) if settings.RESPONSE_CACHE_SECONDS > 0 else None

@@ -164,7 +164,8 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # change counter, so never served after a write (core.response_cache, core.datachange).
 RESPONSE_CACHE_SECONDS = env_int("RESPONSE_CACHE_SECONDS", 600, minimum=0)
 # The ASGI front replays those answers before Django on this many threads per daphne process, each keeping its
-# database connection (core/response_front.py: on the requests' own threads, hits queued behind each other).
+# database connection (core/response_front.py: on each request's own thread, hits waited behind each other for
+# the interpreter lock).
 # Each lookup holds a thread for one database round trip: raise it for a database across a network.
 RESPONSE_FRONT_THREADS = env_int("RESPONSE_FRONT_THREADS", 2, minimum=1)
 # Under daphne, requests borrow their thread (and so their persistent database connection) from a
