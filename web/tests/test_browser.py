@@ -237,6 +237,15 @@ def test_sign_in_and_the_dashboard_shows_the_apis_figures(site, browser) -> None
     assert stress == sorted(stress) and len(stress) >= 20  # worst first
     screenshot(browser, "03-dashboard")
     assert console_errors(browser) == []
+    # At 1,440 pixels no panel is squeezed: the narrowest the layout has is a quarter of the grid (span-3).
+    grid = css(browser, "main .grid").rect["width"]
+    widths = {p.get_attribute("id"): p.rect["width"] for p in css_all(browser, "main .grid > .panel")}
+    assert len(widths) >= 12 and all(w >= 0.2 * grid for w in widths.values()), (grid, widths)
+    overflowing = browser.execute_script(
+        "return [...document.querySelectorAll('main .panel')].filter(p => p.scrollWidth > p.clientWidth + 1)"
+        ".map(p => p.id)"
+    )
+    assert overflowing == [], overflowing  # no table wider than its panel (the liquidity one was, by 34 pixels)
 
 
 def test_positions_sort_and_filter_in_place(site, browser) -> None:

@@ -4,6 +4,7 @@ event loop) and WSGI, and after ``collectstatic`` serves the compressed copies."
 from __future__ import annotations
 
 import gzip
+import re
 from pathlib import Path
 
 import pytest
@@ -69,3 +70,16 @@ def test_after_collectstatic_the_compressed_copies_are_served(tmp_path: Path) ->
 @pytest.mark.parametrize("path", ["web/css/sigmasight.css", "web/js/app.js", "web/js/chat.js", "web/js/dashboard.js"])
 def test_the_apps_own_files_exist(path: str) -> None:
     assert (WEB_STATIC.parent / path).stat().st_size > 500
+
+
+def test_every_grid_span_a_template_uses_is_defined_in_the_stylesheet() -> None:
+    """A ``span-N`` class the stylesheet lacks leaves its panel one column of twelve wide (the dashboard's risk
+    decomposition and tracking error panels were, ``span-6``)."""
+    templates = WEB_STATIC.parents[1] / "templates"
+    used = {m for f in templates.rglob("*.html") for m in re.findall(r"\bspan-(\d+)\b", f.read_text())}
+    defined = set(
+        re.findall(
+            r"^\.span-(\d+) \{ grid-column: span \1; \}", (WEB_STATIC / "css" / "sigmasight.css").read_text(), re.M
+        )
+    )
+    assert used and used <= defined, sorted(used - defined)
