@@ -771,33 +771,59 @@ def payload_change(before: Any, after: Any) -> Any:
     return None
 
 
-# Headline figures of the built-in kinds: (label, kind, path into its payload). Every other kind's top-level
-# numbers are added by :func:`what_if_summary` under ``<kind>.<field>``, so kinds registered later appear.
-HEADLINES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ("equity", "overview", ("equity_balance",)),
-    ("market_value", "overview", ("market_value",)),
-    ("cash", "overview", ("cash",)),
-    ("long_exposure", "overview", ("long_exposure",)),
-    ("short_exposure", "overview", ("short_exposure",)),
-    ("gross_exposure", "overview", ("gross_exposure",)),
-    ("net_exposure", "overview", ("net_exposure",)),
-    ("delta_adjusted_exposure", "overview", ("delta_adjusted_exposure",)),
-    ("delta_adjusted_gross_exposure", "overview", ("delta_adjusted_gross_exposure",)),
-    ("gross_leverage", "overview", ("gross_leverage",)),
-    ("delta_adjusted_leverage", "overview", ("delta_adjusted_leverage",)),
-    ("unrealised_pnl", "overview", ("unrealised_pnl",)),
-    ("position_count", "overview", ("position_count",)),
-    *((f"greeks.{g}", "greeks", ("totals", g)) for g in ("dollar_delta", "theta", "vega", "rho")),
-    *((f"beta.{f}", "factor_exposures", ("portfolio_betas", f)) for f in FACTOR_NAMES),
-    *((f"factor_dollars.{f}", "factor_exposures", ("dollar_exposures", f)) for f in FACTOR_NAMES),
+# Headline figures of the built-in kinds: (label, kind, path into its payload, unit). Units: ``usd``; ``ratio`` (a
+# multiple, a beta, a correlation); ``share`` (a fraction: 0.05 = 5%); ``days``; ``count``; ``number`` (anything
+# else). A built-in kind's other numbers (its parameters: windows, thresholds, bases) stay out of the summary, as
+# does the backtest (the stored VaR's record against history: none of its numbers is the portfolio's risk); they are
+# in the answer's ``kinds``. Every other kind's top-level numbers are added by :func:`what_if_summary` under
+# ``<kind>.<field>`` (unit ``number``), so kinds registered later appear.
+Headline = tuple[str, str, tuple[str, ...], str]
+HEADLINES: tuple[Headline, ...] = (
+    ("equity", "overview", ("equity_balance",), "usd"),
+    ("market_value", "overview", ("market_value",), "usd"),
+    ("cash", "overview", ("cash",), "usd"),
+    ("long_exposure", "overview", ("long_exposure",), "usd"),
+    ("short_exposure", "overview", ("short_exposure",), "usd"),
+    ("gross_exposure", "overview", ("gross_exposure",), "usd"),
+    ("net_exposure", "overview", ("net_exposure",), "usd"),
+    ("delta_adjusted_exposure", "overview", ("delta_adjusted_exposure",), "usd"),
+    ("delta_adjusted_gross_exposure", "overview", ("delta_adjusted_gross_exposure",), "usd"),
+    ("gross_leverage", "overview", ("gross_leverage",), "ratio"),
+    ("delta_adjusted_leverage", "overview", ("delta_adjusted_leverage",), "ratio"),
+    ("unrealised_pnl", "overview", ("unrealised_pnl",), "usd"),
+    ("position_count", "overview", ("position_count",), "count"),
+    *((f"greeks.{g}", "greeks", ("totals", g), "usd") for g in ("dollar_delta", "theta", "vega", "rho")),
+    *((f"beta.{f}", "factor_exposures", ("portfolio_betas", f), "ratio") for f in FACTOR_NAMES),
+    *((f"factor_dollars.{f}", "factor_exposures", ("dollar_exposures", f), "usd") for f in FACTOR_NAMES),
     *(
-        (f"var.{method}.{figure}", "var", (method, figure))
+        (f"var.{method}.{figure}", "var", (method, figure), "usd")
         for method in ("historical", "parametric")
         for figure in ("var_95", "es_95", "var_99", "es_99")
     ),
-    ("stress.worst_pnl", "stress_test", ("worst", "conditioned_pnl")),
+    ("stress.worst_pnl", "stress_test", ("worst", "conditioned_pnl"), "usd"),
+    *(
+        (f"{kind}.{field}", kind, (field,), unit)
+        for kind, field, unit in (
+            ("correlations", "average_abs_correlation", "ratio"),
+            ("correlations", "diversification_score", "ratio"),
+            ("correlations", "effective_positions", "number"),
+            ("risk_decomposition", "total_vol", "usd"),
+            ("risk_decomposition", "factor_vol", "usd"),
+            ("risk_decomposition", "specific_vol", "usd"),
+            ("risk_decomposition", "factor_share", "share"),
+            ("tracking_error", "tracking_error", "share"),
+            ("tracking_error", "tracking_error_usd", "usd"),
+            ("tracking_error", "factor_te", "share"),
+            ("tracking_error", "specific_te", "share"),
+            ("liquidity", "max_days_to_liquidate", "days"),
+            ("liquidity", "no_volume_share", "share"),
+            ("limits", "breaches", "count"),
+            ("limits", "warnings", "count"),
+            ("limits", "no_data", "count"),
+        )
+    ),
 )
-CURATED_KINDS = frozenset({"overview", "greeks", "factor_exposures", "var", "stress_test"})
+CURATED_KINDS = frozenset(kind for _label, kind, _path, _unit in HEADLINES) | {"backtest"}
 WORST_SCENARIOS = 5
 
 
@@ -815,12 +841,13 @@ def _figure(before: Any, after: Any, digits: int = 6) -> dict[str, float | None]
     return {"before": before, "after": after, "change": change}
 
 
-def what_if_summary(result: WhatIfResult) -> dict[str, dict[str, float | None]]:
-    """The headline figures before, after and their change (USD; leverage and betas as ratios)."""
-    out: dict[str, dict[str, float | None]] = {}
-    for label, kind, path in HEADLINES:
+def what_if_summary(result: WhatIfResult) -> dict[str, dict[str, Any]]:
+    """The headline figures before, after and their change, each with its ``unit`` (:data:`HEADLINES`)."""
+    out: dict[str, dict[str, Any]] = {}
+    for label, kind, path, unit in HEADLINES:
         if kind in result.before or kind in result.after:
-            out[label] = _figure(_dig(result.before.get(kind), path), _dig(result.after.get(kind), path))
+            figure = _figure(_dig(result.before.get(kind), path), _dig(result.after.get(kind), path))
+            out[label] = {**figure, "unit": unit}
     for kind in result.kinds:
         if kind in CURATED_KINDS:
             continue
@@ -828,7 +855,7 @@ def what_if_summary(result: WhatIfResult) -> dict[str, dict[str, float | None]]:
         for key in dict.fromkeys([*before, *after]):
             b, a = _dig(before, (key,)), _dig(after, (key,))
             if b is not None or a is not None:
-                out[f"{kind}.{key}"] = _figure(b, a)
+                out[f"{kind}.{key}"] = {**_figure(b, a), "unit": "number"}
     return out
 
 

@@ -40,6 +40,15 @@ def test_the_what_if_page_limits_panel_and_agent_tools_agree_with_the_api(analyt
     assert 'id="before-after"' in posted and 'id="worst-stress"' in posted
     gross = answer["summary"]["gross_exposure"]
     assert f"${gross['after']:,.0f}" in posted and f"+${gross['change']:,.0f}" in posted
+    # Every figure says its unit, and the page formats by it: a fraction as a percentage, a count without "$"
+    # (a correlation window of 90 days read "$90", a tracking error of 17% "$0" before).
+    units = {key: figure["unit"] for key, figure in answer["summary"].items()}
+    assert set(units.values()) <= {"usd", "ratio", "share", "days", "count", "number"}, units
+    assert units["tracking_error.tracking_error"] == "share" and units["limits.breaches"] == "count"
+    assert "correlations.window_days" not in units  # a kind's parameters are not figures of the portfolio
+    te = answer["summary"]["tracking_error.tracking_error"]["after"]
+    row = posted.split('data-figure="tracking_error.tracking_error"', 1)[1].split("</tr>", 1)[0]
+    assert f"{te * 100:.2f}%" in row and "$" not in row, row
     bad = web.post(reverse("web:what_if", args=[pid]), {"action_0": "add", "symbol_0": "AAPL"})
     assert bad.status_code == 400 and b"trades[0].quantity" in bad.content
     assert WhatIfScenario.objects.count() == 0

@@ -22,13 +22,15 @@ from analytics.services import whatif
 from analytics.services.alerts import alert_acknowledge
 from analytics.services.inputs import portfolio_info
 from core.exceptions import ApplicationError, ConflictError, NotFoundError
+from marketdata.factors import FACTOR_NAMES
 from portfolios.models import Portfolio
 from web.navigation import portfolio_tabs
 from web.views.common import not_found_page, parse_uuid, portfolio_page
 
 TICKET_ROWS = 5
 TICKET_FIELDS = ("action", "symbol", "underlying", "strike", "expiration", "option_type", "quantity", "price")
-# Headline labels of the before/after table (other kinds' figures keep their key).
+# Labels of the before/after table's figures (``analytics.services.whatif.HEADLINES``); a figure without one (a
+# kind registered later) is shown under its key.
 LABELS = {
     "equity": "Equity",
     "market_value": "Net market value",
@@ -43,8 +45,36 @@ LABELS = {
     "delta_adjusted_leverage": "Delta-adjusted leverage",
     "unrealised_pnl": "Unrealised P&L",
     "position_count": "Positions",
+    "greeks.dollar_delta": "Dollar delta",
+    "greeks.theta": "Theta / day",
+    "greeks.vega": "Vega / vol point",
+    "greeks.rho": "Rho / 1% rate",
+    **{f"beta.{f}": f"Beta · {f.replace('_', ' ')}" for f in FACTOR_NAMES},
+    **{f"factor_dollars.{f}": f"Factor exposure · {f.replace('_', ' ')}" for f in FACTOR_NAMES},
+    **{
+        f"var.{method}.{measure}_{level}": f"{method.capitalize()} {name} {level}%"
+        for method in ("historical", "parametric")
+        for measure, name in (("var", "VaR"), ("es", "ES"))
+        for level in ("95", "99")
+    },
+    "stress.worst_pnl": "Worst stress P&L",
+    "correlations.average_abs_correlation": "Average |correlation|",
+    "correlations.diversification_score": "Diversification score",
+    "correlations.effective_positions": "Effective positions",
+    "risk_decomposition.total_vol": "Predicted volatility, annual",
+    "risk_decomposition.factor_vol": "Factor volatility, annual",
+    "risk_decomposition.specific_vol": "Specific volatility, annual",
+    "risk_decomposition.factor_share": "Factor share of variance",
+    "tracking_error.tracking_error": "Tracking error, annual",
+    "tracking_error.tracking_error_usd": "Tracking error, annual (USD)",
+    "tracking_error.factor_te": "Factor tracking error",
+    "tracking_error.specific_te": "Specific tracking error",
+    "liquidity.max_days_to_liquidate": "Days to liquidate all",
+    "liquidity.no_volume_share": "Share without volume",
+    "limits.breaches": "Limit breaches",
+    "limits.warnings": "Limit warnings",
+    "limits.no_data": "Limits without data",
 }
-RATIO_PREFIXES = ("beta.", "gross_leverage", "delta_adjusted_leverage")
 
 
 def ticket_rows(data: Any) -> tuple[list[dict[str, str]], list[dict[str, Any]]]:
@@ -62,13 +92,11 @@ def ticket_rows(data: Any) -> tuple[list[dict[str, str]], list[dict[str, Any]]]:
 
 
 def summary_rows(answer: dict[str, Any]) -> list[dict[str, Any]]:
-    rows = []
-    for key, figure in answer["summary"].items():
-        kind = "ratio" if key.startswith(RATIO_PREFIXES) or key.endswith("_leverage") else "money"
-        if key == "position_count" or key.endswith(("breaches", "warnings", "no_data")):
-            kind = "count"
-        rows.append({"key": key, "label": LABELS.get(key, key.replace("_", " ")), "kind": kind, **figure})
-    return rows
+    """The before/after table: each figure with its label and its unit (the template formats by unit)."""
+    return [
+        {"key": key, "label": LABELS.get(key, key), **figure, "unit": figure.get("unit", "number")}
+        for key, figure in answer["summary"].items()
+    ]
 
 
 @portfolio_page
