@@ -44,16 +44,19 @@ re-read on every request by the authentication anyway. Off with ``RESPONSE_CACHE
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+import functools
 import io
 import logging
 import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
+from queue import SimpleQueue
 from typing import Any, ParamSpec, TypeVar
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core import signals
 from django.core.cache import cache
@@ -190,53 +193,86 @@ def front_store(key: str, answer: StoredAnswer) -> None:
     cache.set(key, answer, settings.RESPONSE_CACHE_SECONDS)
 
 
-class FrontThreads:
-    """The threads the front's lookups and stores run on (module doc, "Its own threads"): at most ``size``
-    per process, started on first use, taking calls in the order they come; each keeps its own persistent
-    database connection, handled by Django's signals around every lookup as a request thread's is."""
+class FrontThreads(Executor):
+    """The threads the front's lookups and stores run on (module doc, "Its own threads"): ``size`` per
+    process, started on first use, taking calls from one queue in the order they come; each keeps its own
+    persistent database connection, handled by Django's signals around every lookup as a request thread's is,
+    and closes it itself when the threads are stopped.
+
+    A pool of its own rather than a ``ThreadPoolExecutor``: that one starts a thread on a call whenever it has
+    not yet counted an idle one, which it does only after the previous call's result is out, so a ``close()``
+    right after a call could be taken by a new thread and leave the old thread's connection open."""
 
     def __init__(self, size: int) -> None:
         if size < 1:
             raise ValueError("size must be at least 1")
         self.size = size
-        self._executor: ThreadPoolExecutor | None = None
-        self._started = 0  # threads the current executor has started
         self._lock = threading.Lock()
+        self._calls: SimpleQueue[_FrontCall | None] = SimpleQueue()
+        self._threads: list[threading.Thread] = []
 
-    def _pool(self) -> ThreadPoolExecutor:
+    def submit(self, fn: Callable[..., R], /, *args: Any, **kwargs: Any) -> Future[R]:
+        """Queue ``fn(*args, **kwargs)`` for the next free front thread (``concurrent.futures.Executor``)."""
+        future: Future[R] = Future()
         with self._lock:
-            if self._executor is None:
-                self._started = 0
-                self._executor = ThreadPoolExecutor(
-                    max_workers=self.size, thread_name_prefix="response-front", initializer=self._thread_started
-                )
-            return self._executor
-
-    def _thread_started(self) -> None:
-        with self._lock:
-            self._started += 1
+            if not self._threads:
+                self._threads = [
+                    threading.Thread(
+                        target=_serve_front_calls, args=(self._calls,), name=f"response-front-{n}", daemon=True
+                    )
+                    for n in range(self.size)
+                ]
+                for thread in self._threads:
+                    thread.start()
+            self._calls.put(_FrontCall(future, fn, args, kwargs))
+        return future
 
     async def run(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
-        """``fn(*args, **kwargs)`` on a front thread (the caller's context variables copied, as asgiref does)."""
-        return await sync_to_async(fn, thread_sensitive=False, executor=self._pool())(*args, **kwargs)
+        """``fn(*args, **kwargs)`` on a front thread, in a copy of the caller's context variables (as asgiref's
+        ``sync_to_async`` runs a call)."""
+        call = functools.partial(contextvars.copy_context().run, fn, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self, call)
 
     def close(self) -> None:
-        """Close every front thread's database connections and stop the threads (a graceful exit; tests, whose
-        database cannot be dropped while a connection is open). The next call starts new ones."""
+        """Stop the threads once the calls queued before are done; each closes its database connections on its
+        way out (a graceful exit; tests, whose database cannot be dropped while a connection is open). The next
+        call starts new threads, on a queue of their own."""
         with self._lock:
-            executor, self._executor, started = self._executor, None, self._started
-        if executor is None:
-            return
-        # One call per started thread: each waits at the barrier until every thread holds one, so none takes two.
-        barrier = threading.Barrier(started, timeout=10) if started else None
+            threads, calls = self._threads, self._calls
+            self._threads, self._calls = [], SimpleQueue()
+        for _ in threads:
+            calls.put(None)
+        for thread in threads:
+            thread.join()
 
-        def close_connections() -> None:
-            connections.close_all()
-            if barrier is not None:
-                barrier.wait()
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """``close()`` (``concurrent.futures.Executor``)."""
+        self.close()
 
-        wait([executor.submit(close_connections) for _ in range(started)])
-        executor.shutdown()
+
+@dataclass(frozen=True)
+class _FrontCall:
+    future: Future[Any]
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+
+
+def _serve_front_calls(calls: SimpleQueue[_FrontCall | None]) -> None:
+    """A front thread: run calls until told to stop (``None``), then close this thread's connections."""
+    try:
+        while (call := calls.get()) is not None:
+            if not call.future.set_running_or_notify_cancel():
+                continue
+            try:
+                result = call.fn(*call.args, **call.kwargs)
+            except BaseException as exc:  # the caller's to handle, as an executor does
+                call.future.set_exception(exc)
+            else:
+                call.future.set_result(result)
+            del call
+    finally:
+        connections.close_all()
 
 
 class ResponseFront:
