@@ -1,4 +1,4 @@
-"""Monte Carlo 1-day VaR/ES from the factor model, every option fully repriced on every path.
+"""Monte Carlo 1-day VaR/ES from the factor model, every option repriced on every path (from a checked grid).
 
 Paths (``simulate_symbol_returns``): factor returns f ~ N(0, Σ) (Σ the daily factor covariance) or a
 multivariate Student-t with ν degrees of freedom scaled to the same covariance
@@ -15,8 +15,17 @@ Per instrument, once per day (``PathCache``, ``symbol_return_paths``, ``option_c
 ``position_paths``): each symbol's return row (P paths) and each option contract's change in value per
 share on every path are made once and kept (the batch: for its run; a what-if: for its day); a
 position's path P&L is then its row × its market value (a stock) or × quantity × multiplier (an option),
-equal to ``path_pnl`` of the gathered returns within float round-off; ``path_tail_figures`` takes the
-VaR/ES and their components from them as ``var.historical_var`` does.
+equal to ``path_pnl`` of the gathered returns within float round-off for a stock and within
+``OPTION_GRID_TOLERANCE`` × spot per share for an option; ``path_tail_figures`` takes the VaR/ES and their
+components from them as ``var.historical_var`` does.
+
+Options on a grid (``option_change_paths``): an option's value is a function of its underlying's spot ratio
+alone on the paths (vol and time unchanged), so from 1,028 paths on each option is priced at 257 ratios spanning
+its underlying row's range and at their midpoints, and each path's value interpolated linearly — 513 prices
+instead of 10,000. A call or put value is convex in the spot, so the interpolation's error within an interval is
+at most twice its error at the midpoint, which is priced: the paths of an interval whose midpoint error exceeds
+half of ``OPTION_GRID_TOLERANCE`` × spot (a millionth of the spot per share) are repriced exactly, so every path
+is within that of full repricing (``test_monte_carlo_paths``, against full repricing on every path).
 
 Revaluation (``path_pnl``): stocks mv × r; options fully repriced (``var.historical_position_pnl``:
 Black–Scholes–Merton, Black-76 on the forward for a volatility index, intrinsic at expiry) at
@@ -157,6 +166,12 @@ _BLOCK_ROWS = 128  # symbols simulated at once (bounds the temporaries: 128 × P
 # Options repriced at once: each temporary of the pricing (16 × 10,000 floats, 1.3 MB) stays in the core's cache,
 # about 25% less CPU than blocks of 128 (same values: the pricing is element by element).
 _OPTION_BLOCK = 16
+# Options priced on a grid of spot ratios rather than on every path (``option_change_paths``): the grid's points,
+# and the largest difference from full repricing allowed per share, as a fraction of the spot (a millionth: a
+# hundredth of a cent per share of a $100 stock). Priced at 2G − 1 ratios instead of 10,000 paths.
+OPTION_GRID_POINTS = 257
+OPTION_GRID_TOLERANCE = 1e-6
+_GRID_BLOCK = 64  # options whose grids are priced at once (each temporary (2G − 1) × 64 floats, 260 KB)
 PATH_CACHE_KEY = "path_cache"
 
 
@@ -254,24 +269,109 @@ def symbol_return_paths(
 
 
 def option_change_paths(*, options: PositionBook, underlying: Sequence[FloatArray]) -> list[FloatArray]:
-    """Each option's change in value per share (per unit for an index option) on each path, fully repriced
-    (``scenarios.option_value_change``: BSM, Black-76 on the forward for a volatility index, intrinsic at
-    expiry) at spot × the price ratio of its underlying's simulated return ``underlying[i]`` (P,), vol and time
-    unchanged — ``path_pnl``'s option P&L ÷ (quantity × multiplier); non-finite values as 0. Read-only rows."""
-    out: list[FloatArray] = []
-    for start in range(0, len(options), _OPTION_BLOCK):
-        at = np.arange(start, min(start + _OPTION_BLOCK, len(options)))
+    """Each option's change in value per share (per unit for an index option) on each path,
+    V(spot × ratio) − V(spot) (``scenarios.option_value_change``: BSM, Black-76 on the forward for a volatility
+    index, intrinsic at expiry), the ratio that of its underlying's simulated return ``underlying[i]`` (P,), vol
+    and time unchanged — ``path_pnl``'s option P&L ÷ (quantity × multiplier); non-finite values as 0. Read-only
+    rows.
+
+    From P ≥ 4 × ``OPTION_GRID_POINTS`` paths, each option is priced on a grid of spot ratios spanning its
+    underlying row's range and interpolated linearly (``_grid_rows``), within ``OPTION_GRID_TOLERANCE`` × spot
+    per share of full repricing on every path (the paths where the grid cannot promise it are repriced); an
+    option whose grid values are not all finite, or whose row has no spread of moves, is repriced on every
+    path."""
+    paths = len(underlying[0]) if len(options) else 0
+    out = _grid_rows(options, underlying) if paths >= 4 * OPTION_GRID_POINTS else [None] * len(options)
+    repriced = [j for j, row in enumerate(out) if row is None]
+    for start in range(0, len(repriced), _OPTION_BLOCK):
+        at = np.array(repriced[start : start + _OPTION_BLOCK], dtype=np.intp)
         block = options.take(at)
-        moves = np.stack(
-            [underlying[i] for i in at.tolist()]
-        ).T  # (P × block), as ``historical_position_pnl`` takes them
+        moves = np.stack([underlying[i] for i in at.tolist()]).T  # (P × block), as ``historical_position_pnl``
         ratio = np.where(block.on_vol_index[None, :], 1.0 + moves, shocked_price_ratio(moves))
         change = option_value_change(options=block, spot_ratio=ratio)
         change = np.ascontiguousarray(np.where(np.isfinite(change), change, 0.0).T)
-        for row in change:
-            row = row.copy()
-            row.setflags(write=False)
-            out.append(row)
+        for j, row in zip(at.tolist(), change, strict=True):
+            out[j] = row.copy()
+    rows = [row for row in out if row is not None]
+    for row in rows:
+        row.setflags(write=False)
+    return rows
+
+
+@dataclass(frozen=True)
+class _GridPlace:
+    """Where each path of one underlying row sits on a grid of G spot ratios ``low + step × i`` (i = 0 … G − 1,
+    spanning the row's range): between points ``cell`` and ``cell + 1``, ``weight`` of the way (P,) each."""
+
+    ratio: FloatArray
+    low: float
+    step: float
+    cell: npt.NDArray[np.intp]
+    weight: FloatArray
+
+
+def _grid_place(move: FloatArray, *, on_vol_index: bool) -> _GridPlace | None:
+    """The grid of a row of simulated returns (its spot ratios as ``option_change_paths`` takes them); None for a
+    row without a spread of moves (or with NaN)."""
+    ratio = 1.0 + move if on_vol_index else shocked_price_ratio(move)
+    low, high = float(ratio.min()), float(ratio.max())
+    if not high > low:
+        return None
+    step = (high - low) / (OPTION_GRID_POINTS - 1)
+    place = (ratio - low) / step
+    cell = np.minimum(place.astype(np.intp), OPTION_GRID_POINTS - 2)  # place ≥ 0
+    return _GridPlace(ratio=ratio, low=low, step=step, cell=cell, weight=place - cell)
+
+
+def _grid_rows(options: PositionBook, underlying: Sequence[FloatArray]) -> list[FloatArray | None]:
+    """``option_change_paths``' rows from grids, each within ``OPTION_GRID_TOLERANCE`` × its spot (per share) of
+    full repricing on every path; None for an option whose row has no grid or whose grid values are not all
+    finite (the caller reprices it).
+
+    Each option is priced at the G = ``OPTION_GRID_POINTS`` spot ratios of its row's grid (``_grid_place``; the
+    options on one row share it) and each path's value interpolated linearly between the two points around its
+    ratio. The bound: each option is also priced at the G − 1 midpoints. A call or put value is convex in the
+    spot (Black–Scholes, Black-76 and the intrinsic value alike), so the chord of the interpolation lies above
+    it, by a concave gap that is zero at the grid points: the gap anywhere in an interval is at most twice the
+    gap at its midpoint. Paths in an interval whose midpoint gap exceeds half the tolerance (near expiry and near
+    the strike) are repriced exactly. The grids of every option are priced together, in blocks."""
+    g = OPTION_GRID_POINTS
+    places: dict[tuple[int, bool], _GridPlace | None] = {}
+    place_of: list[_GridPlace | None] = []
+    for j in range(len(options)):
+        key = (id(underlying[j]), bool(options.on_vol_index[j]))
+        if key not in places:
+            places[key] = _grid_place(underlying[j], on_vol_index=key[1])
+        place_of.append(places[key])
+    out: list[FloatArray | None] = [None] * len(options)
+    gridded = np.array([j for j, place in enumerate(place_of) if place is not None], dtype=np.intp)
+    low = np.array([np.nan if place is None else place.low for place in place_of])
+    step = np.array([np.nan if place is None else place.step for place in place_of])
+    offsets = np.concatenate([np.arange(g, dtype=float), np.arange(g - 1) + 0.5])  # the points, then the midpoints
+    for start in range(0, gridded.size, _GRID_BLOCK):
+        at = gridded[start : start + _GRID_BLOCK]
+        block = options.take(at)
+        # (2G − 1) × block: every option at its grid's points and midpoints
+        values = option_value_change(options=block, spot_ratio=low[at] + offsets[:, None] * step[at])
+        finite = np.all(np.isfinite(values), axis=0).tolist()  # per option
+        table, middle = values[:g].T, values[g:].T
+        slope = np.diff(table, axis=1)
+        allowed = OPTION_GRID_TOLERANCE / 2 * np.abs(block.spot)[:, None]
+        with np.errstate(invalid="ignore"):
+            too_far = np.abs((table[:, :-1] + table[:, 1:]) / 2 - middle) > allowed  # block × (G − 1)
+        for k, j in enumerate(at.tolist()):
+            place = place_of[j]
+            if place is None or not finite[k]:
+                continue
+            row = np.take(slope[k], place.cell)
+            row *= place.weight
+            row += np.take(table[k], place.cell)
+            if too_far[k].any():
+                exact = np.flatnonzero(too_far[k][place.cell])
+                if exact.size:
+                    change = option_value_change(options=block.take(np.array([k])), spot_ratio=place.ratio[exact, None])
+                    row[exact] = np.where(np.isfinite(change[:, 0]), change[:, 0], 0.0)
+            out[j] = row
     return out
 
 

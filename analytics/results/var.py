@@ -18,7 +18,8 @@ specific variance (Euler contributions). All figures are positive USD losses.
 
 Monte Carlo (``monte_carlo``, ``analytics.engines.monte_carlo``): ``MONTE_CARLO_PATHS`` (10,000) seeded
 paths of factor returns from the day's factor covariance plus each symbol's specific shock, normal
-or Student-t (``MONTE_CARLO_DISTRIBUTION``), every option fully repriced on every path; VaR/ES by
+or Student-t (``MONTE_CARLO_DISTRIBUTION``), every option repriced on every path (from a grid of spot moves,
+within a millionth of the spot per share of full repricing: ``monte_carlo.option_change_paths``); VaR/ES by
 the historical quantile convention over the paths, per-position contributions, and the simulation
 error as a Poisson-bootstrap 95 % interval and standard error of each figure.
 """
@@ -154,7 +155,7 @@ class Var(ResultSpec[VarPayload, VarPrepared | None]):
     needs = frozenset({Need.FACTOR_MODEL})
     method = (
         "historical simulation (options revalued), parametric (factor covariance) and Monte Carlo (factor model, "
-        "options fully repriced on every path)"
+        "options repriced on a grid of spot moves, within 1e-6 × spot)"
     )
     lookback_days = LOOKBACK_DAYS
     summary = "Value at risk and expected shortfall"

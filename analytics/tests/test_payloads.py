@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analytics.models import PositionMetrics
+from analytics.models import PortfolioResult, PositionMetrics
 from analytics.results import registry
 from analytics.results.presentation import ReportSection
 from analytics.services import compute
@@ -122,6 +122,8 @@ def test_each_kind_builds_a_payload_of_its_declared_type(chunk: ChunkContext, na
     assert isinstance(spec.report(payload), ReportSection)
     rows = spec.rows(chunk, part, payload, prepared)
     assert len(rows) == 1 and rows[0]["method"] == spec.method
+    # The column's limit, which SQLite does not enforce and PostgreSQL does (a longer method fails every write).
+    assert len(spec.method) <= PortfolioResult._meta.get_field("method").max_length
     metrics = spec.metric_columns(chunk, part, payload, prepared)
     if metrics is not None:
         fields = {f.attname for f in PositionMetrics._meta.concrete_fields}
