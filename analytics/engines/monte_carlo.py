@@ -454,15 +454,18 @@ def position_paths(
     return PositionPaths(rows=rows, index=index, scale=np.where(np.isfinite(scale), scale, 0.0), paths=paths)
 
 
-def path_tail_figures(position_pnl: npt.ArrayLike, *, confidences: Sequence[float]) -> dict[float, VarResult]:
+def path_tail_figures(
+    position_pnl: npt.ArrayLike, *, confidences: Sequence[float], total: FloatArray | None = None
+) -> dict[float, VarResult]:
     """``var.historical_var`` of the transposed ``position_pnl`` (N positions × P paths, USD) at each confidence:
     the same quantile convention, ranking (stable, worst first) and Euler components, equal within float
-    round-off; the paths are ranked once for every confidence, and only as far as the tails reach."""
+    round-off; the paths are ranked once for every confidence, and only as far as the tails reach. ``total``:
+    the column sums of ``position_pnl`` (each path's P&L) when the caller has them."""
     pnl = np.asarray(position_pnl, dtype=float)
     if pnl.ndim != 2 or pnl.shape[1] == 0:
         raise ValueError("position_pnl must be a non-empty (positions × paths) array")
     p = pnl.shape[1]
-    total = pnl.sum(axis=0)
+    total = pnl.sum(axis=0) if total is None else total
     h = max(1, round(0.01 * p))
     reach = min(p, max(tail_size(p, c) for c in confidences) + h)
     order = worst_order(total, reach)
@@ -578,21 +581,24 @@ def bootstrap_intervals(
     losses = -pnl[worst_order(pnl, plan.m)] if plan.m < p else np.sort(-pnl)[::-1]
     above_all = (plan.weights @ losses).reshape(len(ks), replicates)
     alpha = (1.0 - level) / 2.0
-    out = {}
-    for i, (confidence, k) in enumerate(zip(confidences, ks, strict=True)):
-        var = losses[plan.position[i]]
-        es = (above_all[i] + (k - plan.before[i]) * var) / k
-        var_low, var_high = np.quantile(var, [alpha, 1.0 - alpha])
-        es_low, es_high = np.quantile(es, [alpha, 1.0 - alpha])
-        out[confidence] = BootstrapInterval(
-            var_low=float(var_low),
-            var_high=float(var_high),
-            var_se=float(var.std(ddof=1)) if replicates > 1 else math.nan,
-            es_low=float(es_low),
-            es_high=float(es_high),
-            es_se=float(es.std(ddof=1)) if replicates > 1 else math.nan,
+    # Each confidence's replicated VaR and ES as rows (VaR, ES, VaR, ES, …): their quantiles in one call.
+    replicated = np.empty((2 * len(ks), replicates))
+    for i, k in enumerate(ks):
+        replicated[2 * i] = losses[plan.position[i]]
+        replicated[2 * i + 1] = (above_all[i] + (k - plan.before[i]) * replicated[2 * i]) / k
+    low, high = np.quantile(replicated, [alpha, 1.0 - alpha], axis=1)
+    se = replicated.std(axis=1, ddof=1) if replicates > 1 else np.full(2 * len(ks), math.nan)
+    return {
+        confidence: BootstrapInterval(
+            var_low=float(low[2 * i]),
+            var_high=float(high[2 * i]),
+            var_se=float(se[2 * i]),
+            es_low=float(low[2 * i + 1]),
+            es_high=float(high[2 * i + 1]),
+            es_se=float(se[2 * i + 1]),
         )
-    return out
+        for i, confidence in enumerate(confidences)
+    }
 
 
 def bootstrap_interval(

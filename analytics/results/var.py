@@ -253,8 +253,8 @@ class Var(ResultSpec[VarPayload, VarPrepared | None]):
         }
         mc_settings = monte_carlo_settings()
         mc_pnl = prepared.paths.pnl(part.rows)  # positions × paths
-        simulated = monte_carlo.path_tail_figures(mc_pnl, confidences=CONFIDENCES)
         mc_total = mc_pnl.sum(axis=0)
+        simulated = monte_carlo.path_tail_figures(mc_pnl, confidences=CONFIDENCES, total=mc_total)
         errors = monte_carlo.bootstrap_intervals(mc_total, confidences=CONFIDENCES, seed=mc_settings["seed"])
         mc_var = {c: rounded_list(simulated[c].component_var) for c in CONFIDENCES}
         mc_es = {c: rounded_list(simulated[c].component_es) for c in CONFIDENCES}
