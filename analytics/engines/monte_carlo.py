@@ -298,79 +298,70 @@ def option_change_paths(*, options: PositionBook, underlying: Sequence[FloatArra
     return rows
 
 
-@dataclass(frozen=True)
-class _GridPlace:
-    """Where each path of one underlying row sits on a grid of G spot ratios ``low + step × i`` (i = 0 … G − 1,
-    spanning the row's range): between points ``cell`` and ``cell + 1``, ``weight`` of the way (P,) each."""
-
-    ratio: FloatArray
-    low: float
-    step: float
-    cell: npt.NDArray[np.intp]
-    weight: FloatArray
-
-
-def _grid_place(move: FloatArray, *, on_vol_index: bool) -> _GridPlace | None:
-    """The grid of a row of simulated returns (its spot ratios as ``option_change_paths`` takes them); None for a
-    row without a spread of moves (or with NaN)."""
-    ratio = 1.0 + move if on_vol_index else shocked_price_ratio(move)
-    low, high = float(ratio.min()), float(ratio.max())
-    if not high > low:
-        return None
-    step = (high - low) / (OPTION_GRID_POINTS - 1)
-    place = (ratio - low) / step
-    cell = np.minimum(place.astype(np.intp), OPTION_GRID_POINTS - 2)  # place ≥ 0
-    return _GridPlace(ratio=ratio, low=low, step=step, cell=cell, weight=place - cell)
+def _spot_ratio(move: FloatArray, *, on_vol_index: bool) -> FloatArray:
+    """Spot ratios of simulated returns as ``option_change_paths`` takes them (increasing in the return)."""
+    return 1.0 + move if on_vol_index else shocked_price_ratio(move)
 
 
 def _grid_rows(options: PositionBook, underlying: Sequence[FloatArray]) -> list[FloatArray | None]:
     """``option_change_paths``' rows from grids, each within ``OPTION_GRID_TOLERANCE`` × its spot (per share) of
-    full repricing on every path; None for an option whose row has no grid or whose grid values are not all
-    finite (the caller reprices it).
+    full repricing on every path; None for an option whose row has no spread of moves (or NaN) or whose grid
+    values are not all finite (the caller reprices it).
 
-    Each option is priced at the G = ``OPTION_GRID_POINTS`` spot ratios of its row's grid (``_grid_place``; the
-    options on one row share it) and each path's value interpolated linearly between the two points around its
-    ratio. The bound: each option is also priced at the G − 1 midpoints. A call or put value is convex in the
-    spot (Black–Scholes, Black-76 and the intrinsic value alike), so the chord of the interpolation lies above
-    it, by a concave gap that is zero at the grid points: the gap anywhere in an interval is at most twice the
-    gap at its midpoint. Paths in an interval whose midpoint gap exceeds half the tolerance (near expiry and near
-    the strike) are repriced exactly. The grids of every option are priced together, in blocks."""
+    Each underlying row (and kind of spot move) has a grid of G = ``OPTION_GRID_POINTS`` spot ratios
+    ``low + step × i`` spanning its range; each of its options is priced at the G points and each path's value
+    interpolated linearly between the two points around its ratio. The bound: each option is also priced at the
+    G − 1 midpoints. A call or put value is convex in the spot (Black–Scholes, Black-76 and the intrinsic value
+    alike), so the chord of the interpolation lies above it, by a concave gap that is zero at the grid points:
+    the gap anywhere in an interval is at most twice the gap at its midpoint. Paths in an interval whose midpoint
+    gap exceeds half the tolerance (near expiry and near the strike) are repriced exactly. Every option's grid is
+    priced first, in blocks; then, one row at a time, where its paths sit on the grid (P-long arrays, dropped
+    before the next row's) and its options' rows."""
     g = OPTION_GRID_POINTS
-    places: dict[tuple[int, bool], _GridPlace | None] = {}
-    place_of: list[_GridPlace | None] = []
+    groups: dict[tuple[int, bool], list[int]] = {}
     for j in range(len(options)):
-        key = (id(underlying[j]), bool(options.on_vol_index[j]))
-        if key not in places:
-            places[key] = _grid_place(underlying[j], on_vol_index=key[1])
-        place_of.append(places[key])
-    out: list[FloatArray | None] = [None] * len(options)
-    gridded = np.array([j for j, place in enumerate(place_of) if place is not None], dtype=np.intp)
-    low = np.array([np.nan if place is None else place.low for place in place_of])
-    step = np.array([np.nan if place is None else place.step for place in place_of])
+        groups.setdefault((id(underlying[j]), bool(options.on_vol_index[j])), []).append(j)
+    low = np.full(len(options), np.nan)
+    step = np.full(len(options), np.nan)
+    for (_, on_vol_index), members in groups.items():
+        move = underlying[members[0]]
+        ends = _spot_ratio(np.array([move.min(), move.max()]), on_vol_index=on_vol_index)
+        if ends[1] > ends[0]:  # a spread of moves (and no NaN)
+            low[members] = ends[0]
+            step[members] = (ends[1] - ends[0]) / (g - 1)
+    gridded = np.flatnonzero(np.isfinite(step))
+    table = np.empty((len(options), g))
+    too_far = np.zeros((len(options), g - 1), dtype=bool)
+    finite = np.zeros(len(options), dtype=bool)
     offsets = np.concatenate([np.arange(g, dtype=float), np.arange(g - 1) + 0.5])  # the points, then the midpoints
     for start in range(0, gridded.size, _GRID_BLOCK):
         at = gridded[start : start + _GRID_BLOCK]
         block = options.take(at)
         # (2G − 1) × block: every option at its grid's points and midpoints
         values = option_value_change(options=block, spot_ratio=low[at] + offsets[:, None] * step[at])
-        finite = np.all(np.isfinite(values), axis=0).tolist()  # per option
-        table, middle = values[:g].T, values[g:].T
-        slope = np.diff(table, axis=1)
+        finite[at] = np.isfinite(values).all(axis=0)
+        table[at] = values[:g].T
         allowed = OPTION_GRID_TOLERANCE / 2 * np.abs(block.spot)[:, None]
         with np.errstate(invalid="ignore"):
-            too_far = np.abs((table[:, :-1] + table[:, 1:]) / 2 - middle) > allowed  # block × (G − 1)
-        for k, j in enumerate(at.tolist()):
-            place = place_of[j]
-            if place is None or not finite[k]:
-                continue
-            row = np.take(slope[k], place.cell)
-            row *= place.weight
-            row += np.take(table[k], place.cell)
-            if too_far[k].any():
-                exact = np.flatnonzero(too_far[k][place.cell])
-                if exact.size:
-                    change = option_value_change(options=block.take(np.array([k])), spot_ratio=place.ratio[exact, None])
-                    row[exact] = np.where(np.isfinite(change[:, 0]), change[:, 0], 0.0)
+            too_far[at] = np.abs((table[at, :-1] + table[at, 1:]) / 2 - values[g:].T) > allowed
+    slope = np.diff(table, axis=1)
+    out: list[FloatArray | None] = [None] * len(options)
+    for (_, on_vol_index), members in groups.items():
+        kept = [j for j in members if finite[j]]
+        if not kept:
+            continue
+        ratio = _spot_ratio(underlying[members[0]], on_vol_index=on_vol_index)
+        place = (ratio - low[kept[0]]) / step[kept[0]]
+        cell = np.clip(place.astype(np.intp), 0, g - 2)  # each path's grid interval
+        weight = place - cell
+        for j in kept:
+            row = np.take(slope[j], cell)
+            row *= weight
+            row += np.take(table[j], cell)
+            exact = np.flatnonzero(too_far[j][cell]) if too_far[j].any() else ()
+            if len(exact):
+                change = option_value_change(options=options.take(np.array([j])), spot_ratio=ratio[exact, None])
+                row[exact] = np.where(np.isfinite(change[:, 0]), change[:, 0], 0.0)
             out[j] = row
     return out
 
