@@ -22,10 +22,12 @@ components from them as ``var.historical_var`` does.
 Options on a grid (``option_change_paths``): an option's value is a function of its underlying's spot ratio
 alone on the paths (vol and time unchanged), so from 1,028 paths on each option is priced at 257 ratios spanning
 its underlying row's range and at their midpoints, and each path's value interpolated linearly — 513 prices
-instead of 10,000. A call or put value is convex in the spot, so the interpolation's error within an interval is
-at most twice its error at the midpoint, which is priced: the paths of an interval whose midpoint error exceeds
-half of ``OPTION_GRID_TOLERANCE`` × spot (a millionth of the spot per share) are repriced exactly, so every path
-is within that of full repricing (``test_monte_carlo_paths``, against full repricing on every path).
+instead of 10,000. A Black–Scholes value is convex in the spot, so the interpolation's error within an interval
+is at most twice its error at the midpoint, which is priced: the paths of an interval whose midpoint error
+exceeds half of ``OPTION_GRID_TOLERANCE`` × spot (a millionth of the spot per share) are repriced exactly, so
+every path is within that of full repricing (``test_monte_carlo_paths``, against full repricing on every path).
+A volatility-index option (Black-76 on a forward that is a concave power of the index, not convex in it
+everywhere) is repriced on every path.
 
 Revaluation (``path_pnl``): stocks mv × r; options fully repriced (``var.historical_position_pnl``:
 Black–Scholes–Merton, Black-76 on the forward for a volatility index, intrinsic at expiry) at
@@ -275,11 +277,11 @@ def option_change_paths(*, options: PositionBook, underlying: Sequence[FloatArra
     and time unchanged — ``path_pnl``'s option P&L ÷ (quantity × multiplier); non-finite values as 0. Read-only
     rows.
 
-    From P ≥ 4 × ``OPTION_GRID_POINTS`` paths, each option is priced on a grid of spot ratios spanning its
-    underlying row's range and interpolated linearly (``_grid_rows``), within ``OPTION_GRID_TOLERANCE`` × spot
-    per share of full repricing on every path (the paths where the grid cannot promise it are repriced); an
-    option whose grid values are not all finite, or whose row has no spread of moves, is repriced on every
-    path."""
+    From P ≥ 4 × ``OPTION_GRID_POINTS`` paths, each Black–Scholes option is priced on a grid of spot ratios
+    spanning its underlying row's range and interpolated linearly (``_grid_rows``), within
+    ``OPTION_GRID_TOLERANCE`` × spot per share of full repricing on every path (the paths where the grid cannot
+    promise it are repriced); a volatility-index option, one whose grid values are not all finite, or one whose
+    row has no spread of moves, is repriced on every path."""
     paths = len(underlying[0]) if len(options) else 0
     out = _grid_rows(options, underlying) if paths >= 4 * OPTION_GRID_POINTS else [None] * len(options)
     repriced = [j for j, row in enumerate(out) if row is None]
@@ -298,34 +300,30 @@ def option_change_paths(*, options: PositionBook, underlying: Sequence[FloatArra
     return rows
 
 
-def _spot_ratio(move: FloatArray, *, on_vol_index: bool) -> FloatArray:
-    """Spot ratios of simulated returns as ``option_change_paths`` takes them (increasing in the return)."""
-    return 1.0 + move if on_vol_index else shocked_price_ratio(move)
-
-
 def _grid_rows(options: PositionBook, underlying: Sequence[FloatArray]) -> list[FloatArray | None]:
     """``option_change_paths``' rows from grids, each within ``OPTION_GRID_TOLERANCE`` × its spot (per share) of
-    full repricing on every path; None for an option whose row has no spread of moves (or NaN) or whose grid
-    values are not all finite (the caller reprices it).
+    full repricing on every path; None for an option the caller must reprice on every path: a volatility-index
+    option, one whose row has no spread of moves (or NaN), one whose grid values are not all finite.
 
-    Each underlying row (and kind of spot move) has a grid of G = ``OPTION_GRID_POINTS`` spot ratios
-    ``low + step × i`` spanning its range; each of its options is priced at the G points and each path's value
-    interpolated linearly between the two points around its ratio. The bound: each option is also priced at the
-    G − 1 midpoints. A call or put value is convex in the spot (Black–Scholes, Black-76 and the intrinsic value
-    alike), so the chord of the interpolation lies above it, by a concave gap that is zero at the grid points:
-    the gap anywhere in an interval is at most twice the gap at its midpoint. Paths in an interval whose midpoint
-    gap exceeds half the tolerance (near expiry and near the strike) are repriced exactly. Every option's grid is
+    Each underlying row has a grid of G = ``OPTION_GRID_POINTS`` spot ratios ``low + step × i`` spanning its
+    range; each of its options is priced at the G points and each path's value interpolated linearly between the
+    two points around its ratio. The bound: each option is also priced at the G − 1 midpoints. A Black–Scholes
+    value (and the intrinsic value at expiry) is convex in the spot, so the chord of the interpolation lies above
+    it, by a concave gap that is zero at the grid points: the gap anywhere in an interval is at most twice the gap
+    at its midpoint. Paths in an interval whose midpoint gap exceeds half the tolerance (near expiry and near the
+    strike) are repriced exactly. A volatility-index option is Black-76 on a forward that is a concave power of
+    the index, not convex in it everywhere, so the bound would not hold: it is not gridded. Every option's grid is
     priced first, in blocks; then, one row at a time, where its paths sit on the grid (P-long arrays, dropped
     before the next row's) and its options' rows."""
     g = OPTION_GRID_POINTS
-    groups: dict[tuple[int, bool], list[int]] = {}
-    for j in range(len(options)):
-        groups.setdefault((id(underlying[j]), bool(options.on_vol_index[j])), []).append(j)
+    groups: dict[int, list[int]] = {}  # the options on each row (by identity: the rows are shared)
+    for j in np.flatnonzero(~options.on_vol_index).tolist():
+        groups.setdefault(id(underlying[j]), []).append(j)
     low = np.full(len(options), np.nan)
     step = np.full(len(options), np.nan)
-    for (_, on_vol_index), members in groups.items():
+    for members in groups.values():
         move = underlying[members[0]]
-        ends = _spot_ratio(np.array([move.min(), move.max()]), on_vol_index=on_vol_index)
+        ends = shocked_price_ratio(np.array([move.min(), move.max()]))  # increasing in the return
         if ends[1] > ends[0]:  # a spread of moves (and no NaN)
             low[members] = ends[0]
             step[members] = (ends[1] - ends[0]) / (g - 1)
@@ -346,11 +344,11 @@ def _grid_rows(options: PositionBook, underlying: Sequence[FloatArray]) -> list[
             too_far[at] = np.abs((table[at, :-1] + table[at, 1:]) / 2 - values[g:].T) > allowed
     slope = np.diff(table, axis=1)
     out: list[FloatArray | None] = [None] * len(options)
-    for (_, on_vol_index), members in groups.items():
+    for members in groups.values():
         kept = [j for j in members if finite[j]]
         if not kept:
             continue
-        ratio = _spot_ratio(underlying[members[0]], on_vol_index=on_vol_index)
+        ratio = shocked_price_ratio(underlying[members[0]])
         place = (ratio - low[kept[0]]) / step[kept[0]]
         cell = np.clip(place.astype(np.intp), 0, g - 2)  # each path's grid interval
         weight = place - cell
