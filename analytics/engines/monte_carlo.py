@@ -294,9 +294,11 @@ def option_change_paths(*, options: PositionBook, underlying: Sequence[FloatArra
         change = np.ascontiguousarray(np.where(np.isfinite(change), change, 0.0).T)
         for j, row in zip(at.tolist(), change, strict=True):
             out[j] = row.copy()
-    rows = [row for row in out if row is not None]
-    for row in rows:
+    rows: list[FloatArray] = []
+    for row in out:
+        assert row is not None  # every option from its grid or repriced above
         row.setflags(write=False)
+        rows.append(row)
     return rows
 
 
@@ -356,8 +358,8 @@ def _grid_rows(options: PositionBook, underlying: Sequence[FloatArray]) -> list[
             row = np.take(slope[j], cell)
             row *= weight
             row += np.take(table[j], cell)
-            exact = np.flatnonzero(too_far[j][cell]) if too_far[j].any() else ()
-            if len(exact):
+            exact = np.flatnonzero(too_far[j][cell])  # the paths in intervals the grid cannot promise
+            if exact.size:
                 change = option_value_change(options=options.take(np.array([j])), spot_ratio=ratio[exact, None])
                 row[exact] = np.where(np.isfinite(change[:, 0]), change[:, 0], 0.0)
             out[j] = row
@@ -443,21 +445,46 @@ def position_paths(
     return PositionPaths(rows=rows, index=index, scale=np.where(np.isfinite(scale), scale, 0.0), paths=paths)
 
 
+def _tail_reach(p: int, confidences: Sequence[float]) -> int:
+    """How many of P ranked paths ``path_tail_figures`` reads: the largest tail and the kernel's half-width."""
+    return min(p, max(tail_size(p, c) for c in confidences) + max(1, round(0.01 * p)))
+
+
+def _bootstrap_depth(p: int, confidences: Sequence[float]) -> int:
+    """How many of P ranked paths ``bootstrap_intervals`` draws for: m = min(P, k + 6√k + 50), k the largest
+    tail (6 sd of a replicate's count above k)."""
+    k_max = max(tail_size(p, c) for c in confidences)
+    return min(p, k_max + math.ceil(6 * math.sqrt(k_max)) + 50)
+
+
+def worst_paths(total: FloatArray, *, confidences: Sequence[float]) -> npt.NDArray[np.intp]:
+    """The paths ranked worst first (``var.worst_order`` of their P&L ``total``) as far as both
+    ``path_tail_figures`` and ``bootstrap_intervals`` read them: ranked once for the two."""
+    p = len(total)
+    return worst_order(total, max(_tail_reach(p, confidences), _bootstrap_depth(p, confidences)))
+
+
 def path_tail_figures(
-    position_pnl: npt.ArrayLike, *, confidences: Sequence[float], total: FloatArray | None = None
+    position_pnl: npt.ArrayLike,
+    *,
+    confidences: Sequence[float],
+    total: FloatArray | None = None,
+    order: npt.NDArray[np.intp] | None = None,
 ) -> dict[float, VarResult]:
     """``var.historical_var`` of the transposed ``position_pnl`` (N positions × P paths, USD) at each confidence:
     the same quantile convention, ranking (stable, worst first) and Euler components, equal within float
     round-off; the paths are ranked once for every confidence, and only as far as the tails reach. ``total``:
-    the column sums of ``position_pnl`` (each path's P&L) when the caller has them."""
+    the column sums of ``position_pnl`` (each path's P&L) when the caller has them; ``order``: those paths ranked
+    (``worst_paths``), when the caller has them."""
     pnl = np.asarray(position_pnl, dtype=float)
     if pnl.ndim != 2 or pnl.shape[1] == 0:
         raise ValueError("position_pnl must be a non-empty (positions × paths) array")
     p = pnl.shape[1]
     total = pnl.sum(axis=0) if total is None else total
     h = max(1, round(0.01 * p))
-    reach = min(p, max(tail_size(p, c) for c in confidences) + h)
-    order = worst_order(total, reach)
+    reach = _tail_reach(p, confidences)
+    if order is None or len(order) < reach:
+        order = worst_order(total, reach)
     out = {}
     for confidence in confidences:
         if not 0.5 < confidence < 1.0:
@@ -550,8 +577,10 @@ def bootstrap_intervals(
     replicates: int = BOOTSTRAP_REPLICATES,
     level: float = 0.95,
     seed: int = 0,
+    order: npt.NDArray[np.intp] | None = None,
 ) -> dict[float, BootstrapInterval]:
-    """Poisson-bootstrap intervals of the VaR and ES of ``portfolio_pnl`` (P paths) at each confidence.
+    """Poisson-bootstrap intervals of the VaR and ES of ``portfolio_pnl`` (P paths) at each confidence; ``order``:
+    the paths ranked worst first (``worst_paths``), when the caller has them.
 
     Each replicate weights every path by a Poisson(1) count (one draw serves every confidence); its
     tail is the k = ceil(P (1 − c)) worst counted paths (k fixed by P), its VaR the loss where the
@@ -563,11 +592,13 @@ def bootstrap_intervals(
     pnl = np.asarray(portfolio_pnl, dtype=float)
     p = pnl.shape[0]
     ks = tuple(tail_size(p, c) for c in confidences)
-    k_max = max(ks)
-    m = min(p, k_max + math.ceil(6 * math.sqrt(k_max)) + 50)  # 6 sd of a replicate's count above k
-    plan = _bootstrap_plan(seed, replicates, m, p, ks)
+    plan = _bootstrap_plan(seed, replicates, _bootstrap_depth(p, confidences), p, ks)
     # The m worst, worst first, as positive losses.
-    losses = -pnl[worst_order(pnl, plan.m)] if plan.m < p else np.sort(-pnl)[::-1]
+    if plan.m == p:
+        losses = np.sort(-pnl)[::-1]
+    else:
+        worst = order[: plan.m] if order is not None and len(order) >= plan.m else worst_order(pnl, plan.m)
+        losses = -pnl[worst]
     above_all = (plan.weights @ losses).reshape(len(ks), replicates)
     alpha = (1.0 - level) / 2.0
     # Each confidence's replicated VaR and ES as rows (VaR, ES, VaR, ES, …): their quantiles in one call.

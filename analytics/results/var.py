@@ -254,8 +254,11 @@ class Var(ResultSpec[VarPayload, VarPrepared | None]):
         mc_settings = monte_carlo_settings()
         mc_pnl = prepared.paths.pnl(part.rows)  # positions × paths
         mc_total = mc_pnl.sum(axis=0)
-        simulated = monte_carlo.path_tail_figures(mc_pnl, confidences=CONFIDENCES, total=mc_total)
-        errors = monte_carlo.bootstrap_intervals(mc_total, confidences=CONFIDENCES, seed=mc_settings["seed"])
+        order = monte_carlo.worst_paths(mc_total, confidences=CONFIDENCES)  # ranked once for both
+        simulated = monte_carlo.path_tail_figures(mc_pnl, confidences=CONFIDENCES, total=mc_total, order=order)
+        errors = monte_carlo.bootstrap_intervals(
+            mc_total, confidences=CONFIDENCES, seed=mc_settings["seed"], order=order
+        )
         mc_var = {c: rounded_list(simulated[c].component_var) for c in CONFIDENCES}
         mc_es = {c: rounded_list(simulated[c].component_es) for c in CONFIDENCES}
         historical_var = {c: rounded_list(historical[c].component_var) for c in CONFIDENCES}

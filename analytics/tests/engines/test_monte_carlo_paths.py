@@ -208,6 +208,23 @@ def test_tail_figures_are_historical_var_of_the_paths() -> None:
             np.testing.assert_allclose(got.component_es, reference.component_es, rtol=1e-9, atol=1e-8)
 
 
+def test_the_paths_ranked_once_serve_the_tails_and_the_bootstrap_alike() -> None:
+    """``worst_paths`` ranks far enough for both readers: given it, each returns what it returns ranking alone."""
+    pnl = _paths(monte_carlo.PathCache(), paths=10_000).pnl(slice(None))
+    total = pnl.sum(axis=0)
+    order = monte_carlo.worst_paths(total, confidences=(0.95, 0.99))
+    np.testing.assert_array_equal(order, np.argsort(total, kind="stable")[: len(order)])
+    given = monte_carlo.path_tail_figures(pnl, confidences=(0.95, 0.99), order=order)
+    alone = monte_carlo.path_tail_figures(pnl, confidences=(0.95, 0.99))
+    for confidence in (0.95, 0.99):
+        assert (given[confidence].var, given[confidence].es) == (alone[confidence].var, alone[confidence].es)
+        np.testing.assert_array_equal(given[confidence].component_var, alone[confidence].component_var)
+        np.testing.assert_array_equal(given[confidence].component_es, alone[confidence].component_es)
+    assert monte_carlo.bootstrap_intervals(total, confidences=(0.95, 0.99), seed=3, order=order) == (
+        monte_carlo.bootstrap_intervals(total, confidences=(0.95, 0.99), seed=3)
+    )
+
+
 def _bootstrap_reference(pnl: np.ndarray, confidences: tuple[float, ...], seed: int, replicates: int = 200):
     """The bootstrap as it was computed per portfolio before the plan was kept (cumulative sums per call)."""
     p = pnl.shape[0]
