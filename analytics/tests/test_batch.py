@@ -345,3 +345,48 @@ def test_the_symbol_stage_handed_on_equals_the_stored_one_read_back(analytics_de
     pd.testing.assert_series_equal(handed.realised_vol, stored.realised_vol, check_exact=True)
     assert (handed.condition_number, handed.n_observations) == (stored.condition_number, stored.n_observations)
     assert (handed.covariance_estimator, handed.ewma_lambda) == (stored.covariance_estimator, stored.ewma_lambda)
+
+
+@pytest.mark.parametrize(
+    ("portfolios", "workers", "sizes"),
+    [
+        (1000, 1, [250] * 4),
+        (1001, 1, [201] + [200] * 4),
+        (5000, 14, [179] * 16 + [178] * 12),  # 28 chunks: two rounds of 14, none idle
+        (1000, 14, [72] * 6 + [71] * 8),  # a run smaller than a round spreads over every worker
+        (5, 14, [1] * 5),
+        (0, 4, []),
+    ],
+)
+def test_chunks_are_balanced_and_a_multiple_of_the_workers(portfolios, workers, sizes):
+    import uuid
+
+    ids = [uuid.UUID(int=i) for i in range(portfolios)]
+    chunks = batch_service.chunks_split(ids, workers=workers)
+    assert [len(c) for c in chunks] == sizes
+    assert [p for c in chunks for p in c] == ids  # every portfolio once, in order
+
+
+@pytest.mark.parametrize(("cores", "workers", "threads"), [(16, 14, 1), (16, 4, 4), (16, 1, 16), (2, 4, 1)])
+def test_a_workers_blas_threads_are_its_share_of_the_cores(monkeypatch, cores, workers, threads):
+    monkeypatch.setattr(batch_service.os, "sched_getaffinity", lambda _pid: set(range(cores)))
+    assert batch_service.worker_blas_threads(workers) == threads
+
+
+def test_a_chunk_task_runs_its_blas_on_its_share_of_the_cores(analytics_demo, settings, monkeypatch):
+    import os
+
+    from threadpoolctl import threadpool_info
+
+    from analytics.tasks import portfolio_chunk_task
+
+    def blas_threads() -> list[int]:
+        return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+    before = blas_threads()
+    seen: list[list[int]] = []
+    monkeypatch.setattr(batch_service, "portfolio_chunk_run", lambda **_kwargs: seen.append(blas_threads()) or {})
+    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "workers": len(os.sched_getaffinity(0))}
+    portfolio_chunk_task(str(analytics_demo.run.pk), [HEDGE_FUND], ["overview"])
+    assert seen and seen[0] and set(seen[0]) == {1}  # one thread each: as many workers as cores
+    assert blas_threads() == before  # restored after the task
