@@ -16,11 +16,14 @@ def portfolio_chunk_task(
     steps: list[str],
     symbols: list[str] | None = None,
     contracts: list[str] | None = None,
+    shared_inputs: bool = False,
 ) -> dict[str, int]:
-    """Run the portfolio steps of one chunk of a batch run (the fan-out unit of a cluster run). With the
-    run's ``symbols`` and option ``contracts`` the worker loads the run's prices and factor model once for
-    all the chunks of the run it gets; without them (a task queued by an earlier version) per chunk. Its BLAS
-    runs on the worker's share of the cores (:func:`~analytics.services.batch.worker_blas_threads`)."""
+    """Run the portfolio steps of one chunk of a batch run (the fan-out unit of a cluster run). With
+    ``shared_inputs`` (or the run's ``symbols`` and option ``contracts``, as an earlier version queued it) the
+    worker takes the run's prices and factor model once for all the chunks of the run it gets
+    (:func:`~analytics.services.batch.run_inputs_shared`); without (a task of a still earlier version) per
+    chunk. Its BLAS runs on the worker's share of the cores (:func:`~analytics.services.batch.worker_blas_threads`).
+    """
     from threadpoolctl import threadpool_limits
 
     from analytics.services.batch import cluster_workers, portfolio_chunk_run, run_inputs_shared, worker_blas_threads
@@ -28,8 +31,8 @@ def portfolio_chunk_task(
     run = BatchRun.objects.get(pk=run_id)
     with threadpool_limits(limits=worker_blas_threads(cluster_workers()), user_api="blas"):
         preloaded = None
-        if symbols is not None:
-            preloaded = run_inputs_shared(run=run, symbols=symbols, contracts=contracts or [])
+        if shared_inputs or symbols is not None:
+            preloaded = run_inputs_shared(run=run, symbols=symbols, contracts=contracts)
         return portfolio_chunk_run(
             run=run, portfolio_ids=[uuid.UUID(p) for p in portfolio_ids], steps=steps, preloaded=preloaded
         )

@@ -432,14 +432,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     rows: list[dict] = []
     inline: dict | None = None
-    chunks = -(-args.n // 250)  # analytics.services.batch.CHUNK_SIZE
     # Largest clusters first: should the time budget run out, it is the slowest (W=1) run that is skipped.
     plan = [("inline", 0), *[("cluster", w) for w in sorted(set(workers), reverse=True)]]
     for mode, w in plan:
         left = deadline - time.monotonic()
         estimate = None
-        if inline is not None:  # work spread over min(W, chunks) workers, ~20 s of process starts and digest
-            estimate = inline["wall_s"] * 1.3 / min(w, chunks) + 20
+        if inline is not None:  # chunks_split gives every worker a share; ~20 s of process starts and digest
+            estimate = inline["wall_s"] * 1.3 / min(w, args.n) + 20
         if estimate is not None and left < estimate:
             say(f"{mode} W={w}: skipped, {left:.0f}s of the budget left, about {estimate:.0f}s needed")
             rows.append({"mode": mode, "workers": w, "status": "skipped (time budget)"})

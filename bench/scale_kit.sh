@@ -8,7 +8,8 @@
 #   bash .scalekit/scale/run.sh 5000 1,4,8,14               (there, from the checkout root, .scalekit copied along)
 #
 # On top of the kit's own prepare.sh: the project's runtime packages its list lacks (the web app's, the vendors'
-# rate limiter: Django's set-up imports them), at the versions of constraints.txt; and the kit's runner replaced by
+# rate limiter: Django's set-up imports them; threadpoolctl, which a cluster worker's chunk task imports), at the
+# versions of constraints.txt; and the kit's runner replaced by
 # bench/bench_scale.py, which takes the same arguments and checks every kind the project registers today (the
 # kit's own checks name result kinds since renamed). Rehearsed on the 2-core machine: BENCHMARKS.md, "Issue 19".
 set -euo pipefail
@@ -19,6 +20,7 @@ pinned() {  # NAME==VERSION as constraints.txt pins it
   line=$(grep -i -E "^$1==" "$ROOT/constraints.txt" | head -1) || { echo "constraints.txt does not pin $1" >&2; exit 1; }
   echo "$line"
 }
-bash "$KIT/prepare.sh" "$ROOT" "$(pinned django-htmx)" "$(pinned whitenoise)" "$(pinned pyrate-limiter)"
+bash "$KIT/prepare.sh" "$ROOT" "$(pinned django-htmx)" "$(pinned whitenoise)" "$(pinned pyrate-limiter)" \
+  "$(pinned threadpoolctl)"
 cp "$ROOT/bench/bench_scale.py" "$ROOT/.scalekit/scale/scale.py"
 echo "runner: bench/bench_scale.py (as .scalekit/scale/scale.py)"

@@ -254,6 +254,7 @@ def test_a_worker_loads_the_runs_inputs_once_for_all_its_chunks(analytics_demo, 
     """Cluster chunks get the run's prices and factor model from the driver through the cache, or load them
     once per worker process (here the sync-mode process runs all three chunks); the results stay the
     inline run's."""
+    import django_q.tasks
     from django_q.conf import Conf
 
     from analytics.services import batch
@@ -269,11 +270,22 @@ def test_a_worker_loads_the_runs_inputs_once_for_all_its_chunks(analytics_demo, 
         return load(**kwargs)
 
     monkeypatch.setattr(batch, "market_inputs_load", counted)
+    queued: list[tuple[tuple, dict]] = []
+    queue = django_q.tasks.async_task
+
+    def recorded(func, *args, **kwargs):
+        queued.append((args, kwargs))
+        return queue(func, *args, **kwargs)
+
+    monkeypatch.setattr(django_q.tasks, "async_task", recorded)
     outcome = batch_run(as_of=ANALYTICS_AS_OF, steps=list(portfolio_steps()), trigger="test", use_cluster=True)
     assert outcome.ok, outcome.run.error_summary
     assert BatchJob.objects.filter(run=outcome.run, step="overview", status=RunStatus.COMPLETED).count() == 3
     # the driver once; the worker (this process) reads the driver's inputs from the cache
     assert len(loads) == 1
+    # a task carries its chunk, not the run's instruments (they reach the workers with the inputs)
+    assert [len(args[1]) for args, _ in queued] == [1, 1, 1]
+    assert all(set(kwargs) == {"shared_inputs", "group"} for _, kwargs in queued)
     assert _result_table() == inline
 
     # without the handed inputs (a per-process cache), a worker loads the run's inputs once, not per chunk
