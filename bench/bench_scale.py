@@ -12,7 +12,8 @@ depends on the machine: the same command runs on a 2-core VM or a 16-core server
 Subcommands (``run`` starts the other two in fresh processes, so that each batch's peak RSS is its own):
 
   run    --n N --workers 1,4,8,14   inline first, then the clusters from the largest W down (a time budget,
-                                    --budget-s, skips the slowest last); a table at the end
+                                    --budget-s, skips the slowest last); a table at the end. --inline no
+                                    (or SCALE_INLINE=no, through the kit's run.sh) times the clusters alone
   setup  --n N                      migrate, prices, N portfolios × 60 positions (bench_analytics' generator)
   batch  --mode inline|cluster      one timed batch_run over the portfolio steps
   serial --sizes 100,250,500        the driver's serial part alone: a cluster batch_run of the first N
@@ -433,7 +434,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     rows: list[dict] = []
     inline: dict | None = None
     # Largest clusters first: should the time budget run out, it is the slowest (W=1) run that is skipped.
-    plan = [("inline", 0), *[("cluster", w) for w in sorted(set(workers), reverse=True)]]
+    plan = [("inline", 0)] if args.inline == "yes" else []
+    plan += [("cluster", w) for w in sorted(set(workers), reverse=True)]
     for mode, w in plan:
         left = deadline - time.monotonic()
         estimate = None
@@ -571,6 +573,13 @@ def main() -> int:
     runp.add_argument("--workers", default="1,4,8,14")
     runp.add_argument("--budget-s", type=float, default=510)
     runp.add_argument("--tolerance", type=float, default=1e-9)
+    runp.add_argument(
+        "--inline",
+        choices=("yes", "no"),
+        default=os.environ.get("SCALE_INLINE", "yes"),
+        help="Time the inline run first (default; SCALE_INLINE in the environment): 'no' times the clusters alone "
+        "(checked for failures and rows stored, not against inline), e.g. the time per portfolio at a larger N.",
+    )
     runp.add_argument(
         "--reuse-setup", action="store_true", help="Keep the portfolios of an earlier setup of the same N in --work."
     )
