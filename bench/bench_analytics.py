@@ -38,6 +38,7 @@ from django.db.models import Sum  # noqa: E402
 
 from analytics.models import BatchJob  # noqa: E402
 from analytics.services.batch import batch_run, portfolio_steps  # noqa: E402
+from analytics.services.persist import bulk_upsert  # noqa: E402
 from marketdata.calendar import latest_completed_session  # noqa: E402
 from marketdata.factors import FACTOR_SYMBOLS  # noqa: E402
 from marketdata.selectors import latest_closes  # noqa: E402
@@ -65,7 +66,7 @@ def portfolios_create(count: int, spots: dict[str, float], as_of: dt.date) -> li
     user, _ = User.objects.get_or_create(email="bench@sigmasight.invalid")
     portfolios = [Portfolio(user=user, name=f"bench-{i:05d}", equity_balance=Decimal("1000000")) for i in range(count)]
     Portfolio.objects.bulk_create(portfolios)
-    rows = []
+    rows: list[dict[str, object]] = []  # the positions' fields by name; those left out take the model's defaults
     for portfolio in portfolios:
         for symbol in rng.sample(SYMBOLS, POSITIONS_PER_PORTFOLIO):
             spot = spots[symbol]
@@ -77,33 +78,37 @@ def portfolios_create(count: int, spots: dict[str, float], as_of: dt.date) -> li
                 expiry = third_friday(year, month)
                 kind = ("LC" if is_call else "LP") if long else ("SC" if is_call else "SP")
                 rows.append(
-                    Position(
-                        portfolio=portfolio,
-                        symbol=occ_symbol(underlying=symbol, expiration=expiry, is_call=is_call, strike=strike),
-                        position_type=kind,
-                        asset_class="option",
-                        quantity=Decimal(rng.randint(1, 20) * (1 if long else -1)),
-                        entry_price=Decimal("5"),
-                        entry_date=as_of - dt.timedelta(days=30),
-                        underlying_symbol=symbol,
-                        strike=strike,
-                        expiration=expiry,
-                        multiplier=Decimal(100),
-                    )
+                    {
+                        "id": uuid.uuid4(),
+                        "portfolio_id": portfolio.pk,
+                        "symbol": occ_symbol(underlying=symbol, expiration=expiry, is_call=is_call, strike=strike),
+                        "position_type": kind,
+                        "asset_class": "option",
+                        "quantity": Decimal(rng.randint(1, 20) * (1 if long else -1)),
+                        "entry_price": Decimal("5"),
+                        "entry_date": as_of - dt.timedelta(days=30),
+                        "underlying_symbol": symbol,
+                        "strike": strike,
+                        "expiration": expiry,
+                        "multiplier": Decimal(100),
+                    }
                 )
             else:
                 short = rng.random() < 0.2
                 rows.append(
-                    Position(
-                        portfolio=portfolio,
-                        symbol=symbol,
-                        position_type="SHORT" if short else "LONG",
-                        quantity=Decimal(rng.randint(10, 500) * (-1 if short else 1)),
-                        entry_price=Decimal(str(round(spot, 2))),
-                        entry_date=as_of - dt.timedelta(days=60),
-                    )
+                    {
+                        "id": uuid.uuid4(),
+                        "portfolio_id": portfolio.pk,
+                        "symbol": symbol,
+                        "position_type": "SHORT" if short else "LONG",
+                        "quantity": Decimal(rng.randint(10, 500) * (-1 if short else 1)),
+                        "entry_price": Decimal(str(round(spot, 2))),
+                        "entry_date": as_of - dt.timedelta(days=60),
+                    }
                 )
-    Position.objects.bulk_create(rows, batch_size=5000)
+    # The project's COPY write (PostgreSQL; batches elsewhere) of plain rows: the ORM's INSERTs of model instances
+    # took 136 s for 20,000 portfolios on the 16-core machine.
+    bulk_upsert(Position, rows, unique_fields=["id"], update_fields=["quantity"])
     return [p.pk for p in portfolios]
 
 
