@@ -281,6 +281,8 @@ def cmd_batch(args: argparse.Namespace) -> None:
     jobs_by_step: dict[str, int] = {}
     for step in BatchJob.objects.filter(run=outcome.run, status="completed").values_list("step", flat=True):
         jobs_by_step[step] = jobs_by_step.get(step, 0) + 1
+    chunks = chunk_timings(outcome.run, ids, args.workers)
+    builds = build_seconds(outcome.run)
     started = time.perf_counter()
     result = {
         "mode": args.mode,
@@ -298,10 +300,68 @@ def cmd_batch(args: argparse.Namespace) -> None:
         "steps": list(PORTFOLIO_STEPS),
         "errors": outcome.run.error_summary[:2000],
         "driver_rss_mb": rss,
+        "chunks": chunks,
+        "build_s": builds,
         "digest": digest(setup["as_of"]),
     }
     say(f"{args.mode} W={args.workers}: results digested in {time.perf_counter() - started:.1f}s")
     Path(args.out).write_text(json.dumps(result))
+
+
+def chunk_timings(run, ids: list[str], workers: int) -> dict[str, float]:
+    """How the run's chunks took their time (seconds): count, median, max, sum, and when the first started and
+    the last ended, into the run. A chunk's span: from its first job's start to its last job's end (the jobs'
+    records; its positions' loading before the first job is left out, alike inline and in a cluster), the chunks
+    as ``batch.chunks_split`` makes them for the run's mode."""
+    import statistics
+    import uuid
+
+    from django.db.models import Max, Min
+
+    from analytics.models import BatchJob
+    from analytics.services.batch import chunks_split
+
+    spans = {
+        str(pid): (begun, ended)
+        for pid, begun, ended in BatchJob.objects.filter(run=run, portfolio__isnull=False)
+        .values_list("portfolio_id")
+        .annotate(begun=Min("started_at"), ended=Max("finished_at"))
+        .values_list("portfolio_id", "begun", "ended")
+    }
+    chunks = chunks_split([uuid.UUID(p) for p in ids], workers=workers if run.mode == "cluster" else 1)
+    times = []
+    for chunk in chunks:
+        found = [spans[str(p)] for p in chunk if str(p) in spans]
+        if found:
+            begun = (min(b for b, _ in found) - run.started_at).total_seconds()
+            times.append((begun, (max(e for _, e in found) - run.started_at).total_seconds()))
+    if not times:
+        return {}
+    durations = [end - begin for begin, end in times]
+    return {
+        "count": len(times),
+        "median_s": statistics.median(durations),
+        "max_s": max(durations),
+        "sum_s": sum(durations),
+        "first_start_s": min(begin for begin, _ in times),
+        "last_end_s": max(end for _, end in times),
+    }
+
+
+def build_seconds(run) -> dict[str, float]:
+    """Seconds of per-portfolio builds per step (the jobs' recorded durations; a step's shared ``prepare`` and
+    the writes are not in them): which steps grow when the workers share the machine."""
+    from django.db.models import Sum
+
+    from analytics.models import BatchJob
+
+    totals = (
+        BatchJob.objects.filter(run=run, portfolio__isnull=False)
+        .values_list("step")
+        .annotate(total=Sum("duration_ms"))
+        .values_list("step", "total")
+    )
+    return {step: round((total or 0.0) / 1000, 3) for step, total in totals}
 
 
 def cmd_serial(args: argparse.Namespace) -> None:
@@ -550,6 +610,17 @@ def print_table(rows: list[dict], inline: dict | None, n: int) -> None:
         "peak RSS: inline = the batch process; cluster = the largest process (driver or qcluster process) / "
         "the sum of the per-process peaks (driver + every qcluster process; shared pages counted in each)"
     )
+    print()
+    for r in rows:
+        chunks, builds = r.get("chunks"), r.get("build_s")
+        if chunks:
+            top = sorted(builds.items(), key=lambda item: -item[1])[:4] if builds else []
+            print(
+                f"chunks   {r['mode']:<7} W={r['workers']:<2}: {chunks['count']} chunks, "
+                f"{chunks['median_s']:.2f} s median, {chunks['max_s']:.2f} s max, {chunks['sum_s']:.1f} s in all; "
+                f"first started at {chunks['first_start_s']:.2f} s, last ended at {chunks['last_end_s']:.2f} s; builds "
+                f"{sum(builds.values()):.1f} s ({', '.join(f'{k} {v:.1f}' for k, v in top)})"
+            )
     print()
     for r in rows:
         if "digest" in r:
