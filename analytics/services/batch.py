@@ -113,7 +113,8 @@ def worker_blas_threads(workers: int) -> int:
     shared among the cluster's ``workers``, at least one. OpenBLAS otherwise starts one thread per core in every
     worker process: 14 workers × 16 threads on 16 cores, each matrix product's threads spinning for cores that
     the other workers hold."""
-    return max(1, len(os.sched_getaffinity(0)) // max(workers, 1))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)  # Linux; others
+    return max(1, cores // max(workers, 1))
 
 
 # Post-batch hooks registered by downstream apps (the reports app registers "reports"), so that
