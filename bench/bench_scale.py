@@ -159,6 +159,10 @@ def _key_numbers(kind: str, d: dict) -> list:
 
 DIGEST_SQL = {
     "results": "SELECT portfolio_id::text, payload::text FROM analytics_portfolioresult WHERE as_of = %s AND kind = %s",
+    "result_hashes": "SELECT portfolio_id::text, kind, md5(payload::text) FROM analytics_portfolioresult "
+    "WHERE as_of = %s",
+    "result": "SELECT payload::text FROM analytics_portfolioresult WHERE as_of = %s AND kind = %s "
+    "AND portfolio_id = %s",
     "metrics": """
         SELECT portfolio_id::text, count(*),
           md5(string_agg(concat_ws('|', position_id, price, market_value, delta_exposure, delta, gamma,
@@ -178,8 +182,21 @@ DIGEST_SQL = {
 }
 
 
-def digest(as_of: str) -> dict:
-    """Per stored row: md5 of its content and a few key numbers (results: of the payload text, as stored)."""
+CHECKSUM_SQL = {
+    "var99_sum": "SELECT coalesce(sum((payload->'historical'->>'var_99')::float8), 0) FROM analytics_portfolioresult "
+    "WHERE as_of = %s AND kind = 'var'",
+    "stress_sum": "SELECT coalesce(sum((s->>'conditioned_pnl')::float8), 0) FROM analytics_portfolioresult r, "
+    "json_array_elements(r.payload->'scenarios') s WHERE r.as_of = %s AND r.kind = 'stress_test'",
+}
+
+
+def digest(as_of: str, base: dict | None = None) -> dict:
+    """Per stored row: md5 of its content and a few key numbers (results: of the payload text, as stored), the
+    rows per kind, and two checksums (sums of every VaR 99 and every stress scenario's conditioned P&L).
+
+    With ``base`` (the inline run's digest) the results are hashed by the database and only the rows whose hash
+    differs from the base's are read back for their key numbers: the payloads (156 KB per portfolio, 780 MB at
+    5,000) stay on the server, and a run's digest takes seconds instead of 11–12 s at 5,000 portfolios."""
     import hashlib
 
     import orjson
@@ -188,21 +205,26 @@ def digest(as_of: str) -> dict:
     hashes: dict[str, str] = {}
     numbers: dict[str, list] = {}
     counts: dict[str, int] = {}
-    var99 = stress = 0.0
     with connection.cursor() as cursor:
         cursor.execute("SELECT DISTINCT kind FROM analytics_portfolioresult WHERE as_of = %s", [as_of])
         kinds = sorted(kind for (kind,) in cursor.fetchall())
-        for kind in kinds:  # one kind at a time: the stress payloads alone are ~50 KB per portfolio
-            cursor.execute(DIGEST_SQL["results"], [as_of, kind])
-            for pid, text in cursor.fetchall():
-                key = f"{pid}:{kind}"
-                hashes[key] = hashlib.md5(text.encode()).hexdigest()
-                numbers[key] = _key_numbers(kind, orjson.loads(text))
+        if base is None:
+            for kind in kinds:  # one kind at a time: the stress payloads alone are ~50 KB per portfolio
+                cursor.execute(DIGEST_SQL["results"], [as_of, kind])
+                for pid, text in cursor.fetchall():
+                    key = f"{pid}:{kind}"
+                    hashes[key] = hashlib.md5(text.encode()).hexdigest()
+                    numbers[key] = _key_numbers(kind, orjson.loads(text))
+                    counts[kind] = counts.get(kind, 0) + 1
+        else:
+            cursor.execute(DIGEST_SQL["result_hashes"], [as_of])
+            for pid, kind, md5 in cursor.fetchall():
+                hashes[f"{pid}:{kind}"] = md5
                 counts[kind] = counts.get(kind, 0) + 1
-                if kind == "var" and numbers[key][2] is not None:
-                    var99 += float(numbers[key][2])
-                if kind == "stress_test":
-                    stress += float(numbers[key][1])
+            for key in [k for k, md5 in hashes.items() if base["hashes"].get(k) != md5]:
+                pid, kind = key.split(":")
+                cursor.execute(DIGEST_SQL["result"], [as_of, kind, pid])
+                numbers[key] = _key_numbers(kind, orjson.loads(cursor.fetchone()[0]))
         cursor.execute(DIGEST_SQL["metrics"], [as_of])
         for pid, count, md5, values in cursor.fetchall():
             hashes[f"{pid}:metrics"] = md5
@@ -213,14 +235,11 @@ def digest(as_of: str) -> dict:
             hashes[f"{pid}:snapshot"] = md5
             numbers[f"{pid}:snapshot"] = json.loads(values)
             counts["snapshots"] = counts.get("snapshots", 0) + 1
-    return {
-        "hashes": hashes,
-        "numbers": numbers,
-        "counts": counts,
-        "kinds": kinds,
-        "var99_sum": var99,
-        "stress_sum": stress,
-    }
+        checksums = {}
+        for name, sql in CHECKSUM_SQL.items():
+            cursor.execute(sql, [as_of])
+            checksums[name] = float(cursor.fetchone()[0])
+    return {"hashes": hashes, "numbers": numbers, "counts": counts, "kinds": kinds, **checksums}
 
 
 def cluster_wait(pid: int, workers: int, timeout: float) -> float:
@@ -282,6 +301,7 @@ def cmd_batch(args: argparse.Namespace) -> None:
     for step in BatchJob.objects.filter(run=outcome.run, status="completed").values_list("step", flat=True):
         jobs_by_step[step] = jobs_by_step.get(step, 0) + 1
     chunks = chunk_timings(outcome.run, ids, args.workers)
+    base = json.loads(Path(args.compare_to).read_text())["digest"] if args.compare_to else None
     builds = build_seconds(outcome.run)
     started = time.perf_counter()
     result = {
@@ -302,7 +322,7 @@ def cmd_batch(args: argparse.Namespace) -> None:
         "driver_rss_mb": rss,
         "chunks": chunks,
         "build_s": builds,
-        "digest": digest(setup["as_of"]),
+        "digest": digest(setup["as_of"], base=base),
     }
     say(f"{args.mode} W={args.workers}: results digested in {time.perf_counter() - started:.1f}s")
     Path(args.out).write_text(json.dumps(result))
@@ -418,8 +438,12 @@ def compare(base: dict, other: dict) -> tuple[int, int, float, list[str]]:
         problems.append(f"{len(missing)} result rows present in only one run")
     same = sum(1 for k in bh if oh.get(k) == bh[k])
     worst = 0.0
-    for key, values in base["numbers"].items():
-        for a, b in zip(values, other["numbers"].get(key, []), strict=False):
+    for key in [k for k in bh if k in oh and oh[k] != bh[k]]:  # identical rows need no numbers
+        values, others = base["numbers"].get(key), other["numbers"].get(key)
+        if values is None or others is None:
+            worst = float("inf")
+            continue
+        for a, b in zip(values, others, strict=False):
             if a is None or b is None:
                 if a is not b:
                     worst = float("inf")
@@ -524,6 +548,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             command = [*me, "batch", "--mode", mode, "--workers", str(w), "--out", str(out), *common]
             if cluster is not None:
                 command += ["--cluster-pid", str(cluster.pid)]
+            if inline is not None:
+                command += ["--compare-to", str(work / "result-inline-0.json")]
             if args.verbose:
                 command.append("--verbose")
             say(f"{mode} W={w}: running the batch over {args.n} portfolios")
@@ -662,6 +688,9 @@ def main() -> int:
     batchp.add_argument("--workers", type=int, default=0)
     batchp.add_argument("--cluster-pid", type=int, default=0)
     batchp.add_argument("--out", required=True)
+    batchp.add_argument(
+        "--compare-to", default="", help="An earlier run's result file: hash the results in the database against it."
+    )
     args = parser.parse_args()
     args.app = Path(args.app).resolve()
     if not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")) or not os.environ.get(
