@@ -59,6 +59,37 @@ def test_close_prices_is_a_float_frame_of_adjusted_closes_in_the_asked_order(bar
     assert close_prices(symbols=["NONE"]).empty
 
 
+def test_the_grouped_close_frame_equals_the_pivoted_one(db) -> None:
+    """On PostgreSQL ``close_prices`` reads one row per symbol (two arrays) instead of one per bar: the same frame,
+    bit for bit, on a universe with gaps, a quarantined bar and a symbol outside the window."""
+    from django.db import connection
+
+    from marketdata.selectors import _analytics_bars, _closes_grouped, _closes_pivoted
+
+    if connection.vendor != "postgresql":
+        pytest.skip("array_agg: PostgreSQL only (elsewhere close_prices pivots the rows)")
+    rng = np.random.default_rng(7)
+    days = pd.bdate_range("2026-06-01", "2026-11-20").date
+    rows = [
+        bar(f"S{j:03d}", day, float(np.round(rng.uniform(5, 500), 4)))
+        for j in range(40)
+        for i, day in enumerate(days)
+        if (i + j) % 7  # every symbol misses some sessions, each its own
+    ]
+    quarantined = next(r for r in reversed(rows) if r.symbol == "S001")  # inside both windows below
+    quarantined.quarantined = True
+    rows.append(bar("OLD", date(2025, 1, 2), 10.0))
+    PriceBar.objects.bulk_create(rows)
+    for start in (None, date(2026, 7, 1)):
+        bars = _analytics_bars(symbols=["OLD", *(f"S{j:03d}" for j in range(40))], start=start, end=AS_OF).order_by()
+        grouped, pivoted = _closes_grouped(bars), _closes_pivoted(bars)
+        pivoted.columns.name = None  # the pivot names its columns; close_prices drops the name of either
+        pd.testing.assert_frame_equal(grouped[sorted(grouped.columns)], pivoted[sorted(pivoted.columns)])
+        assert np.isnan(grouped.loc[pd.Timestamp(quarantined.date), "S001"])  # the quarantined bar left out
+        kept = [r for r in rows if not r.quarantined and (start is None or r.date >= start)]
+        assert grouped.notna().sum().sum() == len(kept)  # every other bar of the window is there
+
+
 def test_latest_closes_take_the_last_bar_on_or_before_as_of(bars, django_assert_num_queries) -> None:
     with django_assert_num_queries(1):
         latest = latest_closes(symbols=["AAPL", "SPY", "TLT", "NONE"], as_of=date(2026, 11, 18))
