@@ -39,15 +39,20 @@ def portfolio_chunk_task(
 
 
 def daily_batch_task(use_cluster: bool = True) -> str:
-    """The scheduled daily run: latest completed NYSE session, every portfolio, reports included."""
-    from analytics.services.batch import batch_run
+    """The scheduled daily run: latest completed NYSE session, every portfolio, reports included. It runs in a
+    worker of the cluster it fans out to, and holds that worker while the chunks run: they go to the others, and
+    a cluster of one worker runs them inline (queued, they would wait for the worker that waits for them)."""
+    from analytics.services.batch import batch_run, cluster_workers
     from marketdata.calendar import is_trading_day, latest_completed_session
 
     today = timezone.localtime(timezone.now(), timezone=dt.UTC).date()
     as_of = latest_completed_session()
     if not is_trading_day(as_of):
         return f"{today}: no completed session"
-    outcome = batch_run(as_of=as_of, trigger="schedule:daily", use_cluster=use_cluster)
+    free = cluster_workers() - 1
+    outcome = batch_run(
+        as_of=as_of, trigger="schedule:daily", use_cluster=use_cluster and free > 0, fan_out_workers=max(free, 1)
+    )
     return f"{as_of}: {outcome.run.status} ({outcome.failed_jobs} failed, {outcome.skipped_jobs} skipped)"
 
 

@@ -185,10 +185,14 @@ def batch_run(
     steps: Sequence[str] | None = None,
     trigger: str = "command",
     use_cluster: bool = False,
+    fan_out_workers: int | None = None,
     progress: Callable[[str], None] | None = None,
     market_data_sync: Callable[..., Any] | None = None,
 ) -> BatchOutcome:
-    """Run the daily batch for ``as_of``; see the module docstring. Raises ``BatchLocked``."""
+    """Run the daily batch for ``as_of``; see the module docstring. Raises ``BatchLocked``.
+
+    ``fan_out_workers``: with ``use_cluster``, the cluster workers free to run the chunks (default: all of them,
+    :func:`cluster_workers`); a run started by a task of the same cluster holds one of them while it waits."""
     selected = steps_normalise(steps)
     say = progress or (lambda message: None)
     portfolios = portfolios_load(portfolio_ids=portfolio_ids)
@@ -229,6 +233,7 @@ def batch_run(
                     portfolios=portfolios,
                     selected=selected,
                     use_cluster=use_cluster,
+                    fan_out_workers=fan_out_workers or cluster_workers(),
                     say=say,
                     market_data_sync=market_data_sync,
                 )
@@ -291,6 +296,7 @@ def _run_locked(
     portfolios: dict[uuid.UUID, PortfolioInfo],
     selected: list[str],
     use_cluster: bool,
+    fan_out_workers: int,
     say: Callable[[str], None],
     market_data_sync: Callable[..., Any] | None,
 ) -> None:
@@ -323,7 +329,7 @@ def _run_locked(
             stage = _symbol_stage_step(run=run, recorder=recorder, market=market)
         if stage is None:  # not asked for, or the fit failed: the day's stored model, if any (as before)
             stage = symbol_stage_load(market=market, as_of=as_of)
-        chunks = chunks_split(ids, workers=cluster_workers() if use_cluster else 1)
+        chunks = chunks_split(ids, workers=fan_out_workers if use_cluster else 1)
         if use_cluster:
             key = _shared_inputs_key(run)
             # Handed to the workers through the shared cache (Redis in a cluster deployment): a worker then

@@ -402,3 +402,24 @@ def test_a_chunk_task_runs_its_blas_on_its_share_of_the_cores(analytics_demo, se
     portfolio_chunk_task(str(analytics_demo.run.pk), [HEDGE_FUND], ["overview"])
     assert seen and seen[0] and set(seen[0]) == {1}  # one thread each: as many workers as cores
     assert blas_threads() == before  # restored after the task
+
+
+@pytest.mark.parametrize(("workers", "cluster", "fan_out"), [(1, False, 1), (2, True, 1), (14, True, 13)])
+def test_the_daily_task_fans_out_to_its_clusters_other_workers(db, settings, monkeypatch, workers, cluster, fan_out):
+    """The scheduled run holds one worker of its cluster while it waits: its chunks go to the others (balanced
+    over them), and a cluster of one worker runs them inline instead of waiting for itself."""
+    import marketdata.calendar
+    from analytics.tasks import daily_batch_task
+
+    calls: list[dict] = []
+
+    class Outcome:
+        run = type("Run", (), {"status": "completed"})
+        failed_jobs = skipped_jobs = 0
+
+    monkeypatch.setattr(batch_service, "batch_run", lambda **kwargs: calls.append(kwargs) or Outcome)
+    monkeypatch.setattr(marketdata.calendar, "latest_completed_session", lambda: dt.date(2026, 11, 27))
+    monkeypatch.setattr(marketdata.calendar, "is_trading_day", lambda day: True)
+    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "workers": workers}
+    assert daily_batch_task() == "2026-11-27: completed (0 failed, 0 skipped)"
+    assert calls[0]["use_cluster"] is cluster and calls[0]["fan_out_workers"] == fan_out
