@@ -45,7 +45,7 @@ LABELS = {
     "delta_adjusted_leverage": "Delta-adjusted leverage",
     "unrealised_pnl": "Unrealised P&L",
     "position_count": "Positions",
-    "greeks.dollar_delta": "Dollar delta",
+    "greeks.dollar_delta": "Dollar delta (options)",  # the greeks kind sums its live options; stock is in exposures
     "greeks.theta": "Theta / day",
     "greeks.vega": "Vega / vol point",
     "greeks.rho": "Rho / 1% rate",
