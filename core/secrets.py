@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import functools
 import re
+from typing import Any
 from urllib.parse import urlsplit
+
+from django.core.signals import setting_changed
 
 MIN_SECRET_LENGTH = 6
 SECRET_SETTINGS = ("SECRET_KEY", "FMP_API_KEY", "POLYGON_API_KEY", "OPENAI_API_KEY")
@@ -31,25 +34,39 @@ def _url_password(url: str) -> str:
         return ""
 
 
+# The settings whose values are secrets, or hold one (a password in DATABASES or in the Redis URL).
+_WATCHED_SETTINGS = frozenset({*SECRET_SETTINGS, "DATABASES", "REDIS_URL"})
+_collected: tuple[str, ...] | None = None  # secret_values() once collected; forgotten when a watched setting changes
+
+
 def secret_values() -> tuple[str, ...]:
-    """The configured secret values (keys, the database's and Redis's passwords), longest first."""
+    """The configured secret values (keys, the database's and Redis's passwords), longest first.
+
+    Collected once per process and kept until a setting they come from changes (``setting_changed``: tests'
+    ``override_settings``): every log line asks, and reading six settings through Django's lazy object and
+    parsing a URL cost more than the rest of a record's formatting."""
+    global _collected
+    if _collected is not None:
+        return _collected
     try:
         from django.conf import settings
 
-        configured = tuple(str(getattr(settings, name, "") or "") for name in SECRET_SETTINGS)
-        database_password = str(settings.DATABASES.get("default", {}).get("PASSWORD") or "")
-        redis_url = str(getattr(settings, "REDIS_URL", "") or "")
-    except Exception:  # settings not configured yet (logging set up during their import)
+        values = [str(getattr(settings, name, "") or "") for name in SECRET_SETTINGS]
+        values.append(str(settings.DATABASES.get("default", {}).get("PASSWORD") or ""))
+        values.append(_url_password(str(getattr(settings, "REDIS_URL", "") or "")))
+    except Exception:  # settings not configured yet (logging set up during their import): not kept
         return ()
-    return _secret_values_of((*configured, database_password), redis_url)
+    _collected = tuple(sorted({v for v in values if len(v) >= MIN_SECRET_LENGTH}, key=len, reverse=True))
+    return _collected
 
 
-@functools.lru_cache(maxsize=8)
-def _secret_values_of(values: tuple[str, ...], redis_url: str) -> tuple[str, ...]:
-    """The secrets among ``values`` and ``redis_url``'s password, longest first: made once per configuration
-    (every log line asks; parsing the URL and sorting cost more than the rest of a record's formatting)."""
-    found = {*values, _url_password(redis_url)}
-    return tuple(sorted((v for v in found if len(v) >= MIN_SECRET_LENGTH), key=len, reverse=True))
+def _forget_collected(*, setting: str, **kwargs: Any) -> None:
+    global _collected
+    if setting in _WATCHED_SETTINGS:
+        _collected = None
+
+
+setting_changed.connect(_forget_collected, dispatch_uid="core.secrets.forget_collected")
 
 
 @functools.lru_cache(maxsize=8)
