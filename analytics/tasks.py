@@ -22,14 +22,21 @@ def portfolio_chunk_task(
     ``shared_inputs`` (or the run's ``symbols`` and option ``contracts``, as an earlier version queued it) the
     worker takes the run's prices and factor model once for all the chunks of the run it gets
     (:func:`~analytics.services.batch.run_inputs_shared`); without (a task of a still earlier version) per
-    chunk. Its BLAS runs on the worker's share of the cores (:func:`~analytics.services.batch.worker_blas_threads`).
+    chunk. Its BLAS runs on the worker's share of the cores (:func:`~analytics.services.batch.worker_blas_threads`), and
+    Python's collector as in an inline run (:func:`~analytics.services.batch.collector_relaxed`).
     """
     from threadpoolctl import threadpool_limits
 
-    from analytics.services.batch import cluster_workers, portfolio_chunk_run, run_inputs_shared, worker_blas_threads
+    from analytics.services.batch import (
+        cluster_workers,
+        collector_relaxed,
+        portfolio_chunk_run,
+        run_inputs_shared,
+        worker_blas_threads,
+    )
 
     run = BatchRun.objects.get(pk=run_id)
-    with threadpool_limits(limits=worker_blas_threads(cluster_workers()), user_api="blas"):
+    with threadpool_limits(limits=worker_blas_threads(cluster_workers()), user_api="blas"), collector_relaxed():
         preloaded = None
         if shared_inputs or symbols is not None:
             preloaded = run_inputs_shared(run=run, symbols=symbols, contracts=contracts)

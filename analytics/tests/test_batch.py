@@ -404,6 +404,68 @@ def test_a_chunk_task_runs_its_blas_on_its_share_of_the_cores(analytics_demo, se
     assert blas_threads() == before  # restored after the task
 
 
+def test_the_collector_is_relaxed_in_the_block_and_restored_after_it():
+    import gc
+
+    before = gc.get_threshold()
+    with batch_service.collector_relaxed(threshold=12_345):
+        assert gc.get_threshold() == (12_345, *before[1:])
+    assert gc.get_threshold() == before
+
+
+def test_overlapping_blocks_of_two_threads_restore_the_thresholds_once_both_have_left():
+    import gc
+
+    before = gc.get_threshold()
+    entered, release = threading.Event(), threading.Event()
+
+    def other_thread() -> None:
+        with batch_service.collector_relaxed(threshold=12_345):
+            entered.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=other_thread)
+    thread.start()
+    assert entered.wait(10)
+    with batch_service.collector_relaxed(threshold=12_345):
+        release.set()
+        thread.join(10)
+        assert gc.get_threshold()[0] == 12_345  # the other thread left first: still relaxed for this one
+    assert gc.get_threshold() == before
+
+
+@pytest.mark.parametrize("configured", [(50_000, 10, 10), (0, 10, 10)])
+def test_a_higher_threshold_or_a_disabled_collector_is_left_as_it_is(configured):
+    import gc
+
+    before = gc.get_threshold()
+    gc.set_threshold(*configured)
+    try:
+        with batch_service.collector_relaxed(threshold=12_345):
+            assert gc.get_threshold() == configured
+        assert gc.get_threshold() == configured
+    finally:
+        gc.set_threshold(*before)
+
+
+def test_a_run_and_a_chunk_task_compute_under_the_relaxed_collector(analytics_demo, monkeypatch):
+    import gc
+
+    from analytics.tasks import portfolio_chunk_task
+
+    before = gc.get_threshold()
+    seen: list[int] = []
+    batch_run(as_of=ANALYTICS_AS_OF, steps=["overview"], progress=lambda _message: seen.append(gc.get_threshold()[0]))
+    assert seen and set(seen) == {batch_service.BATCH_GC_THRESHOLD}
+    assert gc.get_threshold() == before
+
+    in_task: list[int] = []
+    monkeypatch.setattr(batch_service, "portfolio_chunk_run", lambda **_kwargs: in_task.append(gc.get_threshold()[0]))
+    portfolio_chunk_task(str(analytics_demo.run.pk), [HEDGE_FUND], ["overview"])
+    assert in_task == [batch_service.BATCH_GC_THRESHOLD]
+    assert gc.get_threshold() == before
+
+
 @pytest.mark.parametrize(("workers", "cluster", "fan_out"), [(1, False, 1), (2, True, 1), (14, True, 13)])
 def test_the_daily_task_fans_out_to_its_clusters_other_workers(db, settings, monkeypatch, workers, cluster, fan_out):
     """The scheduled run holds one worker of its cluster while it waits: its chunks go to the others (balanced
