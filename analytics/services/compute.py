@@ -90,15 +90,39 @@ def rounded(value: Any, digits: int = 2) -> float | None:
     return round(number, digits) if math.isfinite(number) else None
 
 
+# How far from a half ``x × 10**digits`` must be, as computed, for numpy's rint to round it as Python's ``round``
+# rounds x, relative to 1 + |product|: the product's own error is at most half a unit in its last place (1.1e-16
+# relative), so the margin is ten thousand times that. From |product| ≥ 5e11 on no product is trusted.
+_HALF_MARGIN = 1e-12
+# Below this many values, rounding each with ``round`` beats numpy's fixed cost per call (8 values: 8 against 14–23 µs).
+_VECTOR_MIN = 16
+
+
 def rounded_each(values: Any, digits: int = 2) -> list[float | None]:
-    """``[rounded(v, digits) for v in values]`` in one pass: Python's ``round`` (correctly rounded, half to even
+    """``[rounded(v, digits) for v in values]``, bit for bit: Python's ``round`` (correctly rounded, half to even
     on the double's exact value — not numpy's scale-and-round of :func:`rounded_list`) of each element as a
-    float, None where it is not finite. For per-element payload fields that :func:`rounded` used to round one
-    call at a time; the values are the same, bit for bit."""
-    array = np.asarray(values, dtype=float)
-    if np.isfinite(array).all():
-        return [round(v, digits) for v in array.tolist()]
-    return [round(v, digits) if math.isfinite(v) else None for v in array.tolist()]
+    float, None where it is not finite. For per-element payload fields (a few hundred numbers per portfolio).
+
+    Vectorised: k = rint(x × 10**digits), then k / 10**digits — the double nearest to k/10**digits (IEEE
+    division is correctly rounded, and k and 10**digits are exact), which is what ``round`` returns whenever k
+    is its integer too. That holds unless the computed product lies within :data:`_HALF_MARGIN` of a half: those
+    elements (and non-finite ones) go through ``round`` itself. 60 values: 32–38 → 14–23 µs; 600: 375–430 →
+    28–40 µs (fewer than :data:`_VECTOR_MIN`: ``round`` each)."""
+    array = np.asarray(values, dtype=float).ravel()
+    if array.size < _VECTOR_MIN or not 0 <= digits <= 22:  # few values, or 10**digits not exact as a double
+        return [round(v, digits) if math.isfinite(v) else None for v in array.tolist()]
+    scale = 10.0**digits
+    with np.errstate(invalid="ignore", over="ignore"):
+        scaled = array * scale
+        integral = np.rint(scaled)
+        out: list[float | None] = (integral / scale).tolist()
+        trusted = np.abs(np.abs(scaled - integral) - 0.5) > _HALF_MARGIN * (1.0 + np.abs(scaled))  # False: NaN, inf
+    if trusted.all():
+        return out
+    for index in np.flatnonzero(~trusted).tolist():
+        value = float(array[index])
+        out[index] = round(value, digits) if math.isfinite(value) else None
+    return out
 
 
 # --------------------------------------------------------------------------------------------

@@ -59,15 +59,16 @@ def test_close_prices_is_a_float_frame_of_adjusted_closes_in_the_asked_order(bar
     assert close_prices(symbols=["NONE"]).empty
 
 
-def test_the_grouped_close_frame_equals_the_pivoted_one(db) -> None:
-    """On PostgreSQL ``close_prices`` reads one row per symbol (two arrays) instead of one per bar: the same frame,
-    bit for bit, on a universe with gaps, a quarantined bar and a symbol outside the window."""
+@pytest.mark.parametrize("column", ["adj_close", "volume"])
+def test_the_grouped_bar_frame_equals_the_pivoted_one(db, column) -> None:
+    """On PostgreSQL ``close_prices`` and ``daily_volumes`` read one row per symbol (two arrays) instead of one per
+    bar: the same frame, bit for bit, on a universe with gaps, a quarantined bar and a symbol outside the window."""
     from django.db import connection
 
-    from marketdata.selectors import _analytics_bars, _closes_grouped, _closes_pivoted
+    from marketdata.selectors import _analytics_bars, _bars_grouped, _bars_pivoted
 
     if connection.vendor != "postgresql":
-        pytest.skip("array_agg: PostgreSQL only (elsewhere close_prices pivots the rows)")
+        pytest.skip("array_agg: PostgreSQL only (elsewhere the frames pivot the rows)")
     rng = np.random.default_rng(7)
     days = pd.bdate_range("2026-06-01", "2026-11-20").date
     rows = [
@@ -76,14 +77,16 @@ def test_the_grouped_close_frame_equals_the_pivoted_one(db) -> None:
         for i, day in enumerate(days)
         if (i + j) % 7  # every symbol misses some sessions, each its own
     ]
+    for row in rows:
+        row.volume = int(rng.integers(0, 10**12))  # up to a trillion shares: exact in a float64
     quarantined = next(r for r in reversed(rows) if r.symbol == "S001")  # inside both windows below
     quarantined.quarantined = True
     rows.append(bar("OLD", date(2025, 1, 2), 10.0))
     PriceBar.objects.bulk_create(rows)
     for start in (None, date(2026, 7, 1)):
         bars = _analytics_bars(symbols=["OLD", *(f"S{j:03d}" for j in range(40))], start=start, end=AS_OF).order_by()
-        grouped, pivoted = _closes_grouped(bars), _closes_pivoted(bars)
-        pivoted.columns.name = None  # the pivot names its columns; close_prices drops the name of either
+        grouped, pivoted = _bars_grouped(bars, column), _bars_pivoted(bars, column).astype("float64")
+        pivoted.columns.name = None  # the pivot names its columns; the frames drop the name of either
         pd.testing.assert_frame_equal(grouped[sorted(grouped.columns)], pivoted[sorted(pivoted.columns)])
         assert np.isnan(grouped.loc[pd.Timestamp(quarantined.date), "S001"])  # the quarantined bar left out
         kept = [r for r in rows if not r.quarantined and (start is None or r.date >= start)]
