@@ -45,12 +45,13 @@ _VERSION_ANNOTATION = "sigmasight_data_version"
 class UserRowPlan:
     """The user model's row by ``USER_ID_FIELD`` with the change counter annotated, compiled for one database.
 
-    ``sql`` takes one parameter, the user's id as the field's database value. Each selected column's value
+    ``sql`` takes one parameter, the user's id as ``id_field``'s database value. Each selected column's value
     goes through ``converters`` (the backend's and the fields', by column index, as the ORM applies them:
     SQLite's datetimes, booleans and UUIDs); the first ``len(attnames)`` values build the user with
     ``Model.from_db``, and the value at ``version_index`` is the counter."""
 
     sql: str
+    id_field: Field[Any, Any]  # simplejwt's USER_ID_FIELD, a concrete column
     attnames: tuple[str, ...]
     converters: tuple[tuple[int, tuple[Callable[..., Any], ...], Any], ...]  # (column, converters, expression)
     version_index: int
@@ -64,6 +65,9 @@ def user_row_plan(user_model: type[Model], using: str) -> UserRowPlan:
     to fields, collecting the converters — done once: ``user_with_version`` then costs one execute, one fetch
     and the conversions: 0.30 → 0.16 ms per call on SQLite (measured in a loop on the 2-core VM; a
     response-front hit costs 1.7–1.9 ms, ``bench/bench_front_hits.py``)."""
+    id_field = user_model._meta.get_field(api_settings.USER_ID_FIELD)
+    if not isinstance(id_field, Field):  # a concrete column (simplejwt's USER_ID_FIELD), not a relation
+        raise TypeError(f"USER_ID_FIELD {api_settings.USER_ID_FIELD!r} is not a column of {user_model.__name__}")
     queryset = user_model._default_manager.using(using).annotate(**{_VERSION_ANNOTATION: version_expression()})
     probe = {api_settings.USER_ID_FIELD: uuid.UUID(int=0)}
     compiler = queryset.filter(**probe).query.get_compiler(using=using)
@@ -82,6 +86,7 @@ def user_row_plan(user_model: type[Model], using: str) -> UserRowPlan:
     )
     return UserRowPlan(
         sql=str(sql),
+        id_field=id_field,
         attnames=attnames,
         converters=converters,
         version_index=compiler.annotation_col_map[_VERSION_ANNOTATION],
@@ -100,10 +105,7 @@ def user_with_version(user_model: type[Model], user_id: uuid.UUID) -> tuple[Any,
     using = router.db_for_read(user_model)
     connection = connections[using]
     plan = user_row_plan(user_model, using)
-    field = user_model._meta.get_field(api_settings.USER_ID_FIELD)
-    if not isinstance(field, Field):  # a concrete column (simplejwt's USER_ID_FIELD), not a relation
-        raise TypeError(f"USER_ID_FIELD {api_settings.USER_ID_FIELD!r} is not a column of {user_model.__name__}")
-    value = field.get_db_prep_value(user_id, connection, prepared=False)
+    value = plan.id_field.get_db_prep_value(user_id, connection, prepared=False)
     with connection.cursor() as cursor:
         cursor.execute(plan.sql, [value])
         row = cursor.fetchone()

@@ -110,7 +110,7 @@ def rounded_each(values: Any, digits: int = 2) -> list[float | None]:
     28–40 µs (fewer than :data:`_VECTOR_MIN`: ``round`` each)."""
     array = np.asarray(values, dtype=float).ravel()
     if array.size < _VECTOR_MIN or not 0 <= digits <= 22:  # few values, or 10**digits not exact as a double
-        return [round(v, digits) if math.isfinite(v) else None for v in array.tolist()]
+        return [rounded(v, digits) for v in array.tolist()]
     scale = 10.0**digits
     with np.errstate(invalid="ignore", over="ignore"):
         scaled = array * scale
@@ -120,8 +120,7 @@ def rounded_each(values: Any, digits: int = 2) -> list[float | None]:
     if trusted.all():
         return out
     for index in np.flatnonzero(~trusted).tolist():
-        value = float(array[index])
-        out[index] = round(value, digits) if math.isfinite(value) else None
+        out[index] = rounded(float(array[index]), digits)
     return out
 
 

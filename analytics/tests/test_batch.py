@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import threading
 from io import StringIO
 
@@ -405,8 +406,6 @@ def test_a_chunk_task_runs_its_blas_on_its_share_of_the_cores(analytics_demo, se
 
 
 def test_the_collector_is_relaxed_in_the_block_and_restored_after_it():
-    import gc
-
     before = gc.get_threshold()
     with batch_service.collector_relaxed(threshold=12_345):
         assert gc.get_threshold() == (12_345, *before[1:])
@@ -414,8 +413,6 @@ def test_the_collector_is_relaxed_in_the_block_and_restored_after_it():
 
 
 def test_overlapping_blocks_of_two_threads_restore_the_thresholds_once_both_have_left():
-    import gc
-
     before = gc.get_threshold()
     entered, release = threading.Event(), threading.Event()
 
@@ -436,8 +433,6 @@ def test_overlapping_blocks_of_two_threads_restore_the_thresholds_once_both_have
 
 @pytest.mark.parametrize("configured", [(50_000, 10, 10), (0, 10, 10)])
 def test_a_higher_threshold_or_a_disabled_collector_is_left_as_it_is(configured):
-    import gc
-
     before = gc.get_threshold()
     gc.set_threshold(*configured)
     try:
@@ -449,8 +444,6 @@ def test_a_higher_threshold_or_a_disabled_collector_is_left_as_it_is(configured)
 
 
 def test_a_run_and_a_chunk_task_compute_under_the_relaxed_collector(analytics_demo, monkeypatch):
-    import gc
-
     from analytics.tasks import portfolio_chunk_task
 
     before = gc.get_threshold()
