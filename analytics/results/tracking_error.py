@@ -97,7 +97,7 @@ class TrackingErrorKind(ResultSpec[TrackingErrorPayload, None]):
         stage = chunk.stage
         assert stage is not None  # the runner skips it without the factor model
         benchmark = part.info.benchmark_symbol
-        bench_betas = stage.fit.betas.reindex(index=[benchmark], columns=list(FACTOR_NAMES)).to_numpy(dtype=float)[0]
+        bench_betas = stage.betas_for([benchmark])[0]
         if not np.isfinite(bench_betas).all():
             raise ValueError(f"the benchmark {benchmark} has no factor betas on this day (too little price history)")
         bench_residual = float(stage.fit.residual_vol.get(benchmark, math.nan))

@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 import numpy as np
-import pandas as pd
 from django.conf import settings
 
 from analytics.engines import monte_carlo, var
@@ -211,7 +210,7 @@ class Var(ResultSpec[VarPayload, VarPrepared | None]):
         cache = monte_carlo.path_cache(chunk.stage.monte_carlo_draws)
         rows, keys = monte_carlo.symbol_return_paths(
             symbols=symbols,
-            betas=chunk.stage.betas_for(pd.Series(symbols, dtype=object)),
+            betas=chunk.stage.betas_for(symbols),
             residual_vol=chunk.stage.fit.residual_vol.reindex(symbols).to_numpy(dtype=float),
             factor_cov=chunk.stage.factor_cov_matrix,
             paths=mc["paths"],

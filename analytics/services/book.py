@@ -36,6 +36,8 @@ _SEPARATOR = "\x1f"
 
 
 def _text(value: object) -> str:
+    if type(value) is str:  # most values: symbols, types, ids already converted
+        return value
     if value is None:
         return ""
     if isinstance(value, list | tuple):

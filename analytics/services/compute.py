@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -152,6 +153,10 @@ class SymbolStage:
     # returns, each option's repriced values): None makes them afresh each time; the batch keeps them for its run
     # (``batch.symbol_stage_load``), a what-if for its day (``whatif.DayInputs``).
     monte_carlo_draws: dict[Any, Any] | None = field(default=None, repr=False)
+    # ``_beta_table``'s lookup, with the betas frame it was made from.
+    _betas_indexed: tuple[pd.DataFrame, np.ndarray, dict[str, int]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     @cached_property
     def factor_cov_matrix(self) -> np.ndarray:
@@ -159,10 +164,22 @@ class SymbolStage:
         names = list(FACTOR_NAMES)
         return self.factor_cov.reindex(index=names, columns=names).to_numpy(dtype=float)
 
-    def betas_for(self, symbols: pd.Series) -> np.ndarray:
+    def betas_for(self, symbols: Iterable[str]) -> np.ndarray:
         """Betas (N × K, FACTOR_NAMES order) for each symbol; NaN rows for symbols without a fit."""
-        table = self.fit.betas.reindex(columns=list(FACTOR_NAMES))
-        return table.reindex(symbols.to_numpy()).to_numpy(dtype=float)
+        table, row = self._beta_table()
+        missing = len(table) - 1
+        return table[[row.get(symbol, missing) for symbol in symbols]]
+
+    def _beta_table(self) -> tuple[np.ndarray, dict[str, int]]:
+        """The fitted betas as one array (S + 1 rows × K, FACTOR_NAMES order; the last row NaN, for symbols
+        without a fit) and each symbol's row: a lookup per call instead of a pandas reindex (called per portfolio).
+        Made again when the fit's betas are replaced (``whatif.stage_extend`` adds symbols to them)."""
+        betas = self.fit.betas
+        if self._betas_indexed is None or self._betas_indexed[0] is not betas:
+            table = betas.reindex(columns=list(FACTOR_NAMES)).to_numpy(dtype=float)
+            table = np.vstack([table, np.full((1, len(FACTOR_NAMES)), np.nan)])
+            self._betas_indexed = (betas, table, {str(s): i for i, s in enumerate(betas.index)})
+        return self._betas_indexed[1], self._betas_indexed[2]
 
 
 def symbol_stage_compute(
@@ -340,7 +357,7 @@ def position_state_compute(*, positions: pd.DataFrame, market: MarketInputs, sta
     state["dollar_delta"] = np.where(is_option, per_position.dollar_delta, market_value)
     state["dollar_gamma"] = np.where(is_option, per_position.dollar_gamma, 0.0)
     if stage is not None:
-        betas = stage.betas_for(positions["price_symbol"])
+        betas = stage.betas_for(positions["price_symbol"].tolist())
         state["betas"] = list(betas)
         state["market_beta"] = positions["price_symbol"].map(stage.univariate_beta).to_numpy(dtype=float)
         quality = stage.fit.quality.reindex(positions["price_symbol"].to_numpy()).fillna("no_data")

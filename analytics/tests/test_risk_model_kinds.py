@@ -3,6 +3,7 @@ on the small hand-made book of ``test_payloads``."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import uuid
 
@@ -41,6 +42,20 @@ def stages() -> dict[str, compute.SymbolStage]:
 def test_the_equal_weighted_stage_keeps_the_sample_covariance(stages: dict[str, compute.SymbolStage]) -> None:
     stage = stages["equal_weighted"]
     np.testing.assert_allclose(stage.factor_cov.to_numpy(), stage.factor_returns.cov().to_numpy(), rtol=1e-12)
+
+
+def test_the_stage_looks_betas_up_as_a_reindex_of_the_fit_would(stages: dict[str, compute.SymbolStage]) -> None:
+    """``betas_for`` reads an array made once per fit: the same rows as the fit's frame reindexed (NaN for a symbol
+    without a fit), and made again when the fit's betas are replaced (a what-if adds symbols to them)."""
+    stage = compute.symbol_stage_compute(market=_market())
+    fitted = [str(s) for s in stage.fit.betas.index]
+    asked = [fitted[2], "NOT-A-SYMBOL", fitted[0], fitted[2]]
+    expected = stage.fit.betas.reindex(index=asked, columns=list(FACTOR_NAMES)).to_numpy(dtype=float)
+    np.testing.assert_array_equal(stage.betas_for(asked), expected)
+    assert np.isnan(stage.betas_for(["NOT-A-SYMBOL"])).all() and stage.betas_for([]).shape == (0, len(FACTOR_NAMES))
+    added = pd.DataFrame([np.arange(len(FACTOR_NAMES), dtype=float)], index=["NEW"], columns=list(FACTOR_NAMES))
+    stage.fit = dataclasses.replace(stage.fit, betas=pd.concat([stage.fit.betas, added]))
+    np.testing.assert_array_equal(stage.betas_for(["NEW"])[0], np.arange(len(FACTOR_NAMES), dtype=float))
 
 
 def test_the_ewma_stage_weights_recent_days_by_the_riskmetrics_recursion(
