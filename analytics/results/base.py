@@ -165,7 +165,9 @@ class ResultSpec(Generic[P, C]):
     def metric_columns(
         self, chunk: ChunkContext, part: PortfolioSlice, payload: P, prepared: C
     ) -> MetricColumns | None:
-        """Per-position ``PositionMetrics`` columns this kind fills (``position_id`` included), or None."""
+        """Per-position ``PositionMetrics`` columns this kind fills, or None; ``position_id`` included, as text (the
+        slice's ``position_key``: the COPY sends text, and a str goes out as it is where a UUID takes a dumper
+        written in Python)."""
         return None
 
     def rows(self, chunk: ChunkContext, part: PortfolioSlice, payload: P, prepared: C) -> list[Row]:

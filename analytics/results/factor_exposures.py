@@ -206,7 +206,7 @@ class FactorExposures(ResultSpec[FactorExposuresPayload, SymbolFlags | None]):
         self, chunk: ChunkContext, part: PortfolioSlice, payload: FactorExposuresPayload, prepared: SymbolFlags | None
     ) -> MetricColumns:
         return {
-            "position_id": part.state["position_id"].tolist(),
+            "position_id": part.positions["position_key"].tolist(),
             "factor_betas": [row["betas"] for row in payload["positions"]],
             "factor_exposures": [row["exposures"] for row in payload["positions"]],
         }

@@ -245,7 +245,7 @@ class Greeks(ResultSpec[GreeksPayload, None]):
         strike = metric_column(positions, "strike")
         sources = state["vol_source"].tolist()
         return {
-            "position_id": state["position_id"].tolist(),
+            "position_id": part.positions["position_key"].tolist(),
             "implied_vol": vol,
             "implied_vol_source": sources,
             "years_to_expiry": years,

@@ -258,7 +258,7 @@ class Overview(ResultSpec[OverviewPayload, None]):
     ) -> MetricColumns:
         state = part.state
         return {
-            "position_id": state["position_id"].tolist(),
+            "position_id": part.positions["position_key"].tolist(),
             "price_date": state["price_day"].tolist(),
             "price_source": state["price_source"].tolist(),
             "is_expired": np.asarray(state["expired"], dtype=bool).tolist(),

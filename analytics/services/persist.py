@@ -74,6 +74,19 @@ def _json_text(value: Any) -> str | None:
     return None if value is None else orjson.dumps(value).decode()
 
 
+def _json_texts(values: Iterable[Any]) -> list[str | None]:
+    """Each value's :func:`_json_text`, made once per distinct object: a column of constants (a portfolio's
+    provenance ``inputs`` on each of its positions' rows) repeats one object."""
+    made: dict[int, str | None] = {}
+    texts = []
+    for value in values:
+        key = id(value)  # the values outlive the call: an id is not reused while it runs
+        if key not in made:
+            made[key] = _json_text(value)
+        texts.append(made[key])
+    return texts
+
+
 def _row_reader(fields: list[models.Field]) -> Callable[[Row], list[Any]]:
     """A function giving a row's database values in ``fields`` order (JSON as text, auto-now as now)."""
     now = timezone.now()
@@ -140,7 +153,7 @@ def bulk_upsert_columns(
             series.append(itertools.repeat(now, length))
         elif f.attname in columns:
             values = columns[f.attname]
-            series.append([_json_text(v) for v in values] if isinstance(f, models.JSONField) else values)
+            series.append(_json_texts(values) if isinstance(f, models.JSONField) else values)
         else:
             default = f.get_default()  # the field default, or "" for text fields and None otherwise
             series.append(itertools.repeat(_json_text(default) if isinstance(f, models.JSONField) else default, length))
@@ -361,13 +374,12 @@ def position_metrics_upsert(
 ) -> int:
     """Upsert the given columns of position metrics (column-wise, attnames); rows of positions no longer
     open are removed."""
-    keep = set(columns["position_id"])
     with transaction.atomic():
-        # ``__any``: the chunk's 15,000 position ids as one array, not 15,000 placeholders (core.lookups).
-        stale = PositionMetrics.objects.filter(portfolio_id__any=list(portfolio_ids), as_of=as_of).exclude(
-            position_id__any=list(keep)
-        )
-        stale.delete()
+        stored = PositionMetrics.objects.filter(portfolio_id__any=list(portfolio_ids), as_of=as_of)
+        # The day's first run has nothing to remove: one cheap query instead of sending every position id.
+        if stored.exists():
+            # ``__any``: the chunk's 15,000 position ids as one array, not 15,000 placeholders (core.lookups).
+            stored.exclude(position_id__any=list(set(columns["position_id"]))).delete()
         return bulk_upsert_columns(
             PositionMetrics,
             columns,

@@ -331,7 +331,9 @@ def _metric_groups(
             context.slices[pid], method=METRICS_METHOD, lookback=FACTOR_LOOKBACK_DAYS, inputs={"steps": sorted(by_step)}
         )
         run = provenance.pop("batch_run")
-        constants = {"portfolio_id": pid, "as_of": as_of, "batch_run_id": run.pk if run else None, **provenance}
+        # The ids as text, converted once per portfolio rather than once per row by the COPY.
+        constants = {"portfolio_id": str(pid), "as_of": as_of, "batch_run_id": str(run.pk) if run else None}
+        constants.update(provenance)
         merged: MetricColumns = {}
         for step_columns in by_step.values():
             merged.update(step_columns)

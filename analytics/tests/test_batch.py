@@ -97,6 +97,20 @@ def test_a_rerun_replaces_results_without_duplicates_and_identical_values(analyt
     assert _result_table() == before
 
 
+def test_a_rerun_removes_the_metrics_of_a_position_closed_since(analytics_demo):
+    """The day's first run has no metrics to remove (the write skips the removal); a rerun after a position was
+    closed removes that position's row and rewrites the others."""
+    from portfolios.models import Position
+
+    closed = Position.objects.filter(metrics__as_of=ANALYTICS_AS_OF).order_by("id").first()
+    assert closed is not None
+    before = PositionMetrics.objects.filter(as_of=ANALYTICS_AS_OF).count()
+    Position.objects.filter(pk=closed.pk).update(exit_date=ANALYTICS_AS_OF - dt.timedelta(days=1))
+    batch_run(as_of=ANALYTICS_AS_OF, steps=list(portfolio_steps()), trigger="test")
+    assert not PositionMetrics.objects.filter(as_of=ANALYTICS_AS_OF, position=closed).exists()
+    assert PositionMetrics.objects.filter(as_of=ANALYTICS_AS_OF).count() == before - 1
+
+
 def test_a_step_subset_runs_only_those_steps(analytics_demo):
     outcome = batch_run(as_of=ANALYTICS_AS_OF, steps=["var"], trigger="test")
     assert set(outcome.run.jobs.exclude(step="factor_model").values_list("step", flat=True)) == {"var"}
