@@ -162,6 +162,11 @@ class ResultSpec(Generic[P, C]):
         """The provenance ``inputs`` of one portfolio's result: what produced it."""
         return {}
 
+    @property
+    def fills_position_metrics(self) -> bool:
+        """Whether this kind fills ``PositionMetrics`` columns (it overrides :meth:`metric_columns`)."""
+        return type(self).metric_columns is not ResultSpec.metric_columns
+
     def metric_columns(
         self, chunk: ChunkContext, part: PortfolioSlice, payload: P, prepared: C
     ) -> MetricColumns | None:

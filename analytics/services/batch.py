@@ -730,11 +730,16 @@ def portfolio_chunk_run(
         context = ChunkContext.build(
             run=run, market=market, stage=stage, positions=positions, state=state, portfolios=portfolios, writer=writer
         )
-        submitted: dict[str, int] = {}
-        for step in steps_to_run(steps):
-            submitted[step] = step_run(registry.spec_for(step), context, recorder)
-        # Queued behind the steps' writes; it leaves out the metrics of any step whose results failed to store.
-        submitted["position_metrics"] = position_metrics_flush(context, recorder)
+        specs = [registry.spec_for(step) for step in steps_to_run(steps)]
+        # The position metrics are queued as soon as the last kind that fills them is: behind those kinds' writes
+        # (it leaves out the metrics of a kind whose results failed to store), and stored while the later kinds
+        # compute instead of after them all (a chunk task waits for its last write).
+        filling = [spec.name for spec in specs if spec.fills_position_metrics]
+        submitted: dict[str, int] = {"position_metrics": 0}
+        for spec in specs:
+            submitted[spec.name] = step_run(spec, context, recorder)
+            if filling and spec.name == filling[-1]:
+                submitted["position_metrics"] = position_metrics_flush(context, recorder)
     finally:
         if own_writer:
             writer.close()

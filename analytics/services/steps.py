@@ -291,9 +291,9 @@ def position_metrics_flush(context: ChunkContext, recorder: JobRecorder) -> int:
     """Write every position's metrics of the chunk: one row per position and day, the columns of the steps that
     completed for its portfolio (grouped so that each upsert updates exactly those columns), in one transaction.
 
-    Queued behind the chunk's result writes: it runs once they are done, and leaves out the metrics of
-    a step whose results failed to store. Returns the rows submitted; a failed write is recorded as a
-    failed ``position_metrics`` job."""
+    Queued behind the result writes of the steps that fill the metrics (the batch queues it after the last of
+    them): it runs once they are done, and leaves out the metrics of a step whose results failed to store.
+    Returns the rows submitted; a failed write is recorded as a failed ``position_metrics`` job."""
     metrics, context.metrics = context.metrics, {}
     as_of = context.market.as_of
     started = time.perf_counter()
