@@ -74,13 +74,13 @@ def _json_text(value: Any) -> str | None:
     return None if value is None else orjson.dumps(value).decode()
 
 
-def _json_texts(values: Iterable[Any]) -> list[str | None]:
+def _json_texts(values: Sequence[Any]) -> list[str | None]:
     """Each value's :func:`_json_text`, made once per distinct object: a column of constants (a portfolio's
     provenance ``inputs`` on each of its positions' rows) repeats one object."""
     made: dict[int, str | None] = {}
     texts = []
     for value in values:
-        key = id(value)  # the values outlive the call: an id is not reused while it runs
+        key = id(value)  # ``values`` holds every object while this runs: no id is reused
         if key not in made:
             made[key] = _json_text(value)
         texts.append(made[key])

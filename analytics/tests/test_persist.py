@@ -113,3 +113,15 @@ def _one(sql: str, *params: object) -> tuple:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchone()
+
+
+def test_a_repeated_json_object_is_serialised_once_to_the_same_text(monkeypatch) -> None:
+    """``_json_texts`` gives each value's own text; an object repeated down a column is serialised once."""
+    shared = {"steps": ["greeks", "overview"], "book": "ab12"}
+    values = [shared, {"steps": []}, shared, None, {"x": float("nan")}, shared]
+    assert persist._json_texts(values) == [persist._json_text(v) for v in values]
+    serialised: list[object] = []
+    original = persist._json_text
+    monkeypatch.setattr(persist, "_json_text", lambda value: serialised.append(value) or original(value))
+    persist._json_texts(values)
+    assert len(serialised) == 4 and serialised.count(shared) == 1
