@@ -11,6 +11,7 @@ benchmark, makes them differ). It covers every column of the position frame the 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -36,8 +37,6 @@ _SEPARATOR = "\x1f"
 
 
 def _text(value: object) -> str:
-    if type(value) is str:  # most values: symbols, types, ids already converted
-        return value
     if value is None:
         return ""
     if isinstance(value, list | tuple):
@@ -52,13 +51,18 @@ def text_column_name(name: str) -> str:
     return f"book_text:{name}"
 
 
-def with_book_texts(positions: Columns) -> Columns:
+def with_book_texts(positions: Columns, *, known: Mapping[str, np.ndarray] | None = None) -> Columns:
     """``positions`` (a whole chunk's columns) with each text column of the fingerprint converted to its text once
     (``text_column_name``), so that each portfolio's :func:`book_fingerprint` of a row range joins them instead of
-    converting every value again: the digest is the same either way."""
+    converting every value again: the digest is the same either way. ``known``: columns whose texts the caller
+    already has (the position ids as text), taken as they are."""
+    known = known or {}
     for name in TEXT_COLUMNS:
-        texts = np.empty(len(positions), dtype=object)
-        texts[:] = [_text(v) for v in positions[name].tolist()]
+        if name in known:
+            texts = known[name]
+        else:
+            texts = np.empty(len(positions), dtype=object)
+            texts[:] = [v if type(v) is str else _text(v) for v in positions[name].tolist()]
         positions = positions.with_column(text_column_name(name), texts)
     return positions
 

@@ -85,7 +85,7 @@ class ChunkContext:
         # Rows grouped by portfolio once, so that each portfolio's rows are one contiguous range:
         # slicing a range is a view, where a fancy index copies every column of the wide frames.
         owner = positions["portfolio_id"].to_numpy()
-        order = np.argsort(owner.astype(str), kind="stable") if len(owner) else np.array([], dtype=int)
+        order = _grouped_order(owner)
         positions, state = positions.iloc[order], state.iloc[order]
         owner = owner[order]
         starts = [0, *(np.flatnonzero(owner[1:] != owner[:-1]) + 1).tolist()] if len(owner) else []
@@ -94,9 +94,9 @@ class ChunkContext:
         position_columns, state_columns = Columns.from_frame(positions), Columns.from_frame(state)
         # The position id as the payloads write it, converted once per chunk; each price symbol as an integer code
         # (equal codes, equal symbols), for the kinds that group positions by symbol without comparing strings.
-        position_columns = position_columns.with_column(
-            "position_key", np.array([str(p) for p in positions["position_id"]], dtype=object)
-        )
+        position_key = np.empty(len(positions), dtype=object)
+        position_key[:] = [str(p) for p in positions["position_id"].tolist()]
+        position_columns = position_columns.with_column("position_key", position_key)
         symbol_code = np.unique(positions["price_symbol"].astype(str).to_numpy(), return_inverse=True)[1]
         position_columns = position_columns.with_column("symbol_code", symbol_code.reshape(-1))
         # The price date as a ``datetime.date`` (None where there is no price), converted as one array: a
@@ -108,7 +108,7 @@ class ChunkContext:
             betas = np.vstack(state["betas"].to_numpy()) if len(state) else np.empty((0, len(FACTOR_NAMES)))
             residual = stage.fit.residual_vol.reindex(positions["price_symbol"].to_numpy()).to_numpy(dtype=float)
             state_columns = state_columns.with_column("beta_matrix", betas).with_column("residual_vol", residual)
-        book_columns = with_book_texts(position_columns)
+        book_columns = with_book_texts(position_columns, known={"position_id": position_key})
         slices = {}
         for pid, info in portfolios.items():
             rows = slice(*bounds.get(pid, (0, 0)))
@@ -165,6 +165,17 @@ class ChunkContext:
             "payload": payload,
             **self.provenance(self.slices[pid], method=method, lookback=lookback, inputs=inputs),
         }
+
+
+def _grouped_order(owner: np.ndarray) -> np.ndarray:
+    """The stable order that groups rows by owner, owners by their text (``np.argsort(owner.astype(str),
+    kind="stable")``), converting each distinct owner to text once instead of every row's."""
+    if not len(owner):
+        return np.array([], dtype=np.intp)
+    codes, distinct = pd.factorize(owner, use_na_sentinel=False)
+    rank = np.empty(len(distinct), dtype=np.intp)
+    rank[np.argsort(np.array([str(o) for o in distinct]), kind="stable")] = np.arange(len(distinct))
+    return np.argsort(rank[codes], kind="stable")
 
 
 def kept_read(reads: dict[Hashable, Any] | None, key: Hashable, load: Callable[[], T]) -> T:

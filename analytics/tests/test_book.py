@@ -11,6 +11,7 @@ import pandas as pd
 from analytics.services.book import book_fingerprint, with_book_texts
 from analytics.services.columns import Columns
 from analytics.services.inputs import POSITION_COLUMNS, PortfolioInfo
+from analytics.services.steps import _grouped_order
 
 OWNER, OTHER = uuid.UUID(int=1), uuid.UUID(int=2)
 INFO = PortfolioInfo(id=OWNER, name="Book", equity_balance=100_000.0)
@@ -68,6 +69,19 @@ def test_the_same_rows_give_the_same_fingerprint_alone_or_sliced_from_a_chunk() 
     # The chunk's texts converted once (as the batch does) give the same digest as converting each slice.
     converted = with_book_texts(Columns.from_frame(chunk)).rows(slice(1, 3))
     assert book_fingerprint(positions=converted, info=INFO) == _fingerprint(own)
+    # With the ids' texts given (the batch's position keys), the same digest again.
+    keys = np.array([str(p) for p in chunk["position_id"]], dtype=object)
+    given = with_book_texts(Columns.from_frame(chunk), known={"position_id": keys}).rows(slice(1, 3))
+    assert book_fingerprint(positions=given, info=INFO) == _fingerprint(own)
+
+
+def test_a_chunk_groups_its_rows_by_portfolio_as_a_stable_sort_of_the_ids_text() -> None:
+    rng = np.random.default_rng(7)
+    ids = [uuid.UUID(int=int(n)) for n in rng.integers(0, 2**63, 40)] + [uuid.UUID(int=2**127 + 5)]
+    owner = np.empty(600, dtype=object)
+    owner[:] = [ids[k] for k in rng.integers(0, len(ids), 600)]
+    np.testing.assert_array_equal(_grouped_order(owner), np.argsort(owner.astype(str), kind="stable"))
+    assert _grouped_order(np.empty(0, dtype=object)).size == 0
 
 
 def test_any_edit_of_the_book_or_the_portfolio_changes_the_fingerprint() -> None:
