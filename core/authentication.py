@@ -93,11 +93,6 @@ def user_row_plan(user_model: type[Model], using: str) -> UserRowPlan:
     )
 
 
-def user_row_sql(user_model: type[Model], using: str) -> str:
-    """The SQL of :func:`user_row_plan` (its one parameter is the user's id)."""
-    return user_row_plan(user_model, using).sql
-
-
 def user_with_version(user_model: type[Model], user_id: uuid.UUID) -> tuple[Any, Any] | None:
     """The user whose ``USER_ID_FIELD`` is ``user_id`` and the change counter read with its row (raw, see
     ``core.datachange.version_read``), in one statement; None when there is no such user. The user is built

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 import numpy as np
+import pandas as pd
 from django.conf import settings
 
 from analytics.engines import monte_carlo, var
@@ -188,7 +189,7 @@ class Var(ResultSpec[VarPayload, VarPrepared | None]):
         # contract's own quotes takes its portfolio's other contracts on the underlying: the ratios are taken
         # over every row, then picked), so identical options of two portfolios are revalued apart.
         vol_ratio = compute.implied_vol_ratios(market=market, positions=chunk.positions, dates=returns.index)
-        _, owner = np.unique(chunk.positions["portfolio_id"].astype(str).to_numpy(), return_inverse=True)
+        owner = pd.factorize(chunk.positions["portfolio_id"].to_numpy())[0]  # a code per portfolio, no text per row
         historical_ids, historical_first = book.identical_rows(column, contract, np.where(book.is_option, owner, -1))
         symbol_returns = returns.reindex(columns=price_symbols[historical_first]).to_numpy(dtype=float)
         symbol_returns = np.where(np.isfinite(symbol_returns), symbol_returns, 0.0)

@@ -734,11 +734,11 @@ def portfolio_chunk_run(
         # The position metrics are queued as soon as the last kind that fills them is: behind those kinds' writes
         # (it leaves out the metrics of a kind whose results failed to store), and stored while the later kinds
         # compute instead of after them all (a chunk task waits for its last write).
-        filling = [spec.name for spec in specs if spec.fills_position_metrics]
+        last_filling = next((spec for spec in reversed(specs) if spec.fills_position_metrics), None)
         submitted: dict[str, int] = {"position_metrics": 0}
         for spec in specs:
             submitted[spec.name] = step_run(spec, context, recorder)
-            if filling and spec.name == filling[-1]:
+            if spec is last_filling:
                 submitted["position_metrics"] = position_metrics_flush(context, recorder)
     finally:
         if own_writer:

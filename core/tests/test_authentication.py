@@ -9,7 +9,7 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
-from core.authentication import user_row_sql, user_with_version
+from core.authentication import user_row_plan, user_with_version
 from core.datachange import data_version
 from portfolios.models import User
 
@@ -35,8 +35,8 @@ def test_no_user_for_an_unknown_id(owner: User) -> None:
 
 
 def test_the_statement_is_compiled_once_per_database_with_the_id_as_its_one_parameter(owner: User) -> None:
-    sql = user_row_sql(User, "default")
-    assert user_row_sql(User, "default") is sql
+    sql = user_row_plan(User, "default").sql
+    assert user_row_plan(User, "default").sql is sql
     sent: list[tuple[str, list[object]]] = []
 
     def record(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
