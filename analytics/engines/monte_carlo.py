@@ -485,23 +485,25 @@ def path_tail_figures(
     reach = _tail_reach(p, confidences)
     if order is None or len(order) < reach:
         order = worst_order(total, reach)
+    # The positions' P&L on the paths the tails read, worst first, gathered once (N × reach): each figure below reads
+    # a slice of it — the values, and the order they are summed in, of a gather per figure (0.5 → 0.45 ms a portfolio).
+    ranked = pnl[:, order[:reach]]
+    ranked_total = total[order[:reach]]
     out = {}
     for confidence in confidences:
         if not 0.5 < confidence < 1.0:
             raise ValueError("confidence must be in (0.5, 1)")
         k = tail_size(p, confidence)
-        var_row = order[k - 1]
-        var = -float(total[var_row])
-        tail = order[:k]
+        var = -float(ranked_total[k - 1])
         ranks = np.arange(max(0, k - 1 - h), min(p, k + h))
         weights = (h + 1.0) - np.abs(ranks - (k - 1))
-        smoothed = -(pnl[:, order[ranks]] @ weights) / weights.sum()
-        component_var = euler_components(smoothed=smoothed, raw=-pnl[:, var_row], var=var)
+        smoothed = -(ranked[:, ranks] @ weights) / weights.sum()
+        component_var = euler_components(smoothed=smoothed, raw=-ranked[:, k - 1], var=var)
         out[confidence] = VarResult(
             var=var,
-            es=-float(total[tail].mean()),
+            es=-float(ranked_total[:k].mean()),
             component_var=component_var,
-            component_es=-pnl[:, tail].mean(axis=1),
+            component_es=-ranked[:, :k].mean(axis=1),
             confidence=confidence,
             method="historical",
             tail_size=k,

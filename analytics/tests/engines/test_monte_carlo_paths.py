@@ -208,6 +208,26 @@ def test_tail_figures_are_historical_var_of_the_paths() -> None:
             np.testing.assert_allclose(got.component_es, reference.component_es, rtol=1e-9, atol=1e-8)
 
 
+def test_tail_figures_gathered_once_equal_a_gather_per_figure_bit_for_bit() -> None:
+    """The worst paths' columns are gathered once and sliced per figure: the same numbers as gathering each
+    figure's own columns (the VaR row, the kernel's ranks, the tail), to the last bit."""
+    pnl = _paths(monte_carlo.PathCache(), paths=10_000).pnl(slice(None))
+    total = pnl.sum(axis=0)
+    order = np.argsort(total, kind="stable")
+    figures = monte_carlo.path_tail_figures(pnl, confidences=(0.95, 0.99))
+    for confidence, got in figures.items():
+        k = int(np.ceil(round(10_000 * (1 - confidence), 9)))
+        h = 100
+        ranks = np.arange(max(0, k - 1 - h), k + h)  # at 99 % (k = 100) the kernel reaches the worst path
+        weights = (h + 1.0) - np.abs(ranks - (k - 1))
+        var = -float(total[order[k - 1]])
+        smoothed = -(pnl[:, order[ranks]] @ weights) / weights.sum()
+        assert got.var == var
+        assert got.es == -float(total[order[:k]].mean())
+        np.testing.assert_array_equal(got.component_es, -pnl[:, order[:k]].mean(axis=1))
+        np.testing.assert_array_equal(got.component_var, smoothed * (var / smoothed.sum()))
+
+
 def test_the_paths_ranked_once_serve_the_tails_and_the_bootstrap_alike() -> None:
     """``worst_paths`` ranks far enough for both readers: given it, each returns what it returns ranking alone."""
     pnl = _paths(monte_carlo.PathCache(), paths=10_000).pnl(slice(None))
