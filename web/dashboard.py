@@ -256,6 +256,7 @@ def _var(result: PortfolioResult | None, equity: Any) -> dict[str, Any]:
     payload = result.payload
     historical = payload.get("historical") or {}
     parametric = payload.get("parametric") or {}
+    simulated = payload.get("monte_carlo") or {}
     rows = []
     for level in ("95", "99"):
         rows.append(
@@ -269,8 +270,10 @@ def _var(result: PortfolioResult | None, equity: Any) -> dict[str, Any]:
                 "hist_es_pct": _share(historical.get(f"es_{level}"), equity),
                 "param_var_pct": _share(parametric.get(f"var_{level}"), equity),
                 "param_es_pct": _share(parametric.get(f"es_{level}"), equity),
-                "mc_var": (payload.get("monte_carlo") or {}).get(f"var_{level}"),
-                "mc_es": (payload.get("monte_carlo") or {}).get(f"es_{level}"),
+                "mc_var": simulated.get(f"var_{level}"),
+                "mc_es": simulated.get(f"es_{level}"),
+                "mc_var_pct": _share(simulated.get(f"var_{level}"), equity),
+                "mc_es_pct": _share(simulated.get(f"es_{level}"), equity),
             }
         )
     contributions = [c for c in payload.get("contributions") or [] if _finite(c.get("historical_var_99")) is not None]
@@ -280,7 +283,7 @@ def _var(result: PortfolioResult | None, equity: Any) -> dict[str, Any]:
     return {
         "rows": rows,
         "observations": historical.get("observations"),
-        "mc_paths": (payload.get("monte_carlo") or {}).get("paths"),
+        "mc_paths": simulated.get("paths"),
         "horizon_days": payload.get("horizon_days", 1),
         "contributors": [
             {

@@ -24,6 +24,13 @@ def _figure(html: str, name: str) -> str:
     return match.group(1).strip()
 
 
+def _figure_share(html: str, name: str) -> str:
+    """The small share printed under a figure (``<small>`` after its value)."""
+    match = re.search(rf'data-figure="{name}"[^>]*>[^<]*<small>([^<]*)</small>', html)
+    assert match, name
+    return match.group(1).strip()
+
+
 @pytest.fixture
 def hedge_fund(analytics_demo):
     """The hedge fund demo user after a real batch: a logged-in page client and an API client."""
@@ -112,4 +119,7 @@ def test_the_risk_model_panels_show_the_apis_figures(hedge_fund) -> None:
     assert _figure(html, "predicted_vol") == f"${decomposition['data']['total_vol']:,.0f}"
     assert _figure(html, "tracking_error") == f"{tracking['data']['tracking_error'] * 100:.1f}%"
     assert _figure(html, "mc_var_2") == f"${var['monte_carlo']['var_99']:,.0f}"
+    # Like every other figure of the panel, with its share of equity.
+    equity = float(api.get(f"/api/v1/data/portfolios/{pid}").json()["equity_balance"])
+    assert _figure_share(html, "mc_var_2") == f"{var['monte_carlo']['var_99'] / equity * 100:.1f}%"
     assert var["monte_carlo"]["paths"] == 10_000
