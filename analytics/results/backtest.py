@@ -280,9 +280,9 @@ class Backtest(ResultSpec[BacktestPayload, BacktestHistory]):
     )
 
     def prepare(self, chunk: ChunkContext) -> BacktestHistory:
-        # Today's snapshots were handed to the writer by the snapshots step: wait until they are stored.
-        if chunk.writer is not None:  # a chunk built without one (tests of the payloads) has nothing queued
-            chunk.writer.drain()
+        # Today's snapshots were handed to the writer by the snapshots step: wait until they are stored (that write
+        # alone: the later steps' writes go on while this one computes).
+        chunk.wait_stored("snapshots")
         # Keyed by the owners' ids (a what-if's two portfolios are one owner's), as the payloads read them.
         owners = sorted({part.info.id for part in chunk.slices.values()})
         return chunk.read(

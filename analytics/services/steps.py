@@ -13,6 +13,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable, Hashable, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -58,6 +59,9 @@ class ChunkContext:
     slices: dict[uuid.UUID, PortfolioSlice]
     writer: ResultWriter
     metrics: dict[uuid.UUID, dict[str, MetricColumns]] = field(default_factory=dict)
+    # Each step's bulk write of this chunk as the writer returned it (a future; None when it ran inline): a kind
+    # that reads a step's stored rows waits for that write alone (:meth:`wait_stored`), not for every write queued.
+    writes: dict[str, Future[int] | None] = field(default_factory=dict)
     # (portfolio, step) whose results failed to store: filled by the write itself (writer thread), read by
     # the position-metrics write queued after it, so the metrics of a step that was not stored are dropped.
     failed_writes: set[tuple[uuid.UUID, str]] = field(default_factory=set)
@@ -122,6 +126,12 @@ class ChunkContext:
                 book=book_fingerprint(positions=book_columns.rows(rows), info=info),
             )
         return cls(run=run, market=market, stage=stage, positions=positions, state=state, slices=slices, writer=writer)
+
+    def wait_stored(self, step: str) -> None:
+        """Wait until this chunk's results of ``step`` are stored (its write committed, or failed); at once when the
+        step did not run in this chunk, its write ran inline, or the chunk has no writer."""
+        if self.writer is not None and step in self.writes:
+            self.writer.wait_for(self.writes[step])
 
     def read(self, key: Hashable, load: Callable[[], T]) -> T:
         """``load()``, or what it returned for ``key`` earlier while ``reads`` is kept (:func:`kept_read`)."""
@@ -294,7 +304,7 @@ def _per_portfolio(
             context.failed_writes.update((pid, step) for pid, _, _ in succeeded)
             raise
 
-    context.writer.submit(store, on_done=on_done, on_error=on_error)
+    context.writes[step] = context.writer.submit(store, on_done=on_done, on_error=on_error)
     return len(results)
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 from django.conf import settings
 from django.db import connection, connections
@@ -42,8 +42,11 @@ class ResultWriter:
         )
         return cls(background=background)
 
-    def submit(self, write: Write, *, on_done: Callable[[int], None], on_error: Callable[[Exception], None]) -> None:
-        """Run ``write`` (returns rows written); then ``on_done(rows)`` or ``on_error(exception)``."""
+    def submit(
+        self, write: Write, *, on_done: Callable[[int], None], on_error: Callable[[Exception], None]
+    ) -> Future[int] | None:
+        """Run ``write`` (returns rows written); then ``on_done(rows)`` or ``on_error(exception)``. Returns the
+        write's future when it runs in the background (what :meth:`wait_for` takes), None when it ran inline."""
         if self._executor is None:
             try:
                 rows = write()
@@ -51,8 +54,18 @@ class ResultWriter:
                 on_error(exc)
             else:
                 on_done(rows)
-            return
-        self._pending.append((self._executor.submit(write), on_done, on_error))
+            return None
+        future = self._executor.submit(write)
+        self._pending.append((future, on_done, on_error))
+        self._settle(wait=False)
+        return future
+
+    def wait_for(self, write: Future[int] | None) -> None:
+        """Wait until ``write`` (a future :meth:`submit` returned; None: a write that ran inline) is done, then run
+        the callbacks of every write done by then, in order. The writes run one at a time in submission order, so
+        every write before it is done too; the later ones may still be running."""
+        if write is not None:
+            wait([write])
         self._settle(wait=False)
 
     def drain(self) -> None:

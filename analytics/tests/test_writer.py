@@ -43,6 +43,30 @@ def test_writes_run_in_order_and_report_through_their_callbacks(background: bool
     assert (threads == {threading.current_thread().name}) is not background
 
 
+def test_waiting_for_one_write_settles_the_writes_up_to_it_and_not_the_later_ones() -> None:
+    """``wait_for`` returns once that write is done, with the callbacks of it and of the writes before it run in
+    order, while a later write is still running; inline writes have nothing to wait for."""
+    writer = ResultWriter(background=True)
+    release = threading.Event()
+    settled: list[int] = []
+    first = writer.submit(lambda: 1, on_done=settled.append, on_error=lambda exc: None)
+    second = writer.submit(lambda: 2, on_done=settled.append, on_error=lambda exc: None)
+    later = writer.submit(lambda: int(release.wait(10)) + 2, on_done=settled.append, on_error=lambda exc: None)
+    try:
+        writer.wait_for(second)
+        assert first is not None and second is not None and later is not None
+        assert first.done() and second.done() and not later.done()
+        assert settled == [1, 2]
+    finally:
+        release.set()
+        writer.close()
+    assert settled == [1, 2, 3]
+    inline = ResultWriter(background=False)
+    assert inline.submit(lambda: 4, on_done=settled.append, on_error=lambda exc: None) is None
+    inline.wait_for(None)
+    assert settled == [1, 2, 3, 4]
+
+
 def _stored() -> dict[str, list[tuple]]:
     return {
         "results": sorted(
@@ -110,3 +134,39 @@ def test_background_writes_store_what_inline_writes_store_and_a_failed_write_is_
     others = BatchJob.objects.filter(run=failed.run, step="stress_test")
     assert {j.status for j in others} == {RunStatus.COMPLETED}
     assert not PortfolioResult.objects.filter(kind="var").exists()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="background writes are a PostgreSQL path")
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_backtest_waits_for_the_days_snapshots_however_slow_their_write(monkeypatch) -> None:
+    """The backtest pairs the previous session's stored VaR with today's P&L from the snapshot this very run stores:
+    it waits for that write (here held back 1.5 s in the writer thread) before it reads the stored history."""
+    import time
+
+    from analytics.results.snapshots import Snapshots
+    from analytics.services.batch import batch_run, portfolio_steps
+    from marketdata.calendar import last_trading_days
+    from marketdata.services import prices_sync
+    from portfolios.demo import demo_seed
+
+    demo_seed(seeded_on=SEED_DATE)
+    prices_sync(backfill_days=300, as_of=ANALYTICS_AS_OF, provider="simulated")
+    previous = last_trading_days(count=2, as_of=ANALYTICS_AS_OF)[0]
+    assert batch_run(as_of=previous, steps=list(portfolio_steps()), trigger="test").ok
+
+    original = Snapshots.write
+    held: list[str] = []
+
+    def slow_write(self: Snapshots, rows: list) -> int:
+        held.append(threading.current_thread().name)
+        time.sleep(1.5)
+        return original(self, rows)
+
+    monkeypatch.setattr(Snapshots, "write", slow_write)
+    assert batch_run(as_of=ANALYTICS_AS_OF, steps=list(portfolio_steps()), trigger="test").ok
+    assert held and all(name.startswith("batch-writer") for name in held)  # written in the background
+    backtests = PortfolioResult.objects.filter(kind="backtest", as_of=ANALYTICS_AS_OF)
+    assert backtests.count() == 3
+    for result in backtests:
+        assert result.payload["last_pnl_date"] == ANALYTICS_AS_OF.isoformat()
+        assert result.payload["series"]["var_dates"][-1] == previous.isoformat()
