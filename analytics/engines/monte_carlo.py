@@ -379,12 +379,23 @@ class PositionPaths:
 
     def pnl(self, positions: npt.NDArray[np.intp] | slice) -> FloatArray:
         """P&L (len(positions) × P, USD) of the ``positions`` (indices or a slice of the N)."""
+        return self.pnl_and_total(positions)[0]
+
+    def pnl_and_total(self, positions: npt.NDArray[np.intp] | slice) -> tuple[FloatArray, FloatArray]:
+        """``pnl(positions)`` and each path's total over those positions (P,): ``pnl.sum(axis=0)`` bit for bit (the
+        rows added in order), each row added while it is still in the core's cache rather than read back from the
+        whole matrix (a portfolio's is 60 × P floats, 4.8 MB at 10,000 paths)."""
         index = self.index[positions]
         scale = self.scale[positions]
         out = np.empty((len(index), self.paths))
+        total = np.zeros(self.paths)
         for i, (j, factor) in enumerate(zip(index.tolist(), scale.tolist(), strict=True)):
             np.multiply(self.rows[j], factor, out=out[i])
-        return out
+            if i == 0:
+                total[:] = out[0]
+            else:
+                total += out[i]
+        return out, total
 
 
 def position_paths(

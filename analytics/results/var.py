@@ -252,8 +252,7 @@ class Var(ResultSpec[VarPayload, VarPrepared | None]):
             for c in CONFIDENCES
         }
         mc_settings = monte_carlo_settings()
-        mc_pnl = prepared.paths.pnl(part.rows)  # positions × paths
-        mc_total = mc_pnl.sum(axis=0)
+        mc_pnl, mc_total = prepared.paths.pnl_and_total(part.rows)  # positions × paths, and each path's total
         order = monte_carlo.worst_paths(mc_total, confidences=CONFIDENCES)  # ranked once for both
         simulated = monte_carlo.path_tail_figures(mc_pnl, confidences=CONFIDENCES, total=mc_total, order=order)
         errors = monte_carlo.bootstrap_intervals(

@@ -118,6 +118,11 @@ def test_position_pnl_from_the_rows_is_path_pnl_of_the_gathered_returns() -> Non
     # One row per distinct contract: the two lots of the call share it; a portfolio's rows are any subset.
     assert source.index[2] == source.index[8]
     np.testing.assert_array_equal(source.pnl(np.array([8, 0])), source.pnl(slice(None))[[8, 0]])
+    # Each path's total, summed as the rows are made: the matrix's column sums, to the last bit.
+    for rows in (slice(None), np.array([8, 0, 3]), np.array([5]), np.array([], dtype=np.intp)):
+        pnl, total = source.pnl_and_total(rows)
+        np.testing.assert_array_equal(pnl, source.pnl(rows))
+        np.testing.assert_array_equal(total, pnl.sum(axis=0))
     # The next chunk (or what-if) takes the contracts' rows from the cache instead of repricing them.
     again = _paths(cache)
     assert all(again.rows[j] is source.rows[j] for j in source.index.tolist())
