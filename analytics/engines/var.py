@@ -206,7 +206,7 @@ def historical_position_pnl(
     NaN P&L (handled by the caller).
     """
     r = np.atleast_2d(np.asarray(returns, dtype=float))
-    out = np.where(book.is_option[None, :], 0.0, book.market_value[None, :] * r)
+    out = book.market_value[None, :] * r  # the options' columns are replaced below
     if book.is_option.any():
         rows, options = book.options()
         moves = r[:, rows]

@@ -191,13 +191,17 @@ class Var(ResultSpec[VarPayload, VarPrepared | None]):
         vol_ratio = compute.implied_vol_ratios(market=market, positions=chunk.positions, dates=returns.index)
         owner = pd.factorize(chunk.positions["portfolio_id"].to_numpy())[0]  # a code per portfolio, no text per row
         historical_ids, historical_first = book.identical_rows(column, contract, np.where(book.is_option, owner, -1))
-        symbol_returns = returns.reindex(columns=price_symbols[historical_first]).to_numpy(dtype=float)
+        # Each price symbol's returns made usable once (a tenth of the rows' columns), then a column per revalued row.
+        symbol_returns = returns.reindex(columns=symbols).to_numpy(dtype=float)
         symbol_returns = np.where(np.isfinite(symbol_returns), symbol_returns, 0.0)
         pnl = var.historical_position_pnl(
-            returns=symbol_returns, book=book.take(historical_first), vol_ratio=vol_ratio[:, historical_first]
+            returns=symbol_returns[:, column[historical_first]],
+            book=book.take(historical_first),
+            vol_ratio=vol_ratio[:, historical_first],
         )
+        pnl[~np.isfinite(pnl)] = 0.0  # its own array: cleaned where it is
         return VarPrepared(
-            historical=np.where(np.isfinite(pnl), pnl, 0.0)[:, historical_ids],
+            historical=pnl[:, historical_ids],
             paths=self.monte_carlo_paths(chunk, book, price_symbols, symbols.tolist()),
         )
 
