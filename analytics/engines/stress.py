@@ -270,7 +270,8 @@ def stress_pnl_scenarios(
     stated = np.array([np.nan if v is None else float(v) for v in vol_shifts], dtype=float)
     has_shift = ~np.isnan(stated)
     on_index = book.on_vol_index
-    contrib = np.where(on_index[None, :, None], 0.0, b[None, :, :] * f[:, None, :])  # S × N × K
+    contrib = b[None, :, :] * f[:, None, :]  # S × N × K; a volatility index takes no factor move:
+    contrib[:, on_index, :] = 0.0
     r = contrib.sum(axis=2)
     ratio = shocked_price_ratio(r)
     index_rows = np.flatnonzero(on_index)
@@ -290,11 +291,14 @@ def stress_pnl_scenarios(
     moved = ratio - 1.0
     nonzero = np.abs(r) > 1e-14
     scale = np.where(nonzero, moved / np.where(nonzero, r, 1.0), 1.0)
-    factor_part = np.where(
-        book.is_option[None, :, None], 0.0, book.market_value[None, :, None] * contrib * scale[:, :, None]
-    )
+    # The per-factor P&L and the vol bucket written into one S × N × (K + 1) array (no copy to join them); an
+    # option's columns are replaced below, so the stocks' formula is written over every column first.
+    breakdown = np.empty((n_scenarios, len(book), len(names) + 1))
+    factor_part, vol_part = breakdown[:, :, :-1], breakdown[:, :, -1]
+    np.multiply(book.market_value[None, :, None], contrib, out=factor_part)
+    factor_part *= scale[:, :, None]
     index_by_vol = on_index[None, :] & has_shift[:, None]  # S × N
-    vol_part = np.where(index_by_vol & ~book.is_option[None, :], book.market_value[None, :] * moved, 0.0)
+    vol_part[...] = np.where(index_by_vol & ~book.is_option[None, :], book.market_value[None, :] * moved, 0.0)
     shift = np.nan_to_num(stated)
     if book.is_option.any():
         sel, options = book.options()
@@ -311,7 +315,6 @@ def stress_pnl_scenarios(
         by_vol = index_by_vol[:, sel]
         factor_part[:, sel, :] = np.where(by_vol[:, :, None], 0.0, share * spot_driven[:, :, None])
         vol_part[:, sel] = vol_only + np.where(safe & ~by_vol, 0.0, spot_driven)
-    breakdown = np.concatenate([factor_part, vol_part[:, :, None]], axis=2)
     return breakdown.sum(axis=2), breakdown
 
 
