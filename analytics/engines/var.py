@@ -191,14 +191,15 @@ def specific_covariance(*, dollar_exposure: ArrayLike, residual_vol: ArrayLike, 
 
 
 def historical_position_pnl(
-    *, returns: ArrayLike, book: PositionBook, vol_ratio: ArrayLike | None = None
+    *, returns: ArrayLike, book: PositionBook, option_vol_ratio: ArrayLike | None = None
 ) -> FloatArray:
     """Revalue today's positions under each historical day's returns → P&L (S × N), currency.
 
     ``returns``: (S × N) simple daily return of each position's price symbol (the underlying for an
-    option) on each historical day. ``vol_ratio``: (S × N) the day's implied-vol change of each
-    option as a ratio σ_t / σ_{t−1} (1 = unchanged; None: vols held): the option is revalued at today's
-    vol × that ratio — a relative (sticky-strike) vol move, never below 1 vol point.
+    option) on each historical day. ``option_vol_ratio``: (S × the book's options, in their row order) the
+    day's implied-vol change of each option as a ratio σ_t / σ_{t−1} (1 or NaN = unchanged; None: vols held):
+    the option is revalued at today's vol × that ratio — a relative (sticky-strike) vol move, never below 1 vol
+    point.
     Stocks: mv × r. Options: full repricing (``scenarios.option_value``: BSM, Black-76 on the forward
     for a volatility index, intrinsic at expiry) at spot × (1 + r) (an index exactly; other
     underlyings through ``shocked_price_ratio``, which is 1 + r down to −50 %), years, rate unchanged
@@ -212,8 +213,8 @@ def historical_position_pnl(
         moves = r[:, rows]
         ratio = np.where(options.on_vol_index[None, :], 1.0 + moves, shocked_price_ratio(moves))
         vol_shift: FloatArray | float = 0.0
-        if vol_ratio is not None:
-            vr = np.atleast_2d(np.asarray(vol_ratio, dtype=float))[:, rows]
+        if option_vol_ratio is not None:
+            vr = np.asarray(option_vol_ratio, dtype=float).reshape(r.shape[0], rows.size)
             vol_shift = options.vol[None, :] * (np.where(np.isfinite(vr), vr, 1.0) - 1.0)
         out[:, rows] = option_repricing_pnl(options=options, spot_ratio=ratio, vol_shift=vol_shift)
     return out

@@ -188,16 +188,22 @@ class Var(ResultSpec[VarPayload, VarPrepared | None]):
         # Each historical day moves implied vols too, by that day's stored vol change (a day without the
         # contract's own quotes takes its portfolio's other contracts on the underlying: the ratios are taken
         # over every row, then picked), so identical options of two portfolios are revalued apart.
-        vol_ratio = compute.implied_vol_ratios(market=market, positions=chunk.positions, dates=returns.index)
+        vol_ratio = compute.implied_vol_ratios(  # T × the chunk's option rows
+            market=market, positions=chunk.positions, dates=returns.index, options_only=True
+        )
         owner = pd.factorize(chunk.positions["portfolio_id"].to_numpy())[0]  # a code per portfolio, no text per row
         historical_ids, historical_first = book.identical_rows(column, contract, np.where(book.is_option, owner, -1))
         # Each price symbol's returns made usable once (a tenth of the rows' columns), then a column per revalued row.
         symbol_returns = returns.reindex(columns=symbols).to_numpy(dtype=float)
         symbol_returns = np.where(np.isfinite(symbol_returns), symbol_returns, 0.0)
+        # The revalued rows' options (an expired one is not revalued as an option), as columns of the ratios, which
+        # cover every option row of the chunk in order.
+        option_rows = np.flatnonzero(chunk.positions["is_option"].to_numpy(dtype=bool))
+        revalued_options = historical_first[book.is_option[historical_first]]
         pnl = var.historical_position_pnl(
             returns=symbol_returns[:, column[historical_first]],
             book=book.take(historical_first),
-            vol_ratio=vol_ratio[:, historical_first],
+            option_vol_ratio=vol_ratio[:, np.searchsorted(option_rows, revalued_options)],
         )
         pnl[~np.isfinite(pnl)] = 0.0  # its own array: cleaned where it is
         return VarPrepared(

@@ -405,8 +405,11 @@ def _special_greeks(
 GREEK_FIELDS = ("delta", "gamma", "theta", "vega", "rho")
 
 
-def implied_vol_ratios(*, market: MarketInputs, positions: pd.DataFrame, dates: pd.Index) -> np.ndarray:
-    """Each option's implied-vol change on each of ``dates`` as a ratio σ_t / σ_{t−1} (T × N; 1 for stocks).
+def implied_vol_ratios(
+    *, market: MarketInputs, positions: pd.DataFrame, dates: pd.Index, options_only: bool = False
+) -> np.ndarray:
+    """Each option's implied-vol change on each of ``dates`` as a ratio σ_t / σ_{t−1} (T × N; 1 for stocks; with
+    ``options_only``, T × the option rows, in row order: the columns an option revaluation reads).
 
     From the stored quotes (``market.option_quote_history``): the contract's own change from the
     previous session; a day the contract has no pair of quotes takes the mean log change
@@ -418,8 +421,9 @@ def implied_vol_ratios(*, market: MarketInputs, positions: pd.DataFrame, dates: 
     stored before); identical contracts of two portfolios may therefore get different ratios.
     """
     n = len(positions)
-    out = np.ones((len(dates), n))
     is_option = positions["is_option"].to_numpy(dtype=bool)
+    option_columns = np.flatnonzero(is_option)
+    out = np.ones((len(dates), option_columns.size if options_only else n))
     if not is_option.any() or not market.option_quote_history:
         return out
     contracts = positions["symbol"].to_numpy()[is_option]
@@ -441,7 +445,7 @@ def implied_vol_ratios(*, market: MarketInputs, positions: pd.DataFrame, dates: 
     own = changes.to_numpy(dtype=float)[:, [column_of[c] for c in contracts]]
     means = {group: series.to_numpy(dtype=float) for group, series in by_group.items()}
     filled = np.where(np.isnan(own), np.column_stack([means[g] for g in groups]), own)
-    out[:, np.flatnonzero(is_option)] = np.exp(np.where(np.isnan(filled), 0.0, filled))
+    out[:, slice(None) if options_only else option_columns] = np.exp(np.where(np.isnan(filled), 0.0, filled))
     return out
 
 

@@ -165,6 +165,14 @@ def test_a_contract_without_its_own_quotes_follows_its_own_portfolios_contracts_
     for rows in ([0, 1], [2, 3]):
         alone = implied_vol_ratios(market=market, positions=positions.iloc[rows].reset_index(drop=True), dates=days)
         np.testing.assert_allclose(alone, ratios[:, rows])
+    # With a stock among the rows: the option rows' columns alone, the same numbers to the last bit.
+    stock = pd.DataFrame({"portfolio_id": ["p"], "symbol": ["AAPL"], "price_symbol": ["AAPL"], "is_option": [False]})
+    mixed = pd.concat([positions.iloc[:2], stock, positions.iloc[2:]], ignore_index=True)
+    every = implied_vol_ratios(market=market, positions=mixed, dates=days)
+    assert np.all(every[:, 2] == 1.0)
+    options_only = implied_vol_ratios(market=market, positions=mixed, dates=days, options_only=True)
+    np.testing.assert_array_equal(options_only, every[:, [0, 1, 3, 4]])
+    np.testing.assert_array_equal(options_only, ratios)
 
 
 def _ratios_by_series(market: MarketInputs, positions: pd.DataFrame, dates: pd.DatetimeIndex) -> np.ndarray:

@@ -109,7 +109,7 @@ def test_without_a_stated_shift_the_market_factor_moves_the_index_and_carries_it
 def test_historical_days_move_spots_and_implied_vols_by_the_days_changes() -> None:
     returns = np.array([[0.35, 0.35, -0.03], [-0.12, -0.12, 0.01]])  # the index +35 % / −12 %, SPY −3 % / +1 %
     vol_ratio = np.array([[1.20, 1.0, 1.10], [0.90, 1.0, 0.95]])  # σ_t / σ_{t−1} of each option that day
-    pnl = historical_position_pnl(returns=returns, book=BOOK, vol_ratio=vol_ratio)
+    pnl = historical_position_pnl(returns=returns, book=BOOK, option_vol_ratio=vol_ratio[:, BOOK.is_option])
     held = historical_position_pnl(returns=returns, book=BOOK)
     spy_base = vollib_bsm("c", 590, 600, 0.25, RATE, 0.18, 0)
     for day in range(2):
