@@ -158,3 +158,21 @@ def test_the_small_book_is_valued_as_expected(chunk: ChunkContext) -> None:
     values = dict(zip(part.positions["symbol"].tolist(), part.state["market_value"].tolist(), strict=True))
     assert values["SPY261120C00090000"] == pytest.approx(max(spot["SPY"] - 90.0, 0.0) * 100, abs=1e-9)
     assert greeks["totals"]["stock_share_delta"] == 50.0
+
+
+def test_a_missing_beta_is_null_in_the_factor_exposures_and_the_others_are_rounded(chunk: ChunkContext) -> None:
+    """Each position's betas rounded to 4 places; a beta the fit could not give (NaN) is null, the row's other betas
+    are kept, and the position has no dollar exposures."""
+    from analytics.results.factor_exposures import SPEC as factor_exposures
+    from marketdata.factors import FACTOR_NAMES
+
+    part = next(iter(chunk.slices.values()))
+    betas = part.state["beta_matrix"]
+    betas[1, 2] = np.nan  # the second position's third factor
+    payload = factor_exposures.build(chunk, part, factor_exposures.prepare(chunk))
+    rows = payload["positions"]
+    for row, row_betas in zip(rows, betas, strict=True):
+        expected = [None if np.isnan(b) else float(np.round(b, 4)) for b in row_betas]
+        assert row["betas"] == dict(zip(FACTOR_NAMES, expected, strict=True))
+    assert rows[1]["betas"][FACTOR_NAMES[2]] is None and rows[1]["exposures"] == {}
+    assert all(isinstance(v, float) for v in rows[0]["betas"].values())
