@@ -187,7 +187,7 @@ class Var(ResultSpec[VarPayload, VarPrepared | None]):
         # Identical positions (same terms, contract and price symbol) get identical P&L: revalued once.
         # Each historical day moves implied vols too, by that day's stored vol change (a day without the
         # contract's own quotes takes its portfolio's other contracts on the underlying: the ratios are taken
-        # over every row, then picked), so identical options of two portfolios are revalued apart.
+        # over every option row, then picked), so identical options of two portfolios are revalued apart.
         vol_ratio = compute.implied_vol_ratios(  # T × the chunk's option rows
             market=market, positions=chunk.positions, dates=returns.index, options_only=True
         )
